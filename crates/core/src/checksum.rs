@@ -1,0 +1,482 @@
+//! Checksums computed in one streaming pass, in the forms each vendor sends them.
+//!
+//! | algorithm | who uses it | wire form |
+//! |---|---|---|
+//! | CRC-64/XZ (`crc64ecma`) | Aliyun OSS `x-oss-hash-crc64ecma`, Tencent COS `x-cos-hash-crc64ecma` | decimal u64 |
+//! | CRC-64/NVME | S3 `x-amz-checksum-crc64nvme` (S3's default) | base64 of 8 big-endian bytes |
+//! | MD5 | `Content-MD5`, single-part ETags | base64 (header), hex (ETag) |
+//! | SHA-1 | COS `x-cos-content-sha1` | hex |
+//! | SHA-256 | S3 `x-amz-checksum-sha256` | hex / base64 |
+//! | qetag | Qiniu Kodo `hash` | URL-safe base64, 28 chars |
+//!
+//! The primitives come from kept crates (`crc64fast`, `crc64fast-nvme`, `md-5`, `sha1`,
+//! `sha2`); only Qiniu's block scheme is assembled here, since no kept crate does it.
+
+use std::io::Read;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use md5::Digest as _;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Qiniu's qetag block size: 4 MiB.
+pub const QETAG_BLOCK: u64 = 4 * 1024 * 1024;
+
+/// A checksum algorithm Stowage can compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumAlgo {
+    Crc64Ecma,
+    Crc64Nvme,
+    Md5,
+    Sha1,
+    Sha256,
+    Qetag,
+}
+
+impl ChecksumAlgo {
+    /// Every algorithm, in the order reports print them.
+    pub const ALL: [ChecksumAlgo; 6] = [
+        ChecksumAlgo::Crc64Ecma,
+        ChecksumAlgo::Crc64Nvme,
+        ChecksumAlgo::Md5,
+        ChecksumAlgo::Sha1,
+        ChecksumAlgo::Sha256,
+        ChecksumAlgo::Qetag,
+    ];
+
+    /// The name used in JSON output and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChecksumAlgo::Crc64Ecma => "crc64ecma",
+            ChecksumAlgo::Crc64Nvme => "crc64nvme",
+            ChecksumAlgo::Md5 => "md5",
+            ChecksumAlgo::Sha1 => "sha1",
+            ChecksumAlgo::Sha256 => "sha256",
+            ChecksumAlgo::Qetag => "qetag",
+        }
+    }
+
+    /// Parses a name as [`ChecksumAlgo::name`] prints it (also `crc64xz`, `crc64-nvme`, `sha-256`).
+    pub fn parse(name: &str) -> Result<Self> {
+        let n = name.to_ascii_lowercase().replace(['-', '_', '/'], "");
+        let algo = match n.as_str() {
+            "crc64ecma" | "crc64xz" => ChecksumAlgo::Crc64Ecma,
+            "crc64nvme" => ChecksumAlgo::Crc64Nvme,
+            "md5" => ChecksumAlgo::Md5,
+            "sha1" => ChecksumAlgo::Sha1,
+            "sha256" => ChecksumAlgo::Sha256,
+            "qetag" | "etag" => ChecksumAlgo::Qetag,
+            _ => {
+                return Err(Error::invalid_input(format!(
+                    "unknown checksum algorithm `{name}`; expected one of crc64ecma, crc64nvme, md5, sha1, sha256, qetag, all"
+                )));
+            }
+        };
+        Ok(algo)
+    }
+}
+
+/// Checksums of one object; `None` where not computed or not returned by the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checksums {
+    pub crc64ecma: Option<u64>,
+    pub crc64nvme: Option<u64>,
+    pub md5: Option<[u8; 16]>,
+    pub sha1: Option<[u8; 20]>,
+    pub sha256: Option<[u8; 32]>,
+    pub qetag: Option<String>,
+}
+
+impl Checksums {
+    /// True when no checksum is present.
+    pub fn is_empty(&self) -> bool {
+        ChecksumAlgo::ALL.iter().all(|a| self.get(*a).is_none())
+    }
+
+    /// The checksum of `algo` in its usual printed form (see the module table).
+    pub fn get(&self, algo: ChecksumAlgo) -> Option<String> {
+        match algo {
+            ChecksumAlgo::Crc64Ecma => self.crc64ecma.map(|v| v.to_string()),
+            ChecksumAlgo::Crc64Nvme => self.crc64nvme_base64(),
+            ChecksumAlgo::Md5 => self.md5.map(hex::encode),
+            ChecksumAlgo::Sha1 => self.sha1.map(hex::encode),
+            ChecksumAlgo::Sha256 => self.sha256.map(hex::encode),
+            ChecksumAlgo::Qetag => self.qetag.clone(),
+        }
+    }
+
+    /// CRC64-NVME as S3 sends it in `x-amz-checksum-crc64nvme`.
+    pub fn crc64nvme_base64(&self) -> Option<String> {
+        self.crc64nvme.map(|v| STANDARD.encode(v.to_be_bytes()))
+    }
+
+    /// MD5 as the `Content-MD5` header wants it.
+    pub fn md5_base64(&self) -> Option<String> {
+        self.md5.map(|v| STANDARD.encode(v))
+    }
+
+    /// Parses S3's base64 CRC64-NVME header value.
+    pub fn parse_crc64nvme_base64(value: &str) -> Option<u64> {
+        let bytes = STANDARD.decode(value.trim()).ok()?;
+        Some(u64::from_be_bytes(bytes.try_into().ok()?))
+    }
+
+    /// Copies every checksum `other` has and `self` lacks.
+    pub fn fill_from(&mut self, other: &Checksums) {
+        self.crc64ecma = self.crc64ecma.or(other.crc64ecma);
+        self.crc64nvme = self.crc64nvme.or(other.crc64nvme);
+        self.md5 = self.md5.or(other.md5);
+        self.sha1 = self.sha1.or(other.sha1);
+        self.sha256 = self.sha256.or(other.sha256);
+        if self.qetag.is_none() {
+            self.qetag.clone_from(&other.qetag);
+        }
+    }
+
+    /// The algorithms present in both; what a comparison can prove.
+    pub fn common(&self, other: &Checksums) -> Vec<ChecksumAlgo> {
+        ChecksumAlgo::ALL
+            .into_iter()
+            .filter(|a| self.get(*a).is_some() && other.get(*a).is_some())
+            .collect()
+    }
+
+    /// Compares every algorithm both sides have. `Ok(n)` is how many matched;
+    /// a difference is a [`ErrorKind::ChecksumMismatch`] naming the algorithm and both values.
+    pub fn verify(&self, stored: &Checksums) -> Result<usize> {
+        let common = self.common(stored);
+        for algo in &common {
+            let (local, remote) = (self.get(*algo), stored.get(*algo));
+            if local != remote {
+                return Err(Error::new(
+                    ErrorKind::ChecksumMismatch,
+                    format!(
+                        "{} differs: local {} but the store has {}",
+                        algo.name(),
+                        local.unwrap_or_default(),
+                        remote.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        Ok(common.len())
+    }
+}
+
+/// Computes any set of [`ChecksumAlgo`]s over one stream of bytes.
+pub struct Hasher {
+    crc64ecma: Option<crc64fast::Digest>,
+    crc64nvme: Option<crc64fast_nvme::Digest>,
+    md5: Option<md5::Md5>,
+    sha1: Option<sha1::Sha1>,
+    sha256: Option<sha2::Sha256>,
+    qetag: Option<QetagHasher>,
+    len: u64,
+}
+
+impl Hasher {
+    /// A hasher for `algos` (duplicates are ignored).
+    pub fn new(algos: &[ChecksumAlgo]) -> Self {
+        let has = |a| algos.contains(&a);
+        Hasher {
+            crc64ecma: has(ChecksumAlgo::Crc64Ecma).then(crc64fast::Digest::new),
+            crc64nvme: has(ChecksumAlgo::Crc64Nvme).then(crc64fast_nvme::Digest::new),
+            md5: has(ChecksumAlgo::Md5).then(md5::Md5::new),
+            sha1: has(ChecksumAlgo::Sha1).then(sha1::Sha1::new),
+            sha256: has(ChecksumAlgo::Sha256).then(sha2::Sha256::new),
+            qetag: has(ChecksumAlgo::Qetag).then(QetagHasher::default),
+            len: 0,
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.len += data.len() as u64;
+        if let Some(h) = &mut self.crc64ecma {
+            h.write(data);
+        }
+        if let Some(h) = &mut self.crc64nvme {
+            h.write(data);
+        }
+        if let Some(h) = &mut self.md5 {
+            h.update(data);
+        }
+        if let Some(h) = &mut self.sha1 {
+            h.update(data);
+        }
+        if let Some(h) = &mut self.sha256 {
+            h.update(data);
+        }
+        if let Some(h) = &mut self.qetag {
+            h.update(data);
+        }
+    }
+
+    /// Bytes seen so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn finish(self) -> Checksums {
+        Checksums {
+            crc64ecma: self.crc64ecma.map(|h| h.sum64()),
+            crc64nvme: self.crc64nvme.map(|h| h.sum64()),
+            md5: self.md5.map(|h| h.finalize().into()),
+            sha1: self.sha1.map(|h| h.finalize().into()),
+            sha256: self.sha256.map(|h| h.finalize().into()),
+            qetag: self.qetag.map(QetagHasher::finish),
+        }
+    }
+}
+
+/// Checksums of a whole byte slice.
+pub fn checksum_bytes(data: &[u8], algos: &[ChecksumAlgo]) -> Checksums {
+    let mut h = Hasher::new(algos);
+    h.update(data);
+    h.finish()
+}
+
+/// Reads `len` bytes of `path` from `offset` once, computing `algos`; returns the bytes read
+/// and the checksums. Blocking: call from `spawn_blocking` (see [`checksum_file`]).
+pub fn checksum_file_range_blocking(
+    path: &Path,
+    offset: u64,
+    len: Option<u64>,
+    algos: &[ChecksumAlgo],
+) -> Result<(u64, Checksums)> {
+    use std::io::Seek;
+    let io_err = |e| Error::local_io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    file.seek(std::io::SeekFrom::Start(offset)).map_err(io_err)?;
+    let mut reader: Box<dyn Read> = match len {
+        Some(n) => Box::new(file.take(n)),
+        None => Box::new(file),
+    };
+    let mut hasher = Hasher::new(algos);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf).map_err(io_err)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    if let Some(expected) = len.filter(|n| *n != hasher.len()) {
+        return Err(Error::invalid_input(format!(
+            "local file {} is shorter than expected: read {} of {expected} bytes from offset {offset} (was it truncated while uploading?)",
+            path.display(),
+            hasher.len()
+        )));
+    }
+    Ok((hasher.len(), hasher.finish()))
+}
+
+/// Size and checksums of a whole file, read once on a blocking thread.
+pub async fn checksum_file(path: &Path, algos: &[ChecksumAlgo]) -> Result<(u64, Checksums)> {
+    checksum_file_range(path, 0, None, algos).await
+}
+
+/// Size and checksums of a file range, read once on a blocking thread.
+pub async fn checksum_file_range(
+    path: &Path,
+    offset: u64,
+    len: Option<u64>,
+    algos: &[ChecksumAlgo],
+) -> Result<(u64, Checksums)> {
+    let path = path.to_path_buf();
+    let algos = algos.to_vec();
+    tokio::task::spawn_blocking(move || checksum_file_range_blocking(&path, offset, len, &algos))
+        .await
+        .map_err(|e| Error::new(ErrorKind::Other, format!("checksum task failed: {e}")))?
+}
+
+/// Qiniu's qetag (v1): SHA-1 per 4 MiB block; one block → `0x16 ‖ SHA1(data)`, more →
+/// `0x96 ‖ SHA1(SHA1(b1) ‖ SHA1(b2) ‖ …)`, URL-safe base64.
+#[derive(Default)]
+pub struct QetagHasher {
+    block: sha1::Sha1,
+    in_block: u64,
+    block_digests: Vec<[u8; 20]>,
+}
+
+impl QetagHasher {
+    pub fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let room = (QETAG_BLOCK - self.in_block) as usize;
+            let take = room.min(data.len());
+            self.block.update(&data[..take]);
+            self.in_block += take as u64;
+            data = &data[take..];
+            if self.in_block == QETAG_BLOCK {
+                self.close_block();
+            }
+        }
+    }
+
+    fn close_block(&mut self) {
+        let digest = std::mem::take(&mut self.block).finalize();
+        self.block_digests.push(digest.into());
+        self.in_block = 0;
+    }
+
+    /// The 21-byte qetag before base64: prefix byte and 20-byte SHA-1.
+    fn finish_raw(mut self) -> [u8; 21] {
+        if self.in_block > 0 || self.block_digests.is_empty() {
+            self.close_block();
+        }
+        let mut out = [0u8; 21];
+        if self.block_digests.len() == 1 {
+            out[0] = 0x16;
+            out[1..].copy_from_slice(&self.block_digests[0]);
+        } else {
+            let mut outer = sha1::Sha1::new();
+            for d in &self.block_digests {
+                outer.update(d);
+            }
+            out[0] = 0x96;
+            out[1..].copy_from_slice(&outer.finalize());
+        }
+        out
+    }
+
+    pub fn finish(self) -> String {
+        URL_SAFE.encode(self.finish_raw())
+    }
+}
+
+/// Qiniu's qetag v2 for an object uploaded by multipart v2 with these parts. When every
+/// part but the last is exactly 4 MiB it equals v1; otherwise it is
+/// `0x9e ‖ SHA1(inner20(v1(part1)) ‖ inner20(v1(part2)) ‖ …)`.
+pub fn qetag_v2<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let parts: Vec<&[u8]> = parts.into_iter().collect();
+    let aligned = parts
+        .split_last()
+        .is_none_or(|(_, init)| init.iter().all(|p| p.len() as u64 == QETAG_BLOCK));
+    if aligned {
+        let mut whole = QetagHasher::default();
+        parts.iter().for_each(|p| whole.update(p));
+        return whole.finish();
+    }
+    let mut outer = sha1::Sha1::new();
+    for part in parts {
+        let mut h = QetagHasher::default();
+        h.update(part);
+        outer.update(&h.finish_raw()[1..]);
+    }
+    let mut out = vec![0x9e];
+    out.extend_from_slice(&outer.finalize());
+    URL_SAFE.encode(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHECK: &[u8] = b"123456789";
+
+    #[test]
+    fn crc64_xz_is_what_oss_and_cos_send() {
+        let c = checksum_bytes(CHECK, &[ChecksumAlgo::Crc64Ecma]);
+        assert_eq!(c.crc64ecma, Some(0x995d_c9bb_df19_39fa));
+        assert_eq!(
+            c.get(ChecksumAlgo::Crc64Ecma).as_deref(),
+            Some("11051210869376104954")
+        );
+    }
+
+    #[test]
+    fn crc64_nvme_check_value_and_base64_form() {
+        let c = checksum_bytes(CHECK, &[ChecksumAlgo::Crc64Nvme]);
+        assert_eq!(c.crc64nvme, Some(0xae8b_1486_0a79_9888));
+        let b64 = c.crc64nvme_base64().unwrap();
+        assert_eq!(b64, STANDARD.encode(0xae8b_1486_0a79_9888u64.to_be_bytes()));
+        assert_eq!(Checksums::parse_crc64nvme_base64(&b64), c.crc64nvme);
+    }
+
+    #[test]
+    fn digests_match_known_values() {
+        let c = checksum_bytes(b"", &ChecksumAlgo::ALL);
+        assert_eq!(c.get(ChecksumAlgo::Md5).unwrap(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            c.get(ChecksumAlgo::Sha1).unwrap(),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
+        assert_eq!(
+            c.get(ChecksumAlgo::Sha256).unwrap(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(c.crc64ecma, Some(0));
+        assert_eq!(c.md5_base64().unwrap(), "1B2M2Y8AsgTpgAmY7PhCfg==");
+    }
+
+    #[test]
+    fn qetag_vectors_from_qiniu() {
+        assert_eq!(checksum_bytes(b"", &[ChecksumAlgo::Qetag]).qetag.unwrap(), "Fto5o-5ea0sNMlW_75VgGJCv2AcJ");
+        assert_eq!(checksum_bytes(b"etag", &[ChecksumAlgo::Qetag]).qetag.unwrap(), "FpLiADEaVoALPkdb8tJEJyRTXoe_");
+        assert_eq!(qetag_v2([&b"hello"[..], &b"world"[..]]), "ns56DcSIfBFUENXjdhsJTIvl3Rcu");
+    }
+
+    /// 9 MiB of a repeating 4096-byte block ('A'×1, 'b'×4093, "\r\n"), parts [4M, 4M, 1M].
+    #[test]
+    fn qetag_nine_mib_vector_v1_and_v2_agree() {
+        let mut block = vec![b'A'];
+        block.extend(std::iter::repeat_n(b'b', 4093));
+        block.extend_from_slice(b"\r\n");
+        let data: Vec<u8> = block.iter().copied().cycle().take(9 << 20).collect();
+        let v1 = checksum_bytes(&data, &[ChecksumAlgo::Qetag]).qetag.unwrap();
+        assert_eq!(v1, "ljgVjMtyMsOgIySv79U8Qz4TrUO4");
+        let parts = [&data[..4 << 20], &data[4 << 20..8 << 20], &data[8 << 20..]];
+        assert_eq!(qetag_v2(parts), v1);
+        // Feeding in odd-sized pieces must not change the result.
+        let mut h = Hasher::new(&[ChecksumAlgo::Qetag]);
+        data.chunks(999_983).for_each(|c| h.update(c));
+        assert_eq!(h.finish().qetag.unwrap(), v1);
+    }
+
+    #[test]
+    fn qetag_exactly_one_block_uses_small_prefix() {
+        let data = vec![7u8; QETAG_BLOCK as usize];
+        let q = checksum_bytes(&data, &[ChecksumAlgo::Qetag]).qetag.unwrap();
+        let raw = URL_SAFE.decode(&q).unwrap();
+        assert_eq!(raw[0], 0x16);
+        assert_eq!(q.len(), 28);
+    }
+
+    #[test]
+    fn verify_reports_the_differing_algorithm() {
+        let a = checksum_bytes(b"abc", &ChecksumAlgo::ALL);
+        let mut b = checksum_bytes(b"abd", &[ChecksumAlgo::Md5]);
+        let err = a.verify(&b).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::ChecksumMismatch);
+        assert!(err.to_string().contains("md5 differs"), "{err}");
+        b = checksum_bytes(b"abc", &[ChecksumAlgo::Md5, ChecksumAlgo::Crc64Ecma]);
+        assert_eq!(a.verify(&b).unwrap(), 2);
+        assert_eq!(a.verify(&Checksums::default()).unwrap(), 0);
+    }
+
+    #[test]
+    fn parse_names() {
+        assert_eq!(ChecksumAlgo::parse("CRC64-NVME").unwrap(), ChecksumAlgo::Crc64Nvme);
+        assert_eq!(ChecksumAlgo::parse("crc64xz").unwrap(), ChecksumAlgo::Crc64Ecma);
+        assert!(ChecksumAlgo::parse("crc32").unwrap_err().to_string().contains("unknown checksum"));
+    }
+
+    #[tokio::test]
+    async fn file_range_is_read_once_and_checked_for_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.bin");
+        std::fs::write(&p, b"0123456789").unwrap();
+        let (n, c) = checksum_file_range(&p, 2, Some(5), &[ChecksumAlgo::Md5]).await.unwrap();
+        assert_eq!(n, 5);
+        assert_eq!(c.md5, checksum_bytes(b"23456", &[ChecksumAlgo::Md5]).md5);
+        let err = checksum_file_range(&p, 8, Some(5), &[ChecksumAlgo::Md5]).await.unwrap_err();
+        assert!(err.to_string().contains("shorter than expected"), "{err}");
+    }
+}

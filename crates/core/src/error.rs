@@ -1,0 +1,335 @@
+//! One error type for every store: a [`ErrorKind`] that says what went wrong, whether a
+//! retry can help, and the context a person needs to fix it (vendor code, HTTP status,
+//! request id, bucket, key). Its `Display` names the likely cause and the fix.
+//!
+//! Secrets never enter an [`Error`]: adapters build them from status codes, vendor error
+//! codes and messages, never from request headers or signed URLs.
+
+use std::fmt;
+
+/// What went wrong, independent of the vendor.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The object does not exist.
+    NotFound,
+    /// The bucket does not exist (or the name is misspelt).
+    BucketNotFound,
+    /// The credentials are valid but lack permission for this operation.
+    AccessDenied,
+    /// The access key is unknown, expired, or missing.
+    InvalidCredentials,
+    /// The server computed a different signature: usually a wrong secret key.
+    SignatureMismatch,
+    /// The bucket lives in another region than the endpoint used.
+    WrongRegion {
+        /// The bucket's real region, when the server said it.
+        bucket_region: Option<String>,
+    },
+    /// The local clock differs too much from the server's.
+    ClockSkew,
+    /// The server asked us to slow down.
+    RateLimited,
+    /// The server failed (5xx).
+    ServerError,
+    /// The connection failed, was reset, or timed out.
+    Network,
+    /// The bytes stored differ from the bytes sent.
+    ChecksumMismatch,
+    /// The request itself is invalid: a bad key, URL, option, or unreadable local file.
+    InvalidInput,
+    /// The store does not support this operation.
+    Unsupported,
+    /// The multipart upload id is unknown (completed, aborted, or expired).
+    UploadNotFound,
+    /// Anything not classified above.
+    Other,
+}
+
+impl ErrorKind {
+    /// Whether retrying the same request may succeed.
+    pub fn is_retryable_by_default(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::RateLimited
+                | ErrorKind::ServerError
+                | ErrorKind::Network
+                | ErrorKind::ChecksumMismatch
+        )
+    }
+
+    fn summary(&self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "object not found",
+            ErrorKind::BucketNotFound => "bucket not found",
+            ErrorKind::AccessDenied => "access denied",
+            ErrorKind::InvalidCredentials => "invalid credentials",
+            ErrorKind::SignatureMismatch => "signature mismatch",
+            ErrorKind::WrongRegion { .. } => "wrong region",
+            ErrorKind::ClockSkew => "clock skew",
+            ErrorKind::RateLimited => "rate limited",
+            ErrorKind::ServerError => "server error",
+            ErrorKind::Network => "network error",
+            ErrorKind::ChecksumMismatch => "checksum mismatch",
+            ErrorKind::InvalidInput => "invalid input",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::UploadNotFound => "multipart upload not found",
+            ErrorKind::Other => "storage error",
+        }
+    }
+
+    /// The likely cause and the fix, in the words of the Agora FAQ where it applies.
+    pub fn hint(&self) -> String {
+        match self {
+            ErrorKind::NotFound => {
+                "the key is not in the bucket: check the prefix and that the upload finished".into()
+            }
+            ErrorKind::BucketNotFound => {
+                "check the bucket name (the bucket you created in the vendor's console) and that it is in the configured account".into()
+            }
+            ErrorKind::AccessDenied => {
+                "the key pair works but may not write or read this bucket: grant the access key permission on the bucket (or the prefix)".into()
+            }
+            ErrorKind::InvalidCredentials => {
+                "check the accessKey (from the vendor's key management); if it is a temporary token, it may have expired".into()
+            }
+            ErrorKind::SignatureMismatch => {
+                "the secretKey does not match the accessKey: copy both again from the vendor's key management".into()
+            }
+            ErrorKind::WrongRegion { bucket_region: Some(r) } => format!(
+                "the bucket is in region `{r}`: use that region (cross-region uploads are slow or fail)"
+            ),
+            ErrorKind::WrongRegion { bucket_region: None } => {
+                "the bucket is in another region than the endpoint: set the bucket's own region".into()
+            }
+            ErrorKind::ClockSkew => {
+                "this machine's clock is off: sync it (for example with chrony or systemd-timesyncd)".into()
+            }
+            ErrorKind::RateLimited => "the server throttled requests: lower concurrency or retry later".into(),
+            ErrorKind::ServerError => "the server failed: retry; if it persists, check the vendor's status page".into(),
+            ErrorKind::Network => {
+                "the endpoint could not be reached or the connection broke: check the endpoint URL, DNS and network".into()
+            }
+            ErrorKind::ChecksumMismatch => {
+                "the stored bytes differ from the local file: upload it again, and check the file is not being written meanwhile".into()
+            }
+            ErrorKind::InvalidInput => "correct the input named above".into(),
+            ErrorKind::Unsupported => "this store cannot do that operation".into(),
+            ErrorKind::UploadNotFound => {
+                "the upload id is gone (completed, aborted or expired): start a new multipart upload".into()
+            }
+            ErrorKind::Other => "see the vendor code and request id".into(),
+        }
+    }
+}
+
+/// A storage error with the context needed to act on it.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    retryable: bool,
+    message: String,
+    key: Option<String>,
+    bucket: Option<String>,
+    vendor_code: Option<String>,
+    http_status: Option<u16>,
+    request_id: Option<String>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// Result with a Stowage [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error; retryable as [`ErrorKind::is_retryable_by_default`] says.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let retryable = kind.is_retryable_by_default();
+        Error {
+            kind,
+            retryable,
+            message: message.into(),
+            key: None,
+            bucket: None,
+            vendor_code: None,
+            http_status: None,
+            request_id: None,
+            source: None,
+        }
+    }
+
+    /// Shorthand for [`ErrorKind::InvalidInput`].
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// Shorthand for [`ErrorKind::Unsupported`].
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unsupported, message)
+    }
+
+    /// A local I/O failure on `path`, classified (a missing or unreadable file is bad input).
+    pub fn local_io(path: &std::path::Path, err: std::io::Error) -> Self {
+        let kind = match err.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+                ErrorKind::InvalidInput
+            }
+            _ => ErrorKind::Other,
+        };
+        Self::new(kind, format!("local file {}: {err}", path.display())).with_source(err)
+    }
+
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+    pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.bucket = Some(bucket.into());
+        self
+    }
+    pub fn with_vendor_code(mut self, code: impl Into<String>) -> Self {
+        self.vendor_code = Some(code.into());
+        self
+    }
+    pub fn with_http_status(mut self, status: u16) -> Self {
+        self.http_status = Some(status);
+        self
+    }
+    pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+    pub fn with_retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+    /// Sets the key only when none is set yet (adapters add it at the outermost layer).
+    pub fn or_key(mut self, key: &str) -> Self {
+        if self.key.is_none() {
+            self.key = Some(key.to_string());
+        }
+        self
+    }
+
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+    pub fn bucket(&self) -> Option<&str> {
+        self.bucket.as_deref()
+    }
+    pub fn vendor_code(&self) -> Option<&str> {
+        self.vendor_code.as_deref()
+    }
+    pub fn http_status(&self) -> Option<u16> {
+        self.http_status
+    }
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+    /// The bucket's real region, for [`ErrorKind::WrongRegion`] errors that carry it.
+    pub fn bucket_region(&self) -> Option<&str> {
+        match &self.kind {
+            ErrorKind::WrongRegion { bucket_region } => bucket_region.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind.summary())?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        let mut context = Vec::new();
+        if let Some(b) = &self.bucket {
+            context.push(format!("bucket `{b}`"));
+        }
+        if let Some(k) = &self.key {
+            context.push(format!("key `{k}`"));
+        }
+        if let Some(c) = &self.vendor_code {
+            context.push(format!("code {c}"));
+        }
+        if let Some(s) = self.http_status {
+            context.push(format!("HTTP {s}"));
+        }
+        if let Some(r) = &self.request_id {
+            context.push(format!("request id {r}"));
+        }
+        if !context.is_empty() {
+            write!(f, " ({})", context.join(", "))?;
+        }
+        write!(f, ". Fix: {}", self.kind.hint())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_cause_context_and_fix() {
+        let e = Error::new(ErrorKind::SignatureMismatch, "request signature rejected")
+            .with_bucket("rec")
+            .with_key("a/b.ts")
+            .with_vendor_code("SignatureDoesNotMatch")
+            .with_http_status(403)
+            .with_request_id("abc");
+        let s = e.to_string();
+        assert!(s.starts_with("signature mismatch: request signature rejected"), "{s}");
+        assert!(s.contains("bucket `rec`") && s.contains("key `a/b.ts`"), "{s}");
+        assert!(s.contains("HTTP 403") && s.contains("request id abc"), "{s}");
+        assert!(s.contains("Fix: the secretKey does not match"), "{s}");
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn wrong_region_names_the_bucket_region() {
+        let e = Error::new(
+            ErrorKind::WrongRegion {
+                bucket_region: Some("eu-west-1".into()),
+            },
+            "",
+        );
+        assert_eq!(e.bucket_region(), Some("eu-west-1"));
+        assert!(e.to_string().contains("use that region"), "{e}");
+    }
+
+    #[test]
+    fn retryable_follows_kind_unless_overridden() {
+        assert!(Error::new(ErrorKind::ServerError, "").is_retryable());
+        assert!(Error::new(ErrorKind::Network, "").is_retryable());
+        assert!(!Error::new(ErrorKind::NotFound, "").is_retryable());
+        assert!(!Error::new(ErrorKind::ServerError, "").with_retryable(false).is_retryable());
+    }
+
+    #[test]
+    fn missing_local_file_is_invalid_input_with_path() {
+        let path = std::path::Path::new("/nonexistent/seg0.ts");
+        let io = std::fs::File::open(path).unwrap_err();
+        let e = Error::local_io(path, io);
+        assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("/nonexistent/seg0.ts"));
+    }
+}

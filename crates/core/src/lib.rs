@@ -1,0 +1,25 @@
+//! Stowage core: the storage trait every backend implements, object metadata,
+//! streaming checksums, the error model, content types and storage URLs.
+//!
+//! Data flows one way: local file → [`checksum`] (one pass) → [`ObjectStore::put`]
+//! → the backend → [`ObjectMeta`] with the checksums the store returned, which the
+//! caller compares with what it computed.
+
+pub mod checksum;
+pub mod content_type;
+pub mod credentials;
+pub mod error;
+pub mod fsutil;
+pub mod upload;
+pub mod retry;
+pub mod store;
+pub mod url;
+
+pub use checksum::{ChecksumAlgo, Checksums, Hasher};
+pub use credentials::Credentials;
+pub use error::{Error, ErrorKind, Result};
+pub use store::{
+    Capabilities, GetResult, ListPage, ListRequest, MultipartUpload, ObjectMeta, ObjectStore,
+    PartInfo, PutBody, PutOptions,
+};
+pub use url::{Scheme, StorageUrl};

@@ -1,0 +1,333 @@
+//! The storage trait every backend implements, and the types it speaks.
+//!
+//! Small and object-safe (`Arc<dyn ObjectStore>`), like object_store's: one method per
+//! request kind, with the multipart API exposed at the level of single requests and
+//! caller-owned part numbers, so that a failed part can be retried alone and an upload can
+//! be resumed by another process from [`ObjectStore::list_parts`]. Composite operations
+//! (paging through a listing, choosing multipart for big files) live once in this crate,
+//! not in each backend.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use time::OffsetDateTime;
+
+use crate::checksum::{ChecksumAlgo, Checksums};
+use crate::error::{Error, ErrorKind, Result};
+
+/// The bytes of one `put` or `upload_part`.
+pub enum PutBody {
+    /// In memory.
+    Bytes(Bytes),
+    /// `len` bytes of a local file from `offset`; read while sending, never whole into memory.
+    File {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
+    /// A stream of exactly `len` bytes. Stores that must send a digest before the body
+    /// (Content-MD5) buffer it unless [`PutOptions::checksums`] is given.
+    Stream {
+        stream: BoxStream<'static, std::io::Result<Bytes>>,
+        len: u64,
+    },
+}
+
+impl PutBody {
+    /// A whole local file (its size is read now).
+    pub async fn file(path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let len = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| Error::local_io(&path, e))?
+            .len();
+        Ok(PutBody::File {
+            path,
+            offset: 0,
+            len,
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        match self {
+            PutBody::Bytes(b) => b.len() as u64,
+            PutBody::File { len, .. } | PutBody::Stream { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Computes `algos` over the body. Files are read once (on a blocking thread); a stream
+    /// is collected into memory first and returned as [`PutBody::Bytes`].
+    pub async fn checksums(self, algos: &[ChecksumAlgo]) -> Result<(PutBody, Checksums)> {
+        match self {
+            PutBody::Bytes(b) => {
+                let c = crate::checksum::checksum_bytes(&b, algos);
+                Ok((PutBody::Bytes(b), c))
+            }
+            PutBody::File { path, offset, len } => {
+                let (_, c) =
+                    crate::checksum::checksum_file_range(&path, offset, Some(len), algos).await?;
+                Ok((PutBody::File { path, offset, len }, c))
+            }
+            PutBody::Stream { stream, len } => {
+                let bytes = collect_stream(stream, len).await?;
+                let c = crate::checksum::checksum_bytes(&bytes, algos);
+                Ok((PutBody::Bytes(bytes), c))
+            }
+        }
+    }
+}
+
+async fn collect_stream(
+    mut stream: BoxStream<'static, std::io::Result<Bytes>>,
+    len: u64,
+) -> Result<Bytes> {
+    let mut buf = BytesMut::with_capacity(len.min(64 << 20) as usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::new(ErrorKind::Other, format!("reading body: {e}")))?;
+        buf.extend_from_slice(&chunk);
+    }
+    if buf.len() as u64 != len {
+        return Err(Error::invalid_input(format!(
+            "body stream gave {} bytes but {len} were declared",
+            buf.len()
+        )));
+    }
+    Ok(buf.freeze())
+}
+
+impl fmt::Debug for PutBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            PutBody::File { path, offset, len } => {
+                write!(f, "File({}, offset {offset}, {len} bytes)", path.display())
+            }
+            PutBody::Stream { len, .. } => write!(f, "Stream({len} bytes)"),
+        }
+    }
+}
+
+/// Options for `put` and `create_multipart`.
+#[derive(Debug, Clone, Default)]
+pub struct PutOptions {
+    /// Content type; `None` picks one from the key's extension.
+    pub content_type: Option<String>,
+    /// Checksums of the body the caller already computed (saves a read of the file).
+    /// Stores send what their protocol carries and check what comes back.
+    pub checksums: Option<Checksums>,
+    /// User metadata (`x-amz-meta-*` and the like); keys lower-case.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl PutOptions {
+    /// The content type to send for `key`.
+    pub fn content_type_for(&self, key: &str) -> String {
+        self.content_type
+            .clone()
+            .unwrap_or_else(|| crate::content_type::for_key(key))
+    }
+}
+
+/// What a store knows about one object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+    /// The store's ETag, unquoted. Not an MD5 in general (multipart, encryption).
+    pub etag: Option<String>,
+    pub last_modified: Option<OffsetDateTime>,
+    pub content_type: Option<String>,
+    /// The checksums the store returned (never ones computed locally).
+    pub checksums: Checksums,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// One page of a listing request.
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    pub prefix: String,
+    /// List keys strictly after this one.
+    pub start_after: Option<String>,
+    /// The `next` token of the previous page.
+    pub continuation: Option<String>,
+    /// At most this many keys (stores cap it, usually at 1000).
+    pub max_keys: Option<u32>,
+}
+
+/// A page of objects in key order; `next` is set when more follow.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    pub objects: Vec<ObjectMeta>,
+    pub next: Option<String>,
+}
+
+/// A `get` response: the object's metadata and a stream of the requested bytes.
+pub struct GetResult {
+    pub meta: ObjectMeta,
+    /// The byte range the body covers.
+    pub range: Range<u64>,
+    pub body: BoxStream<'static, Result<Bytes>>,
+}
+
+impl GetResult {
+    /// Collects the body into memory.
+    pub async fn bytes(self) -> Result<Bytes> {
+        let expected = self.range.end - self.range.start;
+        let chunks: Vec<Bytes> = self.body.try_collect().await?;
+        let mut buf = BytesMut::with_capacity(expected as usize);
+        chunks.iter().for_each(|c| buf.extend_from_slice(c));
+        check_body_len(&self.meta.key, buf.len() as u64, expected)?;
+        Ok(buf.freeze())
+    }
+
+    /// Streams the body into a new file at `path` (written to a temporary name, synced,
+    /// then renamed, so a partial download never has the final name).
+    pub async fn write_to_file(mut self, path: &Path) -> Result<u64> {
+        use tokio::io::AsyncWriteExt;
+        let tmp = crate::fsutil::temp_sibling(path);
+        let io = |e| Error::local_io(&tmp, e);
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+        let mut written = 0u64;
+        while let Some(chunk) = self.body.next().await {
+            let chunk = chunk?;
+            file.write_all(&chunk).await.map_err(io)?;
+            written += chunk.len() as u64;
+        }
+        check_body_len(&self.meta.key, written, self.range.end - self.range.start)?;
+        file.sync_all().await.map_err(io)?;
+        tokio::fs::rename(&tmp, path)
+            .await
+            .map_err(|e| Error::local_io(path, e))?;
+        Ok(written)
+    }
+}
+
+fn check_body_len(key: &str, got: u64, expected: u64) -> Result<()> {
+    if got != expected {
+        return Err(Error::new(
+            ErrorKind::Network,
+            format!("download ended after {got} of {expected} bytes"),
+        )
+        .with_key(key));
+    }
+    Ok(())
+}
+
+/// An in-progress multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartUpload {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: Option<OffsetDateTime>,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    pub part_number: u32,
+    /// Unquoted ETag (the part's MD5 in hex on S3, OSS, COS and the local store).
+    pub etag: String,
+    pub size: u64,
+}
+
+/// What a store can do, declared up front instead of discovered by failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    pub multipart: bool,
+    pub list_multipart_uploads: bool,
+    pub range_get: bool,
+    /// Smallest part but the last.
+    pub min_part_size: u64,
+    pub max_part_size: u64,
+    pub max_parts: u32,
+    /// Checksums the store verifies on upload (from what we send).
+    pub verified_on_upload: Vec<ChecksumAlgo>,
+    /// Checksums `head` returns for an object uploaded by `put`.
+    pub returned_by_head: Vec<ChecksumAlgo>,
+    /// Whether a part's ETag is the MD5 of its bytes (lets resume skip parts safely).
+    pub part_etag_is_md5: bool,
+}
+
+/// A bucket (or a local directory acting as one).
+#[async_trait]
+pub trait ObjectStore: Send + Sync + fmt::Debug + 'static {
+    /// A URL-like name for messages, e.g. `s3://bucket` or `file:///srv/rec`.
+    fn name(&self) -> String;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// Stores `body` at `key`, replacing any object there, and checks the store's reply
+    /// against the checksums it sent.
+    async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta>;
+
+    /// Metadata of `key`, with every checksum the store keeps.
+    async fn head(&self, key: &str) -> Result<ObjectMeta>;
+
+    /// The object, or the byte range `range` of it.
+    async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<GetResult>;
+
+    /// One page of keys under `req.prefix`, in key order.
+    async fn list(&self, req: &ListRequest) -> Result<ListPage>;
+
+    /// Deletes `key`; deleting a missing key succeeds.
+    async fn delete(&self, key: &str) -> Result<()>;
+
+    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload>;
+
+    /// Uploads part `part_number` (1-based); uploading the same number again replaces it.
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        part_number: u32,
+        body: PutBody,
+    ) -> Result<PartInfo>;
+
+    /// The parts the store holds for `upload`, by part number.
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>>;
+
+    async fn complete_multipart(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[PartInfo],
+    ) -> Result<ObjectMeta>;
+
+    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()>;
+
+    /// In-progress uploads under `prefix`.
+    async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
+        let _ = prefix;
+        Err(Error::unsupported(format!(
+            "{} cannot list in-progress multipart uploads",
+            self.name()
+        )))
+    }
+}
+
+impl dyn ObjectStore {
+    /// Every object under `prefix`, following pages.
+    pub async fn list_all(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let mut out = Vec::new();
+        let mut req = ListRequest {
+            prefix: prefix.to_string(),
+            ..Default::default()
+        };
+        loop {
+            let page = self.list(&req).await?;
+            out.extend(page.objects);
+            match page.next {
+                Some(token) => req.continuation = Some(token),
+                None => return Ok(out),
+            }
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! Amazon S3 and S3-compatible servers, on aws-sdk-s3.
+//!
+//! Integrity is sent and checked by us, not left to the SDK's defaults: the SDK is set to
+//! compute checksums only when an operation requires one, so file uploads never go out as
+//! `aws-chunked` with trailing checksums (which S3-compatible servers reject). Every `put`
+//! carries `Content-MD5` and `x-amz-checksum-crc64nvme` computed in one pass, every part
+//! carries `Content-MD5`, and what the server returns (CRC64-NVME, an MD5 ETag) is compared
+//! with what was sent.
+
+mod config;
+mod error;
+
+use std::ops::Range;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+    retry::RetryConfig, timeout::TimeoutConfig,
+};
+use aws_sdk_s3::primitives::{ByteStream, DateTime, Length};
+use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use bytes::Bytes;
+use futures::StreamExt;
+use stowage_core::{
+    Capabilities, ChecksumAlgo, Checksums, Error, ErrorKind, GetResult, ListPage, ListRequest,
+    MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
+};
+use time::OffsetDateTime;
+
+pub use config::{DEFAULT_REGION, S3Config};
+use error::{Ctx, map_sdk_error};
+
+/// Checksums sent with every `put`.
+const PUT_CHECKSUMS: [ChecksumAlgo; 2] = [ChecksumAlgo::Md5, ChecksumAlgo::Crc64Nvme];
+const MIN_PART: u64 = 5 << 20;
+
+/// One S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    endpoint: String,
+    region: String,
+}
+
+impl S3Store {
+    /// Builds a client for `cfg`. Makes no request: a wrong bucket or key shows at first use.
+    pub async fn new(cfg: S3Config) -> Result<Self> {
+        if cfg.bucket.is_empty() {
+            return Err(Error::invalid_input("no bucket name given"));
+        }
+        let region = cfg.resolve_region().await;
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
+            .region(Region::new(region.clone()))
+            .credentials_provider(cfg.credentials_provider())
+            .load()
+            .await;
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(120))
+            .build();
+        let mut b = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(cfg.force_path_style)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_attempts.max(1)))
+            .timeout_config(timeouts);
+        let endpoint = match &cfg.endpoint {
+            Some(ep) => {
+                b = b.endpoint_url(ep);
+                ep.clone()
+            }
+            None => format!("https://s3.{region}.amazonaws.com"),
+        };
+        Ok(S3Store {
+            client: Client::from_conf(b.build()),
+            bucket: cfg.bucket,
+            endpoint,
+            region,
+        })
+    }
+
+    /// The region requests are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The underlying SDK client, for operations the trait does not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn ctx<'a>(&'a self, key: Option<&'a str>) -> Ctx<'a> {
+        Ctx {
+            bucket: &self.bucket,
+            key,
+            endpoint: &self.endpoint,
+        }
+    }
+
+    /// After a 404 on an object, tells a missing bucket from a missing key.
+    async fn refine_not_found(&self, e: Error) -> Error {
+        if e.kind() != &ErrorKind::NotFound {
+            return e;
+        }
+        let probe = self.client.head_bucket().bucket(&self.bucket).send().await;
+        match probe.map_err(|pe| map_sdk_error(pe, &self.ctx(None))) {
+            Err(pe) if pe.kind() == &ErrorKind::NotFound || pe.kind() == &ErrorKind::BucketNotFound => {
+                Error::new(ErrorKind::BucketNotFound, "the bucket does not exist")
+                    .with_bucket(&self.bucket)
+                    .with_http_status(404)
+            }
+            _ => e,
+        }
+    }
+}
+
+/// One HTTPS stack (hyper 1 + rustls with ring): no aws-lc C build, no second TLS stack.
+fn https_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// Turns a [`PutBody`] into the SDK's body type; files are streamed from disk.
+async fn byte_stream(body: PutBody) -> Result<ByteStream> {
+    match body {
+        PutBody::Bytes(b) => Ok(ByteStream::from(b)),
+        PutBody::File { path, offset, len } => ByteStream::read_from()
+            .path(&path)
+            .offset(offset)
+            .length(Length::Exact(len))
+            .build()
+            .await
+            .map_err(|e| {
+                Error::invalid_input(format!("cannot read local file {}: {e}", path.display()))
+            }),
+        PutBody::Stream { .. } => Err(Error::new(
+            ErrorKind::Other,
+            "internal: stream bodies are buffered before sending",
+        )),
+    }
+}
+
+fn unquote(etag: Option<&str>) -> Option<String> {
+    etag.map(|e| e.trim_matches('"').to_string())
+}
+
+fn to_offset(dt: Option<&DateTime>) -> Option<OffsetDateTime> {
+    let dt = dt?;
+    OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(dt.secs()) * 1_000_000_000 + i128::from(dt.subsec_nanos()),
+    )
+    .ok()
+}
+
+fn decode_b64<const N: usize>(v: Option<&str>) -> Option<[u8; N]> {
+    use base64_engine::decode;
+    decode(v?)?.try_into().ok()
+}
+
+mod base64_engine {
+    /// Decodes standard base64 (as S3 sends checksum headers).
+    pub fn decode(s: &str) -> Option<Vec<u8>> {
+        aws_smithy_types::base64::decode(s).ok()
+    }
+}
+
+/// Checksums the server returned in headers.
+fn returned_checksums(crc64nvme: Option<&str>, sha1: Option<&str>, sha256: Option<&str>) -> Checksums {
+    Checksums {
+        crc64nvme: crc64nvme.and_then(Checksums::parse_crc64nvme_base64),
+        sha1: decode_b64(sha1),
+        sha256: decode_b64(sha256),
+        ..Default::default()
+    }
+}
+
+/// Whether an ETag can be compared with an MD5: single-part, not KMS-encrypted.
+fn etag_is_md5(etag: &str, sse: Option<&ServerSideEncryption>) -> bool {
+    let plain = matches!(sse, None | Some(ServerSideEncryption::Aes256));
+    plain && etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Compares what the server says it stored with what we sent.
+fn check_stored(key: &str, sent: &Checksums, etag: Option<&str>, sse: Option<&ServerSideEncryption>, returned: &Checksums) -> Result<()> {
+    sent.verify(returned).map_err(|e| e.with_key(key))?;
+    if let (Some(etag), Some(md5)) = (etag, sent.get(ChecksumAlgo::Md5))
+        && etag_is_md5(etag, sse)
+        && !etag.eq_ignore_ascii_case(&md5)
+    {
+        return Err(Error::new(
+            ErrorKind::ChecksumMismatch,
+            format!("the server's ETag {etag} is not the MD5 {md5} of the bytes sent"),
+        )
+        .with_key(key));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn name(&self) -> String {
+        format!("s3://{}", self.bucket)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            multipart: true,
+            list_multipart_uploads: true,
+            range_get: true,
+            min_part_size: MIN_PART,
+            max_part_size: 5 << 30,
+            max_parts: 10_000,
+            verified_on_upload: PUT_CHECKSUMS.to_vec(),
+            returned_by_head: vec![ChecksumAlgo::Crc64Nvme],
+            part_etag_is_md5: true,
+        }
+    }
+
+    async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
+        let len = body.len();
+        let (body, sent) = match &opts.checksums {
+            Some(c) if c.md5.is_some() && c.crc64nvme.is_some() => (body, c.clone()),
+            _ => body.checksums(&PUT_CHECKSUMS).await.map_err(|e| e.or_key(key))?,
+        };
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(len as i64)
+            .content_type(opts.content_type_for(key))
+            .set_content_md5(sent.md5_base64())
+            .set_checksum_crc64_nvme(sent.crc64nvme_base64())
+            .body(byte_stream(body).await.map_err(|e| e.or_key(key))?);
+        for (k, v) in &opts.metadata {
+            req = req.metadata(k, v);
+        }
+        let out = req.send().await.map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
+        let etag = unquote(out.e_tag());
+        let returned = returned_checksums(out.checksum_crc64_nvme(), out.checksum_sha1(), out.checksum_sha256());
+        check_stored(key, &sent, etag.as_deref(), out.server_side_encryption(), &returned)?;
+        Ok(ObjectMeta {
+            key: key.to_string(),
+            size: len,
+            etag,
+            last_modified: None,
+            content_type: Some(opts.content_type_for(key)),
+            checksums: returned,
+            metadata: opts.metadata.clone(),
+        })
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await;
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => return Err(self.refine_not_found(map_sdk_error(e, &self.ctx(Some(key)))).await),
+        };
+        Ok(ObjectMeta {
+            key: key.to_string(),
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            etag: unquote(out.e_tag()),
+            last_modified: to_offset(out.last_modified()),
+            content_type: out.content_type().map(str::to_string),
+            checksums: returned_checksums(out.checksum_crc64_nvme(), out.checksum_sha1(), out.checksum_sha256()),
+            metadata: out.metadata().cloned().unwrap_or_default().into_iter().collect(),
+        })
+    }
+
+    async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<GetResult> {
+        if let Some(r) = &range
+            && r.start >= r.end
+        {
+            // HTTP ranges cannot say "no bytes"; answer from HEAD.
+            let meta = self.head(key).await?;
+            if r.start > r.end || r.end > meta.size {
+                return Err(Error::invalid_input(format!("range {}..{} is outside the object's {} bytes", r.start, r.end, meta.size)).with_key(key));
+            }
+            let body = futures::stream::empty().boxed();
+            return Ok(GetResult { meta, range: r.clone(), body });
+        }
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_range(range.as_ref().map(|r| format!("bytes={}-{}", r.start, r.end - 1)))
+            .send()
+            .await;
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => return Err(self.refine_not_found(map_sdk_error(e, &self.ctx(Some(key)))).await),
+        };
+        let len = out.content_length().unwrap_or(0).max(0) as u64;
+        let total = out
+            .content_range()
+            .and_then(|cr| cr.rsplit_once('/'))
+            .and_then(|(_, t)| t.parse::<u64>().ok())
+            .unwrap_or(len);
+        let start = range.as_ref().map_or(0, |r| r.start);
+        let meta = ObjectMeta {
+            key: key.to_string(),
+            size: total,
+            etag: unquote(out.e_tag()),
+            last_modified: to_offset(out.last_modified()),
+            content_type: out.content_type().map(str::to_string),
+            checksums: Checksums::default(),
+            metadata: out.metadata().cloned().unwrap_or_default().into_iter().collect(),
+        };
+        let key_owned = key.to_string();
+        let body = futures::stream::unfold((out.body, key_owned), |(mut body, key)| async move {
+            match body.next().await {
+                None => None,
+                Some(Ok(b)) => Some((Ok::<Bytes, Error>(b), (body, key))),
+                Some(Err(e)) => Some((
+                    Err(Error::new(ErrorKind::Network, format!("download broke off: {e}")).with_key(&key)),
+                    (body, key),
+                )),
+            }
+        })
+        .boxed();
+        Ok(GetResult { meta, range: start..start + len, body })
+    }
+
+    async fn list(&self, req: &ListRequest) -> Result<ListPage> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&req.prefix)
+            .set_start_after(req.start_after.clone())
+            .set_continuation_token(req.continuation.clone())
+            .set_max_keys(req.max_keys.map(|m| m.min(1000) as i32))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &self.ctx(None)))?;
+        let objects = out
+            .contents()
+            .iter()
+            .map(|o| ObjectMeta {
+                key: o.key().unwrap_or_default().to_string(),
+                size: o.size().unwrap_or(0).max(0) as u64,
+                etag: unquote(o.e_tag()),
+                last_modified: to_offset(o.last_modified()),
+                ..Default::default()
+            })
+            .collect();
+        let next = if out.is_truncated() == Some(true) {
+            out.next_continuation_token().map(str::to_string)
+        } else {
+            None
+        };
+        Ok(ListPage { objects, next })
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
+        Ok(())
+    }
+
+    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
+        let mut req = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(opts.content_type_for(key));
+        for (k, v) in &opts.metadata {
+            req = req.metadata(k, v);
+        }
+        let out = req.send().await.map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
+        let upload_id = out
+            .upload_id()
+            .ok_or_else(|| Error::new(ErrorKind::ServerError, "the server returned no upload id").with_key(key))?;
+        Ok(MultipartUpload {
+            key: key.to_string(),
+            upload_id: upload_id.to_string(),
+            initiated: Some(OffsetDateTime::now_utc()),
+        })
+    }
+
+    async fn upload_part(&self, upload: &MultipartUpload, part_number: u32, body: PutBody) -> Result<PartInfo> {
+        let key = upload.key.as_str();
+        let len = body.len();
+        let (body, sent) = body.checksums(&[ChecksumAlgo::Md5]).await.map_err(|e| e.or_key(key))?;
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(&upload.upload_id)
+            .part_number(part_number as i32)
+            .content_length(len as i64)
+            .set_content_md5(sent.md5_base64())
+            .body(byte_stream(body).await.map_err(|e| e.or_key(key))?)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
+        let etag = unquote(out.e_tag()).unwrap_or_default();
+        check_stored(key, &sent, Some(&etag), out.server_side_encryption(), &Checksums::default())?;
+        Ok(PartInfo { part_number, etag, size: len })
+    }
+
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(&upload.key)
+                .upload_id(&upload.upload_id)
+                .set_part_number_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(e, &self.ctx(Some(&upload.key))))?;
+            parts.extend(out.parts().iter().map(|p| PartInfo {
+                part_number: p.part_number().unwrap_or(0).max(0) as u32,
+                etag: unquote(p.e_tag()).unwrap_or_default(),
+                size: p.size().unwrap_or(0).max(0) as u64,
+            }));
+            match (out.is_truncated(), out.next_part_number_marker()) {
+                (Some(true), Some(m)) if Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|p| p.part_number);
+        Ok(parts)
+    }
+
+    async fn complete_multipart(&self, upload: &MultipartUpload, parts: &[PartInfo]) -> Result<ObjectMeta> {
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .map(|p| {
+                        CompletedPart::builder()
+                            .part_number(p.part_number as i32)
+                            .e_tag(format!("\"{}\"", p.etag))
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .multipart_upload(completed)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &self.ctx(Some(&upload.key))))?;
+        self.head(&upload.key).await
+    }
+
+    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &self.ctx(Some(&upload.key))))?;
+        Ok(())
+    }
+
+    async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
+        let mut uploads = Vec::new();
+        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+        loop {
+            let out = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.clone())
+                .set_upload_id_marker(id_marker.clone())
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(e, &self.ctx(None)))?;
+            uploads.extend(out.uploads().iter().map(|u| MultipartUpload {
+                key: u.key().unwrap_or_default().to_string(),
+                upload_id: u.upload_id().unwrap_or_default().to_string(),
+                initiated: to_offset(u.initiated()),
+            }));
+            if out.is_truncated() != Some(true) {
+                break;
+            }
+            let next_key = out.next_key_marker().map(str::to_string);
+            let next_id = out.next_upload_id_marker().map(str::to_string);
+            if next_key.is_none() || (next_key == key_marker && next_id == id_marker) {
+                break;
+            }
+            (key_marker, id_marker) = (next_key, next_id);
+        }
+        Ok(uploads)
+    }
+}
