@@ -254,7 +254,8 @@ pub fn checksum_file_range_blocking(
     use std::io::Seek;
     let io_err = |e| Error::local_io(path, e);
     let mut file = std::fs::File::open(path).map_err(io_err)?;
-    file.seek(std::io::SeekFrom::Start(offset)).map_err(io_err)?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .map_err(io_err)?;
     let mut reader: Box<dyn Read> = match len {
         Some(n) => Box::new(file.take(n)),
         None => Box::new(file),
@@ -403,7 +404,10 @@ mod tests {
     #[test]
     fn digests_match_known_values() {
         let c = checksum_bytes(b"", &ChecksumAlgo::ALL);
-        assert_eq!(c.get(ChecksumAlgo::Md5).unwrap(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            c.get(ChecksumAlgo::Md5).unwrap(),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
         assert_eq!(
             c.get(ChecksumAlgo::Sha1).unwrap(),
             "da39a3ee5e6b4b0d3255bfef95601890afd80709"
@@ -418,9 +422,20 @@ mod tests {
 
     #[test]
     fn qetag_vectors_from_qiniu() {
-        assert_eq!(checksum_bytes(b"", &[ChecksumAlgo::Qetag]).qetag.unwrap(), "Fto5o-5ea0sNMlW_75VgGJCv2AcJ");
-        assert_eq!(checksum_bytes(b"etag", &[ChecksumAlgo::Qetag]).qetag.unwrap(), "FpLiADEaVoALPkdb8tJEJyRTXoe_");
-        assert_eq!(qetag_v2([&b"hello"[..], &b"world"[..]]), "ns56DcSIfBFUENXjdhsJTIvl3Rcu");
+        assert_eq!(
+            checksum_bytes(b"", &[ChecksumAlgo::Qetag]).qetag.unwrap(),
+            "Fto5o-5ea0sNMlW_75VgGJCv2AcJ"
+        );
+        assert_eq!(
+            checksum_bytes(b"etag", &[ChecksumAlgo::Qetag])
+                .qetag
+                .unwrap(),
+            "FpLiADEaVoALPkdb8tJEJyRTXoe_"
+        );
+        assert_eq!(
+            qetag_v2([&b"hello"[..], &b"world"[..]]),
+            "ns56DcSIfBFUENXjdhsJTIvl3Rcu"
+        );
     }
 
     /// 9 MiB of a repeating 4096-byte block ('A'×1, 'b'×4093, "\r\n"), parts [4M, 4M, 1M].
@@ -463,9 +478,20 @@ mod tests {
 
     #[test]
     fn parse_names() {
-        assert_eq!(ChecksumAlgo::parse("CRC64-NVME").unwrap(), ChecksumAlgo::Crc64Nvme);
-        assert_eq!(ChecksumAlgo::parse("crc64xz").unwrap(), ChecksumAlgo::Crc64Ecma);
-        assert!(ChecksumAlgo::parse("crc32").unwrap_err().to_string().contains("unknown checksum"));
+        assert_eq!(
+            ChecksumAlgo::parse("CRC64-NVME").unwrap(),
+            ChecksumAlgo::Crc64Nvme
+        );
+        assert_eq!(
+            ChecksumAlgo::parse("crc64xz").unwrap(),
+            ChecksumAlgo::Crc64Ecma
+        );
+        assert!(
+            ChecksumAlgo::parse("crc32")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown checksum")
+        );
     }
 
     #[tokio::test]
@@ -473,10 +499,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f.bin");
         std::fs::write(&p, b"0123456789").unwrap();
-        let (n, c) = checksum_file_range(&p, 2, Some(5), &[ChecksumAlgo::Md5]).await.unwrap();
+        let (n, c) = checksum_file_range(&p, 2, Some(5), &[ChecksumAlgo::Md5])
+            .await
+            .unwrap();
         assert_eq!(n, 5);
         assert_eq!(c.md5, checksum_bytes(b"23456", &[ChecksumAlgo::Md5]).md5);
-        let err = checksum_file_range(&p, 8, Some(5), &[ChecksumAlgo::Md5]).await.unwrap_err();
+        let err = checksum_file_range(&p, 8, Some(5), &[ChecksumAlgo::Md5])
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("shorter than expected"), "{err}");
     }
 }

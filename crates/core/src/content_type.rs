@@ -33,7 +33,10 @@ mod tests {
 
     #[test]
     fn recording_files() {
-        assert_eq!(for_key("rec/sid_cname.m3u8"), "application/vnd.apple.mpegurl");
+        assert_eq!(
+            for_key("rec/sid_cname.m3u8"),
+            "application/vnd.apple.mpegurl"
+        );
         assert_eq!(for_key("rec/sid_cname_20190920125142485.TS"), "video/mp2t");
         assert_eq!(for_key("a.mp4"), "video/mp4");
         assert_eq!(for_key("a.webm"), "video/webm");

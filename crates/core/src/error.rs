@@ -123,9 +123,15 @@ impl ErrorKind {
     }
 }
 
-/// A storage error with the context needed to act on it.
+/// A storage error with the context needed to act on it. Boxed, so that `Result<T>` stays
+/// one pointer wide on the happy path.
 #[derive(Debug)]
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     retryable: bool,
     message: String,
@@ -144,7 +150,7 @@ impl Error {
     /// A new error; retryable as [`ErrorKind::is_retryable_by_default`] says.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         let retryable = kind.is_retryable_by_default();
-        Error {
+        let inner = Inner {
             kind,
             retryable,
             message: message.into(),
@@ -154,6 +160,9 @@ impl Error {
             http_status: None,
             request_id: None,
             source: None,
+        };
+        Error {
+            inner: Box::new(inner),
         }
     }
 
@@ -179,68 +188,68 @@ impl Error {
     }
 
     pub fn with_key(mut self, key: impl Into<String>) -> Self {
-        self.key = Some(key.into());
+        self.inner.key = Some(key.into());
         self
     }
     pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
-        self.bucket = Some(bucket.into());
+        self.inner.bucket = Some(bucket.into());
         self
     }
     pub fn with_vendor_code(mut self, code: impl Into<String>) -> Self {
-        self.vendor_code = Some(code.into());
+        self.inner.vendor_code = Some(code.into());
         self
     }
     pub fn with_http_status(mut self, status: u16) -> Self {
-        self.http_status = Some(status);
+        self.inner.http_status = Some(status);
         self
     }
     pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
-        self.request_id = Some(id.into());
+        self.inner.request_id = Some(id.into());
         self
     }
     pub fn with_retryable(mut self, retryable: bool) -> Self {
-        self.retryable = retryable;
+        self.inner.retryable = retryable;
         self
     }
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.inner.source = Some(Box::new(source));
         self
     }
     /// Sets the key only when none is set yet (adapters add it at the outermost layer).
     pub fn or_key(mut self, key: &str) -> Self {
-        if self.key.is_none() {
-            self.key = Some(key.to_string());
+        if self.inner.key.is_none() {
+            self.inner.key = Some(key.to_string());
         }
         self
     }
 
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.inner.kind
     }
     pub fn is_retryable(&self) -> bool {
-        self.retryable
+        self.inner.retryable
     }
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
     pub fn key(&self) -> Option<&str> {
-        self.key.as_deref()
+        self.inner.key.as_deref()
     }
     pub fn bucket(&self) -> Option<&str> {
-        self.bucket.as_deref()
+        self.inner.bucket.as_deref()
     }
     pub fn vendor_code(&self) -> Option<&str> {
-        self.vendor_code.as_deref()
+        self.inner.vendor_code.as_deref()
     }
     pub fn http_status(&self) -> Option<u16> {
-        self.http_status
+        self.inner.http_status
     }
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.inner.request_id.as_deref()
     }
     /// The bucket's real region, for [`ErrorKind::WrongRegion`] errors that carry it.
     pub fn bucket_region(&self) -> Option<&str> {
-        match &self.kind {
+        match &self.inner.kind {
             ErrorKind::WrongRegion { bucket_region } => bucket_region.as_deref(),
             _ => None,
         }
@@ -249,36 +258,37 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.kind.summary())?;
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
+        write!(f, "{}", self.inner.kind.summary())?;
+        if !self.inner.message.is_empty() {
+            write!(f, ": {}", self.inner.message)?;
         }
         let mut context = Vec::new();
-        if let Some(b) = &self.bucket {
+        if let Some(b) = &self.inner.bucket {
             context.push(format!("bucket `{b}`"));
         }
-        if let Some(k) = &self.key {
+        if let Some(k) = &self.inner.key {
             context.push(format!("key `{k}`"));
         }
-        if let Some(c) = &self.vendor_code {
+        if let Some(c) = &self.inner.vendor_code {
             context.push(format!("code {c}"));
         }
-        if let Some(s) = self.http_status {
+        if let Some(s) = self.inner.http_status {
             context.push(format!("HTTP {s}"));
         }
-        if let Some(r) = &self.request_id {
+        if let Some(r) = &self.inner.request_id {
             context.push(format!("request id {r}"));
         }
         if !context.is_empty() {
             write!(f, " ({})", context.join(", "))?;
         }
-        write!(f, ". Fix: {}", self.kind.hint())
+        write!(f, ". Fix: {}", self.inner.kind.hint())
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.inner
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
@@ -297,9 +307,18 @@ mod tests {
             .with_http_status(403)
             .with_request_id("abc");
         let s = e.to_string();
-        assert!(s.starts_with("signature mismatch: request signature rejected"), "{s}");
-        assert!(s.contains("bucket `rec`") && s.contains("key `a/b.ts`"), "{s}");
-        assert!(s.contains("HTTP 403") && s.contains("request id abc"), "{s}");
+        assert!(
+            s.starts_with("signature mismatch: request signature rejected"),
+            "{s}"
+        );
+        assert!(
+            s.contains("bucket `rec`") && s.contains("key `a/b.ts`"),
+            "{s}"
+        );
+        assert!(
+            s.contains("HTTP 403") && s.contains("request id abc"),
+            "{s}"
+        );
         assert!(s.contains("Fix: the secretKey does not match"), "{s}");
         assert!(!e.is_retryable());
     }
@@ -321,7 +340,11 @@ mod tests {
         assert!(Error::new(ErrorKind::ServerError, "").is_retryable());
         assert!(Error::new(ErrorKind::Network, "").is_retryable());
         assert!(!Error::new(ErrorKind::NotFound, "").is_retryable());
-        assert!(!Error::new(ErrorKind::ServerError, "").with_retryable(false).is_retryable());
+        assert!(
+            !Error::new(ErrorKind::ServerError, "")
+                .with_retryable(false)
+                .is_retryable()
+        );
     }
 
     #[test]

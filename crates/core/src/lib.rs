@@ -10,9 +10,9 @@ pub mod content_type;
 pub mod credentials;
 pub mod error;
 pub mod fsutil;
-pub mod upload;
 pub mod retry;
 pub mod store;
+pub mod upload;
 pub mod url;
 
 pub use checksum::{ChecksumAlgo, Checksums, Hasher};

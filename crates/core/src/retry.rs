@@ -108,7 +108,10 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert_eq!((e.kind().clone(), calls.load(Ordering::SeqCst)), (ErrorKind::AccessDenied, 1));
+        assert_eq!(
+            (e.kind().clone(), calls.load(Ordering::SeqCst)),
+            (ErrorKind::AccessDenied, 1)
+        );
         calls.store(0, Ordering::SeqCst);
         RetryPolicy::immediate(3)
             .run("op", |_| async {

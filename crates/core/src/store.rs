@@ -93,7 +93,8 @@ async fn collect_stream(
 ) -> Result<Bytes> {
     let mut buf = BytesMut::with_capacity(len.min(64 << 20) as usize);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Error::new(ErrorKind::Other, format!("reading body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| Error::new(ErrorKind::Other, format!("reading body: {e}")))?;
         buf.extend_from_slice(&chunk);
     }
     if buf.len() as u64 != len {

@@ -127,8 +127,7 @@ async fn send_part(
     retry: &RetryPolicy,
 ) -> Result<PartInfo> {
     if let Some(held) = held.filter(|h| h.size == len) {
-        let (_, local) =
-            checksum_file_range(path, offset, Some(len), &[ChecksumAlgo::Md5]).await?;
+        let (_, local) = checksum_file_range(path, offset, Some(len), &[ChecksumAlgo::Md5]).await?;
         if local.get(ChecksumAlgo::Md5).as_deref() == Some(held.etag.as_str()) {
             tracing::debug!(part_number, "part already uploaded; kept");
             return Ok(held);

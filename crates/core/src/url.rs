@@ -147,13 +147,25 @@ mod tests {
     #[test]
     fn bucket_urls() {
         let u = StorageUrl::parse("s3://rec-bucket/agora/2024/").unwrap();
-        assert_eq!((u.scheme, u.bucket.as_str(), u.key.as_str()), (Scheme::S3, "rec-bucket", "agora/2024/"));
+        assert_eq!(
+            (u.scheme, u.bucket.as_str(), u.key.as_str()),
+            (Scheme::S3, "rec-bucket", "agora/2024/")
+        );
         assert!(u.is_dir_like());
         let u = StorageUrl::parse("oss://b").unwrap();
         assert_eq!((u.scheme, u.key.as_str()), (Scheme::Oss, ""));
-        assert_eq!(StorageUrl::parse("cos://b-1250000000/x.ts").unwrap().key, "x.ts");
-        assert_eq!(StorageUrl::parse("kodo://b/x").unwrap().scheme, Scheme::Kodo);
-        assert_eq!(StorageUrl::parse("s3://b/a b+c.ts").unwrap().to_string(), "s3://b/a b+c.ts");
+        assert_eq!(
+            StorageUrl::parse("cos://b-1250000000/x.ts").unwrap().key,
+            "x.ts"
+        );
+        assert_eq!(
+            StorageUrl::parse("kodo://b/x").unwrap().scheme,
+            Scheme::Kodo
+        );
+        assert_eq!(
+            StorageUrl::parse("s3://b/a b+c.ts").unwrap().to_string(),
+            "s3://b/a b+c.ts"
+        );
     }
 
     #[test]
@@ -169,7 +181,10 @@ mod tests {
     #[test]
     fn bad_urls_say_why() {
         let e = StorageUrl::parse("gs://b/k").unwrap_err();
-        assert!(e.to_string().contains("unknown storage URL scheme `gs://`"), "{e}");
+        assert!(
+            e.to_string().contains("unknown storage URL scheme `gs://`"),
+            "{e}"
+        );
         let e = StorageUrl::parse("s3:///k").unwrap_err();
         assert!(e.to_string().contains("not a valid bucket name"), "{e}");
         let e = StorageUrl::parse("file://relative/x").unwrap_err();
@@ -180,6 +195,9 @@ mod tests {
     fn join_adds_one_separator() {
         let u = StorageUrl::parse("s3://b/p").unwrap();
         assert_eq!(u.join("x.ts").key, "p/x.ts");
-        assert_eq!(StorageUrl::parse("s3://b").unwrap().join("x.ts").key, "x.ts");
+        assert_eq!(
+            StorageUrl::parse("s3://b").unwrap().join("x.ts").key,
+            "x.ts"
+        );
     }
 }

@@ -21,7 +21,10 @@ pub fn validate_key(key: &str) -> Result<()> {
         Some("the key is absolute (starts with `/`)")
     } else if key.ends_with('/') {
         Some("the key ends with `/` (names a directory, not an object)")
-    } else if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    } else if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         Some("the key has an empty, `.` or `..` path segment, which could escape the bucket root")
     } else if key == INTERNAL_DIR || key.starts_with(&format!("{INTERNAL_DIR}/")) {
         Some("keys under `.stowage/` are reserved for Stowage's own state")
@@ -46,10 +49,18 @@ pub async fn list_keys(root: &Path, prefix: &str) -> Result<Vec<String>> {
 
 fn list_keys_blocking(root: &Path, prefix: &str) -> Result<Vec<String>> {
     let dir_part = prefix.rsplit_once('/').map_or("", |(d, _)| d);
-    if !dir_part.is_empty() && dir_part.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    if !dir_part.is_empty()
+        && dir_part
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         return Ok(Vec::new()); // no valid key can have this prefix
     }
-    let start = if dir_part.is_empty() { root.to_path_buf() } else { root.join(dir_part) };
+    let start = if dir_part.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(dir_part)
+    };
     let mut keys = Vec::new();
     let mut stack: Vec<PathBuf> = vec![start];
     while let Some(dir) = stack.pop() {
@@ -62,7 +73,9 @@ fn list_keys_blocking(root: &Path, prefix: &str) -> Result<Vec<String>> {
         for entry in entries {
             let entry = entry.map_err(|e| Error::local_io(&dir, e))?;
             let path = entry.path();
-            let Some(key) = relative_key(root, &path) else { continue };
+            let Some(key) = relative_key(root, &path) else {
+                continue;
+            };
             if key == INTERNAL_DIR {
                 continue;
             }
@@ -94,12 +107,29 @@ mod tests {
 
     #[test]
     fn rejects_keys_that_escape_or_are_malformed() {
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", "a/", "a\0b", ".stowage/meta/x"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "a/./b",
+            "a/",
+            "a\0b",
+            ".stowage/meta/x",
+        ] {
             let e = validate_key(bad).unwrap_err();
             assert_eq!(e.kind(), &stowage_core::ErrorKind::InvalidInput, "{bad:?}");
             assert!(e.to_string().contains("invalid key"), "{e}");
         }
-        for good in ["a", "rec/sid_c.m3u8", "with space.ts", "ünïcödé/+plus.ts", "..hidden", "a..b"] {
+        for good in [
+            "a",
+            "rec/sid_c.m3u8",
+            "with space.ts",
+            "ünïcödé/+plus.ts",
+            "..hidden",
+            "a..b",
+        ] {
             validate_key(good).unwrap();
         }
     }

@@ -280,7 +280,8 @@ async fn write_hashed(path: &Path, body: PutBody) -> Result<(u64, Checksums)> {
         } => copy_file_range_hashed(&src, offset, len, &mut out, &mut hasher).await?,
         PutBody::Stream { mut stream, .. } => {
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| Error::new(ErrorKind::Other, format!("reading body: {e}")))?;
+                let chunk = chunk
+                    .map_err(|e| Error::new(ErrorKind::Other, format!("reading body: {e}")))?;
                 hasher.update(&chunk);
                 out.write_all(&chunk).await.map_err(io)?;
             }
@@ -305,7 +306,9 @@ async fn copy_file_range_hashed(
 ) -> Result<()> {
     let io_src = |e| Error::local_io(src, e);
     let mut f = tokio::fs::File::open(src).await.map_err(io_src)?;
-    f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io_src)?;
+    f.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(io_src)?;
     let mut reader = f.take(len);
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
@@ -332,7 +335,11 @@ fn check_range(key: &str, range: &Range<u64>, size: u64) -> Result<()> {
 }
 
 /// A stream of `len` bytes of `file` from its current position.
-fn file_stream(file: tokio::fs::File, len: u64, key: String) -> futures::stream::BoxStream<'static, Result<Bytes>> {
+fn file_stream(
+    file: tokio::fs::File,
+    len: u64,
+    key: String,
+) -> futures::stream::BoxStream<'static, Result<Bytes>> {
     futures::stream::unfold((file.take(len), key), |(mut r, key)| async move {
         let mut buf = vec![0u8; READ_CHUNK];
         match r.read(&mut buf).await {
@@ -396,7 +403,9 @@ impl ObjectStore for FsStore {
         let path = self.object_path(key);
         let io = |e| Error::local_io(&path, e).with_key(key);
         let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
-        file.seek(std::io::SeekFrom::Start(range.start)).await.map_err(io)?;
+        file.seek(std::io::SeekFrom::Start(range.start))
+            .await
+            .map_err(io)?;
         let body = file_stream(file, range.end - range.start, key.to_string());
         Ok(GetResult { meta, range, body })
     }
@@ -405,7 +414,9 @@ impl ObjectStore for FsStore {
         self.ensure_bucket().await?;
         let keys = keys::list_keys(&self.root, &req.prefix).await?;
         let after = req.continuation.as_deref().or(req.start_after.as_deref());
-        let max = req.max_keys.map_or(LIST_PAGE_MAX, |m| (m as usize).clamp(1, LIST_PAGE_MAX));
+        let max = req
+            .max_keys
+            .map_or(LIST_PAGE_MAX, |m| (m as usize).clamp(1, LIST_PAGE_MAX));
         let mut selected: Vec<String> = keys
             .into_iter()
             .filter(|k| after.is_none_or(|a| k.as_str() > a))

@@ -55,7 +55,10 @@ fn no_such_upload(upload: &MultipartUpload) -> Error {
 }
 
 fn json_err(e: serde_json::Error) -> Error {
-    Error::new(ErrorKind::Other, format!("local upload state is unreadable: {e}"))
+    Error::new(
+        ErrorKind::Other,
+        format!("local upload state is unreadable: {e}"),
+    )
 }
 
 pub async fn create(store: &FsStore, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
@@ -71,7 +74,9 @@ pub async fn create(store: &FsStore, key: &str, opts: &PutOptions) -> Result<Mul
         metadata: opts.metadata.clone(),
     };
     let json = serde_json::to_vec(&record).map_err(json_err)?;
-    tokio::fs::write(dir.join("upload.json"), json).await.map_err(io)?;
+    tokio::fs::write(dir.join("upload.json"), json)
+        .await
+        .map_err(io)?;
     Ok(MultipartUpload {
         key: key.to_string(),
         upload_id: id,
@@ -104,9 +109,19 @@ pub async fn upload_part(
     let name = format!("part-{part_number:05}");
     let io = |e| Error::local_io(&dir, e).with_key(&upload.key);
     tokio::fs::rename(&tmp, dir.join(&name)).await.map_err(io)?;
-    let record = serde_json::to_vec(&PartRecord { size, etag: etag.clone() }).map_err(json_err)?;
-    tokio::fs::write(dir.join(format!("{name}.json")), record).await.map_err(io)?;
-    Ok(PartInfo { part_number, etag, size })
+    let record = serde_json::to_vec(&PartRecord {
+        size,
+        etag: etag.clone(),
+    })
+    .map_err(json_err)?;
+    tokio::fs::write(dir.join(format!("{name}.json")), record)
+        .await
+        .map_err(io)?;
+    Ok(PartInfo {
+        part_number,
+        etag,
+        size,
+    })
 }
 
 pub async fn list_parts(store: &FsStore, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
@@ -116,13 +131,22 @@ pub async fn list_parts(store: &FsStore, upload: &MultipartUpload) -> Result<Vec
     let mut parts = Vec::new();
     while let Some(entry) = entries.next_entry().await.map_err(io)? {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(n) = name.strip_prefix("part-").and_then(|r| r.strip_suffix(".json")) else {
+        let Some(n) = name
+            .strip_prefix("part-")
+            .and_then(|r| r.strip_suffix(".json"))
+        else {
             continue;
         };
-        let Ok(part_number) = n.parse::<u32>() else { continue };
+        let Ok(part_number) = n.parse::<u32>() else {
+            continue;
+        };
         let bytes = tokio::fs::read(entry.path()).await.map_err(io)?;
         let rec: PartRecord = serde_json::from_slice(&bytes).map_err(json_err)?;
-        parts.push(PartInfo { part_number, etag: rec.etag, size: rec.size });
+        parts.push(PartInfo {
+            part_number,
+            etag: rec.etag,
+            size: rec.size,
+        });
     }
     parts.sort_by_key(|p| p.part_number);
     Ok(parts)
@@ -165,7 +189,10 @@ fn check_parts(given: &[PartInfo], held: &[PartInfo], upload: &MultipartUpload) 
     if given.is_empty() {
         return bad("a multipart upload needs at least one part".into());
     }
-    if given.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+    if given
+        .windows(2)
+        .any(|w| w[0].part_number >= w[1].part_number)
+    {
         return bad("parts must be listed in ascending part-number order".into());
     }
     for p in given {
@@ -195,9 +222,14 @@ async fn concat_parts(
     let mut buf = vec![0u8; 1 << 20];
     for p in parts {
         let path = dir.join(format!("part-{:05}", p.part_number));
-        let mut f = tokio::fs::File::open(&path).await.map_err(|e| Error::local_io(&path, e))?;
+        let mut f = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Error::local_io(&path, e))?;
         loop {
-            let n = f.read(&mut buf).await.map_err(|e| Error::local_io(&path, e))?;
+            let n = f
+                .read(&mut buf)
+                .await
+                .map_err(|e| Error::local_io(&path, e))?;
             if n == 0 {
                 break;
             }

@@ -7,7 +7,9 @@ use stowage_testkit::conformance::Harness;
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = FsStore::create(dir.path().join("bucket")).await.expect("create store");
+    let store = FsStore::create(dir.path().join("bucket"))
+        .await
+        .expect("create store");
     // Opening a directory that does not exist is the local "missing bucket".
     let missing = MissingDir(dir.path().join("no-such-bucket"));
     let mut h = Harness::new(Arc::new(store), Arc::new(missing.open_lazily()));

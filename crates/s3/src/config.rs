@@ -3,7 +3,9 @@
 //! environment, then the profile files — never from the EC2/ECS metadata services, which
 //! would be a network call to a link-local address from every machine that lacks keys.
 
-use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
 use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
@@ -81,8 +83,11 @@ impl S3Config {
         if let Some(p) = &self.profile {
             profile = profile.profile_name(p);
         }
-        let chain = CredentialsProviderChain::first_try("environment", EnvironmentVariableCredentialsProvider::new())
-            .or_else("profile", profile.build());
+        let chain = CredentialsProviderChain::first_try(
+            "environment",
+            EnvironmentVariableCredentialsProvider::new(),
+        )
+        .or_else("profile", profile.build());
         SharedCredentialsProvider::new(chain)
     }
 }

@@ -77,7 +77,10 @@ where
     if looks_like_missing_credentials(&text) {
         return missing_credentials();
     }
-    Error::new(ErrorKind::InvalidInput, format!("request could not be built: {text}"))
+    Error::new(
+        ErrorKind::InvalidInput,
+        format!("request could not be built: {text}"),
+    )
 }
 
 fn looks_like_missing_credentials(text: &str) -> bool {
@@ -132,31 +135,34 @@ pub(crate) fn kind_for(
         "NoSuchBucket" => ErrorKind::BucketNotFound,
         "NoSuchUpload" => ErrorKind::UploadNotFound,
         "AccessDenied" | "AllAccessDisabled" | "AccountProblem" => ErrorKind::AccessDenied,
-        "InvalidAccessKeyId" | "ExpiredToken" | "InvalidToken" | "TokenRefreshRequired" => {
-            ErrorKind::InvalidCredentials
-        }
+        "InvalidAccessKeyId"
+        | "NotSignedUp"
+        | "ExpiredToken"
+        | "InvalidToken"
+        | "TokenRefreshRequired" => ErrorKind::InvalidCredentials,
         "SignatureDoesNotMatch" => ErrorKind::SignatureMismatch,
         "RequestTimeTooSkewed" | "RequestExpired" => ErrorKind::ClockSkew,
-        "PermanentRedirect" | "Redirect" | "TemporaryRedirect" | "IllegalLocationConstraintException" => {
-            ErrorKind::WrongRegion {
-                bucket_region: region_header,
-            }
-        }
+        "PermanentRedirect"
+        | "Redirect"
+        | "TemporaryRedirect"
+        | "IllegalLocationConstraintException" => ErrorKind::WrongRegion {
+            bucket_region: region_header,
+        },
         "AuthorizationHeaderMalformed" => ErrorKind::WrongRegion {
             bucket_region: region_header.or_else(|| message.and_then(expected_region)),
         },
         "SlowDown" | "TooManyRequests" | "RequestLimitExceeded" | "Throttling" => {
             ErrorKind::RateLimited
         }
-        "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch" | "XAmzContentChecksumMismatch" => {
-            ErrorKind::ChecksumMismatch
-        }
+        "BadDigest"
+        | "InvalidDigest"
+        | "XAmzContentSHA256Mismatch"
+        | "XAmzContentChecksumMismatch" => ErrorKind::ChecksumMismatch,
         "InternalError" | "ServiceUnavailable" => ErrorKind::ServerError,
         "NotImplemented" => ErrorKind::Unsupported,
-        "InvalidArgument" | "InvalidRequest" | "EntityTooSmall" | "EntityTooLarge" | "InvalidPart"
-        | "InvalidPartOrder" | "KeyTooLongError" | "InvalidBucketName" | "InvalidRange" => {
-            ErrorKind::InvalidInput
-        }
+        "InvalidArgument" | "InvalidRequest" | "EntityTooSmall" | "EntityTooLarge"
+        | "InvalidPart" | "InvalidPartOrder" | "KeyTooLongError" | "InvalidBucketName"
+        | "InvalidRange" => ErrorKind::InvalidInput,
         _ => kind_for_status(status, region_header),
     }
 }
@@ -189,10 +195,22 @@ mod tests {
 
     #[test]
     fn codes_map_to_kinds() {
-        assert_eq!(kind_for("NoSuchBucket", 404, None, None), ErrorKind::BucketNotFound);
-        assert_eq!(kind_for("SignatureDoesNotMatch", 403, None, None), ErrorKind::SignatureMismatch);
-        assert_eq!(kind_for("InvalidAccessKeyId", 403, None, None), ErrorKind::InvalidCredentials);
-        assert_eq!(kind_for("RequestTimeTooSkewed", 403, None, None), ErrorKind::ClockSkew);
+        assert_eq!(
+            kind_for("NoSuchBucket", 404, None, None),
+            ErrorKind::BucketNotFound
+        );
+        assert_eq!(
+            kind_for("SignatureDoesNotMatch", 403, None, None),
+            ErrorKind::SignatureMismatch
+        );
+        assert_eq!(
+            kind_for("InvalidAccessKeyId", 403, None, None),
+            ErrorKind::InvalidCredentials
+        );
+        assert_eq!(
+            kind_for("RequestTimeTooSkewed", 403, None, None),
+            ErrorKind::ClockSkew
+        );
         assert_eq!(kind_for("", 404, None, None), ErrorKind::NotFound);
         assert_eq!(kind_for("", 503, None, None), ErrorKind::RateLimited);
         assert_eq!(kind_for("Weird", 502, None, None), ErrorKind::ServerError);
@@ -201,13 +219,25 @@ mod tests {
     #[test]
     fn redirects_carry_the_bucket_region() {
         let k = kind_for("", 301, Some("eu-west-1".into()), None);
-        assert_eq!(k, ErrorKind::WrongRegion { bucket_region: Some("eu-west-1".into()) });
+        assert_eq!(
+            k,
+            ErrorKind::WrongRegion {
+                bucket_region: Some("eu-west-1".into())
+            }
+        );
         let k = kind_for(
             "AuthorizationHeaderMalformed",
             400,
             None,
-            Some("The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'ap-southeast-1'"),
+            Some(
+                "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'ap-southeast-1'",
+            ),
         );
-        assert_eq!(k, ErrorKind::WrongRegion { bucket_region: Some("ap-southeast-1".into()) });
+        assert_eq!(
+            k,
+            ErrorKind::WrongRegion {
+                bucket_region: Some("ap-southeast-1".into())
+            }
+        );
     }
 }

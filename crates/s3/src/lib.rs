@@ -7,6 +7,7 @@
 //! carries `Content-MD5`, and what the server returns (CRC64-NVME, an MD5 ETag) is compared
 //! with what was sent.
 
+mod compat;
 mod config;
 mod error;
 
@@ -20,7 +21,9 @@ use aws_sdk_s3::config::{
     retry::RetryConfig, timeout::TimeoutConfig,
 };
 use aws_sdk_s3::primitives::{ByteStream, DateTime, Length};
-use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+};
 use bytes::Bytes;
 use futures::StreamExt;
 use stowage_core::{
@@ -105,20 +108,89 @@ impl S3Store {
         }
     }
 
-    /// After a 404 on an object, tells a missing bucket from a missing key.
-    async fn refine_not_found(&self, e: Error) -> Error {
-        if e.kind() != &ErrorKind::NotFound {
-            return e;
-        }
-        let probe = self.client.head_bucket().bucket(&self.bucket).send().await;
-        match probe.map_err(|pe| map_sdk_error(pe, &self.ctx(None))) {
-            Err(pe) if pe.kind() == &ErrorKind::NotFound || pe.kind() == &ErrorKind::BucketNotFound => {
-                Error::new(ErrorKind::BucketNotFound, "the bucket does not exist")
-                    .with_bucket(&self.bucket)
-                    .with_http_status(404)
+    /// HEAD responses have no body, so a 404 or 403 does not say which error it is. This
+    /// asks once more in a way that does: HEAD on the bucket for a 404 (missing bucket or
+    /// missing key?), a one-byte GET for a bare 403 (wrong secret, unknown key, or denied?).
+    async fn explain_head_error(&self, e: Error, key: &str) -> Error {
+        match e.kind() {
+            ErrorKind::NotFound => {
+                let probe = self.client.head_bucket().bucket(&self.bucket).send().await;
+                match probe.map_err(|pe| map_sdk_error(pe, &self.ctx(None))) {
+                    Err(pe)
+                        if matches!(pe.kind(), ErrorKind::NotFound | ErrorKind::BucketNotFound) =>
+                    {
+                        Error::new(ErrorKind::BucketNotFound, "the bucket does not exist")
+                            .with_bucket(&self.bucket)
+                            .with_key(key)
+                            .with_http_status(404)
+                    }
+                    _ => e,
+                }
+            }
+            ErrorKind::AccessDenied if e.vendor_code().is_none() => {
+                let probe = self
+                    .client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .range("bytes=0-0")
+                    .send()
+                    .await;
+                match probe.map_err(|pe| map_sdk_error(pe, &self.ctx(Some(key)))) {
+                    Err(pe) if pe.vendor_code().is_some() => pe,
+                    _ => e,
+                }
             }
             _ => e,
         }
+    }
+}
+
+impl S3Store {
+    async fn list_parts_page(
+        &self,
+        upload: &MultipartUpload,
+        marker: Option<String>,
+    ) -> Result<compat::PartsPage> {
+        let sent = self
+            .client
+            .list_parts()
+            .bucket(&self.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .set_part_number_marker(marker)
+            .send()
+            .await;
+        let out = match sent {
+            Ok(out) => out,
+            Err(e) => {
+                let body = e
+                    .raw_response()
+                    .filter(|r| r.status().is_success())
+                    .and_then(|r| r.body().bytes());
+                if let Some(page) = body
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .and_then(compat::parse_list_parts)
+                {
+                    return Ok(page);
+                }
+                return Err(map_sdk_error(e, &self.ctx(Some(&upload.key))));
+            }
+        };
+        let parts = out
+            .parts()
+            .iter()
+            .map(|p| PartInfo {
+                part_number: p.part_number().unwrap_or(0).max(0) as u32,
+                etag: unquote(p.e_tag()).unwrap_or_default(),
+                size: p.size().unwrap_or(0).max(0) as u64,
+            })
+            .collect();
+        Ok((
+            parts,
+            out.is_truncated() == Some(true),
+            out.next_part_number_marker().map(str::to_string),
+        ))
     }
 }
 
@@ -175,7 +247,11 @@ mod base64_engine {
 }
 
 /// Checksums the server returned in headers.
-fn returned_checksums(crc64nvme: Option<&str>, sha1: Option<&str>, sha256: Option<&str>) -> Checksums {
+fn returned_checksums(
+    crc64nvme: Option<&str>,
+    sha1: Option<&str>,
+    sha256: Option<&str>,
+) -> Checksums {
     Checksums {
         crc64nvme: crc64nvme.and_then(Checksums::parse_crc64nvme_base64),
         sha1: decode_b64(sha1),
@@ -191,7 +267,13 @@ fn etag_is_md5(etag: &str, sse: Option<&ServerSideEncryption>) -> bool {
 }
 
 /// Compares what the server says it stored with what we sent.
-fn check_stored(key: &str, sent: &Checksums, etag: Option<&str>, sse: Option<&ServerSideEncryption>, returned: &Checksums) -> Result<()> {
+fn check_stored(
+    key: &str,
+    sent: &Checksums,
+    etag: Option<&str>,
+    sse: Option<&ServerSideEncryption>,
+    returned: &Checksums,
+) -> Result<()> {
     sent.verify(returned).map_err(|e| e.with_key(key))?;
     if let (Some(etag), Some(md5)) = (etag, sent.get(ChecksumAlgo::Md5))
         && etag_is_md5(etag, sse)
@@ -230,7 +312,10 @@ impl ObjectStore for S3Store {
         let len = body.len();
         let (body, sent) = match &opts.checksums {
             Some(c) if c.md5.is_some() && c.crc64nvme.is_some() => (body, c.clone()),
-            _ => body.checksums(&PUT_CHECKSUMS).await.map_err(|e| e.or_key(key))?,
+            _ => body
+                .checksums(&PUT_CHECKSUMS)
+                .await
+                .map_err(|e| e.or_key(key))?,
         };
         let mut req = self
             .client
@@ -241,14 +326,28 @@ impl ObjectStore for S3Store {
             .content_type(opts.content_type_for(key))
             .set_content_md5(sent.md5_base64())
             .set_checksum_crc64_nvme(sent.crc64nvme_base64())
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
             .body(byte_stream(body).await.map_err(|e| e.or_key(key))?);
         for (k, v) in &opts.metadata {
             req = req.metadata(k, v);
         }
-        let out = req.send().await.map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
         let etag = unquote(out.e_tag());
-        let returned = returned_checksums(out.checksum_crc64_nvme(), out.checksum_sha1(), out.checksum_sha256());
-        check_stored(key, &sent, etag.as_deref(), out.server_side_encryption(), &returned)?;
+        let returned = returned_checksums(
+            out.checksum_crc64_nvme(),
+            out.checksum_sha1(),
+            out.checksum_sha256(),
+        );
+        check_stored(
+            key,
+            &sent,
+            etag.as_deref(),
+            out.server_side_encryption(),
+            &returned,
+        )?;
         Ok(ObjectMeta {
             key: key.to_string(),
             size: len,
@@ -271,7 +370,11 @@ impl ObjectStore for S3Store {
             .await;
         let out = match out {
             Ok(o) => o,
-            Err(e) => return Err(self.refine_not_found(map_sdk_error(e, &self.ctx(Some(key)))).await),
+            Err(e) => {
+                return Err(self
+                    .explain_head_error(map_sdk_error(e, &self.ctx(Some(key))), key)
+                    .await);
+            }
         };
         Ok(ObjectMeta {
             key: key.to_string(),
@@ -279,8 +382,17 @@ impl ObjectStore for S3Store {
             etag: unquote(out.e_tag()),
             last_modified: to_offset(out.last_modified()),
             content_type: out.content_type().map(str::to_string),
-            checksums: returned_checksums(out.checksum_crc64_nvme(), out.checksum_sha1(), out.checksum_sha256()),
-            metadata: out.metadata().cloned().unwrap_or_default().into_iter().collect(),
+            checksums: returned_checksums(
+                out.checksum_crc64_nvme(),
+                out.checksum_sha1(),
+                out.checksum_sha256(),
+            ),
+            metadata: out
+                .metadata()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         })
     }
 
@@ -291,22 +403,38 @@ impl ObjectStore for S3Store {
             // HTTP ranges cannot say "no bytes"; answer from HEAD.
             let meta = self.head(key).await?;
             if r.start > r.end || r.end > meta.size {
-                return Err(Error::invalid_input(format!("range {}..{} is outside the object's {} bytes", r.start, r.end, meta.size)).with_key(key));
+                return Err(Error::invalid_input(format!(
+                    "range {}..{} is outside the object's {} bytes",
+                    r.start, r.end, meta.size
+                ))
+                .with_key(key));
             }
             let body = futures::stream::empty().boxed();
-            return Ok(GetResult { meta, range: r.clone(), body });
+            return Ok(GetResult {
+                meta,
+                range: r.clone(),
+                body,
+            });
         }
         let out = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
-            .set_range(range.as_ref().map(|r| format!("bytes={}-{}", r.start, r.end - 1)))
+            .set_range(
+                range
+                    .as_ref()
+                    .map(|r| format!("bytes={}-{}", r.start, r.end - 1)),
+            )
             .send()
             .await;
         let out = match out {
             Ok(o) => o,
-            Err(e) => return Err(self.refine_not_found(map_sdk_error(e, &self.ctx(Some(key)))).await),
+            Err(e) => {
+                return Err(self
+                    .explain_head_error(map_sdk_error(e, &self.ctx(Some(key))), key)
+                    .await);
+            }
         };
         let len = out.content_length().unwrap_or(0).max(0) as u64;
         let total = out
@@ -322,7 +450,12 @@ impl ObjectStore for S3Store {
             last_modified: to_offset(out.last_modified()),
             content_type: out.content_type().map(str::to_string),
             checksums: Checksums::default(),
-            metadata: out.metadata().cloned().unwrap_or_default().into_iter().collect(),
+            metadata: out
+                .metadata()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         };
         let key_owned = key.to_string();
         let body = futures::stream::unfold((out.body, key_owned), |(mut body, key)| async move {
@@ -330,13 +463,20 @@ impl ObjectStore for S3Store {
                 None => None,
                 Some(Ok(b)) => Some((Ok::<Bytes, Error>(b), (body, key))),
                 Some(Err(e)) => Some((
-                    Err(Error::new(ErrorKind::Network, format!("download broke off: {e}")).with_key(&key)),
+                    Err(
+                        Error::new(ErrorKind::Network, format!("download broke off: {e}"))
+                            .with_key(&key),
+                    ),
                     (body, key),
                 )),
             }
         })
         .boxed();
-        Ok(GetResult { meta, range: start..start + len, body })
+        Ok(GetResult {
+            meta,
+            range: start..start + len,
+            body,
+        })
     }
 
     async fn list(&self, req: &ListRequest) -> Result<ListPage> {
@@ -391,10 +531,13 @@ impl ObjectStore for S3Store {
         for (k, v) in &opts.metadata {
             req = req.metadata(k, v);
         }
-        let out = req.send().await.map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
-        let upload_id = out
-            .upload_id()
-            .ok_or_else(|| Error::new(ErrorKind::ServerError, "the server returned no upload id").with_key(key))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
+        let upload_id = out.upload_id().ok_or_else(|| {
+            Error::new(ErrorKind::ServerError, "the server returned no upload id").with_key(key)
+        })?;
         Ok(MultipartUpload {
             key: key.to_string(),
             upload_id: upload_id.to_string(),
@@ -402,10 +545,18 @@ impl ObjectStore for S3Store {
         })
     }
 
-    async fn upload_part(&self, upload: &MultipartUpload, part_number: u32, body: PutBody) -> Result<PartInfo> {
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        part_number: u32,
+        body: PutBody,
+    ) -> Result<PartInfo> {
         let key = upload.key.as_str();
         let len = body.len();
-        let (body, sent) = body.checksums(&[ChecksumAlgo::Md5]).await.map_err(|e| e.or_key(key))?;
+        let (body, sent) = body
+            .checksums(&[ChecksumAlgo::Md5])
+            .await
+            .map_err(|e| e.or_key(key))?;
         let out = self
             .client
             .upload_part()
@@ -420,31 +571,28 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
         let etag = unquote(out.e_tag()).unwrap_or_default();
-        check_stored(key, &sent, Some(&etag), out.server_side_encryption(), &Checksums::default())?;
-        Ok(PartInfo { part_number, etag, size: len })
+        check_stored(
+            key,
+            &sent,
+            Some(&etag),
+            out.server_side_encryption(),
+            &Checksums::default(),
+        )?;
+        Ok(PartInfo {
+            part_number,
+            etag,
+            size: len,
+        })
     }
 
     async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
         let mut parts = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let out = self
-                .client
-                .list_parts()
-                .bucket(&self.bucket)
-                .key(&upload.key)
-                .upload_id(&upload.upload_id)
-                .set_part_number_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| map_sdk_error(e, &self.ctx(Some(&upload.key))))?;
-            parts.extend(out.parts().iter().map(|p| PartInfo {
-                part_number: p.part_number().unwrap_or(0).max(0) as u32,
-                etag: unquote(p.e_tag()).unwrap_or_default(),
-                size: p.size().unwrap_or(0).max(0) as u64,
-            }));
-            match (out.is_truncated(), out.next_part_number_marker()) {
-                (Some(true), Some(m)) if Some(m) != marker.as_deref() => marker = Some(m.to_string()),
+            let (page, truncated, next) = self.list_parts_page(upload, marker.clone()).await?;
+            parts.extend(page);
+            match next {
+                Some(m) if truncated && Some(&m) != marker.as_ref() => marker = Some(m),
                 _ => break,
             }
         }
@@ -452,7 +600,11 @@ impl ObjectStore for S3Store {
         Ok(parts)
     }
 
-    async fn complete_multipart(&self, upload: &MultipartUpload, parts: &[PartInfo]) -> Result<ObjectMeta> {
+    async fn complete_multipart(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[PartInfo],
+    ) -> Result<ObjectMeta> {
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(
                 parts

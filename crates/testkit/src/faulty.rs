@@ -44,7 +44,11 @@ impl FaultyStore {
 
     /// How many times `upload_part` was called for `part_number`.
     pub fn part_calls(&self, part_number: u32) -> u32 {
-        self.lock().part_calls.get(&part_number).copied().unwrap_or(0)
+        self.lock()
+            .part_calls
+            .get(&part_number)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// How many failures were injected.
@@ -104,7 +108,9 @@ impl ObjectStore for FaultyStore {
         body: PutBody,
     ) -> Result<PartInfo> {
         if self.should_fail(part_number) {
-            return Err(Error::new(ErrorKind::ServerError, "injected failure").with_key(&upload.key));
+            return Err(
+                Error::new(ErrorKind::ServerError, "injected failure").with_key(&upload.key)
+            );
         }
         self.inner.upload_part(upload, part_number, body).await
     }

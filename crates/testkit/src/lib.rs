@@ -1,6 +1,8 @@
 //! Test infrastructure for Stowage: real servers on loopback sockets, fault injection,
 //! and the conformance suite that every `ObjectStore` implementation runs.
 
+pub mod conformance;
+pub mod faulty;
 pub mod moto;
 pub mod proxy;
 pub mod s3s_server;

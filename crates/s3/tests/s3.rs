@@ -1,0 +1,275 @@
+//! The S3 store on real servers: the conformance suite against s3s-fs (in-process, with
+//! signature checking) and against moto's server (an independent implementation), plus
+//! S3-specific behaviours through the fault-injecting proxy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use stowage_core::{Credentials, ObjectStore};
+use stowage_s3::{S3Config, S3Store};
+use stowage_testkit::conformance::Harness;
+use stowage_testkit::moto::{self, MotoServer};
+use stowage_testkit::s3s_server::S3sServer;
+
+/// A bucket name no other test uses.
+fn unique_bucket(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn store(endpoint: &str, bucket: &str, creds: Credentials) -> S3Store {
+    let cfg = S3Config {
+        bucket: bucket.to_string(),
+        region: Some("us-east-1".into()),
+        endpoint: Some(endpoint.to_string()),
+        force_path_style: true,
+        credentials: Some(creds),
+        profile: None,
+        max_attempts: 3,
+    };
+    S3Store::new(cfg).await.expect("build S3 store")
+}
+
+mod s3s {
+    use super::*;
+
+    pub async fn harness() -> Harness {
+        let server = S3sServer::shared();
+        let bucket = unique_bucket("s3s");
+        server.create_bucket(&bucket).expect("create bucket");
+        let good = Credentials::new(server.access_key(), server.secret_key());
+        let s = store(server.endpoint(), &bucket, good.clone()).await;
+        let missing = store(server.endpoint(), "no-such-bucket", good).await;
+        let mut h = Harness::new(Arc::new(s), Arc::new(missing));
+        let wrong_secret = "wrong-secret-0123456789";
+        let wrong = store(
+            server.endpoint(),
+            &bucket,
+            Credentials::new(server.access_key(), wrong_secret),
+        )
+        .await;
+        h.wrong_secret = Some((Arc::new(wrong), wrong_secret.to_string()));
+        let unknown = store(
+            server.endpoint(),
+            &bucket,
+            Credentials::new("AKIDUNKNOWN", "whatever"),
+        )
+        .await;
+        h.unknown_key = Some(Arc::new(unknown));
+        h
+    }
+
+    stowage_testkit::conformance_suite!(harness);
+    stowage_testkit::credential_suite!(harness);
+}
+
+mod moto_server {
+    use super::*;
+
+    pub async fn harness() -> Harness {
+        let server = MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
+        let bucket = unique_bucket("moto");
+        let creds = Credentials::new(moto::ACCESS_KEY, moto::SECRET_KEY);
+        let s = store(server.endpoint(), &bucket, creds.clone()).await;
+        s.client()
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket on moto");
+        let missing = store(server.endpoint(), "no-such-bucket", creds).await;
+        Harness::new(Arc::new(s), Arc::new(missing))
+    }
+
+    stowage_testkit::conformance_suite!(harness);
+}
+
+mod behaviour {
+    use super::*;
+    use bytes::Bytes;
+    use stowage_core::{ErrorKind, PutBody, PutOptions};
+    use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
+
+    async fn through_proxy(
+        rules: Vec<FaultRule>,
+        max_attempts: u32,
+    ) -> (FaultProxy, S3Store, String) {
+        let server = S3sServer::shared();
+        let bucket = unique_bucket("proxy");
+        server.create_bucket(&bucket).expect("create bucket");
+        let proxy = FaultProxy::start(server.endpoint(), rules).expect("start proxy");
+        let cfg = S3Config {
+            bucket: bucket.clone(),
+            region: Some("us-east-1".into()),
+            endpoint: Some(proxy.endpoint().to_string()),
+            force_path_style: true,
+            credentials: Some(Credentials::new(server.access_key(), server.secret_key())),
+            profile: None,
+            max_attempts,
+        };
+        (proxy, S3Store::new(cfg).await.expect("store"), bucket)
+    }
+
+    #[tokio::test]
+    async fn redirect_becomes_wrong_region_with_the_real_region() {
+        let rule = FaultRule::new(
+            Match::Any,
+            Fault::permanent_redirect("eu-west-1"),
+            Times::Always,
+        );
+        let (_proxy, s, bucket) = through_proxy(vec![rule], 1).await;
+        let e = s
+            .put(
+                "a.ts",
+                PutBody::Bytes(Bytes::from_static(b"1")),
+                &PutOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.bucket_region(), Some("eu-west-1"), "{e}");
+        assert_eq!(e.bucket(), Some(bucket.as_str()));
+        let text = e.to_string();
+        assert!(
+            text.contains("region `eu-west-1`") && !text.contains("<Error>"),
+            "{text}"
+        );
+        let e = s.head("a.ts").await.unwrap_err();
+        assert_eq!(
+            e.bucket_region(),
+            Some("eu-west-1"),
+            "HEAD has no body, the header must suffice: {e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_by_the_client() {
+        let rule = FaultRule::new(
+            Match::request("PUT", "/"),
+            Fault::s3_error(503, "SlowDown", "Please reduce your request rate."),
+            Times::First(2),
+        );
+        let (proxy, s, _) = through_proxy(vec![rule], 3).await;
+        s.put(
+            "a.ts",
+            PutBody::Bytes(Bytes::from_static(b"abc")),
+            &PutOptions::default(),
+        )
+        .await
+        .expect("put after two 503s");
+        assert_eq!(proxy.injected(0), 2);
+        assert_eq!(s.head("a.ts").await.expect("head").size, 3);
+    }
+
+    #[tokio::test]
+    async fn throttling_that_persists_is_rate_limited_and_retryable() {
+        let rule = FaultRule::new(
+            Match::Any,
+            Fault::s3_error(503, "SlowDown", "Please reduce your request rate."),
+            Times::Always,
+        );
+        let (_proxy, s, _) = through_proxy(vec![rule], 2).await;
+        let e = s
+            .put(
+                "a.ts",
+                PutBody::Bytes(Bytes::from_static(b"abc")),
+                &PutOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::RateLimited, "{e}");
+        assert!(e.is_retryable());
+        assert_eq!(
+            (e.vendor_code(), e.http_status(), e.key()),
+            (Some("SlowDown"), Some(503), Some("a.ts"))
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_resets_are_network_errors() {
+        let rule = FaultRule::new(Match::Any, Fault::Reset, Times::Always);
+        let (_proxy, s, _) = through_proxy(vec![rule], 1).await;
+        let e = s.head("a.ts").await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Network, "{e}");
+        assert!(e.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_names_the_endpoint() {
+        let cfg = S3Config {
+            bucket: "b".into(),
+            region: Some("us-east-1".into()),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            force_path_style: true,
+            credentials: Some(Credentials::new("ak", "sk-secret-value")),
+            profile: None,
+            max_attempts: 1,
+        };
+        let s = S3Store::new(cfg).await.expect("store");
+        let e = s.head("x.ts").await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Network, "{e}");
+        assert!(e.to_string().contains("127.0.0.1:9"), "{e}");
+        assert!(!format!("{e:?}{s:?}").contains("sk-secret-value"));
+    }
+
+    #[tokio::test]
+    async fn every_put_sends_content_md5_and_crc64nvme_that_the_server_keeps() {
+        let server = S3sServer::shared();
+        let bucket = unique_bucket("sums");
+        server.create_bucket(&bucket).expect("bucket");
+        let s = store(
+            server.endpoint(),
+            &bucket,
+            Credentials::new(server.access_key(), server.secret_key()),
+        )
+        .await;
+        let data = b"segment bytes".to_vec();
+        let put = s
+            .put(
+                "s.ts",
+                PutBody::Bytes(Bytes::from(data.clone())),
+                &PutOptions::default(),
+            )
+            .await
+            .expect("put");
+        let local = stowage_core::checksum::checksum_bytes(
+            &data,
+            &[
+                stowage_core::ChecksumAlgo::Md5,
+                stowage_core::ChecksumAlgo::Crc64Nvme,
+            ],
+        );
+        assert_eq!(
+            put.etag,
+            local.get(stowage_core::ChecksumAlgo::Md5),
+            "ETag is the MD5 sent"
+        );
+        assert_eq!(
+            s.head("s.ts").await.expect("head").checksums.crc64nvme,
+            local.crc64nvme
+        );
+        // A caller-supplied checksum that does not match the bytes is refused by the server.
+        let wrong = PutOptions {
+            checksums: Some(stowage_core::checksum::checksum_bytes(
+                b"other",
+                &[
+                    stowage_core::ChecksumAlgo::Md5,
+                    stowage_core::ChecksumAlgo::Crc64Nvme,
+                ],
+            )),
+            ..Default::default()
+        };
+        let e = s
+            .put("t.ts", PutBody::Bytes(Bytes::from(data)), &wrong)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+        assert_eq!(
+            s.head("t.ts").await.unwrap_err().kind(),
+            &ErrorKind::NotFound
+        );
+    }
+}
