@@ -1,1 +1,104 @@
-fn main() {}
+//! `stowage`: copy recordings into buckets and prove they arrived.
+//!
+//! A thin binary over the library crates: argument parsing and printing live here,
+//! everything else in `stowage-core` and the store crates.
+
+mod checksum_cmd;
+mod cp;
+mod inspect;
+mod open;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stowage",
+    version,
+    about = "Get cloud recordings safely into object storage, and prove they arrived."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Copy a file or directory to or from a bucket (either side local or a URL).
+    Cp(cp::CpArgs),
+    /// List the objects under a URL prefix.
+    Ls(inspect::LsArgs),
+    /// Show one object's size, ETag, content type and stored checksums.
+    Stat(inspect::StatArgs),
+    /// Compute the checksums each vendor uses, in their wire forms.
+    Checksum(checksum_cmd::ChecksumArgs),
+}
+
+/// How to reach a bucket; used by every command that takes a URL.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// S3-compatible endpoint URL (default: AWS, or $AWS_ENDPOINT_URL).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Region of the bucket (default: $AWS_REGION, the profile, then us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+    /// Profile in ~/.aws/config (default: $AWS_PROFILE).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Access key id (default: $AWS_ACCESS_KEY_ID or the profile).
+    #[arg(long)]
+    access_key: Option<String>,
+    /// Secret key; prefer the environment, flags show up in `ps`.
+    #[arg(long, hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Use path-style addressing (default on when an endpoint is given).
+    #[arg(long)]
+    path_style: bool,
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Cp(args) => cp::run(args).await,
+            Command::Ls(args) => inspect::ls(args).await,
+            Command::Stat(args) => inspect::stat(args).await,
+            Command::Checksum(args) => checksum_cmd::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Our warnings, and only errors from the AWS SDK (which warns about absent config files).
+const DEFAULT_LOG: &str =
+    "warn,aws_runtime=error,aws_config=error,aws_smithy_runtime=error,aws_sdk_s3=error";
+
+/// Logs go to stderr; `STOWAGE_LOG=debug` for more.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STOWAGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

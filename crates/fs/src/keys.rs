@@ -26,8 +26,8 @@ pub fn validate_key(key: &str) -> Result<()> {
         .any(|s| s.is_empty() || s == "." || s == "..")
     {
         Some("the key has an empty, `.` or `..` path segment, which could escape the bucket root")
-    } else if key == INTERNAL_DIR || key.starts_with(&format!("{INTERNAL_DIR}/")) {
-        Some("keys under `.stowage/` are reserved for Stowage's own state")
+    } else if key.split('/').any(|s| s == INTERNAL_DIR) {
+        Some("a `.stowage` path segment is reserved for Stowage's own state")
     } else {
         None
     };
@@ -76,7 +76,7 @@ fn list_keys_blocking(root: &Path, prefix: &str) -> Result<Vec<String>> {
             let Some(key) = relative_key(root, &path) else {
                 continue;
             };
-            if key == INTERNAL_DIR {
+            if entry.file_name() == INTERNAL_DIR {
                 continue;
             }
             let ft = entry.file_type().map_err(|e| Error::local_io(&path, e))?;
@@ -117,6 +117,7 @@ mod tests {
             "a/",
             "a\0b",
             ".stowage/meta/x",
+            "rec/.stowage/x",
         ] {
             let e = validate_key(bad).unwrap_err();
             assert_eq!(e.kind(), &stowage_core::ErrorKind::InvalidInput, "{bad:?}");

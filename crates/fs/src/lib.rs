@@ -8,7 +8,8 @@
 //!   mtime still match it.
 //! - Multipart uploads live in `root/.stowage/uploads/<id>/` until completed or aborted.
 //! - Keys cannot escape the root: `..`, `.`, empty segments, absolute keys and NUL are
-//!   invalid input, and `.stowage/` is reserved.
+//!   invalid input, and a `.stowage` path segment is reserved (so a bucket copied into a
+//!   sub-directory of another never shows its state as objects).
 
 mod keys;
 mod multipart;
@@ -88,12 +89,7 @@ impl FsStore {
         let root = tokio::fs::canonicalize(&root)
             .await
             .map_err(|e| Error::local_io(&root, e))?;
-        for dir in ["tmp", "meta", "uploads"] {
-            let d = root.join(INTERNAL_DIR).join(dir);
-            tokio::fs::create_dir_all(&d)
-                .await
-                .map_err(|e| Error::local_io(&d, e))?;
-        }
+        // `.stowage/` is created on first write, so reading a directory leaves no trace.
         Ok(FsStore { root })
     }
 
@@ -112,16 +108,18 @@ impl FsStore {
             .join(format!("{key}.json"))
     }
 
-    fn temp_path(&self) -> PathBuf {
-        self.root
-            .join(INTERNAL_DIR)
-            .join("tmp")
-            .join(uuid::Uuid::new_v4().to_string())
+    /// A fresh temporary file name inside the root (same filesystem, so renames are atomic).
+    async fn temp_path(&self) -> Result<PathBuf> {
+        let dir = self.root.join(INTERNAL_DIR).join("tmp");
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| Error::local_io(&dir, e))?;
+        Ok(dir.join(uuid::Uuid::new_v4().to_string()))
     }
 
     /// Writes `body` to a temporary file, hashing it; returns the temp path and checksums.
     async fn write_temp(&self, key: &str, body: PutBody) -> Result<(PathBuf, u64, Checksums)> {
-        let tmp = self.temp_path();
+        let tmp = self.temp_path().await?;
         let result = write_hashed(&tmp, body).await;
         if result.is_err() {
             let _ = tokio::fs::remove_file(&tmp).await;
@@ -171,7 +169,7 @@ impl FsStore {
         }
         let json = serde_json::to_vec(sidecar)
             .map_err(|e| Error::new(ErrorKind::Other, format!("encoding metadata: {e}")))?;
-        let tmp = self.temp_path();
+        let tmp = self.temp_path().await?;
         tokio::fs::write(&tmp, json).await.map_err(io)?;
         tokio::fs::rename(&tmp, &path).await.map_err(io)
     }
@@ -196,7 +194,7 @@ impl FsStore {
 
     /// Fails when the root directory (the bucket) has gone away since it was opened.
     async fn ensure_bucket(&self) -> Result<()> {
-        match tokio::fs::metadata(self.root.join(INTERNAL_DIR).join("tmp")).await {
+        match tokio::fs::metadata(&self.root).await {
             Ok(m) if m.is_dir() => Ok(()),
             _ => Err(Error::new(
                 ErrorKind::BucketNotFound,

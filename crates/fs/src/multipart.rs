@@ -97,7 +97,7 @@ pub async fn upload_part(
         .with_key(&upload.key));
     }
     let dir = upload_dir(store, upload)?;
-    let tmp = store.temp_path();
+    let tmp = store.temp_path().await?;
     let (size, sums) = match write_hashed(&tmp, body).await {
         Ok(v) => v,
         Err(e) => {
@@ -165,7 +165,7 @@ pub async fn complete(
         serde_json::from_slice(&bytes).map_err(json_err)?
     };
     check_parts(parts, &list_parts(store, upload).await?, upload)?;
-    let tmp = store.temp_path();
+    let tmp = store.temp_path().await?;
     let sums = match concat_parts(&dir, parts, &tmp).await {
         Ok(s) => s,
         Err(e) => {
@@ -251,7 +251,11 @@ pub async fn abort(store: &FsStore, upload: &MultipartUpload) -> Result<()> {
 pub async fn list_uploads(store: &FsStore, prefix: &str) -> Result<Vec<MultipartUpload>> {
     let dir = uploads_dir(store);
     let io = |e| Error::local_io(&dir, e);
-    let mut entries = tokio::fs::read_dir(&dir).await.map_err(io)?;
+    let mut entries = match tokio::fs::read_dir(&dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
     let mut out = Vec::new();
     while let Some(entry) = entries.next_entry().await.map_err(io)? {
         let Ok(bytes) = tokio::fs::read(entry.path().join("upload.json")).await else {

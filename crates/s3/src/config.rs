@@ -9,6 +9,7 @@ use aws_config::environment::{
 use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
+use aws_config::provider_config::ProviderConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use stowage_core::Credentials;
 
@@ -79,7 +80,10 @@ impl S3Config {
             );
             return SharedCredentialsProvider::new(creds);
         }
-        let mut profile = ProfileFileCredentialsProvider::builder();
+        // The profile provider builds (but only uses when a profile asks for it) an
+        // instance-metadata client, which needs an HTTP client at construction.
+        let provider_config = ProviderConfig::default().with_http_client(crate::https_client());
+        let mut profile = ProfileFileCredentialsProvider::builder().configure(&provider_config);
         if let Some(p) = &self.profile {
             profile = profile.profile_name(p);
         }

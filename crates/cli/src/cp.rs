@@ -1,0 +1,373 @@
+//! `stowage cp SRC DST`: a file or a directory, either side local or a bucket URL.
+//!
+//! Never deletes or overwrites the source. Uploads go through `stowage_core::upload`
+//! (single put or resumable multipart, each checked against the checksums sent);
+//! downloads are written to a temporary name and renamed only when complete.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use futures::StreamExt;
+use serde_json::json;
+use stowage_core::checksum::checksum_file;
+use stowage_core::upload::{UploadConfig, put_file};
+use stowage_core::{ErrorKind, ObjectMeta, ObjectStore, PutOptions, StorageUrl};
+
+use crate::StoreArgs;
+use crate::open::open_bucket;
+use crate::output::{checksums_json, human_size};
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Source: a local file or directory, or s3://bucket/key-or-prefix.
+    src: String,
+    /// Destination: a local path, file:///dir, or s3://bucket/prefix/.
+    dst: String,
+    /// Transfers in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Print one JSON report instead of lines.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// One end of a transfer.
+#[derive(Clone)]
+enum End {
+    Local(PathBuf),
+    Object {
+        store: Arc<dyn ObjectStore>,
+        key: String,
+    },
+}
+
+impl End {
+    fn describe(&self) -> String {
+        match self {
+            End::Local(p) => p.display().to_string(),
+            End::Object { store, key } => format!("{}/{key}", store.name()),
+        }
+    }
+}
+
+/// A finished transfer: source, destination, and bytes copied with the stored metadata.
+type Outcome = (End, End, Result<(u64, Option<ObjectMeta>)>);
+
+pub async fn run(args: CpArgs) -> Result<ExitCode> {
+    let src = StorageUrl::parse(&args.src)?;
+    let dst = StorageUrl::parse(&args.dst)?;
+    let plan = plan(&src, &dst, &args.store).await?;
+    if plan.is_empty() {
+        bail!("nothing to copy: {src} names no file or object");
+    }
+    let started = Instant::now();
+    let mut results: Vec<_> = futures::stream::iter(plan)
+        .map(|(from, to)| async move {
+            let r = transfer(&from, &to).await;
+            (from, to, r)
+        })
+        .buffer_unordered(args.concurrency.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|r| r.0.describe());
+    report(&results, args.json, started.elapsed())
+}
+
+fn report(results: &[Outcome], json: bool, elapsed: std::time::Duration) -> Result<ExitCode> {
+    let failed = results.iter().filter(|r| r.2.is_err()).count();
+    let bytes: u64 = results
+        .iter()
+        .filter_map(|r| r.2.as_ref().ok().map(|v| v.0))
+        .sum();
+    if json {
+        let items: Vec<_> = results
+            .iter()
+            .map(|(from, to, r)| match r {
+                Ok((size, meta)) => json!({
+                    "src": from.describe(), "dst": to.describe(), "size": size,
+                    "etag": meta.as_ref().and_then(|m| m.etag.clone()),
+                    "checksums": meta.as_ref().map(|m| checksums_json(&m.checksums)),
+                }),
+                Err(e) => {
+                    json!({"src": from.describe(), "dst": to.describe(), "error": e.to_string()})
+                }
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({"copied": results.len() - failed, "failed": failed, "bytes": bytes, "items": items})
+        );
+    } else {
+        for (from, to, r) in results {
+            match r {
+                Ok((size, _)) => println!(
+                    "copied {} -> {} ({})",
+                    from.describe(),
+                    to.describe(),
+                    human_size(*size)
+                ),
+                Err(e) => eprintln!("error: {} -> {}: {e}", from.describe(), to.describe()),
+            }
+        }
+        let secs = elapsed.as_secs_f64();
+        println!(
+            "{} copied, {failed} failed, {} in {secs:.2} s",
+            results.len() - failed,
+            human_size(bytes)
+        );
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Pairs every source file or object with its destination.
+async fn plan(src: &StorageUrl, dst: &StorageUrl, args: &StoreArgs) -> Result<Vec<(End, End)>> {
+    match src.local_path() {
+        Some(path) => plan_from_local(&path, dst, args).await,
+        None => plan_from_bucket(src, dst, args).await,
+    }
+}
+
+async fn plan_from_local(
+    path: &Path,
+    dst: &StorageUrl,
+    args: &StoreArgs,
+) -> Result<Vec<(End, End)>> {
+    let meta = tokio::fs::metadata(path)
+        .await
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.is_dir() {
+        let (store, prefix) = destination_dir(dst, args).await?;
+        let files = walk_files(path)?;
+        return Ok(files
+            .into_iter()
+            .map(|(file, rel)| {
+                (
+                    End::Local(file),
+                    End::Object {
+                        store: store.clone(),
+                        key: format!("{prefix}{rel}"),
+                    },
+                )
+            })
+            .collect());
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(vec![(
+        End::Local(path.to_path_buf()),
+        destination_object(dst, &name, args).await?,
+    )])
+}
+
+/// The bucket and key prefix a directory is copied into.
+async fn destination_dir(
+    dst: &StorageUrl,
+    args: &StoreArgs,
+) -> Result<(Arc<dyn ObjectStore>, String)> {
+    let store = open_bucket(dst, args, true).await?;
+    let prefix = match dst.local_path() {
+        Some(_) => String::new(),
+        None if dst.key.is_empty() || dst.key.ends_with('/') => dst.key.clone(),
+        None => format!("{}/", dst.key),
+    };
+    Ok((store, prefix))
+}
+
+/// Where one file named `name` goes: into `dst` if it names a directory or prefix, else at `dst`.
+async fn destination_object(dst: &StorageUrl, name: &str, args: &StoreArgs) -> Result<End> {
+    if let Some(path) = dst.local_path() {
+        let into_dir = dst.is_dir_like() || path.is_dir();
+        let target = if into_dir { path.join(name) } else { path };
+        let parent = target.parent().map(Path::to_path_buf).unwrap_or_default();
+        let key = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let store = open_bucket(&StorageUrl::parse(&parent.to_string_lossy())?, args, true).await?;
+        return Ok(End::Object { store, key });
+    }
+    let store = open_bucket(dst, args, true).await?;
+    let key = if dst.is_dir_like() {
+        format!("{}{name}", dst.key)
+    } else {
+        dst.key.clone()
+    };
+    Ok(End::Object { store, key })
+}
+
+async fn plan_from_bucket(
+    src: &StorageUrl,
+    dst: &StorageUrl,
+    args: &StoreArgs,
+) -> Result<Vec<(End, End)>> {
+    let store = open_bucket(src, args, false).await?;
+    if !src.is_dir_like() {
+        match store.head(&src.key).await {
+            Ok(_) => {
+                let name = src.key.rsplit('/').next().unwrap_or(&src.key).to_string();
+                let from = End::Object {
+                    store: store.clone(),
+                    key: src.key.clone(),
+                };
+                return Ok(vec![(from, download_target(dst, &name, args).await?)]);
+            }
+            Err(e) if e.kind() == &ErrorKind::NotFound => {} // maybe a prefix
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let prefix = if src.is_dir_like() {
+        src.key.clone()
+    } else {
+        format!("{}/", src.key)
+    };
+    let objects = store.list_all(&prefix).await?;
+    let (dst_store, dst_prefix) = match dst.local_path() {
+        Some(dir) => (None, dir.to_string_lossy().into_owned()),
+        None => {
+            let (s, p) = destination_dir(dst, args).await?;
+            (Some(s), p)
+        }
+    };
+    let mut plan = Vec::new();
+    for o in objects {
+        let rel = &o.key[prefix.len()..];
+        stowage_fs::validate_key(rel).with_context(|| format!("refusing to copy `{}`", o.key))?;
+        let to = match &dst_store {
+            Some(s) => End::Object {
+                store: s.clone(),
+                key: format!("{dst_prefix}{rel}"),
+            },
+            None => End::Local(Path::new(&dst_prefix).join(rel)),
+        };
+        plan.push((
+            End::Object {
+                store: store.clone(),
+                key: o.key,
+            },
+            to,
+        ));
+    }
+    Ok(plan)
+}
+
+async fn download_target(dst: &StorageUrl, name: &str, args: &StoreArgs) -> Result<End> {
+    match dst.local_path() {
+        Some(path) if dst.is_dir_like() || path.is_dir() => Ok(End::Local(path.join(name))),
+        Some(path) => Ok(End::Local(path)),
+        None => destination_object(dst, name, args).await,
+    }
+}
+
+/// Every regular file under `dir` with its `/`-separated relative path; skips the local
+/// store's own `.stowage` state.
+fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))?
+        {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_name() == stowage_fs::INTERNAL_DIR && d == dir {
+                continue;
+            }
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_file() {
+                let rel: Vec<String> = path
+                    .strip_prefix(dir)?
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                out.push((path, rel.join("/")));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
+}
+
+async fn transfer(from: &End, to: &End) -> Result<(u64, Option<ObjectMeta>)> {
+    match (from, to) {
+        (End::Local(path), End::Object { store, key }) => {
+            let meta = put_file(
+                store.as_ref(),
+                key,
+                path,
+                &PutOptions::default(),
+                &UploadConfig::default(),
+            )
+            .await?;
+            Ok((meta.size, Some(meta)))
+        }
+        (End::Object { store, key }, End::Local(path)) => download(store.as_ref(), key, path).await,
+        (
+            End::Object { store, key },
+            End::Object {
+                store: dst,
+                key: dst_key,
+            },
+        ) => {
+            let tmp = tempfile::tempdir()?;
+            let local = tmp.path().join("object");
+            download(store.as_ref(), key, &local).await?;
+            let meta = put_file(
+                dst.as_ref(),
+                dst_key,
+                &local,
+                &PutOptions::default(),
+                &UploadConfig::default(),
+            )
+            .await?;
+            Ok((meta.size, Some(meta)))
+        }
+        (End::Local(_), End::Local(_)) => {
+            bail!("local-to-local copies are not what stowage is for; use cp")
+        }
+    }
+}
+
+/// Downloads `key` to `path`, then checks the file against every checksum the store keeps.
+async fn download(
+    store: &dyn ObjectStore,
+    key: &str,
+    path: &Path,
+) -> Result<(u64, Option<ObjectMeta>)> {
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let got = store.get(key, None).await?;
+    let meta = got.meta.clone();
+    let size = got.write_to_file(path).await?;
+    let stored = if meta.checksums.is_empty() {
+        store.head(key).await?.checksums
+    } else {
+        meta.checksums.clone()
+    };
+    let algos = stored.common(&stored);
+    if !algos.is_empty() {
+        let (_, local) = checksum_file(path, &algos).await?;
+        if let Err(e) = local.verify(&stored) {
+            // The download is wrong; do not leave it looking like a good copy.
+            let _ = tokio::fs::remove_file(path).await;
+            return Err(e.with_key(key).into());
+        }
+    }
+    Ok((size, Some(meta)))
+}

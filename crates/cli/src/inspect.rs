@@ -1,0 +1,87 @@
+//! `stowage ls` and `stowage stat`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use stowage_core::{ChecksumAlgo, StorageUrl};
+use time::format_description::well_known::Rfc3339;
+
+use crate::StoreArgs;
+use crate::open::{open_bucket, open_object};
+use crate::output::{human_size, meta_json};
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// s3://bucket/prefix, file:///dir, or a local directory.
+    url: String,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// s3://bucket/key or a local file.
+    url: String,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub async fn ls(args: LsArgs) -> Result<ExitCode> {
+    let url = StorageUrl::parse(&args.url)?;
+    let (store, prefix) = match url.local_path() {
+        Some(_) => (open_bucket(&url, &args.store, false).await?, String::new()),
+        None => (
+            open_bucket(&url, &args.store, false).await?,
+            url.key.clone(),
+        ),
+    };
+    let objects = store.list_all(&prefix).await?;
+    if args.json {
+        let list: Vec<_> = objects.iter().map(meta_json).collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let total: u64 = objects.iter().map(|o| o.size).sum();
+    for o in &objects {
+        let when = o
+            .last_modified
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default();
+        println!("{:>12}  {when:<30}  {}", o.size, o.key);
+    }
+    println!("{} objects, {}", objects.len(), human_size(total));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn stat(args: StatArgs) -> Result<ExitCode> {
+    let url = StorageUrl::parse(&args.url)?;
+    let located = open_object(&url, &args.store).await?;
+    let meta = located.store.head(&located.key).await?;
+    if args.json {
+        println!("{}", meta_json(&meta));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("url:           {}", located.url);
+    println!("size:          {} ({})", meta.size, human_size(meta.size));
+    println!("etag:          {}", meta.etag.as_deref().unwrap_or("-"));
+    println!(
+        "content-type:  {}",
+        meta.content_type.as_deref().unwrap_or("-")
+    );
+    let when = meta.last_modified.and_then(|t| t.format(&Rfc3339).ok());
+    println!("last-modified: {}", when.as_deref().unwrap_or("-"));
+    for a in ChecksumAlgo::ALL {
+        if let Some(v) = meta.checksums.get(a) {
+            println!("{:<14} {v}", format!("{}:", a.name()));
+        }
+    }
+    for (k, v) in &meta.metadata {
+        println!("meta {k}: {v}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

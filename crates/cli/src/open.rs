@@ -1,0 +1,87 @@
+//! From a URL and flags to a store and a key.
+
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use stowage_core::{Credentials, ObjectStore, Scheme, StorageUrl};
+use stowage_fs::FsStore;
+use stowage_s3::{S3Config, S3Store};
+
+use crate::StoreArgs;
+
+/// A store and the key (or prefix) inside it that a URL names.
+pub struct Located {
+    pub store: Arc<dyn ObjectStore>,
+    pub key: String,
+    pub url: StorageUrl,
+}
+
+/// Opens the bucket a URL names. Local directories must exist unless `create` is set.
+pub async fn open_bucket(
+    url: &StorageUrl,
+    args: &StoreArgs,
+    create: bool,
+) -> Result<Arc<dyn ObjectStore>> {
+    match url.scheme {
+        Scheme::File => {
+            let root = url.local_path().unwrap_or_default();
+            let store = if create {
+                FsStore::create(root).await?
+            } else {
+                FsStore::open(root).await?
+            };
+            Ok(Arc::new(store))
+        }
+        Scheme::S3 => Ok(Arc::new(S3Store::new(s3_config(&url.bucket, args)?).await?)),
+        Scheme::Oss | Scheme::Cos | Scheme::Kodo => bail!(
+            "{}:// buckets are not supported yet (the native {} adapter is still being built); use s3:// with the vendor's S3-compatible endpoint meanwhile",
+            url.scheme.as_str(),
+            url.scheme.as_str().to_uppercase()
+        ),
+    }
+}
+
+fn s3_config(bucket: &str, args: &StoreArgs) -> Result<S3Config> {
+    let mut cfg = S3Config::from_env(bucket);
+    if let Some(ep) = &args.endpoint {
+        cfg.endpoint = Some(ep.clone());
+        cfg.force_path_style = true;
+    }
+    cfg.force_path_style |= args.path_style;
+    cfg.region.clone_from(&args.region);
+    if args.profile.is_some() {
+        cfg.profile.clone_from(&args.profile);
+    }
+    cfg.credentials = match (&args.access_key, &args.secret_key) {
+        (Some(ak), Some(sk)) => Some(Credentials::new(ak, sk)),
+        (None, None) => None,
+        _ => bail!(
+            "--access-key and --secret-key go together: give both, or neither to use the environment or a profile"
+        ),
+    };
+    Ok(cfg)
+}
+
+/// Opens the store of a URL naming one object: for a local file, its directory is the
+/// bucket and its name the key.
+pub async fn open_object(url: &StorageUrl, args: &StoreArgs) -> Result<Located> {
+    if url.scheme == Scheme::File {
+        let path = url.local_path().unwrap_or_default();
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            bail!("{} does not name a file", path.display());
+        };
+        let dir_url = StorageUrl::parse(&dir.to_string_lossy())?;
+        let store = open_bucket(&dir_url, args, false).await?;
+        return Ok(Located {
+            store,
+            key: name.to_string_lossy().into_owned(),
+            url: url.clone(),
+        });
+    }
+    let store = open_bucket(url, args, false).await?;
+    Ok(Located {
+        store,
+        key: url.key.clone(),
+        url: url.clone(),
+    })
+}

@@ -1,0 +1,322 @@
+//! The `stowage` binary end to end: local buckets, the in-process S3 server, moto, and
+//! the AWS CLI reading back what stowage uploaded.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use stowage_testkit::moto::{self, MotoServer};
+use stowage_testkit::s3s_server::S3sServer;
+
+fn stowage(args: &[&str]) -> Output {
+    stowage_env(args, &[])
+}
+
+/// Runs the binary with no AWS settings from the outer environment, plus `env`.
+fn stowage_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stowage"));
+    cmd.args(args);
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/stowage-test-config");
+    cmd.env(
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "/nonexistent/stowage-test-credentials",
+    );
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run stowage")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "stowage failed\nstdout: {}\nstderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+fn sample_recording() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/recording")
+}
+
+fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn checksum_json_prints_each_vendor_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("check.txt");
+    std::fs::write(&f, b"123456789").unwrap();
+    let out = ok(stowage(&["checksum", "--json", f.to_str().unwrap()]));
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(v["crc64ecma"], "11051210869376104954");
+    assert_eq!(v["crc64nvme"], "rosUhgp5mIg=");
+    assert_eq!(v["md5"], "25f9e794323b453885f5181f1b624d0b");
+    assert_eq!(v["sha1"], "f7c3bc1d808e04732adf679965ccc34ca7ae3441");
+    assert_eq!(
+        v["sha256"],
+        "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225"
+    );
+    assert_eq!(v["qetag"].as_str().map(str::len), Some(28));
+    assert_eq!(v["size"], 9);
+    let one = ok(stowage(&[
+        "checksum",
+        "--algo",
+        "crc64ecma",
+        f.to_str().unwrap(),
+    ]));
+    assert!(one.starts_with("11051210869376104954  "), "{one}");
+}
+
+#[test]
+fn checksum_of_a_missing_file_names_it() {
+    let o = stowage(&["checksum", "/nonexistent/seg.ts"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("/nonexistent/seg.ts"), "{}", stderr(&o));
+}
+
+#[test]
+fn recording_round_trip_through_a_local_bucket() {
+    let bucket = tempfile::tempdir().unwrap();
+    let url = format!("file://{}/rec", bucket.path().display());
+    ok(stowage(&["cp", sample_recording().to_str().unwrap(), &url]));
+    let listed: Value = serde_json::from_str(&ok(stowage(&["ls", "--json", &url]))).unwrap();
+    let listed = listed.as_array().expect("array");
+    let local = files_in(&sample_recording());
+    assert_eq!(listed.len(), local.len());
+    for (entry, (name, bytes)) in listed.iter().zip(&local) {
+        assert_eq!(entry["key"], name.as_str());
+        assert_eq!(entry["size"], bytes.len());
+    }
+    // stat returns the checksums `stowage checksum` computes for the source file.
+    let (name, _) = &local[0];
+    let stat: Value =
+        serde_json::from_str(&ok(stowage(&["stat", "--json", &format!("{url}/{name}")]))).unwrap();
+    let src = sample_recording().join(name);
+    let sums: Value =
+        serde_json::from_str(ok(stowage(&["checksum", "--json", src.to_str().unwrap()])).trim())
+            .unwrap();
+    for algo in ["crc64ecma", "crc64nvme", "md5", "sha1", "sha256", "qetag"] {
+        assert_eq!(stat["checksums"][algo], sums[algo], "{algo}");
+    }
+    assert_eq!(
+        stat["content_type"],
+        if name.ends_with(".m3u8") {
+            "application/vnd.apple.mpegurl"
+        } else {
+            "video/mp2t"
+        }
+    );
+    // And back out again.
+    let back = tempfile::tempdir().unwrap();
+    ok(stowage(&[
+        "cp",
+        &format!("{url}/"),
+        back.path().to_str().unwrap(),
+    ]));
+    assert_eq!(files_in(back.path()), local);
+}
+
+#[test]
+fn round_trip_through_s3_with_flags() {
+    let server = S3sServer::shared();
+    server.create_bucket("cli-flags").unwrap();
+    let creds = [
+        "--endpoint",
+        server.endpoint(),
+        "--access-key",
+        server.access_key(),
+        "--secret-key",
+        server.secret_key(),
+    ];
+    let sample = sample_recording();
+    let mut args = vec!["cp", sample.to_str().unwrap(), "s3://cli-flags/rec/"];
+    args.extend(creds);
+    let report: Value = {
+        let mut a = args.clone();
+        a.push("--json");
+        serde_json::from_str(&ok(stowage(&a))).unwrap()
+    };
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["copied"], files_in(&sample_recording()).len());
+    let mut ls = vec!["ls", "s3://cli-flags/rec/"];
+    ls.extend(creds);
+    let listing = ok(stowage(&ls));
+    assert!(
+        listing.contains("rec/38f8e3cfdc474cd56fc1ceba380d7e1a_demo-channel.m3u8"),
+        "{listing}"
+    );
+    let back = tempfile::tempdir().unwrap();
+    let mut cp_back = vec!["cp", "s3://cli-flags/rec/", back.path().to_str().unwrap()];
+    cp_back.extend(creds);
+    ok(stowage(&cp_back));
+    assert_eq!(files_in(back.path()), files_in(&sample_recording()));
+}
+
+#[test]
+fn wrong_secret_is_explained_without_the_secret() {
+    let server = S3sServer::shared();
+    server.create_bucket("cli-wrong").unwrap();
+    let o = stowage(&[
+        "ls",
+        "s3://cli-wrong/",
+        "--endpoint",
+        server.endpoint(),
+        "--access-key",
+        server.access_key(),
+        "--secret-key",
+        "not-the-secret-xyz",
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("signature mismatch") && err.contains("secretKey"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-secret-xyz"), "{err}");
+}
+
+#[test]
+fn missing_credentials_say_where_to_put_them() {
+    let server = S3sServer::shared();
+    let o = stowage(&["ls", "s3://any-bucket/", "--endpoint", server.endpoint()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no credentials found"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn credentials_come_from_the_environment() {
+    let server = S3sServer::shared();
+    server.create_bucket("cli-env").unwrap();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", server.access_key()),
+        ("AWS_SECRET_ACCESS_KEY", server.secret_key()),
+        ("AWS_ENDPOINT_URL", server.endpoint()),
+    ];
+    let f = sample_recording().join("38f8e3cfdc474cd56fc1ceba380d7e1a_demo-channel.m3u8");
+    ok(stowage_env(
+        &["cp", f.to_str().unwrap(), "s3://cli-env/p.m3u8"],
+        &env,
+    ));
+    let stat: Value = serde_json::from_str(&ok(stowage_env(
+        &["stat", "--json", "s3://cli-env/p.m3u8"],
+        &env,
+    )))
+    .unwrap();
+    assert_eq!(stat["size"], std::fs::metadata(&f).unwrap().len());
+    assert_eq!(stat["content_type"], "application/vnd.apple.mpegurl");
+}
+
+#[test]
+fn bad_urls_and_missing_buckets_are_named() {
+    let o = stowage(&["ls", "gs://bucket/x"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("unknown storage URL scheme"),
+        "{}",
+        stderr(&o)
+    );
+    let o = stowage(&["ls", "/nonexistent/bucket/dir"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("bucket not found"),
+        "{}",
+        stderr(&o)
+    );
+    let o = stowage(&["ls", "oss://bucket/x"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("not supported yet"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The AWS CLI (an independent client) downloads from moto exactly what stowage uploaded.
+#[test]
+fn aws_cli_reads_what_stowage_uploaded_to_moto() {
+    let server = MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
+    let env = [
+        ("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", moto::SECRET_KEY),
+        ("AWS_REGION", moto::REGION),
+        ("AWS_DEFAULT_REGION", moto::REGION),
+    ];
+    let aws = |args: &[&str]| {
+        let o = Command::new("aws")
+            .args(args)
+            .args(["--endpoint-url", server.endpoint()])
+            .envs(env.iter().copied())
+            .output()
+            .expect("the AWS CLI (`aws`) must be installed: scripts/test installs it");
+        assert!(o.status.success(), "aws {args:?}: {}", stderr(&o));
+    };
+    aws(&["s3", "mb", "s3://cli-interop"]);
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.mp4");
+    let data = stowage_testkit::conformance::pseudo_random(70 << 20, 42); // multipart
+    std::fs::write(&big, &data).unwrap();
+    for src in [big.clone(), sample_recording()] {
+        ok(stowage_env(
+            &[
+                "cp",
+                src.to_str().unwrap(),
+                "s3://cli-interop/up/",
+                "--endpoint",
+                server.endpoint(),
+            ],
+            &env,
+        ));
+    }
+    let down = tempfile::tempdir().unwrap();
+    aws(&[
+        "s3",
+        "cp",
+        "--recursive",
+        "s3://cli-interop/up/",
+        down.path().to_str().unwrap(),
+    ]);
+    let got = std::fs::read(down.path().join("big.mp4")).unwrap();
+    assert!(
+        got == data,
+        "aws s3 cp downloaded different bytes for the multipart object"
+    );
+    let mut expected = files_in(&sample_recording());
+    expected.push(("big.mp4".into(), data));
+    expected.sort();
+    assert_eq!(files_in(down.path()), expected);
+}
