@@ -122,12 +122,7 @@ mod behaviour {
             Times::Always,
         );
         let (_proxy, s, bucket) = through_proxy(vec![rule], 1).await;
-        let e = s
-            .put(
-                "a.ts",
-                PutBody::Bytes(Bytes::from_static(b"1")),
-                &PutOptions::default(),
-            )
+        let e = stowage_testkit::conformance::put_one_byte(&s, "a.ts")
             .await
             .unwrap_err();
         assert_eq!(e.bucket_region(), Some("eu-west-1"), "{e}");

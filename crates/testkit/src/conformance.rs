@@ -73,6 +73,15 @@ async fn get_all(store: &dyn ObjectStore, key: &str) -> Bytes {
         .unwrap_or_else(|e| panic!("read {key}: {e}"))
 }
 
+/// Stores a one-byte object at `key`: for tests where only the outcome matters.
+pub async fn put_one_byte(
+    store: &dyn ObjectStore,
+    key: &str,
+) -> stowage_core::Result<stowage_core::ObjectMeta> {
+    let body = PutBody::Bytes(Bytes::from_static(b"1"));
+    store.put(key, body, &PutOptions::default()).await
+}
+
 /// Defines one `#[tokio::test]` per conformance behaviour, each calling `$factory().await`.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -603,12 +612,7 @@ pub async fn not_found_is_typed(h: &Harness) {
 
 pub async fn missing_bucket_is_typed(h: &Harness) {
     let s = h.missing_bucket.as_ref();
-    let e = s
-        .put(
-            "a.ts",
-            PutBody::Bytes(Bytes::from_static(b"1")),
-            &PutOptions::default(),
-        )
+    let e = put_one_byte(s, "a.ts")
         .await
         .expect_err("put into a missing bucket succeeded");
     assert_eq!(e.kind(), &ErrorKind::BucketNotFound, "{e}");
@@ -686,12 +690,7 @@ pub async fn wrong_secret_is_signature_mismatch(h: &Harness) {
         .expect_err("a wrong secret was accepted");
     assert_eq!(e.kind(), &ErrorKind::SignatureMismatch, "{e}");
     assert!(e.to_string().contains("secretKey"), "{e}");
-    let e = store
-        .put(
-            "a.ts",
-            PutBody::Bytes(Bytes::from_static(b"1")),
-            &PutOptions::default(),
-        )
+    let e = put_one_byte(store.as_ref(), "a.ts")
         .await
         .expect_err("a wrong secret was accepted");
     assert_eq!(e.kind(), &ErrorKind::SignatureMismatch, "{e}");
@@ -705,12 +704,7 @@ pub async fn unknown_access_key_is_invalid_credentials(h: &Harness) {
         .unknown_key
         .as_ref()
         .expect("harness has no unknown-key store");
-    let e = store
-        .put(
-            "a.ts",
-            PutBody::Bytes(Bytes::from_static(b"1")),
-            &PutOptions::default(),
-        )
+    let e = put_one_byte(store.as_ref(), "a.ts")
         .await
         .expect_err("an unknown key was accepted");
     assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
