@@ -8,6 +8,7 @@ mod cp;
 mod inspect;
 mod open;
 mod output;
+mod playlist;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,8 @@ enum Command {
     Stat(inspect::StatArgs),
     /// Compute the checksums each vendor uses, in their wire forms.
     Checksum(checksum_cmd::ChecksumArgs),
+    /// Validate, merge and locate HLS playlists.
+    Playlist(playlist::PlaylistArgs),
 }
 
 /// How to reach a bucket; used by every command that takes a URL.
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
             Command::Ls(args) => inspect::ls(args).await,
             Command::Stat(args) => inspect::stat(args).await,
             Command::Checksum(args) => checksum_cmd::run(args).await,
+            Command::Playlist(args) => playlist::run(args),
         }
     });
     match result {

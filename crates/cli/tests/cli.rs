@@ -320,3 +320,116 @@ fn aws_cli_reads_what_stowage_uploaded_to_moto() {
     expected.sort();
     assert_eq!(files_in(down.path()), expected);
 }
+
+#[test]
+fn playlist_validate_reports_rules_and_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let agora = dir.path().join("agora.m3u8");
+    std::fs::write(&agora, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:5\n#EXTINF:6.332000\na_20190920125142485.ts\n#EXT-X-ENDLIST\n").unwrap();
+    let o = stowage(&["playlist", "validate", "--json", agora.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let rules: Vec<&str> = v[0]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"extinf-comma") && rules.contains(&"target-duration"),
+        "{rules:?}"
+    );
+    let good = sample_recording().join("38f8e3cfdc474cd56fc1ceba380d7e1a_demo-channel.m3u8");
+    let o = stowage(&["playlist", "validate", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let broken = dir.path().join("broken.m3u8");
+    std::fs::write(&broken, "#EXTM3U\n#EXTINF:x,\na.ts\n").unwrap();
+    let o = stowage(&["playlist", "validate", broken.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("broken.m3u8:2: error [parse] line 2: expected a decimal duration"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn playlist_merge_writes_a_vod_playlist_and_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n{body}")).unwrap();
+        p
+    };
+    let a = write(
+        "sidA_c.m3u8",
+        "#EXTINF:2.0,\nsidA_c_20261124100000000.ts\n#EXTINF:2.0,\nsidA_c_20261124100002000.ts\n",
+    );
+    let resend = write(
+        "sidA_c_22194679897_0.m3u8",
+        "#EXTINF:2.0,\nsidA_c_20261124100000000.ts\n",
+    );
+    let b = write("sidB_c.m3u8", "#EXTINF:2.0,\nsidB_c_20261124100100000.ts\n");
+    let out = dir.path().join("merged.m3u8");
+    let report: Value = serde_json::from_str(&ok(stowage(&[
+        "playlist",
+        "merge",
+        "--json",
+        b.to_str().unwrap(),
+        resend.to_str().unwrap(),
+        a.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ])))
+    .unwrap();
+    assert_eq!(
+        report["report"]["order"],
+        serde_json::json!(["sidA_c.m3u8", "sidB_c.m3u8"])
+    );
+    assert_eq!(report["report"]["segments"], 3);
+    assert_eq!(report["report"]["junctions"], 1);
+    let merged = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        merged.contains("#EXT-X-PLAYLIST-TYPE:VOD")
+            && merged.contains(
+                "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-24T10:01:00.000Z"
+            ),
+        "{merged}"
+    );
+    ok(stowage(&["playlist", "validate", out.to_str().unwrap()]));
+}
+
+#[test]
+fn playlist_url_for_vendors_and_domains() {
+    let u = ok(stowage(&[
+        "playlist",
+        "url",
+        "--vendor",
+        "oss",
+        "--region",
+        "cn-hangzhou",
+        "--bucket",
+        "rec",
+        "a b/x.m3u8",
+    ]));
+    assert_eq!(
+        u.trim(),
+        "https://rec.oss-cn-hangzhou.aliyuncs.com/a%20b/x.m3u8"
+    );
+    let u = ok(stowage(&[
+        "playlist",
+        "url",
+        "--domain",
+        "cdn.example.com",
+        "x.m3u8",
+    ]));
+    assert_eq!(u.trim(), "https://cdn.example.com/x.m3u8");
+    let o = stowage(&[
+        "playlist", "url", "--vendor", "kodo", "--region", "z0", "--bucket", "b", "x.m3u8",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("--domain"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -506,3 +506,127 @@ fn round_trip_property() {
         );
     }
 }
+
+/// Real HLS from ffmpeg, merged, played back by ffprobe and ffmpeg.
+mod players {
+    use std::path::Path;
+    use std::process::Command;
+
+    use stowage_hls::merge::{Input, Overlap};
+    use stowage_hls::{merge, parse, validate, write};
+
+    fn run(cmd: &mut Command) -> std::process::Output {
+        let name = format!("{:?}", cmd.get_program());
+        cmd.output().unwrap_or_else(|e| {
+            panic!("{name} must be installed (scripts/test installs ffmpeg): {e}")
+        })
+    }
+
+    /// `seconds` of test pattern in 2 s segments, renamed the Agora way (`<sid>_chan_<utc>.ts`)
+    /// from `start`, with its playlist `<sid>_chan.m3u8`; returns the playlist's path.
+    fn record(dir: &Path, sid: &str, start: &str, seconds: u32) -> std::path::PathBuf {
+        let tmp = dir.join(format!("{sid}-raw"));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let o = run(Command::new("ffmpeg").current_dir(&tmp).args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc=size=160x90:rate=15:duration={seconds}"),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            "-f",
+            "hls",
+            "-hls_time",
+            "2",
+            "-hls_list_size",
+            "0",
+            "-hls_segment_filename",
+            "raw%d.ts",
+            "raw.m3u8",
+        ]));
+        assert!(
+            o.status.success(),
+            "ffmpeg: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut p = parse(&std::fs::read_to_string(tmp.join("raw.m3u8")).unwrap()).unwrap();
+        let mut t = stowage_hls::agora::parse_compact_utc(start).unwrap();
+        for seg in &mut p.segments {
+            let name = format!("{sid}_chan_{}.ts", super::compact(t));
+            std::fs::rename(tmp.join(&seg.uri), dir.join(&name)).unwrap();
+            seg.uri = name;
+            t += time::Duration::microseconds(seg.duration.micros() as i64);
+        }
+        let out = dir.join(format!("{sid}_chan.m3u8"));
+        std::fs::write(&out, write(&p)).unwrap();
+        out
+    }
+
+    #[test]
+    fn merged_recordings_play_through_with_the_expected_duration() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two recordings of one channel with a 6 s gap between them, given out of order.
+        let b = record(dir.path(), "sidB", "20261124100010000", 4);
+        let a = record(dir.path(), "sidA", "20261124100000000", 4);
+        let inputs = [b, a]
+            .iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(p).unwrap();
+                Input {
+                    name: p.file_name().unwrap().to_string_lossy().into(),
+                    size: text.len() as u64,
+                    playlist: parse(&text).unwrap(),
+                }
+            })
+            .collect();
+        let merged = merge(inputs, Overlap::Trim);
+        assert_eq!(merged.report.order, ["sidA_chan.m3u8", "sidB_chan.m3u8"]);
+        let text = write(&merged.playlist);
+        assert!(
+            stowage_hls::validate::is_valid(&validate(&text).unwrap()),
+            "{text}"
+        );
+        let out = dir.path().join("merged.m3u8");
+        std::fs::write(&out, &text).unwrap();
+
+        let probe = run(Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&out));
+        assert!(
+            probe.status.success(),
+            "ffprobe: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        );
+        let secs: f64 = String::from_utf8_lossy(&probe.stdout)
+            .trim()
+            .parse()
+            .expect("a duration");
+        assert!(
+            (secs - 8.0).abs() <= 0.1,
+            "ffprobe says {secs} s, expected 8 ± 0.1\n{text}"
+        );
+
+        let play = run(Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&out)
+            .args(["-f", "null", "-"]));
+        let errors = String::from_utf8_lossy(&play.stderr);
+        assert!(
+            play.status.success() && errors.trim().is_empty(),
+            "ffmpeg could not play the merged playlist: {errors}"
+        );
+    }
+}
