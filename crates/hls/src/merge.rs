@@ -12,6 +12,9 @@
 //! Every choice is written to a [`MergeReport`].
 
 use std::collections::{BTreeMap, HashSet};
+use std::hash::BuildHasherDefault;
+
+use rustc_hash::FxHasher;
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -85,14 +88,20 @@ pub fn merge(inputs: Vec<Input>, overlap: Overlap) -> Merged {
         end_list: true,
         ..Playlist::default()
     };
+    let repeats = repeated_segments(&chosen);
     let mut state = Concat::default();
     let mut order = Vec::new();
-    for (_, input) in chosen {
+    for ((_, input), repeated) in chosen.into_iter().zip(repeats) {
         if order.is_empty() {
             out.header_tags = input.playlist.header_tags.clone();
         }
         order.push(input.name.clone());
-        state.append(&mut out.segments, input.playlist.segments, overlap);
+        state.append(
+            &mut out.segments,
+            input.playlist.segments,
+            &repeated,
+            overlap,
+        );
     }
     out.version = None;
     let report = MergeReport {
@@ -205,10 +214,29 @@ fn pick_copy(copies: &[(usize, Input)]) -> (usize, String) {
     }
 }
 
+/// For each playlist, which of its segments name a URI an earlier one (in merge order)
+/// already had. Decided on borrowed names, so no URI is copied; FxHash because SipHash
+/// dominated the merge of a 100 000-segment recording and the keys are our own input.
+fn repeated_segments(chosen: &[(usize, Input)]) -> Vec<Vec<bool>> {
+    let total = chosen.iter().map(|(_, i)| i.playlist.segments.len()).sum();
+    let mut seen: HashSet<&str, BuildHasherDefault<FxHasher>> =
+        HashSet::with_capacity_and_hasher(total, BuildHasherDefault::default());
+    chosen
+        .iter()
+        .map(|(_, input)| {
+            input
+                .playlist
+                .segments
+                .iter()
+                .map(|s| !seen.insert(s.uri.as_str()))
+                .collect()
+        })
+        .collect()
+}
+
 /// The concatenation in progress.
 #[derive(Default)]
 struct Concat {
-    seen: HashSet<String>,
     covered_until: Option<OffsetDateTime>,
     junctions: usize,
     duplicates: Vec<String>,
@@ -216,32 +244,62 @@ struct Concat {
 }
 
 impl Concat {
-    fn append(&mut self, out: &mut Vec<Segment>, segments: Vec<Segment>, overlap: Overlap) {
-        let mut first_of_part = !out.is_empty();
-        for mut seg in segments {
-            if !self.seen.insert(seg.uri.clone()) {
+    /// Appends one playlist's segments. Only the first segments of a part can lie in time
+    /// already covered, so times are read until one segment is past it (reading a time
+    /// means parsing a name; doing it for every segment of a 100 000-segment recording
+    /// costs more than the rest of the merge).
+    fn append(
+        &mut self,
+        out: &mut Vec<Segment>,
+        segments: Vec<Segment>,
+        repeated: &[bool],
+        overlap: Overlap,
+    ) {
+        let mut at_junction = !out.is_empty();
+        let mut checking_overlap = overlap == Overlap::Trim && self.covered_until.is_some();
+        let before = out.len();
+        if out.is_empty() && !repeated.contains(&true) {
+            // The first part is taken whole: no element is moved.
+            *out = segments;
+            self.cover_until_end_of(&out[..]);
+            return;
+        }
+        for (mut seg, repeated) in segments.into_iter().zip(repeated) {
+            if *repeated {
                 self.duplicates.push(seg.uri);
                 continue;
             }
-            let start = seg.start_time();
-            let end = start.map(|s| s + time::Duration::microseconds(seg.duration.micros() as i64));
-            if overlap == Overlap::Trim
-                && let (Some(end), Some(covered)) = (end, self.covered_until)
-                && end <= covered
-            {
-                self.trimmed.push(seg.uri);
-                continue;
+            if checking_overlap {
+                match (seg.start_time(), self.covered_until) {
+                    (Some(start), Some(covered)) if end_of(start, &seg) <= covered => {
+                        self.trimmed.push(seg.uri);
+                        continue;
+                    }
+                    _ => checking_overlap = false,
+                }
             }
-            if first_of_part {
+            if at_junction {
                 seg.discontinuity = true;
-                seg.program_date_time = seg.program_date_time.or(start);
+                seg.program_date_time = seg.program_date_time.or_else(|| seg.start_time());
                 self.junctions += 1;
-                first_of_part = false;
-            }
-            if let Some(end) = end {
-                self.covered_until = Some(self.covered_until.map_or(end, |c| c.max(end)));
+                at_junction = false;
             }
             out.push(seg);
         }
+        self.cover_until_end_of(&out[before..]);
     }
+
+    /// Extends the covered time to the end of the last of `part`'s segments.
+    fn cover_until_end_of(&mut self, part: &[Segment]) {
+        if let Some(last) = part.last()
+            && let Some(start) = last.start_time()
+        {
+            let end = end_of(start, last);
+            self.covered_until = Some(self.covered_until.map_or(end, |c| c.max(end)));
+        }
+    }
+}
+
+fn end_of(start: OffsetDateTime, seg: &Segment) -> OffsetDateTime {
+    start + time::Duration::microseconds(seg.duration.micros() as i64)
 }
