@@ -103,6 +103,8 @@ struct Pending {
     byte_range: Option<String>,
     tags_before_discontinuity: Vec<String>,
     tags: Vec<String>,
+    /// Every line taken, verbatim: what is kept if no URI ever comes.
+    raw: Vec<String>,
 }
 
 impl Pending {
@@ -211,6 +213,9 @@ impl Parser {
 
     fn tag(&mut self, n: usize, line: &str) -> Result<(), ParseError> {
         let name = tag_name(line);
+        if SEGMENT_TAGS.contains(&name) {
+            self.pending.raw.push(line.to_string());
+        }
         let value = line.split_once(':').map(|(_, v)| v.trim());
         let need = |what: &str| value.ok_or_else(|| err(n, what, line));
         match name {
@@ -314,12 +319,17 @@ impl Parser {
         let segment_level = name.starts_with("EXT-X-AGORA-") || SEGMENT_TAGS.contains(&name);
         if self.playlist.segments.is_empty() && self.pending.is_empty() && !segment_level {
             self.playlist.header_tags.push(line.to_string());
-        } else if self.pending.discontinuity {
+            return;
+        }
+        if self.pending.discontinuity {
             self.pending.tags.push(line.to_string());
         } else {
             self.pending
                 .tags_before_discontinuity
                 .push(line.to_string());
+        }
+        if !SEGMENT_TAGS.contains(&name) {
+            self.pending.raw.push(line.to_string()); // segment tags were recorded in `tag`
         }
     }
 
@@ -334,12 +344,7 @@ impl Parser {
         }
         if !pending.is_empty() {
             self.note(0, NoteKind::DanglingTags);
-            let mut trailing = pending.tags_before_discontinuity;
-            if pending.discontinuity {
-                trailing.push("#EXT-X-DISCONTINUITY".to_string());
-            }
-            trailing.extend(pending.tags);
-            self.playlist.trailing_tags = trailing;
+            self.playlist.trailing_tags = pending.raw;
         }
         Ok(Parsed {
             playlist: self.playlist,
@@ -354,7 +359,8 @@ pub fn parse_date_time(v: &str) -> Option<OffsetDateTime> {
         return Some(t);
     }
     // `...+0800` → `...+08:00`
-    let (head, tail) = v.split_at(v.len().checked_sub(5)?);
+    let cut = v.len().checked_sub(5).filter(|&i| v.is_char_boundary(i))?;
+    let (head, tail) = v.split_at(cut);
     let sign = tail.chars().next()?;
     if (sign == '+' || sign == '-') && tail[1..].bytes().all(|b| b.is_ascii_digit()) {
         return OffsetDateTime::parse(&format!("{head}{}:{}", &tail[..3], &tail[3..]), &Rfc3339)

@@ -19,10 +19,18 @@ use crate::parse::tag_name;
 /// Writes `playlist` as RFC 8216 text.
 pub fn write(playlist: &Playlist) -> String {
     let mut out = String::with_capacity(64 + playlist.segments.len() * 96);
-    write_header(playlist, &mut out);
+    let version = playlist.output_version();
+    // Where a tag before the first segment belongs (header or segment) is ambiguous in the
+    // text, so tags are filtered the same wherever they are kept.
+    let push_tag = |out: &mut String, line: &str| {
+        if !(version >= 7 && tag_name(line) == "EXT-X-ALLOW-CACHE") {
+            push_line(out, line);
+        }
+    };
+    write_header(playlist, version, &mut out, &push_tag);
     for (i, seg) in playlist.segments.iter().enumerate() {
         for t in &seg.tags_before_discontinuity {
-            push_line(&mut out, t);
+            push_tag(&mut out, t);
         }
         if seg.discontinuity {
             out.push_str("#EXT-X-DISCONTINUITY\n");
@@ -36,7 +44,7 @@ pub fn write(playlist: &Playlist) -> String {
             let _ = writeln!(out, "#EXT-X-PROGRAM-DATE-TIME:{}", format_date_time(t));
         }
         for t in &seg.tags {
-            push_line(&mut out, t);
+            push_tag(&mut out, t);
         }
         let _ = writeln!(out, "#EXTINF:{},{}", seg.duration, seg.title);
         if let Some(r) = &seg.byte_range {
@@ -45,7 +53,7 @@ pub fn write(playlist: &Playlist) -> String {
         push_line(&mut out, &seg.uri);
     }
     for t in &playlist.trailing_tags {
-        push_line(&mut out, t);
+        push_tag(&mut out, t);
     }
     if playlist.end_list {
         out.push_str("#EXT-X-ENDLIST\n");
@@ -53,8 +61,12 @@ pub fn write(playlist: &Playlist) -> String {
     out
 }
 
-fn write_header(p: &Playlist, out: &mut String) {
-    let version = p.output_version();
+fn write_header(
+    p: &Playlist,
+    version: u32,
+    out: &mut String,
+    push_tag: &dyn Fn(&mut String, &str),
+) {
     let target = p
         .required_target_duration()
         .max(p.target_duration.unwrap_or(0))
@@ -77,10 +89,7 @@ fn write_header(p: &Playlist, out: &mut String) {
         out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
     }
     for t in &p.header_tags {
-        if version >= 7 && tag_name(t) == "EXT-X-ALLOW-CACHE" {
-            continue;
-        }
-        push_line(out, t);
+        push_tag(out, t);
     }
 }
 

@@ -630,3 +630,29 @@ mod players {
         );
     }
 }
+
+/// Found by `cargo fuzz`: tags after a dangling segment tag, with no segment, must be
+/// written back verbatim so writing stays idempotent.
+#[test]
+fn dangling_tags_are_kept_verbatim() {
+    let text = "#EXTM3U\n#EXT-XA-EQUENCE:0\n#EXT-X-BYTERANGE:2\n#EXTIN]:2.000000,V\n#EXT-X-VERSION:8\n#EXT-X-ALLOW-CACHE:YES\n#EXT-X-TARGETDURATION:33\n#EXT-X-DISCON23\n";
+    let p = parse(text).unwrap();
+    assert_eq!(
+        p.trailing_tags,
+        [
+            "#EXT-X-BYTERANGE:2",
+            "#EXTIN]:2.000000,V",
+            "#EXT-X-ALLOW-CACHE:YES",
+            "#EXT-X-DISCON23"
+        ]
+    );
+    let once = write(&p);
+    assert_eq!(write(&parse(&once).unwrap()), once);
+}
+
+/// Found by `cargo fuzz`: a multi-byte character near the end of a date-time.
+#[test]
+fn odd_date_times_are_errors_not_panics() {
+    let e = parse("#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:\u{3ad}INX4\n#EXTINF:1,\na.ts\n").unwrap_err();
+    assert_eq!(e.line, 2);
+}
