@@ -26,16 +26,7 @@ fn agora_text(sid: &str, n: usize, start_ms: i64) -> String {
                 start_ms + 6006 * i as i64
             ));
         }
-        let utc = format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}{:03}",
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        );
+        let utc = stowage_hls::agora::format_compact_utc(t);
         s.push_str(&format!("#EXTINF:6.006000\n{sid}_channel_{utc}.ts\n"));
     }
     s.push_str("#EXT-X-ENDLIST\n");

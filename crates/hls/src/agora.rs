@@ -29,6 +29,21 @@ pub fn parse_compact_utc(s: &str) -> Option<OffsetDateTime> {
     Some(PrimitiveDateTime::new(date, time).assume_utc())
 }
 
+/// Formats a time as Agora's `YYYYMMDDhhmmssSSS` (UTC).
+pub fn format_compact_utc(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}{:03}",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
 /// A `TIME=` value: `YYYYMMDDhhmmssSSS`, or Unix milliseconds (13 digits), or seconds (10).
 pub fn parse_agora_time(s: &str) -> Option<OffsetDateTime> {
     let s = s.trim();
@@ -114,6 +129,13 @@ fn split_resend_suffix(stem: &str) -> (Option<(u64, u32)>, &str) {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn compact_form_round_trips() {
+        let t = datetime!(2019-09-20 12:51:42.485 UTC);
+        assert_eq!(format_compact_utc(t), "20190920125142485");
+        assert_eq!(parse_compact_utc(&format_compact_utc(t)), Some(t));
+    }
 
     #[test]
     fn both_time_forms() {

@@ -332,16 +332,7 @@ fn agora_playlist(sid: &str, start: &str, count: usize) -> stowage_hls::Playlist
 }
 
 fn compact(t: time::OffsetDateTime) -> String {
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}{:03}",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    stowage_hls::agora::format_compact_utc(t)
 }
 
 fn input(name: &str, size: u64, p: stowage_hls::Playlist) -> Input {
