@@ -9,6 +9,7 @@ mod inspect;
 mod open;
 mod output;
 mod playlist;
+mod upload;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Upload a recording directory: segments first, playlists last, crash-safe, with a backup bucket.
+    Upload(upload::UploadArgs),
+    /// Move what a previous upload left in the backup bucket into the primary.
+    Restore(upload::UploadArgs),
     /// Copy a file or directory to or from a bucket (either side local or a URL).
     Cp(cp::CpArgs),
     /// List the objects under a URL prefix.
@@ -77,6 +82,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Upload(args) => upload::upload(args, false).await,
+            Command::Restore(args) => upload::upload(args, true).await,
             Command::Cp(args) => cp::run(args).await,
             Command::Ls(args) => inspect::ls(args).await,
             Command::Stat(args) => inspect::stat(args).await,

@@ -1,0 +1,182 @@
+//! `stowage upload DIR DEST` and `stowage restore DIR DEST --backup URL`.
+//!
+//! Exit codes: 0 everything is in the primary bucket (`uploaded`); 2 everything landed but
+//! some objects are in the backup (`backuped`); 1 something has not landed (listed by key),
+//! or an error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use stowage_core::StorageUrl;
+use stowage_pipeline::{Event, Options, Status, Summary, Targets};
+
+use crate::StoreArgs;
+use crate::open::open_bucket;
+use crate::output::human_size;
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The recording directory (the spool); its journal lives in DIR/.stowage/.
+    dir: PathBuf,
+    /// Destination bucket and prefix: s3://bucket/prefix, file:///dir.
+    dest: String,
+    /// A second bucket for objects the primary keeps refusing (any URL Stowage opens).
+    #[arg(long)]
+    backup: Option<String>,
+    /// Key prefix inside a local-directory destination (bucket URLs carry their own).
+    #[arg(long, default_value = "")]
+    prefix: String,
+    /// Objects in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Attempts per object and bucket before the backup (or failure).
+    #[arg(long, default_value_t = 5)]
+    attempts: u32,
+    /// Stop after this long (e.g. 90s, 10m); what has not landed stays in the spool.
+    #[arg(long, value_parser = parse_duration)]
+    deadline: Option<Duration>,
+    /// Delete each local file once the bucket confirmed its checksum.
+    #[arg(long)]
+    delete_after_verify: bool,
+    /// One JSON event per line, then the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `90s`, `10m`, `2h`, or plain seconds.
+fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let (num, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.trim().len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 90s, 10m or 2h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{s}`; use s, m or h")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
+    let (targets, prefix) = targets(&args).await?;
+    let json = args.json;
+    let opts = Options {
+        prefix,
+        concurrency: args.concurrency,
+        retry: stowage_core::retry::RetryPolicy {
+            max_attempts: args.attempts.max(1),
+            ..Options::default().retry
+        },
+        deadline: args.deadline,
+        delete_after_verify: args.delete_after_verify,
+        events: Some(Arc::new(move |e: &Event| print_event(e, json))),
+        ..Options::default()
+    };
+    let summary = if restore {
+        stowage_pipeline::restore(&args.dir, &targets, &opts).await?
+    } else {
+        stowage_pipeline::upload_recording(&args.dir, &targets, &opts).await?
+    };
+    print_summary(&summary, json);
+    Ok(match summary.status {
+        Status::Uploaded => ExitCode::SUCCESS,
+        Status::Backuped => ExitCode::from(2),
+        Status::Incomplete => ExitCode::FAILURE,
+    })
+}
+
+async fn targets(args: &UploadArgs) -> Result<(Targets, String)> {
+    let dest = StorageUrl::parse(&args.dest)?;
+    let primary = open_bucket(&dest, &args.store, true).await?;
+    let prefix = match dest.local_path() {
+        Some(_) => args.prefix.clone(),
+        None if args.prefix.is_empty() => dest.key.clone(),
+        None => bail!("give the prefix in the URL (s3://bucket/prefix) or with --prefix, not both"),
+    };
+    let backup = match &args.backup {
+        Some(b) => Some(
+            open_bucket(&StorageUrl::parse(b)?, &args.store, true)
+                .await
+                .context("opening the backup bucket")?,
+        ),
+        None => None,
+    };
+    Ok((Targets { primary, backup }, prefix))
+}
+
+fn print_event(e: &Event, json: bool) {
+    if json {
+        if let Ok(line) = serde_json::to_string(e) {
+            println!("{line}");
+        }
+        return;
+    }
+    match e {
+        Event::Landed {
+            key,
+            size,
+            location,
+        } => println!("landed    {key} ({}) in {location:?}", human_size(*size)),
+        Event::Retrying {
+            key,
+            attempt,
+            error,
+        } => eprintln!("retrying  {key} (attempt {attempt}): {error}"),
+        Event::SentToBackup { key, primary_error } => {
+            eprintln!("backup    {key}: the primary refused it: {primary_error}")
+        }
+        Event::Failed { key, error } => eprintln!("FAILED    {key}: {error}"),
+        Event::PlaylistPublished { key, bucket } => println!("published {key} to {bucket}"),
+        Event::PlaylistHeld { key, reason } => eprintln!("held      {key}: {reason}"),
+        Event::AbortedStaleUpload { key, upload_id } => {
+            eprintln!("aborted   a stale multipart upload of {key} ({upload_id})")
+        }
+        Event::Deleted { key } => println!("deleted   local copy of {key}"),
+        Event::DeadlineReached { pending } => eprintln!(
+            "deadline  reached with {pending} object(s) not landed; they stay in the spool"
+        ),
+        Event::Sending { .. } => {}
+    }
+}
+
+fn print_summary(s: &Summary, json: bool) {
+    if json {
+        println!("{}", serde_json::json!({"event": "summary", "summary": s}));
+        return;
+    }
+    let status = format!("{:?}", s.status).to_lowercase();
+    println!(
+        "{status}: {} objects, {} landed ({} in the primary, {} in the backup) in {:.2} s",
+        s.objects,
+        human_size(s.bytes),
+        s.in_primary,
+        s.in_backup.len(),
+        s.elapsed_secs
+    );
+    for k in &s.in_backup {
+        println!("  in backup: {k}");
+    }
+    for k in &s.pending {
+        println!("  not landed: {k}");
+    }
+    for (k, e) in &s.failed {
+        println!("  failed: {k}: {e}");
+    }
+    for (k, r) in &s.playlists_held {
+        println!("  playlist held: {k}: {r}");
+    }
+    if let Some(m) = &s.manifest {
+        println!("manifest: {m}");
+    }
+}

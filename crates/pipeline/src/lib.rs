@@ -1,0 +1,148 @@
+//! Stowage's main job: a recording directory into the bucket.
+//!
+//! 1. Every file is registered in a SQLite [`journal`] beside the spool
+//!    (`<dir>/.stowage/journal-<destination hash>.sqlite`); objects already confirmed are never sent again.
+//! 2. Media and other files go first, `concurrency` at a time, each hashed once, sent with
+//!    its checksums (multipart above the threshold, resumable from the journaled upload id),
+//!    retried with backoff and jitter while the error is retryable and the object's budget
+//!    lasts, then sent to the backup bucket — per object.
+//! 3. A playlist is published to a bucket only when every segment it names is confirmed in
+//!    that bucket; otherwise it is held and reported.
+//! 4. A manifest of every object is written locally and uploaded beside the playlist.
+//!
+//! Local files are deleted only with `delete_after_verify`, after their checksum was
+//! confirmed by the bucket.
+
+pub mod journal;
+pub mod plan;
+mod run;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use stowage_core::ObjectStore;
+use stowage_core::retry::RetryPolicy;
+use stowage_core::upload::UploadConfig;
+
+pub use run::{restore, upload_recording};
+
+/// Where objects go.
+#[derive(Clone)]
+pub struct Targets {
+    pub primary: Arc<dyn ObjectStore>,
+    pub backup: Option<Arc<dyn ObjectStore>>,
+}
+
+/// A callback for progress events.
+pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// How to upload.
+#[derive(Clone)]
+pub struct Options {
+    /// Key prefix (like Agora's `fileNamePrefix`), joined to each file's relative path.
+    pub prefix: String,
+    /// Objects in flight at once.
+    pub concurrency: usize,
+    /// Attempts per object and bucket, with exponential backoff and full jitter.
+    pub retry: RetryPolicy,
+    pub upload: UploadConfig,
+    /// Give up after this long; what has not landed stays in the spool and the journal.
+    pub deadline: Option<Duration>,
+    /// Delete each local file once the bucket confirmed its checksum.
+    pub delete_after_verify: bool,
+    pub events: Option<EventSink>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            prefix: String::new(),
+            concurrency: 8,
+            retry: RetryPolicy {
+                max_attempts: 5,
+                initial_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(10),
+            },
+            upload: UploadConfig::default(),
+            deadline: None,
+            delete_after_verify: false,
+            events: None,
+        }
+    }
+}
+
+/// What happened, as it happens (`--json` prints one per line).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Sending {
+        key: String,
+        size: u64,
+        bucket: String,
+    },
+    Retrying {
+        key: String,
+        attempt: u32,
+        error: String,
+    },
+    Landed {
+        key: String,
+        size: u64,
+        location: journal::State,
+    },
+    SentToBackup {
+        key: String,
+        primary_error: String,
+    },
+    Failed {
+        key: String,
+        error: String,
+    },
+    PlaylistPublished {
+        key: String,
+        bucket: String,
+    },
+    PlaylistHeld {
+        key: String,
+        reason: String,
+    },
+    AbortedStaleUpload {
+        key: String,
+        upload_id: String,
+    },
+    Deleted {
+        key: String,
+    },
+    DeadlineReached {
+        pending: usize,
+    },
+}
+
+/// Like Agora's `uploadingStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Everything is in the primary bucket.
+    Uploaded,
+    /// Everything landed, some of it in the backup bucket.
+    Backuped,
+    /// Something has not landed (see `pending` and `failed`).
+    Incomplete,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub status: Status,
+    pub objects: usize,
+    pub bytes: u64,
+    pub in_primary: usize,
+    pub in_backup: Vec<String>,
+    pub pending: Vec<String>,
+    pub failed: Vec<(String, String)>,
+    pub playlists_published: Vec<String>,
+    pub playlists_held: Vec<(String, String)>,
+    pub manifest: Option<String>,
+    pub elapsed_secs: f64,
+}

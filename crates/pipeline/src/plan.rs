@@ -1,0 +1,168 @@
+//! What to upload: the files of a recording directory, their keys, and which segments each
+//! playlist names (a playlist is published only after all of them).
+
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use stowage_core::{Error, Result};
+
+/// Directory (inside the recording directory) holding the journal and manifest.
+pub const STATE_DIR: &str = ".stowage";
+
+/// One local file to upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    pub path: PathBuf,
+    /// Path relative to the recording directory, `/`-separated.
+    pub rel: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+impl LocalFile {
+    pub fn is_playlist(&self) -> bool {
+        self.rel.to_ascii_lowercase().ends_with(".m3u8")
+    }
+}
+
+/// The key of `rel` under `prefix` (Agora's `fileNamePrefix`: path segments joined by `/`).
+pub fn key_for(prefix: &str, rel: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
+/// Checks a `fileNamePrefix`-style prefix: segments of letters, digits and `-_.`, no `..`.
+pub fn validate_prefix(prefix: &str) -> Result<()> {
+    for seg in prefix
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+    {
+        let ok = seg != "."
+            && seg != ".."
+            && seg
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            return Err(Error::invalid_input(format!(
+                "prefix segment `{seg}` is not allowed: use letters, digits, `-`, `_` and `.` (like Agora's fileNamePrefix)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every regular file under `dir` except Stowage's own state, sorted by relative path.
+pub fn scan(dir: &Path) -> Result<Vec<LocalFile>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::local_io(&d, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::local_io(&d, e))?;
+            let path = entry.path();
+            if entry.file_name() == STATE_DIR {
+                continue;
+            }
+            let meta = entry.metadata().map_err(|e| Error::local_io(&path, e))?;
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                let Some(rel) = relative(dir, &path) else {
+                    continue;
+                };
+                let mtime_ns = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos() as i64);
+                out.push(LocalFile {
+                    path,
+                    rel,
+                    size: meta.len(),
+                    mtime_ns,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let parts: Option<Vec<&str>> = path
+        .strip_prefix(root)
+        .ok()?
+        .components()
+        .map(|c| c.as_os_str().to_str())
+        .collect();
+    Some(parts?.join("/"))
+}
+
+/// The relative paths (in the recording directory) of the segments a playlist names.
+/// Absolute URLs and paths that leave the directory are returned in the second list: they
+/// cannot be confirmed here.
+pub fn referenced_segments(playlist_rel: &str, text: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let playlist = stowage_hls::parse(text)
+        .map_err(|e| Error::invalid_input(format!("playlist {playlist_rel}: {e}")))?;
+    let base = playlist_rel.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut local = Vec::new();
+    let mut outside = Vec::new();
+    for seg in &playlist.segments {
+        match resolve(base, &seg.uri) {
+            Some(rel) => local.push(rel),
+            None => outside.push(seg.uri.clone()),
+        }
+    }
+    Ok((local, outside))
+}
+
+/// `uri` relative to directory `base`, normalised; `None` for URLs and escapes.
+fn resolve(base: &str, uri: &str) -> Option<String> {
+    if uri.contains("://") || uri.starts_with('/') {
+        return None;
+    }
+    let uri = uri.split(['?', '#']).next().unwrap_or(uri);
+    let mut parts: Vec<&str> = base.split('/').filter(|s| !s.is_empty()).collect();
+    for seg in uri.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_prefixes() {
+        assert_eq!(key_for("", "a.ts"), "a.ts");
+        assert_eq!(key_for("/rec/2026/", "a.ts"), "rec/2026/a.ts");
+        validate_prefix("agora/app-1/chan_2").unwrap();
+        assert!(validate_prefix("a/../b").is_err());
+        assert!(
+            validate_prefix("a b")
+                .unwrap_err()
+                .to_string()
+                .contains("fileNamePrefix")
+        );
+    }
+
+    #[test]
+    fn references_resolve_against_the_playlist_directory() {
+        let text = "#EXTM3U\n#EXTINF:2,\nseg0.ts\n#EXTINF:2,\n../other/seg1.ts?x=1\n#EXTINF:2,\nhttps://cdn/x.ts\n#EXTINF:2,\n../../escape.ts\n";
+        let (local, outside) = referenced_segments("sub/p.m3u8", text).unwrap();
+        assert_eq!(local, ["sub/seg0.ts", "other/seg1.ts"]);
+        assert_eq!(outside, ["https://cdn/x.ts", "../../escape.ts"]);
+    }
+}

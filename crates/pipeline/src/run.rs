@@ -1,0 +1,669 @@
+//! The upload run: register, clean stale uploads, send media, publish playlists, write the
+//! manifest, summarise.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde_json::json;
+use stowage_core::checksum::checksum_file;
+use stowage_core::upload::multipart_upload_file;
+use stowage_core::{
+    ChecksumAlgo, Checksums, Error, ErrorKind, MultipartUpload, ObjectMeta, ObjectStore, PutBody,
+    PutOptions, Result,
+};
+
+use crate::journal::{Entry, Journal, State};
+use crate::plan::{self, LocalFile, STATE_DIR};
+use crate::{Event, Options, Status, Summary, Targets};
+
+/// Checksums computed once per file: what S3 (MD5, CRC64-NVME) and OSS/COS (CRC-64/XZ) check.
+const LOCAL_ALGOS: [ChecksumAlgo; 3] = [
+    ChecksumAlgo::Md5,
+    ChecksumAlgo::Crc64Nvme,
+    ChecksumAlgo::Crc64Ecma,
+];
+/// Key of the manifest, under the prefix.
+pub const MANIFEST_NAME: &str = "stowage-manifest.json";
+
+struct Run<'a> {
+    dir: &'a Path,
+    targets: &'a Targets,
+    opts: &'a Options,
+    journal: Journal,
+}
+
+impl Run<'_> {
+    fn emit(&self, e: Event) {
+        tracing::debug!(event = ?e);
+        if let Some(sink) = &self.opts.events {
+            sink(&e);
+        }
+    }
+}
+
+/// Uploads the recording in `dir` (see the crate docs). Safe to run again after a crash or
+/// a deadline: it continues where the journal says.
+pub async fn upload_recording(dir: &Path, targets: &Targets, opts: &Options) -> Result<Summary> {
+    let started = Instant::now();
+    let run = open_run(dir, targets, opts)?;
+    let files = plan::scan(dir)?;
+    for f in &files {
+        run.journal.register(
+            &plan::key_for(&opts.prefix, &f.rel),
+            &f.path,
+            f.size,
+            f.mtime_ns,
+        )?;
+    }
+    run.journal.retry_failed()?;
+    abort_stale_uploads(&run).await;
+    let work = async {
+        send_all(&run, files.iter().filter(|f| !f.is_playlist())).await;
+        publish_playlists(&run, &files).await
+    };
+    let published = match opts.deadline {
+        Some(d) => match tokio::time::timeout(d, work).await {
+            Ok(p) => p,
+            Err(_) => {
+                let pending = run
+                    .journal
+                    .all()?
+                    .iter()
+                    .filter(|e| !e.state.landed())
+                    .count();
+                run.emit(Event::DeadlineReached { pending });
+                Default::default()
+            }
+        },
+        None => work.await,
+    };
+    finish(&run, published, started).await
+}
+
+fn open_run<'a>(dir: &'a Path, targets: &'a Targets, opts: &'a Options) -> Result<Run<'a>> {
+    plan::validate_prefix(&opts.prefix)?;
+    if !dir.is_dir() {
+        return Err(Error::invalid_input(format!(
+            "{} is not a recording directory",
+            dir.display()
+        )));
+    }
+    let destination = format!(
+        "{}/{}",
+        targets.primary.name(),
+        opts.prefix.trim_matches('/')
+    );
+    // One journal per destination: the same spool can go to several buckets independently.
+    let name = format!("journal-{:016x}.sqlite", fnv1a(&destination));
+    let journal = Journal::open(&dir.join(STATE_DIR).join(name))?;
+    match journal.meta("destination")? {
+        Some(d) if d != destination => {
+            return Err(Error::invalid_input(format!(
+                "this recording was being uploaded to {d}, not {destination}: give the same destination to resume, or remove {} to start over",
+                journal.path().display()
+            )));
+        }
+        Some(_) => {}
+        None => journal.set_meta("destination", &destination)?,
+    }
+    Ok(Run {
+        dir,
+        targets,
+        opts,
+        journal,
+    })
+}
+
+/// FNV-1a: a stable name for a destination (std's hasher may change between releases).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Aborts multipart uploads in the primary for our keys that the journal does not know
+/// (a crash between creating an upload and journaling its id leaves one behind).
+async fn abort_stale_uploads(run: &Run<'_>) {
+    let primary = &run.targets.primary;
+    if !primary.capabilities().list_multipart_uploads {
+        return;
+    }
+    let Ok(uploads) = primary
+        .list_multipart_uploads(run.opts.prefix.trim_start_matches('/'))
+        .await
+    else {
+        return;
+    };
+    for u in uploads {
+        let Ok(Some(entry)) = run.journal.get(&u.key) else {
+            continue;
+        };
+        if entry.upload_id.as_deref() != Some(u.upload_id.as_str())
+            && primary.abort_multipart(&u).await.is_ok()
+        {
+            run.emit(Event::AbortedStaleUpload {
+                key: u.key,
+                upload_id: u.upload_id,
+            });
+        }
+    }
+}
+
+async fn send_all<'f>(run: &Run<'_>, files: impl Iterator<Item = &'f LocalFile>) {
+    let keys: Vec<String> = files
+        .map(|f| plan::key_for(&run.opts.prefix, &f.rel))
+        .collect();
+    futures::stream::iter(keys)
+        .map(|key| async move {
+            if let Err(e) = deliver(run, &key).await {
+                tracing::warn!(%key, error = %e, "object not delivered");
+            }
+        })
+        .buffer_unordered(run.opts.concurrency.max(1))
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// Gets one object into a bucket: primary first, backup when the primary's budget is spent.
+async fn deliver(run: &Run<'_>, key: &str) -> Result<()> {
+    let Some(entry) = run.journal.get(key)? else {
+        return Ok(());
+    };
+    if entry.state.landed() {
+        return Ok(());
+    }
+    let local = local_checksums(run, &entry).await?;
+    let primary_err = match send_with_retry(run, &entry, &local, State::Primary).await {
+        Ok(meta) => return landed(run, &entry, State::Primary, &meta).await,
+        Err(e) => e,
+    };
+    let Some(_) = &run.targets.backup else {
+        run.journal.failed(key, &primary_err.to_string())?;
+        run.emit(Event::Failed {
+            key: key.into(),
+            error: primary_err.to_string(),
+        });
+        return Err(primary_err);
+    };
+    run.emit(Event::SentToBackup {
+        key: key.into(),
+        primary_error: primary_err.to_string(),
+    });
+    match send_with_retry(run, &entry, &local, State::Backup).await {
+        Ok(meta) => landed(run, &entry, State::Backup, &meta).await,
+        Err(e) => {
+            let msg = format!("primary: {primary_err}; backup: {e}");
+            run.journal.failed(key, &msg)?;
+            run.emit(Event::Failed {
+                key: key.into(),
+                error: msg,
+            });
+            Err(e)
+        }
+    }
+}
+
+async fn local_checksums(run: &Run<'_>, entry: &Entry) -> Result<Checksums> {
+    if let Some(c) = &entry.local {
+        return Ok(c.clone());
+    }
+    let (size, sums) = checksum_file(&entry.path, &LOCAL_ALGOS)
+        .await
+        .map_err(|e| e.or_key(&entry.key))?;
+    if size != entry.size {
+        return Err(Error::invalid_input(format!(
+            "{} changed size while being read ({} → {size} bytes)",
+            entry.path.display(),
+            entry.size
+        ))
+        .with_key(&entry.key));
+    }
+    run.journal.set_local_checksums(&entry.key, &sums)?;
+    Ok(sums)
+}
+
+async fn landed(run: &Run<'_>, entry: &Entry, state: State, meta: &ObjectMeta) -> Result<()> {
+    run.journal
+        .landed(&entry.key, state, &meta.checksums, meta.etag.as_deref())?;
+    run.emit(Event::Landed {
+        key: entry.key.clone(),
+        size: entry.size,
+        location: state,
+    });
+    if run.opts.delete_after_verify {
+        match tokio::fs::remove_file(&entry.path).await {
+            Ok(()) => run.emit(Event::Deleted {
+                key: entry.key.clone(),
+            }),
+            Err(e) => {
+                tracing::warn!(path = %entry.path.display(), error = %e, "could not delete after upload")
+            }
+        }
+    }
+    Ok(())
+}
+
+fn store_for<'a>(run: &'a Run<'_>, which: State) -> Option<&'a dyn ObjectStore> {
+    match which {
+        State::Backup => run.targets.backup.as_deref(),
+        _ => Some(run.targets.primary.as_ref()),
+    }
+}
+
+/// Sends `entry` to one bucket within the object's retry budget.
+async fn send_with_retry(
+    run: &Run<'_>,
+    entry: &Entry,
+    local: &Checksums,
+    which: State,
+) -> Result<ObjectMeta> {
+    let store =
+        store_for(run, which).ok_or_else(|| Error::invalid_input("no backup bucket configured"))?;
+    run.emit(Event::Sending {
+        key: entry.key.clone(),
+        size: entry.size,
+        bucket: store.name(),
+    });
+    let result = run
+        .opts
+        .retry
+        .run(&entry.key, |attempt| async move {
+            let r = send_once(run, store, entry, local, which).await;
+            if let Err(e) = &r {
+                let _ = run.journal.record_attempt(&entry.key, &e.to_string());
+                if e.is_retryable() && attempt < run.opts.retry.max_attempts {
+                    run.emit(Event::Retrying {
+                        key: entry.key.clone(),
+                        attempt,
+                        error: e.to_string(),
+                    });
+                }
+            }
+            r
+        })
+        .await;
+    if result.is_err() && which == State::Primary {
+        abandon_upload(run, store, entry).await;
+    }
+    result
+}
+
+/// One attempt: a put, or a multipart upload resumed from the journaled upload id.
+async fn send_once(
+    run: &Run<'_>,
+    store: &dyn ObjectStore,
+    entry: &Entry,
+    local: &Checksums,
+    which: State,
+) -> Result<ObjectMeta> {
+    let opts = PutOptions {
+        checksums: Some(local.clone()),
+        ..Default::default()
+    };
+    let multipart =
+        entry.size > run.opts.upload.multipart_threshold && store.capabilities().multipart;
+    let meta = if multipart {
+        send_multipart(run, store, entry, &opts, which).await?
+    } else {
+        store
+            .put(&entry.key, PutBody::file(&entry.path).await?, &opts)
+            .await?
+    };
+    if meta.size != entry.size {
+        return Err(Error::new(
+            ErrorKind::ChecksumMismatch,
+            format!(
+                "the bucket holds {} bytes, the file has {}",
+                meta.size, entry.size
+            ),
+        )
+        .with_key(&entry.key));
+    }
+    local
+        .verify(&meta.checksums)
+        .map_err(|e| e.with_key(&entry.key))?;
+    Ok(meta)
+}
+
+async fn send_multipart(
+    run: &Run<'_>,
+    store: &dyn ObjectStore,
+    entry: &Entry,
+    opts: &PutOptions,
+    which: State,
+) -> Result<ObjectMeta> {
+    // Only primary uploads are journaled for resume; a backup upload is aborted on failure.
+    let journaled = if which == State::Primary {
+        run.journal.get(&entry.key)?.and_then(|e| e.upload_id)
+    } else {
+        None
+    };
+    let upload = match journaled {
+        Some(id) => MultipartUpload {
+            key: entry.key.clone(),
+            upload_id: id,
+            initiated: None,
+        },
+        None => {
+            let u = store.create_multipart(&entry.key, opts).await?;
+            if which == State::Primary {
+                run.journal.set_upload_id(&entry.key, Some(&u.upload_id))?;
+            }
+            u
+        }
+    };
+    let result = multipart_upload_file(
+        store,
+        &entry.key,
+        &entry.path,
+        opts,
+        &run.opts.upload,
+        Some(upload.clone()),
+    )
+    .await;
+    match &result {
+        Err(e) if e.kind() == &ErrorKind::UploadNotFound => {
+            // Expired or completed elsewhere: start afresh on the next attempt.
+            run.journal.set_upload_id(&entry.key, None)?;
+            return Err(Error::new(
+                ErrorKind::ServerError,
+                format!(
+                    "multipart upload {} is gone; starting a new one",
+                    upload.upload_id
+                ),
+            )
+            .with_key(&entry.key));
+        }
+        Err(_) if which == State::Backup => {
+            let _ = store.abort_multipart(&upload).await;
+        }
+        _ => {}
+    }
+    result
+}
+
+/// The primary gave up on this object: abort its multipart upload so none is left behind.
+async fn abandon_upload(run: &Run<'_>, store: &dyn ObjectStore, entry: &Entry) {
+    if let Ok(Some(Entry {
+        upload_id: Some(id),
+        ..
+    })) = run.journal.get(&entry.key)
+    {
+        let upload = MultipartUpload {
+            key: entry.key.clone(),
+            upload_id: id,
+            initiated: None,
+        };
+        if store.abort_multipart(&upload).await.is_ok() {
+            let _ = run.journal.set_upload_id(&entry.key, None);
+        }
+    }
+}
+
+/// Publishes each playlist to the bucket that holds every segment it names; holds it
+/// otherwise. Returns (published keys, held keys with reasons).
+async fn publish_playlists(
+    run: &Run<'_>,
+    files: &[LocalFile],
+) -> (Vec<String>, Vec<(String, String)>) {
+    let mut published = Vec::new();
+    let mut held = Vec::new();
+    for f in files.iter().filter(|f| f.is_playlist()) {
+        let key = plan::key_for(&run.opts.prefix, &f.rel);
+        match publish_one(run, f, &key).await {
+            Ok(bucket) => {
+                run.emit(Event::PlaylistPublished {
+                    key: key.clone(),
+                    bucket,
+                });
+                published.push(key);
+            }
+            Err(reason) => {
+                run.emit(Event::PlaylistHeld {
+                    key: key.clone(),
+                    reason: reason.clone(),
+                });
+                held.push((key, reason));
+            }
+        }
+    }
+    (published, held)
+}
+
+async fn publish_one(
+    run: &Run<'_>,
+    f: &LocalFile,
+    key: &str,
+) -> std::result::Result<String, String> {
+    let entry = run
+        .journal
+        .get(key)
+        .map_err(|e| e.to_string())?
+        .ok_or("not journaled")?;
+    let text = tokio::fs::read_to_string(&f.path)
+        .await
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    let (segments, outside) =
+        plan::referenced_segments(&f.rel, &text).map_err(|e| e.to_string())?;
+    let mut states = Vec::new();
+    for rel in &segments {
+        let seg_key = plan::key_for(&run.opts.prefix, rel);
+        let state = run.journal.get(&seg_key).ok().flatten().map(|e| e.state);
+        states.push((seg_key, state));
+    }
+    if let Some((k, _)) = states.iter().find(|(_, s)| s.is_none()) {
+        return Err(format!(
+            "it names `{k}`, which is not in the recording directory"
+        ));
+    }
+    let target = if states.iter().all(|(_, s)| *s == Some(State::Primary)) {
+        State::Primary
+    } else if run.targets.backup.is_some() && states.iter().all(|(_, s)| *s == Some(State::Backup))
+    {
+        State::Backup
+    } else {
+        let missing: Vec<&str> = states
+            .iter()
+            .filter(|(_, s)| *s != Some(State::Primary))
+            .map(|(k, _)| k.as_str())
+            .take(5)
+            .collect();
+        return Err(format!(
+            "segments not yet in one bucket with it: {}",
+            missing.join(", ")
+        ));
+    };
+    if !outside.is_empty() {
+        tracing::info!(%key, count = outside.len(), "playlist names segments outside the recording; not checked");
+    }
+    if entry.state == target {
+        return Ok(store_for(run, target).map(|s| s.name()).unwrap_or_default()); // already published
+    }
+    let local = local_checksums(run, &entry)
+        .await
+        .map_err(|e| e.to_string())?;
+    let meta = send_with_retry(run, &entry, &local, target)
+        .await
+        .map_err(|e| e.to_string())?;
+    landed(run, &entry, target, &meta)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(store_for(run, target).map(|s| s.name()).unwrap_or_default())
+}
+
+/// Writes and uploads the manifest, and summarises from the journal.
+async fn finish(
+    run: &Run<'_>,
+    published: (Vec<String>, Vec<(String, String)>),
+    started: Instant,
+) -> Result<Summary> {
+    let entries = run.journal.all()?;
+    let mut summary = summarize(&entries, published, started);
+    let manifest = manifest_json(run, &entries, &summary);
+    let local = run.dir.join(STATE_DIR).join("manifest.json");
+    let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    tokio::fs::write(&local, &body)
+        .await
+        .map_err(|e| Error::local_io(&local, e))?;
+    let key = plan::key_for(&run.opts.prefix, MANIFEST_NAME);
+    let target = if summary.in_primary > 0 || run.targets.backup.is_none() {
+        run.targets.primary.clone()
+    } else {
+        run.targets
+            .backup
+            .clone()
+            .unwrap_or(run.targets.primary.clone())
+    };
+    let default_opts = PutOptions::default();
+    let put = run
+        .opts
+        .retry
+        .run(&key, |_| {
+            target.put(&key, PutBody::Bytes(body.clone().into()), &default_opts)
+        })
+        .await;
+    match put {
+        Ok(_) => summary.manifest = Some(format!("{}/{key}", target.name())),
+        Err(e) => tracing::warn!(error = %e, "manifest not uploaded; it is in {}", local.display()),
+    }
+    Ok(summary)
+}
+
+fn summarize(
+    entries: &[Entry],
+    published: (Vec<String>, Vec<(String, String)>),
+    started: Instant,
+) -> Summary {
+    let in_backup: Vec<String> = entries
+        .iter()
+        .filter(|e| e.state == State::Backup)
+        .map(|e| e.key.clone())
+        .collect();
+    let pending: Vec<String> = entries
+        .iter()
+        .filter(|e| e.state == State::Pending)
+        .map(|e| e.key.clone())
+        .collect();
+    let failed: Vec<(String, String)> = entries
+        .iter()
+        .filter(|e| e.state == State::Failed)
+        .map(|e| (e.key.clone(), e.last_error.clone().unwrap_or_default()))
+        .collect();
+    let status = if !pending.is_empty() || !failed.is_empty() || !published.1.is_empty() {
+        Status::Incomplete
+    } else if in_backup.is_empty() {
+        Status::Uploaded
+    } else {
+        Status::Backuped
+    };
+    Summary {
+        status,
+        objects: entries.len(),
+        bytes: entries
+            .iter()
+            .filter(|e| e.state.landed())
+            .map(|e| e.size)
+            .sum(),
+        in_primary: entries.iter().filter(|e| e.state == State::Primary).count(),
+        in_backup,
+        pending,
+        failed,
+        playlists_published: published.0,
+        playlists_held: published.1,
+        manifest: None,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn manifest_json(run: &Run<'_>, entries: &[Entry], summary: &Summary) -> serde_json::Value {
+    let objects: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let sums: BTreeMap<&str, String> = e.local.iter().flat_map(|c| ChecksumAlgo::ALL.into_iter().filter_map(|a| c.get(a).map(|v| (a.name(), v)))).collect();
+            json!({"key": e.key, "size": e.size, "location": e.state, "checksums": sums, "etag": e.etag})
+        })
+        .collect();
+    json!({
+        "manifest_version": 1,
+        "primary": run.targets.primary.name(),
+        "backup": run.targets.backup.as_ref().map(|b| b.name()),
+        "prefix": run.opts.prefix,
+        "status": summary.status,
+        "written_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "objects": objects,
+    })
+}
+
+/// Moves every object the journal has in the backup bucket to the primary (from the local
+/// file when it is still there, else from the backup), deletes it from the backup once the
+/// primary confirmed it, then publishes held playlists and rewrites the manifest.
+pub async fn restore(dir: &Path, targets: &Targets, opts: &Options) -> Result<Summary> {
+    let started = Instant::now();
+    let run = open_run(dir, targets, opts)?;
+    let backup = targets
+        .backup
+        .clone()
+        .ok_or_else(|| Error::invalid_input("restore needs the backup bucket (--backup)"))?;
+    let in_backup: Vec<Entry> = run
+        .journal
+        .all()?
+        .into_iter()
+        .filter(|e| e.state == State::Backup)
+        .collect();
+    for entry in &in_backup {
+        if let Err(e) = restore_one(&run, backup.as_ref(), entry).await {
+            tracing::warn!(key = %entry.key, error = %e, "still only in the backup");
+        }
+    }
+    let files = plan::scan(dir)?;
+    let published = publish_playlists(&run, &files).await;
+    finish(&run, published, started).await
+}
+
+async fn restore_one(run: &Run<'_>, backup: &dyn ObjectStore, entry: &Entry) -> Result<()> {
+    let local_ok = tokio::fs::metadata(&entry.path)
+        .await
+        .is_ok_and(|m| m.len() == entry.size);
+    let tmp;
+    let source = if local_ok {
+        entry.clone()
+    } else {
+        tmp = tempdir_in(run.dir)?;
+        let path = tmp.join("object");
+        backup
+            .get(&entry.key, None)
+            .await?
+            .write_to_file(&path)
+            .await?;
+        Entry {
+            path,
+            ..entry.clone()
+        }
+    };
+    let local = local_checksums(run, &source).await?;
+    let meta = send_with_retry(run, &source, &local, State::Primary).await?;
+    run.journal.landed(
+        &entry.key,
+        State::Primary,
+        &meta.checksums,
+        meta.etag.as_deref(),
+    )?;
+    run.emit(Event::Landed {
+        key: entry.key.clone(),
+        size: entry.size,
+        location: State::Primary,
+    });
+    backup.delete(&entry.key).await?;
+    if !local_ok {
+        let _ = std::fs::remove_dir_all(run.dir.join(STATE_DIR).join("restore"));
+    }
+    Ok(())
+}
+
+fn tempdir_in(dir: &Path) -> Result<std::path::PathBuf> {
+    let d = dir.join(STATE_DIR).join("restore");
+    std::fs::create_dir_all(&d).map_err(|e| Error::local_io(&d, e))?;
+    Ok(d)
+}

@@ -1,0 +1,575 @@
+//! The upload pipeline end to end on real stores: the local directory, S3 on s3s-fs and on
+//! moto, through the fault proxy, with an unreachable primary, and against the deadline.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use stowage_core::retry::RetryPolicy;
+use stowage_core::upload::UploadConfig;
+use stowage_core::{
+    Capabilities, Credentials, ErrorKind, GetResult, ListPage, ListRequest, MultipartUpload,
+    ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
+};
+use stowage_fs::FsStore;
+use stowage_pipeline::journal::State;
+use stowage_pipeline::{Event, Options, Status, Targets, restore, upload_recording};
+use stowage_s3::{S3Config, S3Store};
+use stowage_testkit::conformance::pseudo_random;
+use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
+use stowage_testkit::s3s_server::S3sServer;
+
+fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A recording: `n` segments of `seg_size` bytes named the Agora way, a playlist naming
+/// them, and optionally one big MP4.
+fn recording(dir: &Path, n: usize, seg_size: usize, mp4: Option<usize>) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut playlist = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n");
+    for i in 0..n {
+        let name = format!("sid_chan_2026112410{:02}{:02}000.ts", i / 30, (i % 30) * 2);
+        std::fs::write(dir.join(&name), pseudo_random(seg_size, i as u64 + 1)).unwrap();
+        playlist.push_str(&format!("#EXTINF:2.000\n{name}\n"));
+        names.push(name);
+    }
+    playlist.push_str("#EXT-X-ENDLIST\n");
+    std::fs::write(dir.join("sid_chan.m3u8"), playlist).unwrap();
+    names.push("sid_chan.m3u8".into());
+    if let Some(size) = mp4 {
+        std::fs::write(dir.join("sid_chan_0.mp4"), pseudo_random(size, 99)).unwrap();
+        names.push("sid_chan_0.mp4".into());
+    }
+    names.sort();
+    names
+}
+
+fn fast_options(prefix: &str) -> Options {
+    Options {
+        prefix: prefix.into(),
+        retry: RetryPolicy {
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(50),
+        },
+        upload: UploadConfig {
+            multipart_threshold: 6 << 20,
+            part_size: 5 << 20,
+            concurrency: 3,
+            part_retry: RetryPolicy::immediate(2),
+        },
+        ..Options::default()
+    }
+}
+
+/// Every expected object is in `store` with the local bytes, and nothing else is there
+/// (but the manifest).
+async fn assert_bucket_matches(
+    store: &dyn ObjectStore,
+    dir: &Path,
+    prefix: &str,
+    names: &[String],
+) {
+    let listed: Vec<String> = store
+        .list_all(prefix)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    let mut expected: Vec<String> = names
+        .iter()
+        .map(|n| stowage_pipeline::plan::key_for(prefix, n))
+        .collect();
+    expected.push(stowage_pipeline::plan::key_for(
+        prefix,
+        "stowage-manifest.json",
+    ));
+    expected.sort();
+    assert_eq!(
+        listed, expected,
+        "the bucket holds exactly the recording and its manifest"
+    );
+    for n in names {
+        let key = stowage_pipeline::plan::key_for(prefix, n);
+        let got = store.get(&key, None).await.unwrap().bytes().await.unwrap();
+        assert!(
+            got[..] == std::fs::read(dir.join(n)).unwrap()[..],
+            "{key} differs"
+        );
+    }
+}
+
+async fn s3s_store(endpoint: &str, bucket: &str, max_attempts: u32) -> S3Store {
+    let server = S3sServer::shared();
+    S3Store::new(S3Config {
+        bucket: bucket.into(),
+        region: Some("us-east-1".into()),
+        endpoint: Some(endpoint.into()),
+        force_path_style: true,
+        credentials: Some(Credentials::new(server.access_key(), server.secret_key())),
+        profile: None,
+        max_attempts,
+    })
+    .await
+    .unwrap()
+}
+
+fn recorder() -> (stowage_pipeline::EventSink, Arc<Mutex<Vec<Event>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink_seen = seen.clone();
+    (
+        Arc::new(move |e: &Event| sink_seen.lock().unwrap().push(e.clone())),
+        seen,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_bucket_end_to_end_and_nothing_sent_twice() {
+    let spool = tempfile::tempdir().unwrap();
+    let names = recording(spool.path(), 5, 1000, None);
+    let bucket = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(FsStore::create(bucket.path()).await.unwrap());
+    let targets = Targets {
+        primary: store.clone(),
+        backup: None,
+    };
+    let summary = upload_recording(spool.path(), &targets, &fast_options("rec/a"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.status, summary.objects, summary.in_primary),
+        (Status::Uploaded, names.len(), names.len())
+    );
+    assert_eq!(summary.playlists_published, ["rec/a/sid_chan.m3u8"]);
+    assert_bucket_matches(store.as_ref(), spool.path(), "rec/a", &names).await;
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &store
+            .get("rec/a/stowage-manifest.json", None)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["objects"].as_array().unwrap().len(), names.len());
+    assert_eq!(manifest["status"], "uploaded");
+    assert!(manifest["objects"][0]["checksums"]["crc64ecma"].is_string());
+
+    let (sink, seen) = recorder();
+    let again = upload_recording(
+        spool.path(),
+        &targets,
+        &Options {
+            events: Some(sink),
+            ..fast_options("rec/a")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.status, Status::Uploaded);
+    let sent = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Sending { .. }))
+        .count();
+    assert_eq!(sent, 0, "a second run must send nothing");
+}
+
+/// Records, at every playlist put, whether all segments it names are already in the store.
+#[derive(Debug)]
+struct Watching {
+    inner: Arc<dyn ObjectStore>,
+    /// The same bucket without faults, to look at what is really there.
+    truth: Arc<dyn ObjectStore>,
+    violations: Mutex<Vec<String>>,
+    playlist_puts: AtomicU32,
+}
+
+#[async_trait]
+impl ObjectStore for Watching {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
+        if key.ends_with(".m3u8") {
+            self.playlist_puts.fetch_add(1, Ordering::SeqCst);
+            let PutBody::File { path, .. } = &body else {
+                panic!("playlists are sent from files")
+            };
+            let text = std::fs::read_to_string(path).unwrap();
+            let base = key
+                .rsplit_once('/')
+                .map_or(String::new(), |(d, _)| format!("{d}/"));
+            for seg in stowage_hls::parse(&text).unwrap().segments {
+                if let Err(e) = self.truth.head(&format!("{base}{}", seg.uri)).await {
+                    self.violations
+                        .lock()
+                        .unwrap()
+                        .push(format!("{key} published before {}: {e}", seg.uri));
+                }
+            }
+        }
+        self.inner.put(key, body, opts).await
+    }
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn get(&self, key: &str, range: Option<std::ops::Range<u64>>) -> Result<GetResult> {
+        self.inner.get(key, range).await
+    }
+    async fn list(&self, req: &ListRequest) -> Result<ListPage> {
+        self.inner.list(req).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
+        self.inner.create_multipart(key, opts).await
+    }
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        n: u32,
+        body: PutBody,
+    ) -> Result<PartInfo> {
+        self.inner.upload_part(upload, n, body).await
+    }
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
+        self.inner.list_parts(upload).await
+    }
+    async fn complete_multipart(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[PartInfo],
+    ) -> Result<ObjectMeta> {
+        self.inner.complete_multipart(upload, parts).await
+    }
+    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
+        self.inner.abort_multipart(upload).await
+    }
+}
+
+/// 20 % of requests fail (503, connection resets, stalls): every object still arrives
+/// intact, once, and no playlist is ever put before its segments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_through_twenty_percent_faults() {
+    let server = S3sServer::shared();
+    let bucket = unique("faults");
+    server.create_bucket(&bucket).unwrap();
+    let rules = vec![
+        FaultRule::new(
+            Match::Any,
+            Fault::s3_error(503, "SlowDown", "reduce your request rate"),
+            Times::Rate {
+                probability: 0.08,
+                seed: 7,
+            },
+        ),
+        FaultRule::new(
+            Match::Any,
+            Fault::Reset,
+            Times::Rate {
+                probability: 0.08,
+                seed: 8,
+            },
+        ),
+        FaultRule::new(
+            Match::Any,
+            Fault::Delay(Duration::from_millis(300)),
+            Times::Rate {
+                probability: 0.04,
+                seed: 9,
+            },
+        ),
+    ];
+    let proxy = FaultProxy::start(server.endpoint(), rules).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let names = recording(spool.path(), 40, 64 << 10, Some(13 << 20));
+    let through: Arc<dyn ObjectStore> = Arc::new(s3s_store(proxy.endpoint(), &bucket, 2).await);
+    let truth: Arc<dyn ObjectStore> = Arc::new(s3s_store(server.endpoint(), &bucket, 3).await);
+    let watching = Arc::new(Watching {
+        inner: through,
+        truth,
+        violations: Mutex::default(),
+        playlist_puts: AtomicU32::new(0),
+    });
+    let targets = Targets {
+        primary: watching.clone(),
+        backup: None,
+    };
+    let summary = upload_recording(
+        spool.path(),
+        &targets,
+        &Options {
+            retry: RetryPolicy {
+                max_attempts: 10,
+                ..fast_options("").retry
+            },
+            ..fast_options("live/x")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.status, Status::Uploaded, "{summary:?}");
+    assert!(
+        proxy.faults_injected() > 10,
+        "only {} faults were injected",
+        proxy.faults_injected()
+    );
+    assert!(watching.playlist_puts.load(Ordering::SeqCst) >= 1);
+    assert!(
+        watching.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        watching.violations.lock().unwrap()
+    );
+    let direct = s3s_store(server.endpoint(), &bucket, 3).await;
+    assert_bucket_matches(&direct, spool.path(), "live/x", &names).await;
+    assert!(
+        direct.list_multipart_uploads("").await.unwrap().is_empty(),
+        "no multipart upload left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_end_to_end_with_multipart() {
+    let server = stowage_testkit::moto::MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
+    let bucket = unique("pipe");
+    let store = S3Store::new(S3Config {
+        bucket: bucket.clone(),
+        region: Some("us-east-1".into()),
+        endpoint: Some(server.endpoint().into()),
+        force_path_style: true,
+        credentials: Some(Credentials::new("testing", "testing")),
+        profile: None,
+        max_attempts: 3,
+    })
+    .await
+    .unwrap();
+    store
+        .client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let names = recording(spool.path(), 6, 100_000, Some(12 << 20));
+    let targets = Targets {
+        primary: Arc::new(store.clone()),
+        backup: None,
+    };
+    let summary = upload_recording(spool.path(), &targets, &fast_options(""))
+        .await
+        .unwrap();
+    assert_eq!(summary.status, Status::Uploaded, "{summary:?}");
+    assert_bucket_matches(&store, spool.path(), "", &names).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playlist_naming_a_missing_segment_is_held() {
+    let spool = tempfile::tempdir().unwrap();
+    recording(spool.path(), 3, 100, None);
+    std::fs::remove_file(spool.path().join("sid_chan_20261124100002000.ts")).unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let store = Arc::new(FsStore::create(bucket.path()).await.unwrap());
+    let summary = upload_recording(
+        spool.path(),
+        &Targets {
+            primary: store.clone(),
+            backup: None,
+        },
+        &fast_options(""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.status, Status::Incomplete);
+    assert_eq!(summary.playlists_held.len(), 1);
+    assert!(
+        summary.playlists_held[0]
+            .1
+            .contains("sid_chan_20261124100002000.ts"),
+        "{:?}",
+        summary.playlists_held
+    );
+    assert_eq!(
+        store.head("sid_chan.m3u8").await.unwrap_err().kind(),
+        &ErrorKind::NotFound
+    );
+}
+
+/// The primary is unreachable for the whole recording: everything lands in the backup,
+/// playable there; `restore` later moves it all to the primary and empties the backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_primary_means_backup_then_restore() {
+    let server = S3sServer::shared();
+    let bucket = unique("restore");
+    let spool = tempfile::tempdir().unwrap();
+    let names = recording(spool.path(), 4, 5000, Some(7 << 20));
+    let backup_dir = tempfile::tempdir().unwrap();
+    let backup: Arc<dyn ObjectStore> = Arc::new(FsStore::create(backup_dir.path()).await.unwrap());
+    let dead: Arc<dyn ObjectStore> = Arc::new(s3s_store("http://127.0.0.1:9", &bucket, 1).await);
+    let opts = Options {
+        retry: RetryPolicy::immediate(2),
+        ..fast_options("r")
+    };
+    let summary = upload_recording(
+        spool.path(),
+        &Targets {
+            primary: dead,
+            backup: Some(backup.clone()),
+        },
+        &opts,
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.status, Status::Backuped, "{summary:?}");
+    assert_eq!(summary.in_backup.len(), names.len());
+    assert_eq!(
+        summary.playlists_published,
+        ["r/sid_chan.m3u8"],
+        "published to the backup, which holds every segment"
+    );
+    assert_bucket_matches(backup.as_ref(), spool.path(), "r", &names).await;
+
+    server.create_bucket(&bucket).unwrap();
+    let alive: Arc<dyn ObjectStore> = Arc::new(s3s_store(server.endpoint(), &bucket, 3).await);
+    let restored = restore(
+        spool.path(),
+        &Targets {
+            primary: alive.clone(),
+            backup: Some(backup.clone()),
+        },
+        &opts,
+    )
+    .await
+    .unwrap();
+    assert_eq!(restored.status, Status::Uploaded, "{restored:?}");
+    assert_bucket_matches(alive.as_ref(), spool.path(), "r", &names).await;
+    let left: Vec<String> = backup
+        .list_all("r/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(
+        left,
+        ["r/stowage-manifest.json"],
+        "the backup keeps only the old manifest"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadline_leaves_the_rest_in_the_spool_and_a_rerun_finishes() {
+    let server = S3sServer::shared();
+    let bucket = unique("deadline");
+    server.create_bucket(&bucket).unwrap();
+    let stall = FaultRule::new(
+        Match::request("PUT", "/"),
+        Fault::Delay(Duration::from_millis(400)),
+        Times::Always,
+    );
+    let proxy = FaultProxy::start(server.endpoint(), vec![stall]).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let names = recording(spool.path(), 12, 1000, None);
+    let slow: Arc<dyn ObjectStore> = Arc::new(s3s_store(proxy.endpoint(), &bucket, 3).await);
+    let opts = Options {
+        deadline: Some(Duration::from_millis(600)),
+        concurrency: 2,
+        ..fast_options("")
+    };
+    let summary = upload_recording(
+        spool.path(),
+        &Targets {
+            primary: slow.clone(),
+            backup: None,
+        },
+        &opts,
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.status, Status::Incomplete);
+    assert!(
+        !summary.pending.is_empty() && summary.pending.len() < names.len(),
+        "{summary:?}"
+    );
+    assert!(
+        names.iter().all(|n| spool.path().join(n).exists()),
+        "nothing is deleted"
+    );
+    proxy.set_rules(Vec::new());
+    let done = upload_recording(
+        spool.path(),
+        &Targets {
+            primary: slow,
+            backup: None,
+        },
+        &fast_options(""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status, Status::Uploaded, "{done:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_after_verify_removes_only_confirmed_files() {
+    let spool = tempfile::tempdir().unwrap();
+    let names = recording(spool.path(), 3, 100, None);
+    let keep: Vec<(String, Vec<u8>)> = names
+        .iter()
+        .map(|n| (n.clone(), std::fs::read(spool.path().join(n)).unwrap()))
+        .collect();
+    let bucket = tempfile::tempdir().unwrap();
+    let store = Arc::new(FsStore::create(bucket.path()).await.unwrap());
+    let summary = upload_recording(
+        spool.path(),
+        &Targets {
+            primary: store.clone(),
+            backup: None,
+        },
+        &Options {
+            delete_after_verify: true,
+            ..fast_options("")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.status, Status::Uploaded);
+    for (n, bytes) in keep {
+        assert!(!spool.path().join(&n).exists(), "{n} was not deleted");
+        assert_eq!(
+            store.get(&n, None).await.unwrap().bytes().await.unwrap()[..],
+            bytes[..]
+        );
+    }
+    let journal = stowage_pipeline::journal::Journal::open(&journal_path(spool.path())).unwrap();
+    assert!(
+        journal
+            .all()
+            .unwrap()
+            .iter()
+            .all(|e| e.state == State::Primary)
+    );
+}
+
+fn journal_path(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir.join(".stowage"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "sqlite"))
+        .expect("a journal")
+}
