@@ -36,6 +36,15 @@ pub struct UploadArgs {
     /// Attempts per object and bucket before the backup (or failure).
     #[arg(long, default_value_t = 5)]
     attempts: u32,
+    /// Files larger than this many MiB go up in parts.
+    #[arg(long, default_value_t = 64)]
+    multipart_threshold_mib: u64,
+    /// Part size in MiB (raised to the store's minimum when smaller).
+    #[arg(long, default_value_t = 16)]
+    part_size_mib: u64,
+    /// Parts of one file in flight at once.
+    #[arg(long, default_value_t = 4)]
+    part_concurrency: usize,
     /// Stop after this long (e.g. 90s, 10m); what has not landed stays in the spool.
     #[arg(long, value_parser = parse_duration)]
     deadline: Option<Duration>,
@@ -78,10 +87,15 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
             max_attempts: args.attempts.max(1),
             ..Options::default().retry
         },
+        upload: stowage_core::upload::UploadConfig {
+            multipart_threshold: args.multipart_threshold_mib << 20,
+            part_size: args.part_size_mib.max(1) << 20,
+            concurrency: args.part_concurrency.max(1),
+            ..Default::default()
+        },
         deadline: args.deadline,
         delete_after_verify: args.delete_after_verify,
         events: Some(Arc::new(move |e: &Event| print_event(e, json))),
-        ..Options::default()
     };
     let summary = if restore {
         stowage_pipeline::restore(&args.dir, &targets, &opts).await?

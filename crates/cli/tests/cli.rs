@@ -433,3 +433,131 @@ fn playlist_url_for_vendors_and_domains() {
         stderr(&o)
     );
 }
+
+/// `kill -9` at 20 random moments of an upload (through a proxy that slows every request),
+/// then one run to the end: every object arrives intact, once, and no multipart upload is
+/// left behind.
+#[test]
+fn upload_survives_kill_nine_at_twenty_points() {
+    use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
+    let server = S3sServer::shared();
+    server.create_bucket("cli-kill").unwrap();
+    let slow = FaultRule::new(
+        Match::Any,
+        Fault::Delay(std::time::Duration::from_millis(40)),
+        Times::Always,
+    );
+    let proxy = FaultProxy::start(server.endpoint(), vec![slow]).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let mut expected = Vec::new();
+    for i in 0..80 {
+        let name = format!("sid_chan_20261124{:06}000.ts", 100000 + i * 2);
+        let bytes = stowage_testkit::conformance::pseudo_random(96 << 10, i as u64 + 1);
+        std::fs::write(spool.path().join(&name), &bytes).unwrap();
+        expected.push((name, bytes));
+    }
+    let mut playlist = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:2\n");
+    for (n, _) in &expected {
+        playlist.push_str(&format!("#EXTINF:2.0,\n{n}\n"));
+    }
+    playlist.push_str("#EXT-X-ENDLIST\n");
+    expected.push(("sid_chan.m3u8".into(), playlist.clone().into_bytes()));
+    expected.push((
+        "sid_chan_0.mp4".into(),
+        stowage_testkit::conformance::pseudo_random(30 << 20, 77),
+    ));
+    std::fs::write(spool.path().join("sid_chan.m3u8"), playlist).unwrap();
+    std::fs::write(
+        spool.path().join("sid_chan_0.mp4"),
+        &expected.last().unwrap().1,
+    )
+    .unwrap();
+
+    let args = [
+        "upload",
+        spool.path().to_str().unwrap(),
+        "s3://cli-kill/rec",
+        "--endpoint",
+        proxy.endpoint(),
+        "--access-key",
+        server.access_key(),
+        "--secret-key",
+        server.secret_key(),
+        "--multipart-threshold-mib",
+        "8",
+        "--part-size-mib",
+        "5",
+        "--part-concurrency",
+        "2",
+        "--concurrency",
+        "2",
+    ];
+    let mut x: u64 = 0x5eed;
+    let mut killed_mid_way = 0;
+    for _ in 0..20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stowage"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50 + x % 450));
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_way += 1;
+        }
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+    }
+    assert!(
+        killed_mid_way >= 10,
+        "only {killed_mid_way} of 20 kills hit a running upload"
+    );
+    ok(stowage(&args));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt
+        .block_on(stowage_s3::S3Store::new(stowage_s3::S3Config {
+            bucket: "cli-kill".into(),
+            region: Some("us-east-1".into()),
+            endpoint: Some(server.endpoint().into()),
+            force_path_style: true,
+            credentials: Some(stowage_core::Credentials::new(
+                server.access_key(),
+                server.secret_key(),
+            )),
+            profile: None,
+            max_attempts: 3,
+        }))
+        .unwrap();
+    rt.block_on(async {
+        use stowage_core::ObjectStore;
+        let listed: Vec<String> = (&store as &dyn ObjectStore)
+            .list_all("rec/")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        let mut want: Vec<String> = expected.iter().map(|(n, _)| format!("rec/{n}")).collect();
+        want.push("rec/stowage-manifest.json".into());
+        want.sort();
+        assert_eq!(listed, want);
+        for (n, bytes) in &expected {
+            let got = store
+                .get(&format!("rec/{n}"), None)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            assert!(got[..] == bytes[..], "{n} differs after the kills");
+        }
+        assert!(
+            store.list_multipart_uploads("").await.unwrap().is_empty(),
+            "a multipart upload was left behind"
+        );
+    });
+}
