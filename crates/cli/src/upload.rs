@@ -51,6 +51,19 @@ pub struct UploadArgs {
     /// Delete each local file once the bucket confirmed its checksum.
     #[arg(long)]
     delete_after_verify: bool,
+    /// Follow a recorder writing into DIR: send segments as they are finished, publish the
+    /// growing playlist, end at ENDLIST, after --idle-timeout, or on Ctrl-C.
+    #[arg(long)]
+    watch: bool,
+    /// With --watch: end after this long without a new or growing file (Agora's maxIdleTime).
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    idle_timeout: Duration,
+    /// With --watch: a file no playlist names is ready once unchanged this long.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    stable_for: Duration,
+    /// With --watch: least time between two publications of the growing playlist.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    playlist_every: Duration,
     /// One JSON event per line, then the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -99,6 +112,21 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
     };
     let summary = if restore {
         stowage_pipeline::restore(&args.dir, &targets, &opts).await?
+    } else if args.watch {
+        let w = stowage_pipeline::WatchOptions {
+            idle_timeout: args.idle_timeout,
+            stable_for: args.stable_for,
+            playlist_every: args.playlist_every,
+            ..Default::default()
+        };
+        let stop = w.stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("stopping: finishing what is in flight, then sending the rest");
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        stowage_pipeline::watch(&args.dir, &targets, &opts, &w).await?
     } else {
         stowage_pipeline::upload_recording(&args.dir, &targets, &opts).await?
     };
@@ -160,6 +188,9 @@ fn print_event(e: &Event, json: bool) {
         Event::DeadlineReached { pending } => eprintln!(
             "deadline  reached with {pending} object(s) not landed; they stay in the spool"
         ),
+        Event::PlaylistUpdated { key, segments } => {
+            println!("updated   {key} ({segments} segments confirmed)")
+        }
         Event::Sending { .. } => {}
     }
 }

@@ -14,6 +14,7 @@
 //! confirmed by the bucket.
 
 pub mod journal;
+mod live;
 pub mod plan;
 mod run;
 
@@ -25,6 +26,7 @@ use stowage_core::ObjectStore;
 use stowage_core::retry::RetryPolicy;
 use stowage_core::upload::UploadConfig;
 
+pub use live::{Session, WatchOptions, watch};
 pub use run::{restore, upload_recording};
 
 /// Where objects go.
@@ -102,6 +104,11 @@ pub enum Event {
     PlaylistPublished {
         key: String,
         bucket: String,
+    },
+    /// A growing playlist was re-published with this many confirmed segments.
+    PlaylistUpdated {
+        key: String,
+        segments: usize,
     },
     PlaylistHeld {
         key: String,

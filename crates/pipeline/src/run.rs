@@ -2,7 +2,7 @@
 //! manifest, summarise.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -27,14 +27,21 @@ const LOCAL_ALGOS: [ChecksumAlgo; 3] = [
 /// Key of the manifest, under the prefix.
 pub const MANIFEST_NAME: &str = "stowage-manifest.json";
 
-struct Run<'a> {
-    dir: &'a Path,
-    targets: &'a Targets,
-    opts: &'a Options,
-    journal: Journal,
+pub(crate) struct Run {
+    pub(crate) dir: PathBuf,
+    pub(crate) targets: Targets,
+    pub(crate) opts: Options,
+    pub(crate) journal: Journal,
 }
 
-impl Run<'_> {
+impl Run {
+    pub(crate) fn emit_partial(&self, key: &str, segments: usize) {
+        self.emit(Event::PlaylistUpdated {
+            key: key.to_string(),
+            segments,
+        });
+    }
+
     fn emit(&self, e: Event) {
         tracing::debug!(event = ?e);
         if let Some(sink) = &self.opts.events {
@@ -82,7 +89,7 @@ pub async fn upload_recording(dir: &Path, targets: &Targets, opts: &Options) -> 
     finish(&run, published, started).await
 }
 
-fn open_run<'a>(dir: &'a Path, targets: &'a Targets, opts: &'a Options) -> Result<Run<'a>> {
+pub(crate) fn open_run(dir: &Path, targets: &Targets, opts: &Options) -> Result<Run> {
     plan::validate_prefix(&opts.prefix)?;
     if !dir.is_dir() {
         return Err(Error::invalid_input(format!(
@@ -109,9 +116,9 @@ fn open_run<'a>(dir: &'a Path, targets: &'a Targets, opts: &'a Options) -> Resul
         None => journal.set_meta("destination", &destination)?,
     }
     Ok(Run {
-        dir,
-        targets,
-        opts,
+        dir: dir.to_path_buf(),
+        targets: targets.clone(),
+        opts: opts.clone(),
         journal,
     })
 }
@@ -125,7 +132,7 @@ fn fnv1a(s: &str) -> u64 {
 
 /// Aborts multipart uploads in the primary for our keys that the journal does not know
 /// (a crash between creating an upload and journaling its id leaves one behind).
-async fn abort_stale_uploads(run: &Run<'_>) {
+pub(crate) async fn abort_stale_uploads(run: &Run) {
     let primary = &run.targets.primary;
     if !primary.capabilities().list_multipart_uploads {
         return;
@@ -151,7 +158,7 @@ async fn abort_stale_uploads(run: &Run<'_>) {
     }
 }
 
-async fn send_all<'f>(run: &Run<'_>, files: impl Iterator<Item = &'f LocalFile>) {
+async fn send_all<'f>(run: &Run, files: impl Iterator<Item = &'f LocalFile>) {
     let keys: Vec<String> = files
         .map(|f| plan::key_for(&run.opts.prefix, &f.rel))
         .collect();
@@ -167,7 +174,12 @@ async fn send_all<'f>(run: &Run<'_>, files: impl Iterator<Item = &'f LocalFile>)
 }
 
 /// Gets one object into a bucket: primary first, backup when the primary's budget is spent.
-async fn deliver(run: &Run<'_>, key: &str) -> Result<()> {
+/// Sends every non-playlist file the journal has not seen land.
+pub(crate) async fn send_pending(run: &Run, files: &[LocalFile]) {
+    send_all(run, files.iter().filter(|f| !f.is_playlist())).await;
+}
+
+pub(crate) async fn deliver(run: &Run, key: &str) -> Result<()> {
     let Some(entry) = run.journal.get(key)? else {
         return Ok(());
     };
@@ -205,7 +217,7 @@ async fn deliver(run: &Run<'_>, key: &str) -> Result<()> {
     }
 }
 
-async fn local_checksums(run: &Run<'_>, entry: &Entry) -> Result<Checksums> {
+async fn local_checksums(run: &Run, entry: &Entry) -> Result<Checksums> {
     if let Some(c) = &entry.local {
         return Ok(c.clone());
     }
@@ -224,7 +236,7 @@ async fn local_checksums(run: &Run<'_>, entry: &Entry) -> Result<Checksums> {
     Ok(sums)
 }
 
-async fn landed(run: &Run<'_>, entry: &Entry, state: State, meta: &ObjectMeta) -> Result<()> {
+async fn landed(run: &Run, entry: &Entry, state: State, meta: &ObjectMeta) -> Result<()> {
     run.journal
         .landed(&entry.key, state, &meta.checksums, meta.etag.as_deref())?;
     run.emit(Event::Landed {
@@ -245,7 +257,7 @@ async fn landed(run: &Run<'_>, entry: &Entry, state: State, meta: &ObjectMeta) -
     Ok(())
 }
 
-fn store_for<'a>(run: &'a Run<'_>, which: State) -> Option<&'a dyn ObjectStore> {
+pub(crate) fn store_for(run: &Run, which: State) -> Option<&dyn ObjectStore> {
     match which {
         State::Backup => run.targets.backup.as_deref(),
         _ => Some(run.targets.primary.as_ref()),
@@ -253,8 +265,8 @@ fn store_for<'a>(run: &'a Run<'_>, which: State) -> Option<&'a dyn ObjectStore> 
 }
 
 /// Sends `entry` to one bucket within the object's retry budget.
-async fn send_with_retry(
-    run: &Run<'_>,
+pub(crate) async fn send_with_retry(
+    run: &Run,
     entry: &Entry,
     local: &Checksums,
     which: State,
@@ -292,7 +304,7 @@ async fn send_with_retry(
 
 /// One attempt: a put, or a multipart upload resumed from the journaled upload id.
 async fn send_once(
-    run: &Run<'_>,
+    run: &Run,
     store: &dyn ObjectStore,
     entry: &Entry,
     local: &Checksums,
@@ -328,7 +340,7 @@ async fn send_once(
 }
 
 async fn send_multipart(
-    run: &Run<'_>,
+    run: &Run,
     store: &dyn ObjectStore,
     entry: &Entry,
     opts: &PutOptions,
@@ -385,7 +397,7 @@ async fn send_multipart(
 }
 
 /// The primary gave up on this object: abort its multipart upload so none is left behind.
-async fn abandon_upload(run: &Run<'_>, store: &dyn ObjectStore, entry: &Entry) {
+async fn abandon_upload(run: &Run, store: &dyn ObjectStore, entry: &Entry) {
     if let Ok(Some(Entry {
         upload_id: Some(id),
         ..
@@ -404,8 +416,8 @@ async fn abandon_upload(run: &Run<'_>, store: &dyn ObjectStore, entry: &Entry) {
 
 /// Publishes each playlist to the bucket that holds every segment it names; holds it
 /// otherwise. Returns (published keys, held keys with reasons).
-async fn publish_playlists(
-    run: &Run<'_>,
+pub(crate) async fn publish_playlists(
+    run: &Run,
     files: &[LocalFile],
 ) -> (Vec<String>, Vec<(String, String)>) {
     let mut published = Vec::new();
@@ -432,11 +444,7 @@ async fn publish_playlists(
     (published, held)
 }
 
-async fn publish_one(
-    run: &Run<'_>,
-    f: &LocalFile,
-    key: &str,
-) -> std::result::Result<String, String> {
+async fn publish_one(run: &Run, f: &LocalFile, key: &str) -> std::result::Result<String, String> {
     let entry = run
         .journal
         .get(key)
@@ -494,8 +502,8 @@ async fn publish_one(
 }
 
 /// Writes and uploads the manifest, and summarises from the journal.
-async fn finish(
-    run: &Run<'_>,
+pub(crate) async fn finish(
+    run: &Run,
     published: (Vec<String>, Vec<(String, String)>),
     started: Instant,
 ) -> Result<Summary> {
@@ -577,7 +585,7 @@ fn summarize(
     }
 }
 
-fn manifest_json(run: &Run<'_>, entries: &[Entry], summary: &Summary) -> serde_json::Value {
+fn manifest_json(run: &Run, entries: &[Entry], summary: &Summary) -> serde_json::Value {
     let objects: Vec<_> = entries
         .iter()
         .map(|e| {
@@ -622,7 +630,7 @@ pub async fn restore(dir: &Path, targets: &Targets, opts: &Options) -> Result<Su
     finish(&run, published, started).await
 }
 
-async fn restore_one(run: &Run<'_>, backup: &dyn ObjectStore, entry: &Entry) -> Result<()> {
+async fn restore_one(run: &Run, backup: &dyn ObjectStore, entry: &Entry) -> Result<()> {
     let local_ok = tokio::fs::metadata(&entry.path)
         .await
         .is_ok_and(|m| m.len() == entry.size);
@@ -630,7 +638,7 @@ async fn restore_one(run: &Run<'_>, backup: &dyn ObjectStore, entry: &Entry) -> 
     let source = if local_ok {
         entry.clone()
     } else {
-        tmp = tempdir_in(run.dir)?;
+        tmp = tempdir_in(&run.dir)?;
         let path = tmp.join("object");
         backup
             .get(&entry.key, None)

@@ -207,10 +207,11 @@ impl ObjectStore for Watching {
     async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
         if key.ends_with(".m3u8") {
             self.playlist_puts.fetch_add(1, Ordering::SeqCst);
-            let PutBody::File { path, .. } = &body else {
-                panic!("playlists are sent from files")
+            let text = match &body {
+                PutBody::File { path, .. } => std::fs::read_to_string(path).unwrap(),
+                PutBody::Bytes(b) => String::from_utf8(b.to_vec()).unwrap(),
+                PutBody::Stream { .. } => panic!("playlists are not streamed"),
             };
-            let text = std::fs::read_to_string(path).unwrap();
             let base = key
                 .rsplit_once('/')
                 .map_or(String::new(), |(d, _)| format!("{d}/"));
@@ -572,4 +573,88 @@ fn journal_path(dir: &Path) -> PathBuf {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|x| x == "sqlite"))
         .expect("a journal")
+}
+
+/// `watch` follows a recorder: segments go up as they are finished, the bucket's playlist
+/// grows (never naming a segment it does not hold) and ends as the recorder's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_follows_a_recorder_and_keeps_the_playlist_honest() {
+    let spool = tempfile::tempdir().unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let fs: Arc<dyn ObjectStore> = Arc::new(FsStore::create(bucket.path()).await.unwrap());
+    let watching = Arc::new(Watching {
+        inner: fs.clone(),
+        truth: fs.clone(),
+        violations: Mutex::default(),
+        playlist_puts: AtomicU32::new(0),
+    });
+    let targets = Targets {
+        primary: watching.clone(),
+        backup: None,
+    };
+    let w = stowage_pipeline::WatchOptions {
+        poll: Duration::from_millis(40),
+        stable_for: Duration::from_millis(300),
+        idle_timeout: Duration::from_secs(10),
+        playlist_every: Duration::from_millis(60),
+        stop: Arc::default(),
+    };
+    let dir = spool.path().to_path_buf();
+    let recorder = tokio::spawn(async move {
+        let mut names = Vec::new();
+        for i in 0..10 {
+            let name = format!("sid_chan_202611241000{:02}000.ts", i * 2);
+            tokio::fs::write(dir.join(&name), pseudo_random(50_000, i + 1))
+                .await
+                .unwrap();
+            names.push(name);
+            let mut text =
+                String::from("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:EVENT\n");
+            for n in &names {
+                text.push_str(&format!("#EXTINF:2.0,\n{n}\n"));
+            }
+            tokio::fs::write(dir.join("sid_chan.m3u8"), &text)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(80)).await;
+        }
+        tokio::fs::write(dir.join("notes.json"), b"{}")
+            .await
+            .unwrap(); // named by no playlist
+        let mut text = tokio::fs::read_to_string(dir.join("sid_chan.m3u8"))
+            .await
+            .unwrap();
+        text.push_str("#EXT-X-ENDLIST\n");
+        tokio::fs::write(dir.join("sid_chan.m3u8"), text)
+            .await
+            .unwrap();
+    });
+    let summary = stowage_pipeline::watch(spool.path(), &targets, &fast_options("live"), &w)
+        .await
+        .unwrap();
+    recorder.await.unwrap();
+    assert_eq!(summary.status, Status::Uploaded, "{summary:?}");
+    assert!(
+        watching.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        watching.violations.lock().unwrap()
+    );
+    let puts = watching.playlist_puts.load(Ordering::SeqCst);
+    assert!(puts >= 3, "the playlist was published {puts} times");
+    let mut names: Vec<String> = std::fs::read_dir(spool.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".stowage")
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 12, "{names:?}");
+    assert_bucket_matches(fs.as_ref(), spool.path(), "live", &names).await;
+    let final_playlist = fs
+        .get("live/sid_chan.m3u8", None)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(final_playlist.ends_with(b"#EXT-X-ENDLIST\n"));
 }
