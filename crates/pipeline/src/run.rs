@@ -18,7 +18,8 @@ use crate::journal::{Entry, Journal, State};
 use crate::plan::{self, LocalFile, STATE_DIR};
 use crate::{Event, Options, Status, Summary, Targets};
 
-/// Checksums computed once per file: what S3 (MD5, CRC64-NVME) and OSS/COS (CRC-64/XZ) check.
+/// Checksums computed once per file: what S3 (MD5, CRC64-NVME) and OSS/COS (CRC-64/XZ)
+/// check. MD5 first: files sent in parts skip it.
 const LOCAL_ALGOS: [ChecksumAlgo; 3] = [
     ChecksumAlgo::Md5,
     ChecksumAlgo::Crc64Nvme,
@@ -221,7 +222,14 @@ async fn local_checksums(run: &Run, entry: &Entry) -> Result<Checksums> {
     if let Some(c) = &entry.local {
         return Ok(c.clone());
     }
-    let (size, sums) = checksum_file(&entry.path, &LOCAL_ALGOS)
+    // A multipart object's whole-file MD5 proves nothing to the bucket (each part carries
+    // its own Content-MD5, and the ETag is not an MD5), so big files skip that pass.
+    let algos: &[ChecksumAlgo] = if entry.size > run.opts.upload.multipart_threshold {
+        &LOCAL_ALGOS[1..]
+    } else {
+        &LOCAL_ALGOS
+    };
+    let (size, sums) = checksum_file(&entry.path, algos)
         .await
         .map_err(|e| e.or_key(&entry.key))?;
     if size != entry.size {

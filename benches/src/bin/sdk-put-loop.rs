@@ -1,0 +1,73 @@
+//! The ceiling for small-object uploads: a bare aws-sdk-s3 PUT loop (no checksums of ours,
+//! no journal) over every file in a directory, at several concurrencies; prints the best.
+//!
+//! `sdk-put-loop ENDPOINT ACCESS_KEY SECRET_KEY BUCKET DIR`
+
+use std::time::Instant;
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::primitives::ByteStream;
+use futures::StreamExt;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, endpoint, ak, sk, bucket, dir] = args.as_slice() else {
+        eprintln!("usage: sdk-put-loop ENDPOINT ACCESS_KEY SECRET_KEY BUCKET DIR");
+        std::process::exit(2);
+    };
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(Credentials::new(ak, sk, None, None, "bench"))
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .http_client(stowage_s3_http_client())
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(conf);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let mut best = (0.0f64, 0usize);
+    for concurrency in [8usize, 16, 32, 64] {
+        let t = Instant::now();
+        futures::stream::iter(files.iter().enumerate())
+            .map(|(i, path)| {
+                let client = client.clone();
+                async move {
+                    let body = ByteStream::from_path(path).await.expect("body");
+                    client
+                        .put_object()
+                        .bucket(bucket)
+                        .key(format!("c{concurrency}/{i}"))
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("put");
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect::<Vec<()>>()
+            .await;
+        let rate = bytes as f64 / (1024.0 * 1024.0) / t.elapsed().as_secs_f64();
+        eprintln!("  bare SDK loop at concurrency {concurrency}: {rate:.0} MiB/s");
+        if rate > best.0 {
+            best = (rate, concurrency);
+        }
+    }
+    println!("{:.1} {}", best.0, best.1);
+}
+
+fn stowage_s3_http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
