@@ -9,6 +9,7 @@ mod inspect;
 mod open;
 mod output;
 mod playlist;
+mod progress;
 mod upload;
 
 use std::process::ExitCode;

@@ -93,6 +93,8 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
     let (targets, prefix) = targets(&args).await?;
     let json = args.json;
+    let reporter = Arc::new(crate::progress::Reporter::new(json));
+    let sink = reporter.clone();
     let opts = Options {
         prefix,
         concurrency: args.concurrency,
@@ -108,7 +110,7 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
         },
         deadline: args.deadline,
         delete_after_verify: args.delete_after_verify,
-        events: Some(Arc::new(move |e: &Event| print_event(e, json))),
+        events: Some(Arc::new(move |e: &Event| sink.event(e))),
     };
     let summary = if restore {
         stowage_pipeline::restore(&args.dir, &targets, &opts).await?
@@ -130,6 +132,7 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
     } else {
         stowage_pipeline::upload_recording(&args.dir, &targets, &opts).await?
     };
+    reporter.finish();
     print_summary(&summary, json);
     Ok(match summary.status {
         Status::Uploaded => ExitCode::SUCCESS,
@@ -155,44 +158,6 @@ async fn targets(args: &UploadArgs) -> Result<(Targets, String)> {
         None => None,
     };
     Ok((Targets { primary, backup }, prefix))
-}
-
-fn print_event(e: &Event, json: bool) {
-    if json {
-        if let Ok(line) = serde_json::to_string(e) {
-            println!("{line}");
-        }
-        return;
-    }
-    match e {
-        Event::Landed {
-            key,
-            size,
-            location,
-        } => println!("landed    {key} ({}) in {location:?}", human_size(*size)),
-        Event::Retrying {
-            key,
-            attempt,
-            error,
-        } => eprintln!("retrying  {key} (attempt {attempt}): {error}"),
-        Event::SentToBackup { key, primary_error } => {
-            eprintln!("backup    {key}: the primary refused it: {primary_error}")
-        }
-        Event::Failed { key, error } => eprintln!("FAILED    {key}: {error}"),
-        Event::PlaylistPublished { key, bucket } => println!("published {key} to {bucket}"),
-        Event::PlaylistHeld { key, reason } => eprintln!("held      {key}: {reason}"),
-        Event::AbortedStaleUpload { key, upload_id } => {
-            eprintln!("aborted   a stale multipart upload of {key} ({upload_id})")
-        }
-        Event::Deleted { key } => println!("deleted   local copy of {key}"),
-        Event::DeadlineReached { pending } => eprintln!(
-            "deadline  reached with {pending} object(s) not landed; they stay in the spool"
-        ),
-        Event::PlaylistUpdated { key, segments } => {
-            println!("updated   {key} ({segments} segments confirmed)")
-        }
-        Event::Sending { .. } => {}
-    }
 }
 
 fn print_summary(s: &Summary, json: bool) {

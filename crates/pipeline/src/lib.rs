@@ -78,6 +78,11 @@ impl Default for Options {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// What a run has to send (objects not yet landed and their bytes).
+    Planned {
+        objects: usize,
+        bytes: u64,
+    },
     Sending {
         key: String,
         size: u64,

@@ -66,6 +66,16 @@ pub async fn upload_recording(dir: &Path, targets: &Targets, opts: &Options) -> 
         )?;
     }
     run.journal.retry_failed()?;
+    let todo: Vec<Entry> = run
+        .journal
+        .all()?
+        .into_iter()
+        .filter(|e| !e.state.landed())
+        .collect();
+    run.emit(Event::Planned {
+        objects: todo.len(),
+        bytes: todo.iter().map(|e| e.size).sum(),
+    });
     abort_stale_uploads(&run).await;
     let work = async {
         send_all(&run, files.iter().filter(|f| !f.is_playlist())).await;

@@ -1,0 +1,127 @@
+//! What `stowage upload` shows while it works: a progress bar on a terminal (objects, bytes,
+//! rate, ETA, retries), plain lines otherwise, JSON lines with `--json`.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use stowage_pipeline::Event;
+
+use crate::output::human_size;
+
+/// Turns pipeline events into output.
+pub struct Reporter {
+    json: bool,
+    bar: Option<ProgressBar>,
+    landed: AtomicU64,
+    planned: AtomicU64,
+    retries: AtomicU64,
+    lock: Mutex<()>,
+}
+
+impl Reporter {
+    /// A bar only when stderr is a terminal and output is not JSON.
+    pub fn new(json: bool) -> Self {
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(0);
+            let style = ProgressStyle::with_template(
+                "{bar:30.cyan/blue} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar
+        });
+        Reporter {
+            json,
+            bar,
+            landed: AtomicU64::new(0),
+            planned: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            lock: Mutex::new(()),
+        }
+    }
+
+    pub fn event(&self, e: &Event) {
+        if self.json {
+            if let Ok(line) = serde_json::to_string(e) {
+                let _guard = self.lock.lock();
+                println!("{line}");
+            }
+            return;
+        }
+        self.update_bar(e);
+        if let Some(line) = describe(e) {
+            match &self.bar {
+                Some(bar) if !matches!(e, Event::Landed { .. }) => bar.println(line),
+                Some(_) => {} // the bar shows landings
+                None => println!("{line}"),
+            }
+        }
+    }
+
+    fn update_bar(&self, e: &Event) {
+        let Some(bar) = &self.bar else { return };
+        match e {
+            Event::Planned { objects, bytes } => {
+                self.planned.store(*objects as u64, Ordering::Relaxed);
+                bar.set_length(*bytes);
+            }
+            Event::Landed { size, .. } => {
+                self.landed.fetch_add(1, Ordering::Relaxed);
+                bar.inc(*size);
+            }
+            Event::Retrying { .. } => {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        bar.set_message(format!(
+            "{}/{} objects, {} retries",
+            self.landed.load(Ordering::Relaxed),
+            self.planned.load(Ordering::Relaxed),
+            self.retries.load(Ordering::Relaxed)
+        ));
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn describe(e: &Event) -> Option<String> {
+    Some(match e {
+        Event::Planned { objects, bytes } => {
+            format!("sending   {objects} object(s), {}", human_size(*bytes))
+        }
+        Event::Landed {
+            key,
+            size,
+            location,
+        } => format!("landed    {key} ({}) in {location:?}", human_size(*size)),
+        Event::Retrying {
+            key,
+            attempt,
+            error,
+        } => format!("retrying  {key} (attempt {attempt}): {error}"),
+        Event::SentToBackup { key, primary_error } => {
+            format!("backup    {key}: the primary refused it: {primary_error}")
+        }
+        Event::Failed { key, error } => format!("FAILED    {key}: {error}"),
+        Event::PlaylistPublished { key, bucket } => format!("published {key} to {bucket}"),
+        Event::PlaylistUpdated { key, segments } => {
+            format!("updated   {key} ({segments} segments confirmed)")
+        }
+        Event::PlaylistHeld { key, reason } => format!("held      {key}: {reason}"),
+        Event::AbortedStaleUpload { key, upload_id } => {
+            format!("aborted   a stale multipart upload of {key} ({upload_id})")
+        }
+        Event::Deleted { key } => format!("deleted   local copy of {key}"),
+        Event::DeadlineReached { pending } => {
+            format!("deadline  reached with {pending} object(s) not landed; they stay in the spool")
+        }
+        Event::Sending { .. } => return None,
+    })
+}
