@@ -12,6 +12,8 @@ mod config;
 mod error;
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,18 +41,18 @@ use error::{Ctx, map_sdk_error};
 const PUT_CHECKSUMS: [ChecksumAlgo; 2] = [ChecksumAlgo::Md5, ChecksumAlgo::Crc64Nvme];
 const MIN_PART: u64 = 5 << 20;
 
-/// One S3 bucket.
+/// One S3 bucket, signed for one region.
 #[derive(Debug, Clone)]
-pub struct S3Store {
+pub(crate) struct Bucket {
     client: Client,
     bucket: String,
     endpoint: String,
     region: String,
 }
 
-impl S3Store {
+impl Bucket {
     /// Builds a client for `cfg`. Makes no request: a wrong bucket or key shows at first use.
-    pub async fn new(cfg: S3Config) -> Result<Self> {
+    pub(crate) async fn new(cfg: S3Config) -> Result<Self> {
         if cfg.bucket.is_empty() {
             return Err(Error::invalid_input("no bucket name given"));
         }
@@ -78,7 +80,7 @@ impl S3Store {
             }
             None => format!("https://s3.{region}.amazonaws.com"),
         };
-        Ok(S3Store {
+        Ok(Bucket {
             client: Client::from_conf(b.build()),
             bucket: cfg.bucket,
             endpoint,
@@ -86,18 +88,25 @@ impl S3Store {
         })
     }
 
-    /// The region requests are signed for.
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    /// The underlying SDK client, for operations the trait does not cover.
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The same bucket signed for `region` (and, on AWS itself, addressed in it).
+    fn in_region(&self, region: &str) -> Bucket {
+        let conf = self
+            .client
+            .config()
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build();
+        let aws_default = self.endpoint == format!("https://s3.{}.amazonaws.com", self.region);
+        Bucket {
+            client: Client::from_conf(conf),
+            bucket: self.bucket.clone(),
+            endpoint: if aws_default {
+                format!("https://s3.{region}.amazonaws.com")
+            } else {
+                self.endpoint.clone()
+            },
+            region: region.to_string(),
+        }
     }
 
     fn ctx<'a>(&'a self, key: Option<&'a str>) -> Ctx<'a> {
@@ -146,7 +155,7 @@ impl S3Store {
     }
 }
 
-impl S3Store {
+impl Bucket {
     async fn list_parts_page(
         &self,
         upload: &MultipartUpload,
@@ -289,7 +298,7 @@ fn check_stored(
 }
 
 #[async_trait]
-impl ObjectStore for S3Store {
+impl ObjectStore for Bucket {
     fn name(&self) -> String {
         format!("s3://{}", self.bucket)
     }
@@ -672,5 +681,172 @@ impl ObjectStore for S3Store {
             (key_marker, id_marker) = (next_key, next_id);
         }
         Ok(uploads)
+    }
+}
+
+/// An S3 bucket that follows the bucket's region once: when the server answers "wrong
+/// region" and names the right one (a redirect's `x-amz-bucket-region`, or the region an
+/// `AuthorizationHeaderMalformed` expects), the client is rebuilt for that region and the
+/// request sent again. A second wrong-region answer is returned as the error it is.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    current: Arc<RwLock<Arc<Bucket>>>,
+    switched: Arc<AtomicBool>,
+}
+
+impl S3Store {
+    /// Builds a client for `cfg`. Makes no request: a wrong bucket or key shows at first use.
+    pub async fn new(cfg: S3Config) -> Result<Self> {
+        let bucket = Bucket::new(cfg).await?;
+        Ok(S3Store {
+            current: Arc::new(RwLock::new(Arc::new(bucket))),
+            switched: Arc::default(),
+        })
+    }
+
+    fn bucket_now(&self) -> Arc<Bucket> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The region requests are signed for now.
+    pub fn region(&self) -> String {
+        self.bucket_now().region.clone()
+    }
+
+    pub fn bucket(&self) -> String {
+        self.bucket_now().bucket.clone()
+    }
+
+    /// The underlying SDK client, for operations the trait does not cover.
+    pub fn client(&self) -> Client {
+        self.bucket_now().client.clone()
+    }
+
+    /// After a wrong-region error naming the bucket's region, switches to it (once).
+    /// True when the request should be sent again.
+    fn follow_region(&self, e: &Error) -> bool {
+        let Some(region) = e.bucket_region() else {
+            return false;
+        };
+        if region == self.region() || self.switched.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        tracing::warn!(bucket = %self.bucket(), from = %self.region(), to = %region, "the bucket is in another region; following it");
+        let next = Arc::new(self.bucket_now().in_region(region));
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = next;
+        true
+    }
+}
+
+/// Sends a request through the current bucket, and once more after following its region.
+macro_rules! follow {
+    ($self:ident, |$b:ident| $call:expr) => {{
+        let $b = $self.bucket_now();
+        match $call.await {
+            Err(e) if $self.follow_region(&e) => {
+                let $b = $self.bucket_now();
+                $call.await
+            }
+            other => other,
+        }
+    }};
+}
+
+/// A body that can be sent again (files are re-read; bytes are shared).
+fn resend(body: &PutBody) -> Option<PutBody> {
+    match body {
+        PutBody::Bytes(b) => Some(PutBody::Bytes(b.clone())),
+        PutBody::File { path, offset, len } => Some(PutBody::File {
+            path: path.clone(),
+            offset: *offset,
+            len: *len,
+        }),
+        PutBody::Stream { .. } => None,
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn name(&self) -> String {
+        format!("s3://{}", self.bucket())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.bucket_now().capabilities()
+    }
+
+    async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
+        let again = resend(&body);
+        let first = self.bucket_now().put(key, body, opts).await;
+        match (first, again) {
+            (Err(e), Some(body)) if self.follow_region(&e) => {
+                self.bucket_now().put(key, body, opts).await
+            }
+            (other, _) => other,
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        follow!(self, |b| b.head(key))
+    }
+
+    async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<GetResult> {
+        follow!(self, |b| b.get(key, range.clone()))
+    }
+
+    async fn list(&self, req: &ListRequest) -> Result<ListPage> {
+        follow!(self, |b| b.list(req))
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        follow!(self, |b| b.delete(key))
+    }
+
+    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
+        follow!(self, |b| b.create_multipart(key, opts))
+    }
+
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        part_number: u32,
+        body: PutBody,
+    ) -> Result<PartInfo> {
+        let again = resend(&body);
+        let first = self
+            .bucket_now()
+            .upload_part(upload, part_number, body)
+            .await;
+        match (first, again) {
+            (Err(e), Some(body)) if self.follow_region(&e) => {
+                self.bucket_now()
+                    .upload_part(upload, part_number, body)
+                    .await
+            }
+            (other, _) => other,
+        }
+    }
+
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
+        follow!(self, |b| b.list_parts(upload))
+    }
+
+    async fn complete_multipart(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[PartInfo],
+    ) -> Result<ObjectMeta> {
+        follow!(self, |b| b.complete_multipart(upload, parts))
+    }
+
+    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
+        follow!(self, |b| b.abort_multipart(upload))
+    }
+
+    async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
+        follow!(self, |b| b.list_multipart_uploads(prefix))
     }
 }

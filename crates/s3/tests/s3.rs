@@ -140,6 +140,33 @@ mod behaviour {
         );
     }
 
+    /// One redirect naming the region: the store follows it once and the request succeeds.
+    #[tokio::test]
+    async fn a_redirect_is_followed_once_to_the_buckets_region() {
+        let rule = FaultRule::new(
+            Match::Any,
+            Fault::permanent_redirect("eu-west-1"),
+            Times::First(1),
+        );
+        let (proxy, s, _) = through_proxy(vec![rule], 1).await;
+        assert_eq!(s.region(), "us-east-1");
+        let meta = s
+            .put(
+                "a.ts",
+                PutBody::Bytes(Bytes::from_static(b"abc")),
+                &PutOptions::default(),
+            )
+            .await
+            .expect("put after following the region");
+        assert_eq!((meta.size, proxy.injected(0)), (3, 1));
+        assert_eq!(
+            s.region(),
+            "eu-west-1",
+            "later requests are signed for the bucket's region"
+        );
+        assert_eq!(s.head("a.ts").await.expect("head").size, 3);
+    }
+
     #[tokio::test]
     async fn throttling_is_retried_by_the_client() {
         let rule = FaultRule::new(
