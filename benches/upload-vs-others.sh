@@ -2,7 +2,8 @@
 # Uploads 1 000 × 1 MiB segments and one 2 GiB file to the same local S3 server (s3s-fs,
 # signatures checked, on this machine) with Stowage, `rclone copy` and `aws s3 cp
 # --recursive`, beside the ceiling: a bare aws-sdk-s3 PUT loop at its best concurrency.
-# Prints MiB/s, ratios to the ceiling, and Stowage's peak RSS.
+# Prints MiB/s, ratios to the ceiling, and Stowage's peak RSS. `stowage` sends CRC64-NVME
+# (checked by the server), `stowage_md5` also Content-MD5 (one more pass over every byte).
 #
 #   benches/upload-vs-others.sh            (SEGMENTS=1000 BIG_MIB=2048 CONCURRENCY=16 to change)
 set -euo pipefail
@@ -38,10 +39,11 @@ seg_bytes=$((SEGMENTS * 1048576)); big_bytes=$((BIG_MIB * 1048576))
 echo "ceiling: bare aws-sdk-s3 PUT loop"
 read -r ceiling ceiling_c < <("$BIN/sdk-put-loop" "$EP" "$AK" "$SK" ceiling "$work/segs")
 
-stowage_run() { # dir bucket
+stowage_run() { # dir bucket integrity
   rm -rf "$1/.stowage"
   /usr/bin/time -f '%M' -o "$work/rss" "$BIN/stowage" upload "$1" "s3://$2/x" --endpoint "$EP" \
-    --access-key "$AK" --secret-key "$SK" --concurrency "$CONCURRENCY" --part-concurrency 8 >/dev/null
+    --access-key "$AK" --secret-key "$SK" --concurrency "$CONCURRENCY" --part-concurrency 8 \
+    --s3-integrity "${3:-crc64nvme}" >/dev/null
   rm -rf "$1/.stowage"
 }
 export RCLONE_CONFIG_B_TYPE=s3 RCLONE_CONFIG_B_PROVIDER=Other RCLONE_CONFIG_B_ENDPOINT=$EP \
@@ -52,6 +54,7 @@ aws_run() { AWS_CONFIG_FILE=$awscfg AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=
   aws --endpoint-url "$EP" s3 cp --recursive --only-show-errors "$1" "s3://$2/x/"; }
 
 declare -A R
+t0=$(now); stowage_run "$work/segs" stowage1 md5; t1=$(now); R[stowage_md5_segs]=$(rate $seg_bytes "$t0" "$t1")
 t0=$(now); stowage_run "$work/segs" stowage1; t1=$(now); R[stowage_segs]=$(rate $seg_bytes "$t0" "$t1"); rss_segs=$(cat "$work/rss")
 t0=$(now); stowage_run "$work/big" stowage2; t1=$(now); R[stowage_big]=$(rate $big_bytes "$t0" "$t1"); rss_big=$(cat "$work/rss")
 t0=$(now); env -u AWS_CA_BUNDLE rclone copy --transfers "$CONCURRENCY" --s3-upload-concurrency 8 "$work/segs" b:rclone1/x; t1=$(now); R[rclone_segs]=$(rate $seg_bytes "$t0" "$t1")
@@ -63,7 +66,7 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 echo
 printf '%-34s %10s %10s\n' "" "MiB/s" "÷ ceiling"
 printf '%-34s %10s %10s\n' "bare SDK loop (concurrency $ceiling_c)" "$ceiling" "1.00"
-for t in stowage rclone aws; do
+for t in stowage stowage_md5 rclone aws; do
   printf '%-34s %10s %10s\n' "$t: $SEGMENTS × 1 MiB" "${R[${t}_segs]}" "$(ratio "${R[${t}_segs]}" "$ceiling")"
 done
 for t in stowage rclone aws; do

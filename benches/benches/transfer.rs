@@ -117,6 +117,7 @@ async fn s3_puts() {
         credentials: Some(Credentials::new(server.access_key(), server.secret_key())),
         profile: None,
         max_attempts: 3,
+        integrity: Default::default(),
     };
     let store: Arc<dyn ObjectStore> = Arc::new(stowage_s3::S3Store::new(cfg).await.expect("store"));
     let segment = Bytes::from(pseudo_random(MIB, 3));

@@ -66,6 +66,12 @@ pub struct StoreArgs {
     /// Use path-style addressing (default on when an endpoint is given).
     #[arg(long)]
     path_style: bool,
+    /// What every S3 put carries for the server to check: `md5` (Content-MD5 and
+    /// CRC64-NVME, checked by every S3-compatible server) or `crc64nvme` (only the CRC: no
+    /// MD5 pass; checked by AWS and servers with flexible checksums). Default: crc64nvme on
+    /// AWS itself, md5 with --endpoint.
+    #[arg(long, value_parser = ["md5", "crc64nvme"])]
+    s3_integrity: Option<String>,
 }
 
 fn main() -> ExitCode {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use stowage_core::{Credentials, ObjectStore, Scheme, StorageUrl};
 use stowage_fs::FsStore;
-use stowage_s3::{S3Config, S3Store};
+use stowage_s3::{S3Config, S3Integrity, S3Store};
 
 use crate::StoreArgs;
 
@@ -48,6 +48,10 @@ fn s3_config(bucket: &str, args: &StoreArgs) -> Result<S3Config> {
         cfg.force_path_style = true;
     }
     cfg.force_path_style |= args.path_style;
+    cfg.integrity = match (args.s3_integrity.as_deref(), &cfg.endpoint) {
+        (Some("crc64nvme"), _) | (None, None) => S3Integrity::Crc64Nvme,
+        _ => S3Integrity::Md5AndCrc64Nvme,
+    };
     cfg.region.clone_from(&args.region);
     if args.profile.is_some() {
         cfg.profile.clone_from(&args.profile);

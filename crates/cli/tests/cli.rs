@@ -530,6 +530,7 @@ fn upload_survives_kill_nine_at_twenty_points() {
             )),
             profile: None,
             max_attempts: 3,
+            integrity: Default::default(),
         }))
         .unwrap();
     rt.block_on(async {

@@ -186,6 +186,18 @@ async fn send_all<'f>(run: &Run, files: impl Iterator<Item = &'f LocalFile>) {
 
 /// Gets one object into a bucket: primary first, backup when the primary's budget is spent.
 /// Sends every non-playlist file the journal has not seen land.
+/// Whether an MD5 of the whole file is worth its pass: only for a single put into a bucket
+/// that checks MD5. A multipart object's parts carry their own, and its ETag is no MD5.
+fn wants_md5(run: &Run, entry: &Entry) -> bool {
+    let stores = std::iter::once(&run.targets.primary).chain(run.targets.backup.as_ref());
+    entry.size <= run.opts.upload.multipart_threshold
+        && stores.into_iter().any(|s| {
+            s.capabilities()
+                .verified_on_upload
+                .contains(&ChecksumAlgo::Md5)
+        })
+}
+
 pub(crate) async fn send_pending(run: &Run, files: &[LocalFile]) {
     send_all(run, files.iter().filter(|f| !f.is_playlist())).await;
 }
@@ -232,12 +244,10 @@ async fn local_checksums(run: &Run, entry: &Entry) -> Result<Checksums> {
     if let Some(c) = &entry.local {
         return Ok(c.clone());
     }
-    // A multipart object's whole-file MD5 proves nothing to the bucket (each part carries
-    // its own Content-MD5, and the ETag is not an MD5), so big files skip that pass.
-    let algos: &[ChecksumAlgo] = if entry.size > run.opts.upload.multipart_threshold {
-        &LOCAL_ALGOS[1..]
-    } else {
+    let algos: &[ChecksumAlgo] = if wants_md5(run, entry) {
         &LOCAL_ALGOS
+    } else {
+        &LOCAL_ALGOS[1..]
     };
     let (size, sums) = checksum_file(&entry.path, algos)
         .await

@@ -118,6 +118,7 @@ async fn s3s_store(endpoint: &str, bucket: &str, max_attempts: u32) -> S3Store {
         credentials: Some(Credentials::new(server.access_key(), server.secret_key())),
         profile: None,
         max_attempts,
+        integrity: Default::default(),
     })
     .await
     .unwrap()
@@ -357,6 +358,7 @@ async fn moto_end_to_end_with_multipart() {
         credentials: Some(Credentials::new("testing", "testing")),
         profile: None,
         max_attempts: 3,
+        integrity: Default::default(),
     })
     .await
     .unwrap();

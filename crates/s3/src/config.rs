@@ -33,6 +33,30 @@ pub struct S3Config {
     pub profile: Option<String>,
     /// Attempts per request inside the SDK (standard retry mode).
     pub max_attempts: u32,
+    /// Which checksums every put carries for the server to verify.
+    pub integrity: S3Integrity,
+}
+
+/// What a put sends so that the server can refuse corrupted bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum S3Integrity {
+    /// `Content-MD5` and `x-amz-checksum-crc64nvme`: every S3-compatible server checks
+    /// Content-MD5; AWS and newer servers also check the CRC. Costs an MD5 pass.
+    #[default]
+    Md5AndCrc64Nvme,
+    /// Only `x-amz-checksum-crc64nvme` (S3's own default): nearly free to compute, checked by
+    /// AWS and by servers with flexible checksums; servers without them check nothing.
+    Crc64Nvme,
+}
+
+impl S3Integrity {
+    pub(crate) fn algos(self) -> &'static [stowage_core::ChecksumAlgo] {
+        use stowage_core::ChecksumAlgo::{Crc64Nvme, Md5};
+        match self {
+            S3Integrity::Md5AndCrc64Nvme => &[Md5, Crc64Nvme],
+            S3Integrity::Crc64Nvme => &[Crc64Nvme],
+        }
+    }
 }
 
 impl S3Config {
@@ -51,6 +75,7 @@ impl S3Config {
             credentials: None,
             profile: std::env::var("AWS_PROFILE").ok().filter(|s| !s.is_empty()),
             max_attempts: 3,
+            integrity: Default::default(),
         }
     }
 

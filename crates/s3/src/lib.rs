@@ -34,17 +34,16 @@ use stowage_core::{
 };
 use time::OffsetDateTime;
 
-pub use config::{DEFAULT_REGION, S3Config};
+pub use config::{DEFAULT_REGION, S3Config, S3Integrity};
 use error::{Ctx, map_sdk_error};
 
-/// Checksums sent with every `put`.
-const PUT_CHECKSUMS: [ChecksumAlgo; 2] = [ChecksumAlgo::Md5, ChecksumAlgo::Crc64Nvme];
 const MIN_PART: u64 = 5 << 20;
 
 /// One S3 bucket, signed for one region.
 #[derive(Debug, Clone)]
 pub(crate) struct Bucket {
     client: Client,
+    integrity: S3Integrity,
     bucket: String,
     endpoint: String,
     region: String,
@@ -81,6 +80,7 @@ impl Bucket {
             None => format!("https://s3.{region}.amazonaws.com"),
         };
         Ok(Bucket {
+            integrity: cfg.integrity,
             client: Client::from_conf(b.build()),
             bucket: cfg.bucket,
             endpoint,
@@ -98,6 +98,7 @@ impl Bucket {
             .build();
         let aws_default = self.endpoint == format!("https://s3.{}.amazonaws.com", self.region);
         Bucket {
+            integrity: self.integrity,
             client: Client::from_conf(conf),
             bucket: self.bucket.clone(),
             endpoint: if aws_default {
@@ -311,7 +312,7 @@ impl ObjectStore for Bucket {
             min_part_size: MIN_PART,
             max_part_size: 5 << 30,
             max_parts: 10_000,
-            verified_on_upload: PUT_CHECKSUMS.to_vec(),
+            verified_on_upload: self.integrity.algos().to_vec(),
             returned_by_head: vec![ChecksumAlgo::Crc64Nvme],
             part_etag_is_md5: true,
         }
@@ -319,12 +320,15 @@ impl ObjectStore for Bucket {
 
     async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
         let len = body.len();
+        let needed = self.integrity.algos();
         let (body, sent) = match &opts.checksums {
-            Some(c) if c.md5.is_some() && c.crc64nvme.is_some() => (body, c.clone()),
-            _ => body
-                .checksums(&PUT_CHECKSUMS)
-                .await
-                .map_err(|e| e.or_key(key))?,
+            Some(c) if needed.iter().all(|a| c.get(*a).is_some()) => (body, c.clone()),
+            _ => body.checksums(needed).await.map_err(|e| e.or_key(key))?,
+        };
+        let content_md5 = if needed.contains(&ChecksumAlgo::Md5) {
+            sent.md5_base64()
+        } else {
+            None
         };
         let mut req = self
             .client
@@ -333,7 +337,7 @@ impl ObjectStore for Bucket {
             .key(key)
             .content_length(len as i64)
             .content_type(opts.content_type_for(key))
-            .set_content_md5(sent.md5_base64())
+            .set_content_md5(content_md5)
             .set_checksum_crc64_nvme(sent.crc64nvme_base64())
             .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
             .body(byte_stream(body).await.map_err(|e| e.or_key(key))?);

@@ -30,6 +30,7 @@ async fn store(endpoint: &str, bucket: &str, creds: Credentials) -> S3Store {
         credentials: Some(creds),
         profile: None,
         max_attempts: 3,
+        integrity: Default::default(),
     };
     S3Store::new(cfg).await.expect("build S3 store")
 }
@@ -110,6 +111,7 @@ mod behaviour {
             credentials: Some(Credentials::new(server.access_key(), server.secret_key())),
             profile: None,
             max_attempts,
+            integrity: Default::default(),
         };
         (proxy, S3Store::new(cfg).await.expect("store"), bucket)
     }
@@ -229,6 +231,7 @@ mod behaviour {
             credentials: Some(Credentials::new("ak", "sk-secret-value")),
             profile: None,
             max_attempts: 1,
+            integrity: Default::default(),
         };
         let s = S3Store::new(cfg).await.expect("store");
         let e = s.head("x.ts").await.unwrap_err();
@@ -294,4 +297,64 @@ mod behaviour {
             &ErrorKind::NotFound
         );
     }
+}
+
+/// `S3Integrity::Crc64Nvme`: no MD5 is needed, and the server still refuses bytes whose
+/// CRC64-NVME differs.
+#[tokio::test]
+async fn crc64nvme_only_integrity_is_still_checked() {
+    use bytes::Bytes;
+    use stowage_core::checksum::checksum_bytes;
+    use stowage_core::{ChecksumAlgo, ErrorKind, PutBody, PutOptions};
+    let server = S3sServer::shared();
+    let bucket = unique_bucket("crc");
+    server.create_bucket(&bucket).unwrap();
+    let s = S3Store::new(S3Config {
+        integrity: stowage_s3::S3Integrity::Crc64Nvme,
+        ..S3Config {
+            bucket: bucket.clone(),
+            region: Some("us-east-1".into()),
+            endpoint: Some(server.endpoint().into()),
+            force_path_style: true,
+            credentials: Some(Credentials::new(server.access_key(), server.secret_key())),
+            profile: None,
+            max_attempts: 1,
+            integrity: Default::default(),
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.capabilities().verified_on_upload,
+        [ChecksumAlgo::Crc64Nvme]
+    );
+    let only_crc = PutOptions {
+        checksums: Some(checksum_bytes(b"abc", &[ChecksumAlgo::Crc64Nvme])),
+        ..Default::default()
+    };
+    let meta = s
+        .put(
+            "ok.ts",
+            PutBody::Bytes(Bytes::from_static(b"abc")),
+            &only_crc,
+        )
+        .await
+        .expect("put with only a CRC");
+    assert_eq!(
+        meta.checksums.crc64nvme,
+        only_crc.checksums.as_ref().unwrap().crc64nvme
+    );
+    let wrong = PutOptions {
+        checksums: Some(checksum_bytes(b"abd", &[ChecksumAlgo::Crc64Nvme])),
+        ..Default::default()
+    };
+    let e = s
+        .put("bad.ts", PutBody::Bytes(Bytes::from_static(b"abc")), &wrong)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+    assert_eq!(
+        s.head("bad.ts").await.unwrap_err().kind(),
+        &ErrorKind::NotFound
+    );
 }
