@@ -14,7 +14,7 @@ CONCURRENCY=${CONCURRENCY:-16}
 
 command -v rclone >/dev/null || { echo "installing rclone (Debian)"; apt-get install -y -qq rclone >/dev/null; }
 command -v aws >/dev/null || python3 -m pip install --quiet awscli
-cargo build --release --quiet -p stowage-cli -p stowage-testkit --bin stowage-test-s3 -p stowage-benches --bin sdk-put-loop
+cargo build --release --quiet -p stowage-cli --bin stowage -p stowage-testkit --bin stowage-test-s3 -p stowage-benches --bin sdk-put-loop
 BIN=target/release
 
 work=$(mktemp -d)
