@@ -42,7 +42,7 @@ read -r ceiling ceiling_c < <("$BIN/sdk-put-loop" "$EP" "$AK" "$SK" ceiling "$wo
 stowage_run() { # dir bucket integrity
   rm -rf "$1/.stowage"
   /usr/bin/time -f '%M' -o "$work/rss" "$BIN/stowage" upload "$1" "s3://$2/x" --endpoint "$EP" \
-    --access-key "$AK" --secret-key "$SK" --concurrency "$CONCURRENCY" --part-concurrency 8 \
+    --access-key "$AK" --secret-key "$SK" --concurrency "$CONCURRENCY" --part-concurrency "$CONCURRENCY" \
     --s3-integrity "${3:-crc64nvme}" >/dev/null
   rm -rf "$1/.stowage"
 }
@@ -57,8 +57,8 @@ declare -A R
 t0=$(now); stowage_run "$work/segs" stowage1 md5; t1=$(now); R[stowage_md5_segs]=$(rate $seg_bytes "$t0" "$t1")
 t0=$(now); stowage_run "$work/segs" stowage1; t1=$(now); R[stowage_segs]=$(rate $seg_bytes "$t0" "$t1"); rss_segs=$(cat "$work/rss")
 t0=$(now); stowage_run "$work/big" stowage2; t1=$(now); R[stowage_big]=$(rate $big_bytes "$t0" "$t1"); rss_big=$(cat "$work/rss")
-t0=$(now); env -u AWS_CA_BUNDLE rclone copy --transfers "$CONCURRENCY" --s3-upload-concurrency 8 "$work/segs" b:rclone1/x; t1=$(now); R[rclone_segs]=$(rate $seg_bytes "$t0" "$t1")
-t0=$(now); env -u AWS_CA_BUNDLE rclone copy --s3-upload-concurrency 8 "$work/big" b:rclone2/x; t1=$(now); R[rclone_big]=$(rate $big_bytes "$t0" "$t1")
+t0=$(now); env -u AWS_CA_BUNDLE rclone copy --transfers "$CONCURRENCY" --s3-upload-concurrency "$CONCURRENCY" "$work/segs" b:rclone1/x; t1=$(now); R[rclone_segs]=$(rate $seg_bytes "$t0" "$t1")
+t0=$(now); env -u AWS_CA_BUNDLE rclone copy --s3-upload-concurrency "$CONCURRENCY" "$work/big" b:rclone2/x; t1=$(now); R[rclone_big]=$(rate $big_bytes "$t0" "$t1")
 t0=$(now); aws_run "$work/segs" aws1; t1=$(now); R[aws_segs]=$(rate $seg_bytes "$t0" "$t1")
 t0=$(now); aws_run "$work/big" aws2; t1=$(now); R[aws_big]=$(rate $big_bytes "$t0" "$t1")
 
