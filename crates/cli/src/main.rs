@@ -11,6 +11,7 @@ mod output;
 mod playlist;
 mod progress;
 mod upload;
+mod verify_cmd;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,8 @@ enum Command {
     Upload(upload::UploadArgs),
     /// Move what a previous upload left in the backup bucket into the primary.
     Restore(upload::UploadArgs),
+    /// Check that every object of a recording is in the bucket, intact (exit 1 if not).
+    Verify(verify_cmd::VerifyArgs),
     /// Copy a file or directory to or from a bucket (either side local or a URL).
     Cp(cp::CpArgs),
     /// List the objects under a URL prefix.
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Upload(args) => upload::upload(args, false).await,
             Command::Restore(args) => upload::upload(args, true).await,
+            Command::Verify(args) => Ok(verify_cmd::run(args).await),
             Command::Cp(args) => cp::run(args).await,
             Command::Ls(args) => inspect::ls(args).await,
             Command::Stat(args) => inspect::stat(args).await,

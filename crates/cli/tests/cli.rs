@@ -562,3 +562,37 @@ fn upload_survives_kill_nine_at_twenty_points() {
         );
     });
 }
+
+#[test]
+fn verify_exit_codes_say_complete_incomplete_or_could_not_run() {
+    let spool = tempfile::tempdir().unwrap();
+    for (name, _) in files_in(&sample_recording()) {
+        std::fs::copy(sample_recording().join(&name), spool.path().join(&name)).unwrap();
+    }
+    let bucket = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", bucket.path().display());
+    ok(stowage(&[
+        "upload",
+        spool.path().to_str().unwrap(),
+        &url,
+        "--prefix",
+        "rec",
+    ]));
+    let out = ok(stowage(&["verify", &url, "--prefix", "rec"]));
+    assert!(out.contains("complete: 4 of 4 objects intact"), "{out}");
+    let seg = "38f8e3cfdc474cd56fc1ceba380d7e1a_demo-channel_20261124153002000.ts";
+    std::fs::remove_file(bucket.path().join("rec").join(seg)).unwrap();
+    let o = stowage(&["verify", &url, "--prefix", "rec", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["problem"] == "missing" && p["key"] == format!("rec/{seg}")),
+        "{report}"
+    );
+    let o = stowage(&["verify", "/nonexistent/bucket", "--prefix", "rec"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

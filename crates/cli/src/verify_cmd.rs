@@ -1,0 +1,139 @@
+//! `stowage verify URL`: is every object of a recording in the bucket, intact?
+//!
+//! Exit codes: 0 complete; 1 something is missing or wrong (each problem is listed with its
+//! key); 2 verification itself could not run (the reason is printed).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use stowage_core::StorageUrl;
+use stowage_verify::{Problem, Report};
+
+use crate::StoreArgs;
+use crate::open::open_bucket;
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The recording's place: s3://bucket/prefix, or file:///dir with --prefix.
+    url: String,
+    /// Key prefix inside a local-directory bucket.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    /// The manifest to verify against (default: <prefix>/stowage-manifest.json in the bucket).
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// The backup bucket, to tell "only in the backup" from "missing".
+    #[arg(long)]
+    backup: Option<String>,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub async fn run(args: VerifyArgs) -> ExitCode {
+    match verify(&args).await {
+        Ok(report) => {
+            print(&report, args.json);
+            if report.is_complete() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: verification could not run: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn verify(args: &VerifyArgs) -> Result<Report> {
+    let url = StorageUrl::parse(&args.url)?;
+    let primary = open_bucket(&url, &args.store, false).await?;
+    let prefix = match url.local_path() {
+        Some(_) => args.prefix.trim_matches('/').to_string(),
+        None => url.key.trim_matches('/').to_string(),
+    };
+    let manifest_key = if prefix.is_empty() {
+        "stowage-manifest.json".to_string()
+    } else {
+        format!("{prefix}/stowage-manifest.json")
+    };
+    let manifest = match &args.manifest {
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
+        None => primary
+            .get(&manifest_key, None)
+            .await
+            .with_context(|| format!("no manifest at {manifest_key} (pass --manifest FILE)"))?
+            .bytes()
+            .await?
+            .to_vec(),
+    };
+    let expected = stowage_verify::expected_from_manifest(&manifest)?;
+    let backup = match &args.backup {
+        Some(b) => Some(open_bucket(&StorageUrl::parse(b)?, &args.store, false).await?),
+        None => None,
+    };
+    Ok(stowage_verify::verify(
+        primary.as_ref(),
+        backup.as_deref(),
+        &prefix,
+        &expected,
+        Some(&manifest_key),
+    )
+    .await?)
+}
+
+fn print(r: &Report, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(r).unwrap_or_default());
+        return;
+    }
+    for p in &r.problems {
+        println!("{}", describe(p));
+    }
+    for k in &r.unproven {
+        println!("unproven  {k}: present with the right size, but no checksum to compare");
+    }
+    let verdict = if r.is_complete() {
+        "complete"
+    } else {
+        "INCOMPLETE"
+    };
+    println!(
+        "{verdict}: {} of {} objects intact, {} problem(s), {} unproven, {:.3} s of media, {} requests",
+        r.intact,
+        r.checked,
+        r.problems.len(),
+        r.unproven.len(),
+        r.duration_secs,
+        r.requests
+    );
+}
+
+fn describe(p: &Problem) -> String {
+    match p {
+        Problem::Missing { key } => format!("missing   {key}"),
+        Problem::OnlyInBackup { key } => {
+            format!("backup    {key}: only in the backup bucket (stowage restore moves it)")
+        }
+        Problem::SizeMismatch {
+            key,
+            expected,
+            found,
+        } => format!("size      {key}: {found} bytes, expected {expected}"),
+        Problem::ContentMismatch { key, detail } => format!("content   {key}: {detail}"),
+        Problem::Orphan { key } => {
+            format!("orphan    {key}: under the prefix but in no manifest or playlist")
+        }
+        Problem::PlaylistNamesMissing { playlist, segment } => {
+            format!("playlist  {playlist} names {segment}, which is not in the bucket")
+        }
+        Problem::PlaylistInvalid { playlist, detail } => format!("playlist  {playlist}: {detail}"),
+    }
+}

@@ -1,0 +1,294 @@
+//! The verifier: after a recording, prove every object reached the bucket intact, or name
+//! exactly what is missing or wrong.
+//!
+//! Presence and size come from listings (one LIST per 1 000 keys). Content is checked without
+//! downloading wherever the store returns a checksum: a single-part MD5 ETag from the listing
+//! when the expectation has an MD5, otherwise one HEAD for the checksums the store keeps
+//! (S3 CRC64-NVME, OSS/COS CRC-64/XZ, the local store's all). Playlists are parsed and every
+//! segment they name must be there. Keys under the prefix that nothing expects are orphans.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use stowage_core::{Checksums, Error, ObjectMeta, ObjectStore, Result};
+
+/// What should be in the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub key: String,
+    /// `None` when only the name is known (e.g. from a playlist).
+    pub size: Option<u64>,
+    pub checksums: Checksums,
+}
+
+/// One thing wrong, with its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Problem {
+    Missing {
+        key: String,
+    },
+    OnlyInBackup {
+        key: String,
+    },
+    SizeMismatch {
+        key: String,
+        expected: u64,
+        found: u64,
+    },
+    ContentMismatch {
+        key: String,
+        detail: String,
+    },
+    Orphan {
+        key: String,
+    },
+    PlaylistNamesMissing {
+        playlist: String,
+        segment: String,
+    },
+    PlaylistInvalid {
+        playlist: String,
+        detail: String,
+    },
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Objects expected.
+    pub checked: usize,
+    /// Present with the right size, and content proven where a checksum allowed.
+    pub intact: usize,
+    /// Present with the right size, but no checksum to compare (content unproven).
+    pub unproven: Vec<String>,
+    pub problems: Vec<Problem>,
+    pub bytes: u64,
+    /// Sum of the playlists' segment durations.
+    pub duration_secs: f64,
+    /// Requests made to the stores.
+    pub requests: usize,
+}
+
+impl Report {
+    /// True when nothing is missing or wrong (orphans included).
+    pub fn is_complete(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Expectations from the pipeline's manifest (`stowage-manifest.json`).
+pub fn expected_from_manifest(json: &[u8]) -> Result<Vec<Expected>> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        objects: Vec<Obj>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Obj {
+        key: String,
+        size: u64,
+        #[serde(default)]
+        checksums: BTreeMap<String, String>,
+    }
+    let m: Manifest = serde_json::from_slice(json)
+        .map_err(|e| Error::invalid_input(format!("not a Stowage manifest: {e}")))?;
+    Ok(m.objects
+        .into_iter()
+        .map(|o| Expected {
+            key: o.key,
+            size: Some(o.size),
+            checksums: parse_checksums(&o.checksums),
+        })
+        .collect())
+}
+
+fn parse_checksums(map: &BTreeMap<String, String>) -> Checksums {
+    let hex16 = |s: &String| -> Option<[u8; 16]> { decode_hex(s)?.try_into().ok() };
+    Checksums {
+        crc64ecma: map.get("crc64ecma").and_then(|v| v.parse().ok()),
+        crc64nvme: map
+            .get("crc64nvme")
+            .and_then(|v| Checksums::parse_crc64nvme_base64(v)),
+        md5: map.get("md5").and_then(hex16),
+        sha1: map.get("sha1").and_then(|s| decode_hex(s)?.try_into().ok()),
+        sha256: map
+            .get("sha256")
+            .and_then(|s| decode_hex(s)?.try_into().ok()),
+        qetag: map.get("qetag").cloned(),
+    }
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    hex::decode(s).ok()
+}
+
+/// Verifies `expected` (and the playlists among them) under `prefix`.
+pub async fn verify(
+    primary: &dyn ObjectStore,
+    backup: Option<&dyn ObjectStore>,
+    prefix: &str,
+    expected: &[Expected],
+    manifest_key: Option<&str>,
+) -> Result<Report> {
+    let mut report = Report {
+        checked: expected.len(),
+        ..Report::default()
+    };
+    let listed = list(primary, prefix, &mut report).await?;
+    let backup_listed = match backup {
+        Some(b) => Some(list(b, prefix, &mut report).await?),
+        None => None,
+    };
+    for exp in expected {
+        check_one(primary, exp, &listed, backup_listed.as_ref(), &mut report).await;
+    }
+    let wanted: BTreeSet<&str> = expected
+        .iter()
+        .map(|e| e.key.as_str())
+        .chain(manifest_key)
+        .collect();
+    for key in listed.keys().filter(|k| !wanted.contains(k.as_str())) {
+        report.problems.push(Problem::Orphan { key: key.clone() });
+    }
+    for exp in expected.iter().filter(|e| e.key.ends_with(".m3u8")) {
+        check_playlist(primary, &exp.key, &listed, &mut report).await;
+    }
+    Ok(report)
+}
+
+async fn list(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    report: &mut Report,
+) -> Result<BTreeMap<String, ObjectMeta>> {
+    let objects = store.list_all(prefix).await?;
+    report.requests += objects.len() / 1000 + 1;
+    Ok(objects.into_iter().map(|o| (o.key.clone(), o)).collect())
+}
+
+async fn check_one(
+    store: &dyn ObjectStore,
+    exp: &Expected,
+    listed: &BTreeMap<String, ObjectMeta>,
+    backup: Option<&BTreeMap<String, ObjectMeta>>,
+    report: &mut Report,
+) {
+    let key = exp.key.clone();
+    let Some(found) = listed.get(&exp.key) else {
+        let in_backup = backup.is_some_and(|b| b.contains_key(&exp.key));
+        report.problems.push(if in_backup {
+            Problem::OnlyInBackup { key }
+        } else {
+            Problem::Missing { key }
+        });
+        return;
+    };
+    if let Some(size) = exp.size.filter(|s| *s != found.size) {
+        report.problems.push(Problem::SizeMismatch {
+            key,
+            expected: size,
+            found: found.size,
+        });
+        return;
+    }
+    report.bytes += found.size;
+    match content_check(store, exp, found, report).await {
+        Ok(true) => report.intact += 1,
+        Ok(false) => report.unproven.push(key),
+        Err(detail) => report
+            .problems
+            .push(Problem::ContentMismatch { key, detail }),
+    }
+}
+
+/// `Ok(true)` when a checksum proved the content, `Ok(false)` when none could be compared.
+async fn content_check(
+    store: &dyn ObjectStore,
+    exp: &Expected,
+    found: &ObjectMeta,
+    report: &mut Report,
+) -> std::result::Result<bool, String> {
+    if exp.checksums.is_empty() {
+        return Ok(false);
+    }
+    // A single-part ETag is the MD5 (no request needed), unless the store says otherwise.
+    if let (Some(md5), Some(etag)) = (
+        exp.checksums.get(stowage_core::ChecksumAlgo::Md5),
+        found.etag.as_deref(),
+    ) && etag.len() == 32
+        && !etag.contains('-')
+        && store.capabilities().part_etag_is_md5
+    {
+        return if etag.eq_ignore_ascii_case(&md5) {
+            Ok(true)
+        } else {
+            Err(format!("MD5 ETag {etag} is not the expected {md5}"))
+        };
+    }
+    report.requests += 1;
+    let head = store.head(&exp.key).await.map_err(|e| e.to_string())?;
+    match exp.checksums.verify(&head.checksums) {
+        Ok(0) => Ok(false),
+        Ok(_) => Ok(true),
+        Err(e) => Err(e.message().to_string()),
+    }
+}
+
+async fn check_playlist(
+    store: &dyn ObjectStore,
+    key: &str,
+    listed: &BTreeMap<String, ObjectMeta>,
+    report: &mut Report,
+) {
+    if !listed.contains_key(key) {
+        return; // already reported as missing
+    }
+    report.requests += 1;
+    let text = match store.get(key, None).await {
+        Ok(g) => match g.bytes().await {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => {
+                return report.problems.push(Problem::PlaylistInvalid {
+                    playlist: key.into(),
+                    detail: e.to_string(),
+                });
+            }
+        },
+        Err(e) => {
+            return report.problems.push(Problem::PlaylistInvalid {
+                playlist: key.into(),
+                detail: e.to_string(),
+            });
+        }
+    };
+    let playlist = match stowage_hls::parse(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            return report.problems.push(Problem::PlaylistInvalid {
+                playlist: key.into(),
+                detail: e.to_string(),
+            });
+        }
+    };
+    if let Ok(v) = stowage_hls::validate(&text) {
+        for x in v.iter().filter(|x| x.level == stowage_hls::Level::Error) {
+            report.problems.push(Problem::PlaylistInvalid {
+                playlist: key.into(),
+                detail: format!("[{}] {}", x.rule, x.message),
+            });
+        }
+    }
+    report.duration_secs += playlist.duration().as_secs_f64();
+    let base = key
+        .rsplit_once('/')
+        .map_or(String::new(), |(d, _)| format!("{d}/"));
+    for seg in playlist.segments.iter().filter(|s| !s.uri.contains("://")) {
+        let seg_key = format!("{base}{}", seg.uri);
+        if !listed.contains_key(&seg_key) {
+            report.problems.push(Problem::PlaylistNamesMissing {
+                playlist: key.into(),
+                segment: seg_key,
+            });
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The verifier against injected faults, on a recording the pipeline uploaded.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use stowage_core::{ObjectStore, PutBody, PutOptions};
+use stowage_fs::FsStore;
+use stowage_pipeline::{Options, Targets, upload_recording};
+use stowage_verify::{Problem, expected_from_manifest, verify};
+
+const PREFIX: &str = "rec";
+const MANIFEST: &str = "rec/stowage-manifest.json";
+
+fn seg(i: usize) -> String {
+    format!("sid_c_2026112410000{i}000.ts")
+}
+
+/// Uploads a 5-segment recording into a fresh local bucket; returns (spool, bucket dir, store).
+async fn uploaded() -> (tempfile::TempDir, tempfile::TempDir, Arc<dyn ObjectStore>) {
+    let spool = tempfile::tempdir().unwrap();
+    let mut playlist = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n");
+    for i in 0..5 {
+        std::fs::write(spool.path().join(seg(i)), vec![i as u8; 1000 + i]).unwrap();
+        playlist.push_str(&format!("#EXTINF:2.000,\n{}\n", seg(i)));
+    }
+    playlist.push_str("#EXT-X-ENDLIST\n");
+    std::fs::write(spool.path().join("sid_c.m3u8"), playlist).unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(FsStore::create(bucket.path()).await.unwrap());
+    let opts = Options {
+        prefix: PREFIX.into(),
+        ..Options::default()
+    };
+    upload_recording(
+        spool.path(),
+        &Targets {
+            primary: store.clone(),
+            backup: None,
+        },
+        &opts,
+    )
+    .await
+    .unwrap();
+    (spool, bucket, store)
+}
+
+async fn manifest(store: &dyn ObjectStore) -> Vec<stowage_verify::Expected> {
+    let bytes = store
+        .get(MANIFEST, None)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    expected_from_manifest(&bytes).unwrap()
+}
+
+async fn put(store: &dyn ObjectStore, key: &str, body: &[u8]) {
+    store
+        .put(
+            key,
+            PutBody::Bytes(Bytes::copy_from_slice(body)),
+            &PutOptions::default(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_intact_recording_is_complete_with_few_requests() {
+    let (_spool, _bucket, store) = uploaded().await;
+    let expected = manifest(store.as_ref()).await;
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{:?}", report.problems);
+    assert_eq!((report.checked, report.intact), (6, 6));
+    assert!(report.unproven.is_empty());
+    assert!((report.duration_secs - 10.0).abs() < 1e-9);
+    assert!(
+        report.requests <= 3,
+        "{} requests: ETags prove the content without a HEAD each",
+        report.requests
+    );
+}
+
+#[tokio::test]
+async fn every_injected_fault_is_named_with_its_key() {
+    let (_spool, _bucket, store) = uploaded().await;
+    let expected = manifest(store.as_ref()).await;
+    let backup_dir = tempfile::tempdir().unwrap();
+    let backup: Arc<dyn ObjectStore> = Arc::new(FsStore::create(backup_dir.path()).await.unwrap());
+    let key = |i| format!("{PREFIX}/{}", seg(i));
+    store.delete(&key(0)).await.unwrap(); // missing
+    put(store.as_ref(), &key(1), &[1u8; 10]).await; // truncated
+    put(store.as_ref(), &key(2), &[9u8; 1002]).await; // same size, other bytes
+    let moved = store
+        .get(&key(3), None)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    put(backup.as_ref(), &key(3), &moved).await; // only in the backup
+    store.delete(&key(3)).await.unwrap();
+    put(store.as_ref(), "rec/stray.ts", b"nobody names me").await; // orphan
+    let playlist = store
+        .get("rec/sid_c.m3u8", None)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let with_ghost = String::from_utf8_lossy(&playlist)
+        .replace("#EXT-X-ENDLIST", "#EXTINF:2.000,\nghost.ts\n#EXT-X-ENDLIST");
+    put(store.as_ref(), "rec/sid_c.m3u8", with_ghost.as_bytes()).await; // names a segment never uploaded
+
+    let report = verify(
+        store.as_ref(),
+        Some(backup.as_ref()),
+        PREFIX,
+        &expected,
+        Some(MANIFEST),
+    )
+    .await
+    .unwrap();
+    assert!(!report.is_complete());
+    let p = &report.problems;
+    assert!(p.contains(&Problem::Missing { key: key(0) }), "{p:?}");
+    assert!(
+        p.contains(&Problem::SizeMismatch {
+            key: key(1),
+            expected: 1001,
+            found: 10
+        }),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|x| matches!(x, Problem::ContentMismatch { key: k, .. } if *k == key(2))),
+        "{p:?}"
+    );
+    assert!(p.contains(&Problem::OnlyInBackup { key: key(3) }), "{p:?}");
+    assert!(
+        p.contains(&Problem::Orphan {
+            key: "rec/stray.ts".into()
+        }),
+        "{p:?}"
+    );
+    assert!(
+        p.contains(&Problem::PlaylistNamesMissing {
+            playlist: "rec/sid_c.m3u8".into(),
+            segment: "rec/ghost.ts".into()
+        }),
+        "{p:?}"
+    );
+    // The edited playlist no longer matches the manifest either, and seg 0 is named but gone.
+    assert!(
+        p.iter().any(
+            |x| matches!(x, Problem::PlaylistNamesMissing { segment, .. } if *segment == key(0))
+        ),
+        "{p:?}"
+    );
+    assert_eq!(
+        report.intact, 1,
+        "only segment 4 is untouched (the playlist changed): {report:?}"
+    );
+}
+
+#[test]
+fn manifests_that_are_not_ours_are_refused_clearly() {
+    let e = expected_from_manifest(b"{\"hello\": 1}").unwrap_err();
+    assert!(e.to_string().contains("not a Stowage manifest"), "{e}");
+}
