@@ -24,6 +24,10 @@ pub struct VerifyArgs {
     /// The manifest to verify against (default: <prefix>/stowage-manifest.json in the bucket).
     #[arg(long)]
     manifest: Option<PathBuf>,
+    /// An Agora `query`/`stop` response or webhook (events 31/32) to verify against instead of
+    /// a manifest: its fileList names the playlists, whose segments are then checked.
+    #[arg(long, conflicts_with = "manifest")]
+    agora: Option<PathBuf>,
     /// The backup bucket, to tell "only in the backup" from "missing".
     #[arg(long)]
     backup: Option<String>,
@@ -62,19 +66,25 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
     } else {
         format!("{prefix}/stowage-manifest.json")
     };
-    let manifest = match &args.manifest {
-        Some(path) => {
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+    let expected = match (&args.agora, &args.manifest) {
+        (Some(path), _) => {
+            let json =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            stowage_verify::expected_from_agora(&json)?
         }
-        None => primary
-            .get(&manifest_key, None)
-            .await
-            .with_context(|| format!("no manifest at {manifest_key} (pass --manifest FILE)"))?
-            .bytes()
-            .await?
-            .to_vec(),
+        (None, Some(path)) => {
+            let json =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            stowage_verify::expected_from_manifest(&json)?
+        }
+        (None, None) => {
+            let got = primary.get(&manifest_key, None).await;
+            let got = got.with_context(|| {
+                format!("no manifest at {manifest_key} (pass --manifest FILE or --agora FILE)")
+            })?;
+            stowage_verify::expected_from_manifest(&got.bytes().await?)?
+        }
     };
-    let expected = stowage_verify::expected_from_manifest(&manifest)?;
     let backup = match &args.backup {
         Some(b) => Some(open_bucket(&StorageUrl::parse(b)?, &args.store, false).await?),
         None => None,

@@ -142,16 +142,18 @@ pub async fn verify(
     for exp in expected {
         check_one(primary, exp, &listed, backup_listed.as_ref(), &mut report).await;
     }
+    let mut named = BTreeSet::new();
+    for exp in expected.iter().filter(|e| e.key.ends_with(".m3u8")) {
+        named.extend(check_playlist(primary, &exp.key, &listed, &mut report).await);
+    }
     let wanted: BTreeSet<&str> = expected
         .iter()
         .map(|e| e.key.as_str())
         .chain(manifest_key)
+        .chain(named.iter().map(String::as_str))
         .collect();
     for key in listed.keys().filter(|k| !wanted.contains(k.as_str())) {
         report.problems.push(Problem::Orphan { key: key.clone() });
-    }
-    for exp in expected.iter().filter(|e| e.key.ends_with(".m3u8")) {
-        check_playlist(primary, &exp.key, &listed, &mut report).await;
     }
     Ok(report)
 }
@@ -234,41 +236,27 @@ async fn content_check(
     }
 }
 
+/// Checks one playlist; returns the keys of the segments it names.
 async fn check_playlist(
     store: &dyn ObjectStore,
     key: &str,
     listed: &BTreeMap<String, ObjectMeta>,
     report: &mut Report,
-) {
+) -> Vec<String> {
     if !listed.contains_key(key) {
-        return; // already reported as missing
+        return Vec::new(); // already reported as missing
     }
     report.requests += 1;
     let text = match store.get(key, None).await {
         Ok(g) => match g.bytes().await {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => {
-                return report.problems.push(Problem::PlaylistInvalid {
-                    playlist: key.into(),
-                    detail: e.to_string(),
-                });
-            }
+            Err(e) => return invalid(report, key, e.to_string()),
         },
-        Err(e) => {
-            return report.problems.push(Problem::PlaylistInvalid {
-                playlist: key.into(),
-                detail: e.to_string(),
-            });
-        }
+        Err(e) => return invalid(report, key, e.to_string()),
     };
     let playlist = match stowage_hls::parse(&text) {
         Ok(p) => p,
-        Err(e) => {
-            return report.problems.push(Problem::PlaylistInvalid {
-                playlist: key.into(),
-                detail: e.to_string(),
-            });
-        }
+        Err(e) => return invalid(report, key, e.to_string()),
     };
     if let Ok(v) = stowage_hls::validate(&text) {
         for x in v.iter().filter(|x| x.level == stowage_hls::Level::Error) {
@@ -282,13 +270,80 @@ async fn check_playlist(
     let base = key
         .rsplit_once('/')
         .map_or(String::new(), |(d, _)| format!("{d}/"));
+    let mut named = Vec::new();
     for seg in playlist.segments.iter().filter(|s| !s.uri.contains("://")) {
         let seg_key = format!("{base}{}", seg.uri);
         if !listed.contains_key(&seg_key) {
             report.problems.push(Problem::PlaylistNamesMissing {
                 playlist: key.into(),
-                segment: seg_key,
+                segment: seg_key.clone(),
             });
         }
+        named.push(seg_key);
+    }
+    named
+}
+
+fn invalid(report: &mut Report, playlist: &str, detail: String) -> Vec<String> {
+    report.problems.push(Problem::PlaylistInvalid {
+        playlist: playlist.into(),
+        detail,
+    });
+    Vec::new()
+}
+
+/// Expectations from an Agora response or webhook: every `fileList` anywhere in the JSON —
+/// a string (the M3U8 name, `fileListMode: "string"`, event 4) or an array of entries with
+/// `fileName` (or `filename`, web-page mode). Only names are known: sizes and contents come
+/// from the playlists and the listing.
+pub fn expected_from_agora(json: &[u8]) -> Result<Vec<Expected>> {
+    let v: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| Error::invalid_input(format!("not JSON: {e}")))?;
+    let mut names = BTreeSet::new();
+    collect_file_lists(&v, &mut names);
+    if names.is_empty() {
+        return Err(Error::invalid_input(
+            "no fileList in this Agora response or webhook (events 31/32 and query/stop responses carry one)",
+        ));
+    }
+    Ok(names
+        .into_iter()
+        .map(|key| Expected {
+            key,
+            size: None,
+            checksums: Checksums::default(),
+        })
+        .collect())
+}
+
+fn collect_file_lists(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, child) in map {
+                if k == "fileList" {
+                    match child {
+                        serde_json::Value::String(name) if !name.is_empty() => {
+                            out.insert(name.clone());
+                        }
+                        serde_json::Value::Array(items) => {
+                            for item in items {
+                                if let Some(name) = item
+                                    .get("fileName")
+                                    .or_else(|| item.get("filename"))
+                                    .and_then(|n| n.as_str())
+                                {
+                                    out.insert(name.to_string());
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                } else {
+                    collect_file_lists(child, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_file_lists(i, out)),
+        _ => {}
     }
 }

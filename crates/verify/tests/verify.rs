@@ -6,7 +6,7 @@ use bytes::Bytes;
 use stowage_core::{ObjectStore, PutBody, PutOptions};
 use stowage_fs::FsStore;
 use stowage_pipeline::{Options, Targets, upload_recording};
-use stowage_verify::{Problem, expected_from_manifest, verify};
+use stowage_verify::{Problem, expected_from_agora, expected_from_manifest, verify};
 
 const PREFIX: &str = "rec";
 const MANIFEST: &str = "rec/stowage-manifest.json";
@@ -171,4 +171,49 @@ async fn every_injected_fault_is_named_with_its_key() {
 fn manifests_that_are_not_ours_are_refused_clearly() {
     let e = expected_from_manifest(b"{\"hello\": 1}").unwrap_err();
     assert!(e.to_string().contains("not a Stowage manifest"), "{e}");
+}
+
+#[test]
+fn agora_file_lists_in_every_documented_shape() {
+    let string_mode = br#"{"resourceId":"r","sid":"s","serverResponse":{"fileListMode":"string","fileList":"rec/sid_c.m3u8","uploadingStatus":"uploaded"}}"#;
+    let json_mode = br#"{"serverResponse":{"fileListMode":"json","fileList":[{"fileName":"rec/sid_c.m3u8","trackType":"audio_and_video","uid":"0","mixedAllUser":true,"isPlayable":true,"sliceStartTime":1619172871089},{"fileName":"rec/sid_c_0.mp4","trackType":"audio_and_video","uid":"0","mixedAllUser":true,"isPlayable":true,"sliceStartTime":1619172871089}]}}"#;
+    let web_mode = br#"{"serverResponse":{"extensionServiceState":[{"serviceName":"web_recorder_service","payload":{"fileList":[{"filename":"rec/sid_c.m3u8","sliceStartTime":1619172871}],"onhold":false,"state":"inProgress"}}]}}"#;
+    let webhook_31 = br#"{"noticeId":"n","productId":3,"eventType":31,"notifyMs":1,"payload":{"cname":"c","uid":"1","sid":"s","sequence":2,"sendts":1,"serviceType":2,"details":{"msgName":"uploaded","status":0,"fileList":[{"fileName":"rec/sid_c.m3u8","trackType":"audio_and_video","uid":"0","mixedAllUser":true,"isPlayable":true,"sliceStartTime":1619172871089}]}}}"#;
+    let keys = |j: &[u8]| {
+        expected_from_agora(j)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.key)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(string_mode), ["rec/sid_c.m3u8"]);
+    assert_eq!(keys(json_mode), ["rec/sid_c.m3u8", "rec/sid_c_0.mp4"]);
+    assert_eq!(keys(web_mode), ["rec/sid_c.m3u8"]);
+    assert_eq!(keys(webhook_31), ["rec/sid_c.m3u8"]);
+    let e = expected_from_agora(br#"{"code": 2}"#).unwrap_err();
+    assert!(e.to_string().contains("no fileList"), "{e}");
+}
+
+/// From only Agora's answer (the playlist name), the verifier finds a missing segment
+/// through the playlist, and counts the named segments as expected, not orphans.
+#[tokio::test]
+async fn agora_response_alone_is_enough_to_find_a_missing_segment() {
+    let (_spool, _bucket, store) = uploaded().await;
+    let answer = br#"{"serverResponse":{"fileListMode":"string","fileList":"rec/sid_c.m3u8"}}"#;
+    let expected = expected_from_agora(answer).unwrap();
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{:?}", report.problems);
+    store.delete(&format!("{PREFIX}/{}", seg(4))).await.unwrap();
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.problems,
+        vec![Problem::PlaylistNamesMissing {
+            playlist: "rec/sid_c.m3u8".into(),
+            segment: format!("{PREFIX}/{}", seg(4))
+        }]
+    );
 }
