@@ -6,10 +6,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
+use stowage_core::ObjectStore;
 use stowage_core::StorageUrl;
-use stowage_verify::{Problem, Report};
+use stowage_verify::{Expected, Problem, RepairSource, Report};
 
 use crate::StoreArgs;
 use crate::open::open_bucket;
@@ -28,6 +29,18 @@ pub struct VerifyArgs {
     /// a manifest: its fileList names the playlists, whose segments are then checked.
     #[arg(long, conflicts_with = "manifest")]
     agora: Option<PathBuf>,
+    /// A local recording directory to compare against (sizes and checksums of its files).
+    #[arg(long, conflicts_with_all = ["manifest", "agora"])]
+    dir: Option<PathBuf>,
+    /// Re-upload what is missing or wrong, then verify again (needs --from-dir or --from-bucket).
+    #[arg(long)]
+    repair: bool,
+    /// Repair from this local spool (keys are the prefix + the file's path in it).
+    #[arg(long)]
+    from_dir: Option<PathBuf>,
+    /// Repair from this bucket (e.g. the backup), which holds the same keys.
+    #[arg(long)]
+    from_bucket: Option<String>,
     /// The backup bucket, to tell "only in the backup" from "missing".
     #[arg(long)]
     backup: Option<String>,
@@ -66,6 +79,10 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
     } else {
         format!("{prefix}/stowage-manifest.json")
     };
+    if let Some(dir) = &args.dir {
+        let expected = stowage_verify::expected_from_dir(dir, &prefix).await?;
+        return finish(args, primary.as_ref(), &prefix, &expected, &manifest_key).await;
+    }
     let expected = match (&args.agora, &args.manifest) {
         (Some(path), _) => {
             let json =
@@ -85,16 +102,57 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
             stowage_verify::expected_from_manifest(&got.bytes().await?)?
         }
     };
+    finish(args, primary.as_ref(), &prefix, &expected, &manifest_key).await
+}
+
+/// Verifies, repairs when asked, and verifies again.
+async fn finish(
+    args: &VerifyArgs,
+    primary: &dyn ObjectStore,
+    prefix: &str,
+    expected: &[Expected],
+    manifest_key: &str,
+) -> Result<Report> {
     let backup = match &args.backup {
         Some(b) => Some(open_bucket(&StorageUrl::parse(b)?, &args.store, false).await?),
         None => None,
     };
-    Ok(stowage_verify::verify(
-        primary.as_ref(),
+    let report = stowage_verify::verify(
+        primary,
         backup.as_deref(),
-        &prefix,
-        &expected,
-        Some(&manifest_key),
+        prefix,
+        expected,
+        Some(manifest_key),
+    )
+    .await?;
+    if !args.repair || report.is_complete() {
+        return Ok(report);
+    }
+    if !args.json {
+        print(&report, false);
+    }
+    let source_bucket = match &args.from_bucket {
+        Some(u) => Some(open_bucket(&StorageUrl::parse(u)?, &args.store, false).await?),
+        None => None,
+    };
+    let source = match (&args.from_dir, &source_bucket) {
+        (Some(dir), _) => RepairSource::Dir { dir, prefix },
+        (None, Some(b)) => RepairSource::Store(b.as_ref()),
+        (None, None) => bail!("--repair needs --from-dir DIR or --from-bucket URL"),
+    };
+    let outcome = stowage_verify::repair(primary, &report, source).await;
+    for k in &outcome.repaired {
+        eprintln!("repaired  {k}");
+    }
+    for (k, why) in &outcome.not_repaired {
+        eprintln!("not repaired {k}: {why}");
+    }
+    Ok(stowage_verify::verify(
+        primary,
+        backup.as_deref(),
+        prefix,
+        expected,
+        Some(manifest_key),
     )
     .await?)
 }

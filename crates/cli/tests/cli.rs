@@ -593,6 +593,19 @@ fn verify_exit_codes_say_complete_incomplete_or_could_not_run() {
             .any(|p| p["problem"] == "missing" && p["key"] == format!("rec/{seg}")),
         "{report}"
     );
+    let repaired = ok(stowage(&[
+        "verify",
+        &url,
+        "--prefix",
+        "rec",
+        "--repair",
+        "--from-dir",
+        spool.path().to_str().unwrap(),
+    ]));
+    assert!(
+        repaired.contains("complete: 4 of 4 objects intact"),
+        "{repaired}"
+    );
     let o = stowage(&["verify", "/nonexistent/bucket", "--prefix", "rec"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

@@ -347,3 +347,142 @@ fn collect_file_lists(v: &serde_json::Value, out: &mut BTreeSet<String>) {
         _ => {}
     }
 }
+
+/// Expectations from a local recording directory (`.stowage/` skipped): every file's size and
+/// its MD5, CRC64-NVME and CRC-64/XZ, under `prefix`.
+pub async fn expected_from_dir(dir: &std::path::Path, prefix: &str) -> Result<Vec<Expected>> {
+    let mut out = Vec::new();
+    for (path, rel) in local_files(dir)? {
+        let algos = [
+            stowage_core::ChecksumAlgo::Md5,
+            stowage_core::ChecksumAlgo::Crc64Nvme,
+            stowage_core::ChecksumAlgo::Crc64Ecma,
+        ];
+        let (size, checksums) = stowage_core::checksum::checksum_file(&path, &algos).await?;
+        out.push(Expected {
+            key: join(prefix, &rel),
+            size: Some(size),
+            checksums,
+        });
+    }
+    Ok(out)
+}
+
+fn join(prefix: &str, rel: &str) -> String {
+    let p = prefix.trim_matches('/');
+    if p.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{p}/{rel}")
+    }
+}
+
+/// Regular files under `dir` with `/`-separated relative paths, skipping Stowage's state.
+fn local_files(dir: &std::path::Path) -> Result<Vec<(std::path::PathBuf, String)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| Error::local_io(&d, e))? {
+            let entry = entry.map_err(|e| Error::local_io(&d, e))?;
+            let path = entry.path();
+            if entry.file_name() == ".stowage" {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Some(rel) = path.strip_prefix(dir).ok().and_then(|r| r.to_str()) {
+                out.push((path.clone(), rel.replace(std::path::MAIN_SEPARATOR, "/")));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
+}
+
+/// Where repairs come from.
+pub enum RepairSource<'a> {
+    /// The local spool: `dir/<key without prefix>`.
+    Dir {
+        dir: &'a std::path::Path,
+        prefix: &'a str,
+    },
+    /// Another bucket holding the same keys (the backup).
+    Store(&'a dyn ObjectStore),
+}
+
+/// What `repair` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RepairOutcome {
+    pub repaired: Vec<String>,
+    /// Keys that could not be repaired, with why.
+    pub not_repaired: Vec<(String, String)>,
+}
+
+/// Re-uploads every missing, truncated or altered object (and every segment a playlist
+/// names but the bucket lacks) from `source`. Orphans are left alone: they are reported.
+pub async fn repair(
+    primary: &dyn ObjectStore,
+    report: &Report,
+    source: RepairSource<'_>,
+) -> RepairOutcome {
+    let mut keys = BTreeSet::new();
+    for p in &report.problems {
+        match p {
+            Problem::Missing { key }
+            | Problem::OnlyInBackup { key }
+            | Problem::SizeMismatch { key, .. }
+            | Problem::ContentMismatch { key, .. } => {
+                keys.insert(key.clone());
+            }
+            Problem::PlaylistNamesMissing { segment, .. } => {
+                keys.insert(segment.clone());
+            }
+            Problem::Orphan { .. } | Problem::PlaylistInvalid { .. } => {}
+        }
+    }
+    let mut outcome = RepairOutcome::default();
+    for key in keys {
+        match repair_one(primary, &key, &source).await {
+            Ok(()) => outcome.repaired.push(key),
+            Err(e) => outcome.not_repaired.push((key, e.to_string())),
+        }
+    }
+    outcome
+}
+
+async fn repair_one(primary: &dyn ObjectStore, key: &str, source: &RepairSource<'_>) -> Result<()> {
+    let cfg = stowage_core::upload::UploadConfig::default();
+    let opts = stowage_core::PutOptions::default();
+    match source {
+        RepairSource::Dir { dir, prefix } => {
+            let p = prefix.trim_matches('/');
+            let rel = if p.is_empty() {
+                key
+            } else {
+                key.strip_prefix(&format!("{p}/")).unwrap_or(key)
+            };
+            let path = dir.join(rel);
+            if !path.is_file() {
+                return Err(Error::invalid_input(format!(
+                    "{} is not in the spool",
+                    path.display()
+                ))
+                .with_key(key));
+            }
+            stowage_core::upload::put_file(primary, key, &path, &opts, &cfg)
+                .await
+                .map(|_| ())
+        }
+        RepairSource::Store(from) => {
+            let tmp = std::env::temp_dir().join(format!("stowage-repair-{}", std::process::id()));
+            std::fs::create_dir_all(&tmp).map_err(|e| Error::local_io(&tmp, e))?;
+            let file = tmp.join(key.replace('/', "_"));
+            from.get(key, None).await?.write_to_file(&file).await?;
+            let result = stowage_core::upload::put_file(primary, key, &file, &opts, &cfg)
+                .await
+                .map(|_| ());
+            let _ = std::fs::remove_file(&file);
+            result
+        }
+    }
+}

@@ -217,3 +217,98 @@ async fn agora_response_alone_is_enough_to_find_a_missing_segment() {
         }]
     );
 }
+
+/// Repair from the spool fixes what is missing, truncated or altered; repair from the
+/// backup fixes what only the backup has; a second verification is clean.
+#[tokio::test]
+async fn repair_then_verify_again_is_clean() {
+    use stowage_verify::{RepairSource, repair};
+    let (spool, _bucket, store) = uploaded().await;
+    let expected = manifest(store.as_ref()).await;
+    let backup_dir = tempfile::tempdir().unwrap();
+    let backup: Arc<dyn ObjectStore> = Arc::new(FsStore::create(backup_dir.path()).await.unwrap());
+    let key = |i| format!("{PREFIX}/{}", seg(i));
+    store.delete(&key(0)).await.unwrap();
+    put(store.as_ref(), &key(1), &[1u8; 10]).await;
+    put(store.as_ref(), &key(2), &[9u8; 1002]).await;
+    let moved = store
+        .get(&key(3), None)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    put(backup.as_ref(), &key(3), &moved).await;
+    store.delete(&key(3)).await.unwrap();
+    std::fs::remove_file(spool.path().join(seg(3))).unwrap(); // the spool no longer has it
+
+    let report = verify(
+        store.as_ref(),
+        Some(backup.as_ref()),
+        PREFIX,
+        &expected,
+        Some(MANIFEST),
+    )
+    .await
+    .unwrap();
+    let from_spool = repair(
+        store.as_ref(),
+        &report,
+        RepairSource::Dir {
+            dir: spool.path(),
+            prefix: PREFIX,
+        },
+    )
+    .await;
+    assert_eq!(from_spool.repaired, vec![key(0), key(1), key(2)]);
+    assert_eq!(
+        from_spool.not_repaired.len(),
+        1,
+        "segment 3 is only in the backup: {from_spool:?}"
+    );
+    let from_backup = repair(
+        store.as_ref(),
+        &report,
+        RepairSource::Store(backup.as_ref()),
+    )
+    .await;
+    assert!(from_backup.repaired.contains(&key(3)), "{from_backup:?}");
+
+    let again = verify(
+        store.as_ref(),
+        Some(backup.as_ref()),
+        PREFIX,
+        &expected,
+        Some(MANIFEST),
+    )
+    .await
+    .unwrap();
+    assert!(again.is_complete(), "{:?}", again.problems);
+    assert_eq!(again.intact, 6);
+}
+
+/// A local recording directory is an input too: its files' sizes and checksums.
+#[tokio::test]
+async fn a_local_directory_is_compared_byte_for_byte_by_checksum() {
+    let (spool, _bucket, store) = uploaded().await;
+    let expected = stowage_verify::expected_from_dir(spool.path(), PREFIX)
+        .await
+        .unwrap();
+    assert_eq!(
+        expected.len(),
+        6,
+        "the spool's .stowage state is not part of the recording"
+    );
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{:?}", report.problems);
+    std::fs::write(spool.path().join(seg(4)), vec![7u8; 1004]).unwrap(); // the spool differs now
+    let expected = stowage_verify::expected_from_dir(spool.path(), PREFIX)
+        .await
+        .unwrap();
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert!(report.problems.iter().any(|p| matches!(p, Problem::ContentMismatch { key, .. } if *key == format!("{PREFIX}/{}", seg(4)))), "{:?}", report.problems);
+}
