@@ -266,6 +266,18 @@ impl FsWithUploads {
 }
 
 impl FsWithUploads {
+    /// The ETag s3s-fs recorded for an object (its MD5, or a multipart ETag).
+    fn stored_etag(&self, bucket: &str, key: &str) -> Option<String> {
+        let name = format!(
+            ".bucket-{}.object-{}.internal.json",
+            URL_SAFE_NO_PAD.encode(bucket),
+            URL_SAFE_NO_PAD.encode(key)
+        );
+        let text = std::fs::read_to_string(self.root.join(name)).ok()?;
+        let info: serde_json::Value = serde_json::from_str(&text).ok()?;
+        info.get("e_tag")?.as_str().map(str::to_owned)
+    }
+
     fn require_bucket(&self, bucket: &str) -> S3Result<()> {
         if bucket.is_empty() || bucket.contains(['/', '\\']) || !self.root.join(bucket).is_dir() {
             return Err(S3Error::new(S3ErrorCode::NoSuchBucket));
@@ -303,7 +315,6 @@ delegate_s3! {
     fn head_object(HeadObjectInput) -> HeadObjectOutput;
     fn list_buckets(ListBucketsInput) -> ListBucketsOutput;
     fn list_objects(ListObjectsInput) -> ListObjectsOutput;
-    fn list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
     fn upload_part(UploadPartInput) -> UploadPartOutput;
     fn upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
     fn complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
@@ -326,6 +337,22 @@ delegate_s3! {
                 let _ = std::fs::remove_file(&object);
             }
             result
+        }
+
+        // S3 listings carry each object's ETag (s3s-fs leaves it out); it is in s3s-fs's
+        // per-object internal info, so fill it in from there.
+        async fn list_objects_v2(
+            &self,
+            req: S3Request<ListObjectsV2Input>,
+        ) -> S3Result<S3Response<ListObjectsV2Output>> {
+            let bucket = req.input.bucket.clone();
+            let mut resp = self.inner.list_objects_v2(req).await?;
+            for object in resp.output.contents.iter_mut().flatten() {
+                if let Some(key) = &object.key {
+                    object.e_tag = self.stored_etag(&bucket, key).map(ETag::Strong);
+                }
+            }
+            Ok(resp)
         }
 
         async fn create_multipart_upload(
