@@ -17,7 +17,8 @@ use crate::open::open_bucket;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The recording's place: s3://bucket/prefix, or file:///dir with --prefix.
+    /// The recording's place: s3://bucket/prefix, or file:///dir with --prefix; or a playlist,
+    /// s3://bucket/prefix/sid_cname.m3u8, checked with its `_<tick>_<index>` and `bak<n>_` copies.
     url: String,
     /// Key prefix inside a local-directory bucket.
     #[arg(long, default_value = "")]
@@ -82,6 +83,25 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
     if let Some(dir) = &args.dir {
         let expected = stowage_verify::expected_from_dir(dir, &prefix).await?;
         return finish(args, primary.as_ref(), &prefix, &expected, &manifest_key).await;
+    }
+    let no_input = args.manifest.is_none() && args.agora.is_none();
+    if no_input && url.local_path().is_none() && url.key.ends_with(".m3u8") {
+        // A playlist URL: check it and its Agora siblings; without a manifest, other files
+        // under the directory are not "orphans" of anything.
+        let dir_prefix = url.key.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let expected = stowage_verify::expected_from_playlist(primary.as_ref(), &url.key).await?;
+        let mut report = finish(
+            args,
+            primary.as_ref(),
+            &dir_prefix,
+            &expected,
+            &manifest_key,
+        )
+        .await?;
+        report
+            .problems
+            .retain(|p| !matches!(p, Problem::Orphan { .. }));
+        return Ok(report);
     }
     let expected = match (&args.agora, &args.manifest) {
         (Some(path), _) => {

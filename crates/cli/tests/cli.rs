@@ -609,3 +609,51 @@ fn verify_exit_codes_say_complete_incomplete_or_could_not_run() {
     let o = stowage(&["verify", "/nonexistent/bucket", "--prefix", "rec"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn verify_a_playlist_url_on_s3() {
+    let server = S3sServer::shared();
+    server.create_bucket("cli-verify").unwrap();
+    let creds = [
+        "--endpoint",
+        server.endpoint(),
+        "--access-key",
+        server.access_key(),
+        "--secret-key",
+        server.secret_key(),
+    ];
+    let spool = tempfile::tempdir().unwrap();
+    for (name, _) in files_in(&sample_recording()) {
+        std::fs::copy(sample_recording().join(&name), spool.path().join(&name)).unwrap();
+    }
+    let mut up = vec![
+        "upload",
+        spool.path().to_str().unwrap(),
+        "s3://cli-verify/rec",
+    ];
+    up.extend(creds);
+    ok(stowage(&up));
+    let mut v = vec![
+        "verify",
+        "s3://cli-verify/rec/38f8e3cfdc474cd56fc1ceba380d7e1a_demo-channel.m3u8",
+    ];
+    v.extend(creds);
+    let out = ok(stowage(&v));
+    // Only names and sizes are known from a playlist: complete, content unproven.
+    assert!(
+        out.contains("complete: 0 of 1 objects intact, 0 problem(s), 1 unproven, 6.000 s of media"),
+        "{out}"
+    );
+    let mut whole = vec!["verify", "s3://cli-verify/rec", "--json"];
+    whole.extend(creds);
+    let report: Value = serde_json::from_str(&ok(stowage(&whole))).unwrap();
+    assert_eq!(
+        (report["checked"].as_u64(), report["intact"].as_u64()),
+        (Some(4), Some(4)),
+        "{report}"
+    );
+    assert!(
+        report["requests"].as_u64().unwrap() <= 3,
+        "ETags in the listing prove the content: {report}"
+    );
+}

@@ -486,3 +486,46 @@ async fn repair_one(primary: &dyn ObjectStore, key: &str, source: &RepairSource<
         }
     }
 }
+
+/// Expectations from a playlist in the bucket and its siblings: the copies Agora's backup
+/// cloud re-sent (`…_<tick>_<index>.m3u8`) and failover continuations (`bak<n>_…`), found by
+/// listing the playlist's directory. Returns the playlists found (the segments they name are
+/// checked by [`verify`]).
+pub async fn expected_from_playlist(
+    store: &dyn ObjectStore,
+    playlist_key: &str,
+) -> Result<Vec<Expected>> {
+    let (dir, file) = playlist_key
+        .rsplit_once('/')
+        .map_or(("", playlist_key), |(d, f)| (d, f));
+    let base = stowage_hls::agora::parse_playlist_name(file).base;
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    let mut found: Vec<Expected> = store
+        .list_all(&prefix)
+        .await?
+        .into_iter()
+        .filter(|o| {
+            let name = &o.key[prefix.len()..];
+            !name.contains('/')
+                && name.ends_with(".m3u8")
+                && stowage_hls::agora::parse_playlist_name(name).base == base
+        })
+        .map(|o| Expected {
+            key: o.key,
+            size: Some(o.size),
+            checksums: Checksums::default(),
+        })
+        .collect();
+    if !found.iter().any(|e| e.key == playlist_key) {
+        found.push(Expected {
+            key: playlist_key.to_string(),
+            size: None,
+            checksums: Checksums::default(),
+        });
+    }
+    Ok(found)
+}

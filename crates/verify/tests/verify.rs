@@ -312,3 +312,50 @@ async fn a_local_directory_is_compared_byte_for_byte_by_checksum() {
         .unwrap();
     assert!(report.problems.iter().any(|p| matches!(p, Problem::ContentMismatch { key, .. } if *key == format!("{PREFIX}/{}", seg(4)))), "{:?}", report.problems);
 }
+
+/// A playlist URL alone: its backup re-send and failover copies are found and checked too.
+#[tokio::test]
+async fn a_playlist_and_its_agora_siblings_are_found_and_checked() {
+    let (_spool, _bucket, store) = uploaded().await;
+    put(
+        store.as_ref(),
+        "rec/sid_c_22194679897_0.m3u8",
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nlost.ts\n",
+    )
+    .await;
+    put(
+        store.as_ref(),
+        "rec/bak0_sid_c.m3u8",
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nsid_c_20261124100004000.ts\n",
+    )
+    .await;
+    put(store.as_ref(), "rec/other_recording.m3u8", b"#EXTM3U\n").await; // not a sibling
+    let expected = stowage_verify::expected_from_playlist(store.as_ref(), "rec/sid_c.m3u8")
+        .await
+        .unwrap();
+    let mut keys: Vec<&str> = expected.iter().map(|e| e.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "rec/bak0_sid_c.m3u8",
+            "rec/sid_c.m3u8",
+            "rec/sid_c_22194679897_0.m3u8"
+        ]
+    );
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    let missing: Vec<&Problem> = report
+        .problems
+        .iter()
+        .filter(|p| matches!(p, Problem::PlaylistNamesMissing { .. }))
+        .collect();
+    assert_eq!(
+        missing,
+        [&Problem::PlaylistNamesMissing {
+            playlist: "rec/sid_c_22194679897_0.m3u8".into(),
+            segment: "rec/lost.ts".into()
+        }]
+    );
+}
