@@ -147,18 +147,22 @@ async fn plan_from_local(
         .with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_dir() {
         let (store, prefix) = destination_dir(dst, args).await?;
-        let files = walk_files(path)?;
+        let files = stowage_core::fsutil::local_files(path)?;
         return Ok(files
             .into_iter()
-            .map(|(file, rel)| {
-                (
-                    End::Local(file),
-                    End::Object {
-                        store: store.clone(),
-                        key: format!("{prefix}{rel}"),
-                    },
-                )
-            })
+            .map(
+                |stowage_core::fsutil::LocalFile {
+                     path: file, rel, ..
+                 }| {
+                    (
+                        End::Local(file),
+                        End::Object {
+                            store: store.clone(),
+                            key: format!("{prefix}{rel}"),
+                        },
+                    )
+                },
+            )
             .collect());
     }
     let name = path
@@ -268,37 +272,6 @@ async fn download_target(dst: &StorageUrl, name: &str, args: &StoreArgs) -> Resu
         Some(path) => Ok(End::Local(path)),
         None => destination_object(dst, name, args).await,
     }
-}
-
-/// Every regular file under `dir` with its `/`-separated relative path; skips the local
-/// store's own `.stowage` state.
-fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))?
-        {
-            let entry = entry?;
-            let path = entry.path();
-            if entry.file_name() == stowage_fs::INTERNAL_DIR && d == dir {
-                continue;
-            }
-            let ft = entry.file_type()?;
-            if ft.is_dir() {
-                stack.push(path);
-            } else if ft.is_file() {
-                let rel: Vec<String> = path
-                    .strip_prefix(dir)?
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push((path, rel.join("/")));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok(out)
 }
 
 async fn transfer(from: &End, to: &End) -> Result<(u64, Option<ObjectMeta>)> {

@@ -109,6 +109,23 @@ impl Checksums {
         }
     }
 
+    /// Sets `algo` from its printed form (the inverse of [`Checksums::get`]); false when the
+    /// value is not of that form.
+    pub fn set(&mut self, algo: ChecksumAlgo, value: &str) -> bool {
+        fn digest<const N: usize>(v: &str) -> Option<[u8; N]> {
+            hex::decode(v).ok()?.try_into().ok()
+        }
+        match algo {
+            ChecksumAlgo::Crc64Ecma => self.crc64ecma = value.parse().ok(),
+            ChecksumAlgo::Crc64Nvme => self.crc64nvme = Self::parse_crc64nvme_base64(value),
+            ChecksumAlgo::Md5 => self.md5 = digest(value),
+            ChecksumAlgo::Sha1 => self.sha1 = digest(value),
+            ChecksumAlgo::Sha256 => self.sha256 = digest(value),
+            ChecksumAlgo::Qetag => self.qetag = (value.len() == 28).then(|| value.to_string()),
+        }
+        self.get(algo).is_some()
+    }
+
     /// CRC64-NVME as S3 sends it in `x-amz-checksum-crc64nvme`.
     pub fn crc64nvme_base64(&self) -> Option<String> {
         self.crc64nvme.map(|v| STANDARD.encode(v.to_be_bytes()))
@@ -474,6 +491,18 @@ mod tests {
         b = checksum_bytes(b"abc", &[ChecksumAlgo::Md5, ChecksumAlgo::Crc64Ecma]);
         assert_eq!(a.verify(&b).unwrap(), 2);
         assert_eq!(a.verify(&Checksums::default()).unwrap(), 0);
+    }
+
+    #[test]
+    fn set_reads_back_what_get_prints() {
+        let all = checksum_bytes(b"recording", &ChecksumAlgo::ALL);
+        let mut back = Checksums::default();
+        for algo in ChecksumAlgo::ALL {
+            assert!(back.set(algo, &all.get(algo).unwrap()), "{}", algo.name());
+        }
+        assert_eq!(back, all);
+        assert!(!back.set(ChecksumAlgo::Md5, "not hex"));
+        assert_eq!(back.md5, None);
     }
 
     #[test]

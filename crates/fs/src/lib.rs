@@ -17,14 +17,13 @@ mod multipart;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use stowage_core::checksum::Hasher;
-use stowage_core::fsutil::sync_dir;
+use stowage_core::fsutil::{mtime_ns, sync_dir};
 use stowage_core::{
     Capabilities, ChecksumAlgo, Checksums, Error, ErrorKind, GetResult, ListPage, ListRequest,
     MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
@@ -35,7 +34,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 pub use keys::validate_key;
 
 /// Name of the directory (under the root) holding Stowage's own state.
-pub const INTERNAL_DIR: &str = ".stowage";
+pub use stowage_core::fsutil::STATE_DIR as INTERNAL_DIR;
 const LIST_PAGE_MAX: usize = 1000;
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -49,7 +48,7 @@ pub struct FsStore {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Sidecar {
     size: u64,
-    mtime_ns: i128,
+    mtime_ns: i64,
     etag: String,
     content_type: String,
     checksums: Checksums,
@@ -232,13 +231,6 @@ fn key_conflict(key: &str, e: std::io::Error) -> Error {
         "cannot store `{key}`: a path component is an existing object or directory ({e})"
     ))
     .with_key(key)
-}
-
-fn mtime_ns(stat: &std::fs::Metadata) -> i128 {
-    stat.modified()
-        .ok()
-        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 fn meta_from(key: &str, stat: &std::fs::Metadata, sidecar: Option<Sidecar>) -> ObjectMeta {

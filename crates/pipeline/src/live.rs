@@ -46,30 +46,7 @@ impl Session {
     }
 
     fn local_file(&self, path: &Path) -> Result<LocalFile> {
-        let rel = path
-            .strip_prefix(&self.run.dir)
-            .ok()
-            .and_then(|r| r.to_str())
-            .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
-            .ok_or_else(|| {
-                Error::invalid_input(format!(
-                    "{} is not inside the recording directory {}",
-                    path.display(),
-                    self.run.dir.display()
-                ))
-            })?;
-        let meta = std::fs::metadata(path).map_err(|e| Error::local_io(path, e))?;
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i64);
-        Ok(LocalFile {
-            path: path.to_path_buf(),
-            rel,
-            size: meta.len(),
-            mtime_ns,
-        })
+        LocalFile::stat(&self.run.dir, path)
     }
 
     /// Uploads one finished file (a segment, an MP4…) and returns where it landed. At most

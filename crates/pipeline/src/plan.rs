@@ -1,29 +1,11 @@
 //! What to upload: the files of a recording directory, their keys, and which segments each
 //! playlist names (a playlist is published only after all of them).
 
-use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::path::Path;
 
 use stowage_core::{Error, Result};
 
-/// Directory (inside the recording directory) holding the journal and manifest.
-pub const STATE_DIR: &str = ".stowage";
-
-/// One local file to upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalFile {
-    pub path: PathBuf,
-    /// Path relative to the recording directory, `/`-separated.
-    pub rel: String,
-    pub size: u64,
-    pub mtime_ns: i64,
-}
-
-impl LocalFile {
-    pub fn is_playlist(&self) -> bool {
-        self.rel.to_ascii_lowercase().ends_with(".m3u8")
-    }
-}
+pub use stowage_core::fsutil::{LocalFile, STATE_DIR};
 
 /// The key of `rel` under `prefix` (Agora's `fileNamePrefix`: path segments joined by `/`).
 pub fn key_for(prefix: &str, rel: &str) -> String {
@@ -58,49 +40,7 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
 
 /// Every regular file under `dir` except Stowage's own state, sorted by relative path.
 pub fn scan(dir: &Path) -> Result<Vec<LocalFile>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| Error::local_io(&d, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::local_io(&d, e))?;
-            let path = entry.path();
-            if entry.file_name() == STATE_DIR {
-                continue;
-            }
-            let meta = entry.metadata().map_err(|e| Error::local_io(&path, e))?;
-            if meta.is_dir() {
-                stack.push(path);
-            } else if meta.is_file() {
-                let Some(rel) = relative(dir, &path) else {
-                    continue;
-                };
-                let mtime_ns = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos() as i64);
-                out.push(LocalFile {
-                    path,
-                    rel,
-                    size: meta.len(),
-                    mtime_ns,
-                });
-            }
-        }
-    }
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(out)
-}
-
-fn relative(root: &Path, path: &Path) -> Option<String> {
-    let parts: Option<Vec<&str>> = path
-        .strip_prefix(root)
-        .ok()?
-        .components()
-        .map(|c| c.as_os_str().to_str())
-        .collect();
-    Some(parts?.join("/"))
+    stowage_core::fsutil::local_files(dir)
 }
 
 /// The relative paths (in the recording directory) of the segments a playlist names.

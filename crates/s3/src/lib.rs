@@ -244,16 +244,9 @@ fn to_offset(dt: Option<&DateTime>) -> Option<OffsetDateTime> {
     .ok()
 }
 
+/// Decodes a base64 checksum header (as S3 sends them) into its fixed-size digest.
 fn decode_b64<const N: usize>(v: Option<&str>) -> Option<[u8; N]> {
-    use base64_engine::decode;
-    decode(v?)?.try_into().ok()
-}
-
-mod base64_engine {
-    /// Decodes standard base64 (as S3 sends checksum headers).
-    pub fn decode(s: &str) -> Option<Vec<u8>> {
-        aws_smithy_types::base64::decode(s).ok()
-    }
+    aws_smithy_types::base64::decode(v?).ok()?.try_into().ok()
 }
 
 /// Checksums the server returned in headers.

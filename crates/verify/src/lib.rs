@@ -102,24 +102,15 @@ pub fn expected_from_manifest(json: &[u8]) -> Result<Vec<Expected>> {
         .collect())
 }
 
+/// Checksums from a manifest's `{"md5": "…", "crc64ecma": "…", …}` (unknown names ignored).
 fn parse_checksums(map: &BTreeMap<String, String>) -> Checksums {
-    let hex16 = |s: &String| -> Option<[u8; 16]> { decode_hex(s)?.try_into().ok() };
-    Checksums {
-        crc64ecma: map.get("crc64ecma").and_then(|v| v.parse().ok()),
-        crc64nvme: map
-            .get("crc64nvme")
-            .and_then(|v| Checksums::parse_crc64nvme_base64(v)),
-        md5: map.get("md5").and_then(hex16),
-        sha1: map.get("sha1").and_then(|s| decode_hex(s)?.try_into().ok()),
-        sha256: map
-            .get("sha256")
-            .and_then(|s| decode_hex(s)?.try_into().ok()),
-        qetag: map.get("qetag").cloned(),
+    let mut sums = Checksums::default();
+    for (name, value) in map {
+        if let Ok(algo) = stowage_core::ChecksumAlgo::parse(name) {
+            sums.set(algo, value);
+        }
     }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    hex::decode(s).ok()
+    sums
 }
 
 /// Verifies `expected` (and the playlists among them) under `prefix`.
@@ -352,15 +343,15 @@ fn collect_file_lists(v: &serde_json::Value, out: &mut BTreeSet<String>) {
 /// its MD5, CRC64-NVME and CRC-64/XZ, under `prefix`.
 pub async fn expected_from_dir(dir: &std::path::Path, prefix: &str) -> Result<Vec<Expected>> {
     let mut out = Vec::new();
-    for (path, rel) in local_files(dir)? {
+    for f in stowage_core::fsutil::local_files(dir)? {
         let algos = [
             stowage_core::ChecksumAlgo::Md5,
             stowage_core::ChecksumAlgo::Crc64Nvme,
             stowage_core::ChecksumAlgo::Crc64Ecma,
         ];
-        let (size, checksums) = stowage_core::checksum::checksum_file(&path, &algos).await?;
+        let (size, checksums) = stowage_core::checksum::checksum_file(&f.path, &algos).await?;
         out.push(Expected {
-            key: join(prefix, &rel),
+            key: join(prefix, &f.rel),
             size: Some(size),
             checksums,
         });
@@ -375,28 +366,6 @@ fn join(prefix: &str, rel: &str) -> String {
     } else {
         format!("{p}/{rel}")
     }
-}
-
-/// Regular files under `dir` with `/`-separated relative paths, skipping Stowage's state.
-fn local_files(dir: &std::path::Path) -> Result<Vec<(std::path::PathBuf, String)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| Error::local_io(&d, e))? {
-            let entry = entry.map_err(|e| Error::local_io(&d, e))?;
-            let path = entry.path();
-            if entry.file_name() == ".stowage" {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Some(rel) = path.strip_prefix(dir).ok().and_then(|r| r.to_str()) {
-                out.push((path.clone(), rel.replace(std::path::MAIN_SEPARATOR, "/")));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok(out)
 }
 
 /// Where repairs come from.
