@@ -10,7 +10,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use stowage_core::ObjectStore;
 use stowage_core::StorageUrl;
-use stowage_verify::{Expected, Problem, RepairSource, Report};
+use stowage_verify::playback::PlaybackCheck;
+use stowage_verify::{Expected, Problem, RepairSource, Report, VerifyOptions};
 
 use crate::StoreArgs;
 use crate::open::open_bucket;
@@ -45,6 +46,21 @@ pub struct VerifyArgs {
     /// The backup bucket, to tell "only in the backup" from "missing".
     #[arg(long)]
     backup: Option<String>,
+    /// Download every object and compare its bytes with the expected checksums, instead of
+    /// trusting the checksums the bucket reports.
+    #[arg(long)]
+    download: bool,
+    /// Objects checked at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Also load each playlist and its first segment the way a web player does, from this URL
+    /// of the bucket's root (public, CDN or token-signed: a query string is kept and never
+    /// printed), checking status, Content-Type and CORS.
+    #[arg(long, value_name = "URL")]
+    playback_base: Option<String>,
+    /// The web page origin the player runs on, for the CORS check.
+    #[arg(long, default_value = stowage_verify::playback::DEFAULT_ORIGIN, requires = "playback_base")]
+    origin: String,
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -137,14 +153,13 @@ async fn finish(
         Some(b) => Some(open_bucket(&StorageUrl::parse(b)?, &args.store, false).await?),
         None => None,
     };
-    let report = stowage_verify::verify(
-        primary,
-        backup.as_deref(),
-        prefix,
-        expected,
-        Some(manifest_key),
-    )
-    .await?;
+    let opts = VerifyOptions {
+        backup: backup.as_deref(),
+        manifest_key: Some(manifest_key),
+        download: args.download,
+        concurrency: args.concurrency,
+    };
+    let report = check(args, primary, prefix, expected, &opts).await?;
     if !args.repair || report.is_complete() {
         return Ok(report);
     }
@@ -167,14 +182,30 @@ async fn finish(
     for (k, why) in &outcome.not_repaired {
         eprintln!("not repaired {k}: {why}");
     }
-    Ok(stowage_verify::verify(
-        primary,
-        backup.as_deref(),
-        prefix,
-        expected,
-        Some(manifest_key),
-    )
-    .await?)
+    check(args, primary, prefix, expected, &opts).await
+}
+
+/// One verification, with the playback check when asked.
+async fn check(
+    args: &VerifyArgs,
+    primary: &dyn ObjectStore,
+    prefix: &str,
+    expected: &[Expected],
+    opts: &VerifyOptions<'_>,
+) -> Result<Report> {
+    let mut report = stowage_verify::verify_with(primary, prefix, expected, opts).await?;
+    if let Some(base) = &args.playback_base {
+        let playback = PlaybackCheck {
+            base: base.clone(),
+            origin: args.origin.clone(),
+        };
+        for exp in expected.iter().filter(|e| e.key.ends_with(".m3u8")) {
+            let seen = playback.check(&exp.key).await;
+            report.requests += seen.requests;
+            report.problems.extend(seen.problems);
+        }
+    }
+    Ok(report)
 }
 
 fn print(r: &Report, json: bool) {
@@ -223,5 +254,6 @@ fn describe(p: &Problem) -> String {
             format!("playlist  {playlist} names {segment}, which is not in the bucket")
         }
         Problem::PlaylistInvalid { playlist, detail } => format!("playlist  {playlist}: {detail}"),
+        Problem::Playback { key, detail } => format!("playback  {key}: {detail}"),
     }
 }

@@ -606,6 +606,36 @@ fn verify_exit_codes_say_complete_incomplete_or_could_not_run() {
         repaired.contains("complete: 4 of 4 objects intact"),
         "{repaired}"
     );
+    // Every byte read back, and the recording played through an HTTP endpoint like a browser.
+    use stowage_testkit::http_static::{StaticOptions, StaticServer};
+    let web = StaticServer::start(bucket.path(), StaticOptions::default()).unwrap();
+    let base = web.url();
+    let played = ok(stowage(&[
+        "verify",
+        &url,
+        "--prefix",
+        "rec",
+        "--download",
+        "--playback-base",
+        &base,
+    ]));
+    assert!(
+        played.contains("complete: 4 of 4 objects intact"),
+        "{played}"
+    );
+    let no_cors = StaticOptions {
+        cors: false,
+        ..StaticOptions::default()
+    };
+    let web = StaticServer::start(bucket.path(), no_cors).unwrap();
+    let base = web.url();
+    let o = stowage(&["verify", &url, "--prefix", "rec", "--playback-base", &base]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("playback  rec/38f8e3cfdc474cd56fc1ceba380d7e1a_demo-channel.m3u8: Access-Control-Allow-Origin is absent"),
+        "{}",
+        stdout(&o)
+    );
     let o = stowage(&["verify", "/nonexistent/bucket", "--prefix", "rec"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

@@ -1,6 +1,7 @@
 //! A store wrapper that injects failures into chosen multipart parts and counts what was
 //! sent, so the conformance suite can prove a part was retried alone, or that a resumed
-//! upload did not send again the parts the store already held.
+//! upload did not send again the parts the store already held; it can also hide keys from
+//! listings, as an eventually consistent listing does.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -19,6 +20,8 @@ struct State {
     /// part number → `upload_part` calls seen (failed or not).
     part_calls: BTreeMap<u32, u32>,
     injected: u32,
+    /// Keys left out of listings, like a listing that lags behind writes (COS documents it).
+    unlisted: std::collections::BTreeSet<String>,
 }
 
 /// Wraps any store; see the module docs.
@@ -49,6 +52,11 @@ impl FaultyStore {
             .get(&part_number)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Leaves `key` out of every listing while HEAD and GET still find it.
+    pub fn hide_from_listings(&self, key: &str) {
+        self.lock().unlisted.insert(key.to_string());
     }
 
     /// How many failures were injected.
@@ -93,7 +101,10 @@ impl ObjectStore for FaultyStore {
         self.inner.get(key, range).await
     }
     async fn list(&self, req: &ListRequest) -> Result<ListPage> {
-        self.inner.list(req).await
+        let mut page = self.inner.list(req).await?;
+        let unlisted = self.lock().unlisted.clone();
+        page.objects.retain(|o| !unlisted.contains(&o.key));
+        Ok(page)
     }
     async fn delete(&self, key: &str) -> Result<()> {
         self.inner.delete(key).await

@@ -7,8 +7,11 @@
 //! (S3 CRC64-NVME, OSS/COS CRC-64/XZ, the local store's all). Playlists are parsed and every
 //! segment they name must be there. Keys under the prefix that nothing expects are orphans.
 
+pub mod playback;
+
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::StreamExt;
 use serde::Serialize;
 use stowage_core::{Checksums, Error, ObjectMeta, ObjectStore, Result};
 
@@ -49,6 +52,11 @@ pub enum Problem {
     },
     PlaylistInvalid {
         playlist: String,
+        detail: String,
+    },
+    /// Served through the playback URL, the object would not play in a browser.
+    Playback {
+        key: String,
         detail: String,
     },
 }
@@ -113,6 +121,31 @@ fn parse_checksums(map: &BTreeMap<String, String>) -> Checksums {
     sums
 }
 
+/// How to verify, beyond what is expected.
+#[derive(Clone, Copy)]
+pub struct VerifyOptions<'a> {
+    /// The backup bucket, to tell "only in the backup" from "missing".
+    pub backup: Option<&'a dyn ObjectStore>,
+    /// The manifest's own key, which is expected but not listed in itself.
+    pub manifest_key: Option<&'a str>,
+    /// Download every object and compare its bytes' checksums with the expectation, instead
+    /// of trusting the checksums the store reports.
+    pub download: bool,
+    /// Objects checked at once (HEAD or GET requests in flight).
+    pub concurrency: usize,
+}
+
+impl Default for VerifyOptions<'_> {
+    fn default() -> Self {
+        VerifyOptions {
+            backup: None,
+            manifest_key: None,
+            download: false,
+            concurrency: 16,
+        }
+    }
+}
+
 /// Verifies `expected` (and the playlists among them) under `prefix`.
 pub async fn verify(
     primary: &dyn ObjectStore,
@@ -121,17 +154,39 @@ pub async fn verify(
     expected: &[Expected],
     manifest_key: Option<&str>,
 ) -> Result<Report> {
+    let opts = VerifyOptions {
+        backup,
+        manifest_key,
+        ..VerifyOptions::default()
+    };
+    verify_with(primary, prefix, expected, &opts).await
+}
+
+/// [`verify`] with every option.
+pub async fn verify_with(
+    primary: &dyn ObjectStore,
+    prefix: &str,
+    expected: &[Expected],
+    opts: &VerifyOptions<'_>,
+) -> Result<Report> {
     let mut report = Report {
         checked: expected.len(),
         ..Report::default()
     };
-    let listed = list(primary, prefix, &mut report).await?;
-    let backup_listed = match backup {
+    let mut listed = list(primary, prefix, &mut report).await?;
+    let backup_listed = match opts.backup {
         Some(b) => Some(list(b, prefix, &mut report).await?),
         None => None,
     };
-    for exp in expected {
-        check_one(primary, exp, &listed, backup_listed.as_ref(), &mut report).await;
+    head_unlisted(primary, expected, &mut listed, opts, &mut report).await;
+    let outcomes: Vec<(Outcome, usize)> = futures::stream::iter(expected)
+        .map(|exp| check_one(primary, exp, &listed, backup_listed.as_ref(), opts))
+        .buffered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    for (outcome, requests) in outcomes {
+        report.requests += requests;
+        outcome.record(&mut report);
     }
     let mut named = BTreeSet::new();
     for exp in expected.iter().filter(|e| e.key.ends_with(".m3u8")) {
@@ -140,7 +195,7 @@ pub async fn verify(
     let wanted: BTreeSet<&str> = expected
         .iter()
         .map(|e| e.key.as_str())
-        .chain(manifest_key)
+        .chain(opts.manifest_key)
         .chain(named.iter().map(String::as_str))
         .collect();
     for key in listed.keys().filter(|k| !wanted.contains(k.as_str())) {
@@ -159,50 +214,110 @@ async fn list(
     Ok(objects.into_iter().map(|o| (o.key.clone(), o)).collect())
 }
 
+/// Some listings lag behind writes (COS documents it): an expected key the listing lacks gets
+/// one HEAD before it is called missing. Costs nothing when everything is listed.
+async fn head_unlisted(
+    store: &dyn ObjectStore,
+    expected: &[Expected],
+    listed: &mut BTreeMap<String, ObjectMeta>,
+    opts: &VerifyOptions<'_>,
+    report: &mut Report,
+) {
+    let unlisted: Vec<&str> = expected
+        .iter()
+        .map(|e| e.key.as_str())
+        .filter(|k| !listed.contains_key(*k))
+        .collect();
+    report.requests += unlisted.len();
+    let found: Vec<ObjectMeta> = futures::stream::iter(unlisted)
+        .map(|key| store.head(key))
+        .buffer_unordered(opts.concurrency.max(1))
+        .filter_map(|r| async move { r.ok() })
+        .collect()
+        .await;
+    for meta in found {
+        listed.insert(meta.key.clone(), meta);
+    }
+}
+
+/// What checking one expected object found.
+enum Outcome {
+    Intact { bytes: u64 },
+    Unproven { key: String, bytes: u64 },
+    Problem(Problem),
+}
+
+impl Outcome {
+    fn record(self, report: &mut Report) {
+        match self {
+            Outcome::Intact { bytes } => {
+                report.intact += 1;
+                report.bytes += bytes;
+            }
+            Outcome::Unproven { key, bytes } => {
+                report.unproven.push(key);
+                report.bytes += bytes;
+            }
+            Outcome::Problem(p) => report.problems.push(p),
+        }
+    }
+}
+
+/// Checks one object; returns what it found and the requests it made.
 async fn check_one(
     store: &dyn ObjectStore,
     exp: &Expected,
     listed: &BTreeMap<String, ObjectMeta>,
     backup: Option<&BTreeMap<String, ObjectMeta>>,
-    report: &mut Report,
-) {
+    opts: &VerifyOptions<'_>,
+) -> (Outcome, usize) {
     let key = exp.key.clone();
     let Some(found) = listed.get(&exp.key) else {
         let in_backup = backup.is_some_and(|b| b.contains_key(&exp.key));
-        report.problems.push(if in_backup {
+        let problem = if in_backup {
             Problem::OnlyInBackup { key }
         } else {
             Problem::Missing { key }
-        });
-        return;
+        };
+        return (Outcome::Problem(problem), 0);
     };
     if let Some(size) = exp.size.filter(|s| *s != found.size) {
-        report.problems.push(Problem::SizeMismatch {
+        let problem = Problem::SizeMismatch {
             key,
             expected: size,
             found: found.size,
-        });
-        return;
+        };
+        return (Outcome::Problem(problem), 0);
     }
-    report.bytes += found.size;
-    match content_check(store, exp, found, report).await {
-        Ok(true) => report.intact += 1,
-        Ok(false) => report.unproven.push(key),
-        Err(detail) => report
-            .problems
-            .push(Problem::ContentMismatch { key, detail }),
-    }
+    let bytes = found.size;
+    let (checked, requests) = if opts.download {
+        (download_check(store, exp).await, 1)
+    } else {
+        content_check(store, exp, found).await
+    };
+    let outcome = match checked {
+        Ok(true) => Outcome::Intact { bytes },
+        Ok(false) => Outcome::Unproven { key, bytes },
+        Err(detail) => Outcome::Problem(Problem::ContentMismatch { key, detail }),
+    };
+    (outcome, requests)
 }
 
-/// `Ok(true)` when a checksum proved the content, `Ok(false)` when none could be compared.
+/// `Ok(true)` when a checksum the store reports proved the content, `Ok(false)` when none
+/// could be compared. Cheapest first: checksums the listing carried (Kodo's qetag, the local
+/// store's), a single-part MD5 ETag, then one HEAD. Returns the requests made.
 async fn content_check(
     store: &dyn ObjectStore,
     exp: &Expected,
     found: &ObjectMeta,
-    report: &mut Report,
-) -> std::result::Result<bool, String> {
+) -> (std::result::Result<bool, String>, usize) {
     if exp.checksums.is_empty() {
-        return Ok(false);
+        return (Ok(false), 0);
+    }
+    match exp.checksums.verify(&found.checksums) {
+        Ok(0) => {}
+        Ok(_) => return (Ok(true), 0),
+        Err(e) => return (Err(e.message().to_string()), 0),
     }
     // A single-part ETag is the MD5 (no request needed), unless the store says otherwise.
     if let (Some(md5), Some(etag)) = (
@@ -213,17 +328,46 @@ async fn content_check(
         && store.capabilities().part_etag_is_md5
     {
         return if etag.eq_ignore_ascii_case(&md5) {
-            Ok(true)
+            (Ok(true), 0)
         } else {
-            Err(format!("MD5 ETag {etag} is not the expected {md5}"))
+            (Err(format!("MD5 ETag {etag} is not the expected {md5}")), 0)
         };
     }
-    report.requests += 1;
-    let head = store.head(&exp.key).await.map_err(|e| e.to_string())?;
-    match exp.checksums.verify(&head.checksums) {
+    let checked = match store.head(&exp.key).await {
+        Err(e) => Err(e.to_string()),
+        Ok(head) => match exp.checksums.verify(&head.checksums) {
+            Ok(0) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(e) => Err(e.message().to_string()),
+        },
+    };
+    (checked, 1)
+}
+
+/// `--download`: reads every byte back and compares its checksums with the expectation.
+async fn download_check(
+    store: &dyn ObjectStore,
+    exp: &Expected,
+) -> std::result::Result<bool, String> {
+    let algos: Vec<stowage_core::ChecksumAlgo> = stowage_core::ChecksumAlgo::ALL
+        .into_iter()
+        .filter(|a| exp.checksums.get(*a).is_some())
+        .collect();
+    let got = store.get(&exp.key, None).await.map_err(|e| e.to_string())?;
+    let mut hasher = stowage_core::checksum::Hasher::new(&algos);
+    let mut stream = got.body;
+    while let Some(chunk) = stream.next().await {
+        hasher.update(&chunk.map_err(|e| format!("download failed: {e}"))?);
+    }
+    let size = hasher.len();
+    let sums = hasher.finish();
+    if let Some(expected) = exp.size.filter(|s| *s != size) {
+        return Err(format!("downloaded {size} bytes, expected {expected}"));
+    }
+    match exp.checksums.verify(&sums) {
         Ok(0) => Ok(false),
         Ok(_) => Ok(true),
-        Err(e) => Err(e.message().to_string()),
+        Err(e) => Err(format!("downloaded bytes: {}", e.message())),
     }
 }
 
@@ -406,7 +550,8 @@ pub async fn repair(
             Problem::PlaylistNamesMissing { segment, .. } => {
                 keys.insert(segment.clone());
             }
-            Problem::Orphan { .. } | Problem::PlaylistInvalid { .. } => {}
+            Problem::Orphan { .. } | Problem::PlaylistInvalid { .. } | Problem::Playback { .. } => {
+            }
         }
     }
     let mut outcome = RepairOutcome::default();

@@ -3,10 +3,17 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use stowage_core::Credentials;
 use stowage_core::{ObjectStore, PutBody, PutOptions};
 use stowage_fs::FsStore;
 use stowage_pipeline::{Options, Targets, upload_recording};
-use stowage_verify::{Problem, expected_from_agora, expected_from_manifest, verify};
+use stowage_testkit::http_static::{StaticOptions, StaticServer};
+use stowage_testkit::moto::{self, MotoServer};
+use stowage_testkit::s3s_server::S3sServer;
+use stowage_verify::playback::PlaybackCheck;
+use stowage_verify::{
+    Problem, VerifyOptions, expected_from_agora, expected_from_manifest, verify, verify_with,
+};
 
 const PREFIX: &str = "rec";
 const MANIFEST: &str = "rec/stowage-manifest.json";
@@ -17,6 +24,14 @@ fn seg(i: usize) -> String {
 
 /// Uploads a 5-segment recording into a fresh local bucket; returns (spool, bucket dir, store).
 async fn uploaded() -> (tempfile::TempDir, tempfile::TempDir, Arc<dyn ObjectStore>) {
+    let bucket = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(FsStore::create(bucket.path()).await.unwrap());
+    let spool = upload_to(store.clone()).await;
+    (spool, bucket, store)
+}
+
+/// Uploads a 5-segment recording into `store` with the pipeline; returns the spool.
+async fn upload_to(store: Arc<dyn ObjectStore>) -> tempfile::TempDir {
     let spool = tempfile::tempdir().unwrap();
     let mut playlist = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n");
     for i in 0..5 {
@@ -25,23 +40,18 @@ async fn uploaded() -> (tempfile::TempDir, tempfile::TempDir, Arc<dyn ObjectStor
     }
     playlist.push_str("#EXT-X-ENDLIST\n");
     std::fs::write(spool.path().join("sid_c.m3u8"), playlist).unwrap();
-    let bucket = tempfile::tempdir().unwrap();
-    let store: Arc<dyn ObjectStore> = Arc::new(FsStore::create(bucket.path()).await.unwrap());
     let opts = Options {
         prefix: PREFIX.into(),
         ..Options::default()
     };
-    upload_recording(
-        spool.path(),
-        &Targets {
-            primary: store.clone(),
-            backup: None,
-        },
-        &opts,
-    )
-    .await
-    .unwrap();
-    (spool, bucket, store)
+    let targets = Targets {
+        primary: store,
+        backup: None,
+    };
+    upload_recording(spool.path(), &targets, &opts)
+        .await
+        .unwrap();
+    spool
 }
 
 async fn manifest(store: &dyn ObjectStore) -> Vec<stowage_verify::Expected> {
@@ -87,9 +97,75 @@ async fn an_intact_recording_is_complete_with_few_requests() {
 #[tokio::test]
 async fn every_injected_fault_is_named_with_its_key() {
     let (_spool, _bucket, store) = uploaded().await;
-    let expected = manifest(store.as_ref()).await;
     let backup_dir = tempfile::tempdir().unwrap();
     let backup: Arc<dyn ObjectStore> = Arc::new(FsStore::create(backup_dir.path()).await.unwrap());
+    fault_matrix(store, backup).await;
+}
+
+#[tokio::test]
+async fn every_injected_fault_is_named_on_the_in_process_s3_server() {
+    let server = S3sServer::shared();
+    let (primary, backup) = (s3_bucket("vp"), s3_bucket("vb"));
+    server.create_bucket(&primary).unwrap();
+    server.create_bucket(&backup).unwrap();
+    let creds = Credentials::new(server.access_key(), server.secret_key());
+    let primary = s3_store(server.endpoint(), &primary, &creds).await;
+    let backup = s3_store(server.endpoint(), &backup, &creds).await;
+    let _spool = upload_to(primary.clone()).await;
+    fault_matrix(primary, backup).await;
+}
+
+#[tokio::test]
+async fn every_injected_fault_is_named_on_moto() {
+    let server = MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
+    let creds = Credentials::new(moto::ACCESS_KEY, moto::SECRET_KEY);
+    let mut stores = Vec::new();
+    for tag in ["mp", "mb"] {
+        let name = s3_bucket(tag);
+        let s = stowage_s3::S3Store::new(s3_config(server.endpoint(), &name, &creds))
+            .await
+            .unwrap();
+        s.client()
+            .create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .unwrap();
+        stores.push(Arc::new(s) as Arc<dyn ObjectStore>);
+    }
+    let backup = stores.pop().unwrap();
+    let primary = stores.pop().unwrap();
+    let _spool = upload_to(primary.clone()).await;
+    fault_matrix(primary, backup).await;
+}
+
+fn s3_bucket(tag: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{tag}-{}-{n}", std::process::id())
+}
+
+fn s3_config(endpoint: &str, bucket: &str, creds: &Credentials) -> stowage_s3::S3Config {
+    stowage_s3::S3Config {
+        bucket: bucket.into(),
+        region: Some("us-east-1".into()),
+        endpoint: Some(endpoint.into()),
+        force_path_style: true,
+        credentials: Some(creds.clone()),
+        profile: None,
+        max_attempts: 2,
+        integrity: Default::default(),
+    }
+}
+
+async fn s3_store(endpoint: &str, bucket: &str, creds: &Credentials) -> Arc<dyn ObjectStore> {
+    let s = stowage_s3::S3Store::new(s3_config(endpoint, bucket, creds));
+    Arc::new(s.await.unwrap())
+}
+
+/// Breaks an uploaded recording six ways and checks each is reported with its key.
+async fn fault_matrix(store: Arc<dyn ObjectStore>, backup: Arc<dyn ObjectStore>) {
+    let expected = manifest(store.as_ref()).await;
     let key = |i| format!("{PREFIX}/{}", seg(i));
     store.delete(&key(0)).await.unwrap(); // missing
     put(store.as_ref(), &key(1), &[1u8; 10]).await; // truncated
@@ -358,4 +434,163 @@ async fn a_playlist_and_its_agora_siblings_are_found_and_checked() {
             segment: "rec/lost.ts".into()
         }]
     );
+}
+
+#[tokio::test]
+async fn download_catches_bytes_changed_behind_the_stores_back() {
+    let (_spool, bucket, store) = uploaded().await;
+    let expected = manifest(store.as_ref()).await;
+    // Same size, same mtime, other bytes: the local store's recorded checksums still claim
+    // the old content (a bucket reporting a stale checksum), so only a download can tell.
+    let path = bucket.path().join(PREFIX).join(seg(2));
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, vec![7u8; 1002]).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+
+    let trusting = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert!(trusting.is_complete(), "{:?}", trusting.problems);
+
+    let opts = VerifyOptions {
+        manifest_key: Some(MANIFEST),
+        download: true,
+        ..VerifyOptions::default()
+    };
+    let downloaded = verify_with(store.as_ref(), PREFIX, &expected, &opts)
+        .await
+        .unwrap();
+    let key = format!("{PREFIX}/{}", seg(2));
+    assert!(
+        matches!(
+            downloaded.problems.as_slice(),
+            [Problem::ContentMismatch { key: k, detail }] if *k == key && detail.contains("downloaded bytes")
+        ),
+        "{:?}",
+        downloaded.problems
+    );
+    assert_eq!(downloaded.intact, 5);
+}
+
+#[tokio::test]
+async fn an_object_the_listing_lacks_is_asked_for_before_it_is_called_missing() {
+    let (_spool, _bucket, store) = uploaded().await;
+    let expected = manifest(store.as_ref()).await;
+    let lagging = Arc::new(stowage_testkit::faulty::FaultyStore::new(store.clone()));
+    let late = format!("{PREFIX}/{}", seg(4));
+    lagging.hide_from_listings(&late);
+    let report = verify(lagging.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{:?}", report.problems);
+    assert_eq!(report.intact, 6);
+
+    store.delete(&late).await.unwrap(); // now really gone: the HEAD says so
+    let report = verify(lagging.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.problems,
+        [
+            Problem::Missing { key: late.clone() },
+            Problem::PlaylistNamesMissing {
+                playlist: format!("{PREFIX}/sid_c.m3u8"),
+                segment: late
+            }
+        ]
+    );
+}
+
+/// A recording whose segments are real MPEG-TS packets, uploaded into a local bucket, and the
+/// bucket directory served over HTTP with `opts`.
+async fn served(opts: StaticOptions) -> (tempfile::TempDir, Arc<dyn ObjectStore>, StaticServer) {
+    let bucket = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(FsStore::create(bucket.path()).await.unwrap());
+    let mut ts = vec![0xffu8; 188 * 4];
+    ts.iter_mut().step_by(188).for_each(|b| *b = 0x47);
+    put(store.as_ref(), "rec/sid_c_20261124100000000.ts", &ts).await;
+    let playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\nsid_c_20261124100000000.ts\n#EXT-X-ENDLIST\n";
+    put(store.as_ref(), "rec/sid_c.m3u8", playlist.as_bytes()).await;
+    let server = StaticServer::start(bucket.path(), opts).unwrap();
+    (bucket, store, server)
+}
+
+fn playback(server: &StaticServer, query: &str) -> PlaybackCheck {
+    PlaybackCheck {
+        base: format!("{}/{query}", server.url()),
+        origin: "https://player.example".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_well_served_recording_passes_the_playback_check() {
+    let (_bucket, _store, server) = served(StaticOptions::default()).await;
+    let seen = playback(&server, "").check("rec/sid_c.m3u8").await;
+    assert!(seen.problems.is_empty(), "{:?}", seen.problems);
+    assert_eq!(seen.requests, 2);
+}
+
+#[tokio::test]
+async fn playback_names_a_wrong_content_type_and_missing_cors() {
+    let opts = StaticOptions {
+        content_types: false,
+        cors: false,
+        ..StaticOptions::default()
+    };
+    let (_bucket, _store, server) = served(opts).await;
+    let seen = playback(&server, "").check("rec/sid_c.m3u8").await;
+    let details: Vec<String> = seen
+        .problems
+        .iter()
+        .map(|p| match p {
+            Problem::Playback { key, detail } => format!("{key}: {detail}"),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(details.len(), 4, "{details:#?}"); // type + CORS, for the playlist and the segment
+    assert!(details[0].starts_with("rec/sid_c.m3u8: Content-Type is application/octet-stream"));
+    assert!(details[0].contains("application/vnd.apple.mpegurl"));
+    assert!(details[1].contains("Access-Control-Allow-Origin is absent"));
+    assert!(details[2].contains("sid_c_20261124100000000.ts: Content-Type"));
+    assert!(details[2].contains("video/mp2t"));
+}
+
+#[tokio::test]
+async fn playback_with_a_cdn_token_keeps_it_on_every_request_and_out_of_reports() {
+    let opts = StaticOptions {
+        token: Some("s3cr3t-token".into()),
+        ..StaticOptions::default()
+    };
+    let (bucket, _store, server) = served(opts).await;
+    let seen = playback(&server, "?token=s3cr3t-token")
+        .check("rec/sid_c.m3u8")
+        .await;
+    assert!(seen.problems.is_empty(), "{:?}", seen.problems);
+
+    let refused = playback(&server, "?token=wrong")
+        .check("rec/sid_c.m3u8")
+        .await;
+    assert!(
+        matches!(refused.problems.as_slice(), [Problem::Playback { detail, .. }] if detail.starts_with("HTTP 403")),
+        "{:?}",
+        refused.problems
+    );
+
+    // A segment that is an error page, not MPEG-TS.
+    std::fs::write(
+        bucket.path().join("rec/sid_c_20261124100000000.ts"),
+        b"<html>gone</html>",
+    )
+    .unwrap();
+    let seen = playback(&server, "?token=s3cr3t-token")
+        .check("rec/sid_c.m3u8")
+        .await;
+    let text = format!("{:?}", seen.problems);
+    assert!(text.contains("not MPEG-TS"), "{text}");
+    assert!(!text.contains("s3cr3t-token"), "{text}");
 }
