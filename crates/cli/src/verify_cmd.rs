@@ -34,9 +34,13 @@ pub struct VerifyArgs {
     /// A local recording directory to compare against (sizes and checksums of its files).
     #[arg(long, conflicts_with_all = ["manifest", "agora"])]
     dir: Option<PathBuf>,
-    /// Re-upload what is missing or wrong, then verify again (needs --from-dir or --from-bucket).
+    /// Re-upload what is missing or wrong, then verify again (needs --from).
     #[arg(long)]
     repair: bool,
+    /// Where repairs come from: a local spool directory, or a bucket URL (e.g. the backup,
+    /// s3://backup/rec) holding the same keys.
+    #[arg(long, value_name = "DIR|URL", conflicts_with_all = ["from_dir", "from_bucket"])]
+    from: Option<String>,
     /// Repair from this local spool (keys are the prefix + the file's path in it).
     #[arg(long)]
     from_dir: Option<PathBuf>,
@@ -166,14 +170,22 @@ async fn finish(
     if !args.json {
         print(&report, false);
     }
-    let source_bucket = match &args.from_bucket {
+    // `--from` is a bucket when it names a scheme (s3://, oss://, file://…), else a directory.
+    let (from_dir, from_bucket) = match &args.from {
+        Some(f) if f.contains("://") => (None, Some(f.clone())),
+        Some(f) => (Some(PathBuf::from(f)), None),
+        None => (args.from_dir.clone(), args.from_bucket.clone()),
+    };
+    let source_bucket = match &from_bucket {
         Some(u) => Some(open_bucket(&StorageUrl::parse(u)?, &args.store, false).await?),
         None => None,
     };
-    let source = match (&args.from_dir, &source_bucket) {
+    let source = match (&from_dir, &source_bucket) {
         (Some(dir), _) => RepairSource::Dir { dir, prefix },
         (None, Some(b)) => RepairSource::Store(b.as_ref()),
-        (None, None) => bail!("--repair needs --from-dir DIR or --from-bucket URL"),
+        (None, None) => {
+            bail!("--repair needs --from DIR or --from URL (the spool or the backup bucket)")
+        }
     };
     let outcome = stowage_verify::repair(primary, &report, source).await;
     for k in &outcome.repaired {

@@ -599,7 +599,7 @@ fn verify_exit_codes_say_complete_incomplete_or_could_not_run() {
         "--prefix",
         "rec",
         "--repair",
-        "--from-dir",
+        "--from",
         spool.path().to_str().unwrap(),
     ]));
     assert!(
