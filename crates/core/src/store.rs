@@ -239,6 +239,9 @@ pub struct PartInfo {
     /// Unquoted ETag (the part's MD5 in hex on S3, OSS, COS and the local store).
     pub etag: String,
     pub size: u64,
+    /// The part's checksums the store verified or listed, to be named again on completion
+    /// where the protocol wants them (S3 parts sent with CRC64-NVME).
+    pub checksums: Checksums,
 }
 
 /// What a store can do, declared up front instead of discovered by failing.

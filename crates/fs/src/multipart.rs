@@ -121,6 +121,7 @@ pub async fn upload_part(
         part_number,
         etag,
         size,
+        checksums: Default::default(),
     })
 }
 
@@ -146,6 +147,7 @@ pub async fn list_parts(store: &FsStore, upload: &MultipartUpload) -> Result<Vec
             part_number,
             etag: rec.etag,
             size: rec.size,
+            checksums: Default::default(),
         });
     }
     parts.sort_by_key(|p| p.part_number);

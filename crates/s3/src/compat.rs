@@ -22,6 +22,7 @@ pub(crate) fn parse_list_parts(xml: &str) -> Option<PartsPage> {
                 part_number: inner(p, "PartNumber")?.trim().parse().ok()?,
                 etag: unescape(inner(p, "ETag")?).trim_matches('"').to_string(),
                 size: inner(p, "Size")?.trim().parse().ok()?,
+                checksums: crate::part_checksums(inner(p, "ChecksumCRC64NVME")),
             })
         })
         .collect::<Option<Vec<_>>>()?;
@@ -76,7 +77,8 @@ mod tests {
             PartInfo {
                 part_number: 1,
                 etag: "4a15bbd10e7858d54b6f63154322ef77".into(),
-                size: 5_242_880
+                size: 5_242_880,
+                checksums: Default::default(),
             }
         );
         assert_eq!(parts[1].etag, "aa");

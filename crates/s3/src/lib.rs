@@ -24,7 +24,8 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::primitives::{ByteStream, DateTime, Length};
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
+    ServerSideEncryption,
 };
 use bytes::Bytes;
 use futures::StreamExt;
@@ -50,6 +51,13 @@ pub(crate) struct Bucket {
 }
 
 impl Bucket {
+    /// In CRC64-NVME mode a part carries its CRC64-NVME (checked by S3, and part of the
+    /// whole object's full-object checksum) instead of a Content-MD5: one fast CRC pass
+    /// instead of an MD5 pass over every byte.
+    fn parts_carry_crc64nvme(&self) -> bool {
+        matches!(self.integrity, S3Integrity::Crc64Nvme)
+    }
+
     /// Builds a client for `cfg`. Makes no request: a wrong bucket or key shows at first use.
     pub(crate) async fn new(cfg: S3Config) -> Result<Self> {
         if cfg.bucket.is_empty() {
@@ -194,6 +202,7 @@ impl Bucket {
                 part_number: p.part_number().unwrap_or(0).max(0) as u32,
                 etag: unquote(p.e_tag()).unwrap_or_default(),
                 size: p.size().unwrap_or(0).max(0) as u64,
+                checksums: part_checksums(p.checksum_crc64_nvme()),
             })
             .collect();
         Ok((
@@ -270,6 +279,15 @@ fn etag_is_md5(etag: &str, sse: Option<&ServerSideEncryption>) -> bool {
 }
 
 /// Compares what the server says it stored with what we sent.
+/// A part's checksums from S3's base64 CRC64-NVME value, when the server sent one.
+fn part_checksums(crc64nvme: Option<&str>) -> Checksums {
+    let mut sums = Checksums::default();
+    if let Some(v) = crc64nvme {
+        sums.set(ChecksumAlgo::Crc64Nvme, v);
+    }
+    sums
+}
+
 fn check_stored(
     key: &str,
     sent: &Checksums,
@@ -534,6 +552,11 @@ impl ObjectStore for Bucket {
             .bucket(&self.bucket)
             .key(key)
             .content_type(opts.content_type_for(key));
+        if self.parts_carry_crc64nvme() {
+            req = req
+                .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+                .checksum_type(ChecksumType::FullObject);
+        }
         for (k, v) in &opts.metadata {
             req = req.metadata(k, v);
         }
@@ -559,10 +582,12 @@ impl ObjectStore for Bucket {
     ) -> Result<PartInfo> {
         let key = upload.key.as_str();
         let len = body.len();
-        let (body, sent) = body
-            .checksums(&[ChecksumAlgo::Md5])
-            .await
-            .map_err(|e| e.or_key(key))?;
+        let algo = if self.parts_carry_crc64nvme() {
+            ChecksumAlgo::Crc64Nvme
+        } else {
+            ChecksumAlgo::Md5
+        };
+        let (body, sent) = body.checksums(&[algo]).await.map_err(|e| e.or_key(key))?;
         let out = self
             .client
             .upload_part()
@@ -572,22 +597,26 @@ impl ObjectStore for Bucket {
             .part_number(part_number as i32)
             .content_length(len as i64)
             .set_content_md5(sent.md5_base64())
+            .set_checksum_crc64_nvme(sent.crc64nvme_base64())
             .body(byte_stream(body).await.map_err(|e| e.or_key(key))?)
             .send()
             .await
             .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
         let etag = unquote(out.e_tag()).unwrap_or_default();
+        let returned = part_checksums(out.checksum_crc64_nvme());
         check_stored(
             key,
             &sent,
             Some(&etag),
             out.server_side_encryption(),
-            &Checksums::default(),
+            &returned,
         )?;
+        let checksums = part_checksums(sent.crc64nvme_base64().as_deref());
         Ok(PartInfo {
             part_number,
             etag,
             size: len,
+            checksums,
         })
     }
 
@@ -619,6 +648,7 @@ impl ObjectStore for Bucket {
                         CompletedPart::builder()
                             .part_number(p.part_number as i32)
                             .e_tag(format!("\"{}\"", p.etag))
+                            .set_checksum_crc64_nvme(p.checksums.crc64nvme_base64())
                             .build()
                     })
                     .collect(),

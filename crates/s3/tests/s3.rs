@@ -22,6 +22,15 @@ fn unique_bucket(tag: &str) -> String {
 }
 
 async fn store(endpoint: &str, bucket: &str, creds: Credentials) -> S3Store {
+    store_with(endpoint, bucket, creds, Default::default()).await
+}
+
+async fn store_with(
+    endpoint: &str,
+    bucket: &str,
+    creds: Credentials,
+    integrity: stowage_s3::S3Integrity,
+) -> S3Store {
     let cfg = S3Config {
         bucket: bucket.to_string(),
         region: Some("us-east-1".into()),
@@ -30,7 +39,7 @@ async fn store(endpoint: &str, bucket: &str, creds: Credentials) -> S3Store {
         credentials: Some(creds),
         profile: None,
         max_attempts: 3,
-        integrity: Default::default(),
+        integrity,
     };
     S3Store::new(cfg).await.expect("build S3 store")
 }
@@ -87,6 +96,107 @@ mod moto_server {
     }
 
     stowage_testkit::conformance_suite!(harness);
+}
+
+/// The whole suite again in CRC64-NVME mode, where multipart parts carry a CRC64-NVME
+/// instead of a Content-MD5 (and the upload is created as a full-object CRC64-NVME one).
+mod s3s_crc64nvme {
+    use super::*;
+
+    pub async fn harness() -> Harness {
+        let server = S3sServer::shared();
+        let bucket = unique_bucket("s3s-crc");
+        server.create_bucket(&bucket).expect("create bucket");
+        let creds = Credentials::new(server.access_key(), server.secret_key());
+        let crc = stowage_s3::S3Integrity::Crc64Nvme;
+        let s = store_with(server.endpoint(), &bucket, creds.clone(), crc).await;
+        let missing = store_with(server.endpoint(), "no-such-bucket", creds, crc).await;
+        Harness::new(Arc::new(s), Arc::new(missing))
+    }
+
+    stowage_testkit::conformance_suite!(harness);
+}
+
+mod moto_crc64nvme {
+    use super::*;
+
+    pub async fn harness() -> Harness {
+        let server = MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
+        let bucket = unique_bucket("moto-crc");
+        let creds = Credentials::new(moto::ACCESS_KEY, moto::SECRET_KEY);
+        let crc = stowage_s3::S3Integrity::Crc64Nvme;
+        let s = store_with(server.endpoint(), &bucket, creds.clone(), crc).await;
+        s.client()
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket on moto");
+        let missing = store_with(server.endpoint(), "no-such-bucket", creds, crc).await;
+        Harness::new(Arc::new(s), Arc::new(missing))
+    }
+
+    stowage_testkit::conformance_suite!(harness);
+}
+
+/// In CRC64-NVME mode each part carries its CRC64-NVME, which the server checks: a part whose
+/// bytes differ from the claim is refused.
+#[tokio::test]
+async fn crc64nvme_parts_are_sent_and_checked() {
+    use stowage_core::upload::{UploadConfig, multipart_upload_file};
+    use stowage_core::{ChecksumAlgo, PutOptions};
+    let server = S3sServer::shared();
+    let bucket = unique_bucket("crc-parts");
+    server.create_bucket(&bucket).unwrap();
+    let creds = Credentials::new(server.access_key(), server.secret_key());
+    let s = store_with(
+        server.endpoint(),
+        &bucket,
+        creds,
+        stowage_s3::S3Integrity::Crc64Nvme,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.mp4");
+    let data = stowage_testkit::conformance::pseudo_random(11 << 20, 7);
+    std::fs::write(&path, &data).unwrap();
+    let cfg = UploadConfig {
+        part_size: 5 << 20,
+        ..UploadConfig::default()
+    };
+    let opts = PutOptions::default();
+    let meta = multipart_upload_file(&s, "big.mp4", &path, &opts, &cfg, None)
+        .await
+        .unwrap();
+    assert_eq!(meta.size, data.len() as u64);
+
+    let upload = s.create_multipart("again.mp4", &opts).await.unwrap();
+    let part = s
+        .upload_part(
+            &upload,
+            1,
+            stowage_core::PutBody::Bytes(data[..1000].to_vec().into()),
+        )
+        .await
+        .unwrap();
+    let sent = stowage_core::checksum::checksum_bytes(&data[..1000], &[ChecksumAlgo::Crc64Nvme]);
+    assert_eq!(part.checksums.crc64nvme_base64(), sent.crc64nvme_base64());
+    let claimed = stowage_core::checksum::checksum_bytes(b"other", &[ChecksumAlgo::Crc64Nvme]);
+    let refused = s
+        .client()
+        .upload_part()
+        .bucket(&bucket)
+        .key("again.mp4")
+        .upload_id(&upload.upload_id)
+        .part_number(2)
+        .checksum_crc64_nvme(claimed.crc64nvme_base64().unwrap())
+        .body(data[..1000].to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    let text = format!("{:?}", refused);
+    assert!(text.contains("BadDigest"), "{text}");
+    s.abort_multipart(&upload).await.unwrap();
 }
 
 mod behaviour {

@@ -8,12 +8,13 @@ use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::TryStreamExt as _;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use md5::Digest as _;
@@ -24,6 +25,7 @@ use s3s::dto::*;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use s3s_fs::FileSystem;
+use stowage_core::{ChecksumAlgo, Hasher};
 use tempfile::TempDir;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -315,7 +317,6 @@ delegate_s3! {
     fn head_object(HeadObjectInput) -> HeadObjectOutput;
     fn list_buckets(ListBucketsInput) -> ListBucketsOutput;
     fn list_objects(ListObjectsInput) -> ListObjectsOutput;
-    fn upload_part(UploadPartInput) -> UploadPartOutput;
     fn upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
     fn complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
     fn abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
@@ -352,6 +353,35 @@ delegate_s3! {
                     object.e_tag = self.stored_etag(&bucket, key).map(ETag::Strong);
                 }
             }
+            Ok(resp)
+        }
+
+        // S3 checks a part's x-amz-checksum-crc64nvme and echoes it; s3s-fs ignores it.
+        async fn upload_part(
+            &self,
+            mut req: S3Request<UploadPartInput>,
+        ) -> S3Result<S3Response<UploadPartOutput>> {
+            let Some(claimed) = req.input.checksum_crc64nvme.clone() else {
+                return self.inner.upload_part(req).await;
+            };
+            let body = req.input.body.take().ok_or_else(|| S3Error::new(S3ErrorCode::IncompleteBody))?;
+            let hasher = Arc::new(Mutex::new(Hasher::new(&[ChecksumAlgo::Crc64Nvme])));
+            let seen = hasher.clone();
+            let counted = body
+                .inspect_ok(move |b| seen.lock().unwrap_or_else(PoisonError::into_inner).update(b))
+                .map_err(io::Error::other);
+            req.input.body = Some(StreamingBlob::wrap(counted));
+            let mut resp = self.inner.upload_part(req).await?;
+            let hasher = std::mem::replace(
+                &mut *hasher.lock().unwrap_or_else(PoisonError::into_inner),
+                Hasher::new(&[]),
+            );
+            let got = hasher.finish().crc64nvme_base64().unwrap_or_default();
+            if got != claimed {
+                let msg = format!("x-amz-checksum-crc64nvme {claimed} does not match the part ({got})");
+                return Err(S3Error::with_message(S3ErrorCode::BadDigest, msg));
+            }
+            resp.output.checksum_crc64nvme = Some(claimed);
             Ok(resp)
         }
 
