@@ -5,6 +5,7 @@
 
 mod checksum_cmd;
 mod cp;
+mod doctor;
 mod inspect;
 mod open;
 mod output;
@@ -46,6 +47,9 @@ enum Command {
     Checksum(checksum_cmd::ChecksumArgs),
     /// Validate, merge and locate HLS playlists.
     Playlist(playlist::PlaylistArgs),
+    /// Will recordings land in this bucket, and fast? Credentials, bucket, region, clock,
+    /// write permission, latency, throughput and playback, each with its fix.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// How to reach a bucket; used by every command that takes a URL.
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
             Command::Stat(args) => inspect::stat(args).await,
             Command::Checksum(args) => checksum_cmd::run(args).await,
             Command::Playlist(args) => playlist::run(args),
+            Command::Doctor(args) => Ok(doctor::run(args).await),
         }
     });
     match result {

@@ -687,3 +687,167 @@ fn verify_a_playlist_url_on_s3() {
         "ETags in the listing prove the content: {report}"
     );
 }
+
+/// `stowage doctor --json` against `endpoint`; returns the exit code and each check's verdict
+/// and detail.
+fn doctor(url: &str, extra: &[&str]) -> (Option<i32>, Vec<(String, String, String)>) {
+    let mut args = vec!["doctor", url, "--json", "--probe-mib", "1"];
+    args.extend_from_slice(extra);
+    let o = stowage(&args);
+    let doc: Value = serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&o), stderr(&o)));
+    let checks = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            (
+                s("check"),
+                s("verdict"),
+                format!("{} {}", s("detail"), s("fix")),
+            )
+        })
+        .collect();
+    (o.status.code(), checks)
+}
+
+fn verdict_of<'a>(checks: &'a [(String, String, String)], name: &str) -> (&'a str, &'a str) {
+    checks
+        .iter()
+        .find(|c| c.0 == name)
+        .map(|c| (c.1.as_str(), c.2.as_str()))
+        .unwrap_or_else(|| panic!("no {name} check in {checks:?}"))
+}
+
+#[test]
+fn doctor_passes_a_good_local_bucket_and_a_good_s3_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let (code, checks) = doctor(&url, &[]);
+    assert_eq!(code, Some(0), "{checks:?}");
+    for name in ["configuration", "access", "write", "latency", "throughput"] {
+        assert_eq!(verdict_of(&checks, name).0, "pass", "{checks:?}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name() != ".stowage")
+            .count(),
+        0,
+        "probe objects left behind"
+    );
+
+    let server = S3sServer::shared();
+    server.create_bucket("doctor-good").unwrap();
+    let (ak, sk) = (server.access_key(), server.secret_key());
+    let creds = [
+        "--endpoint",
+        server.endpoint(),
+        "--access-key",
+        ak,
+        "--secret-key",
+        sk,
+    ];
+    let (code, checks) = doctor("s3://doctor-good/rec", &creds);
+    assert_eq!(code, Some(0), "{checks:?}");
+    assert_eq!(verdict_of(&checks, "clock").0, "pass", "{checks:?}");
+    assert!(
+        verdict_of(&checks, "write").1.contains("checksum"),
+        "{checks:?}"
+    );
+}
+
+#[test]
+fn doctor_names_each_configuration_failure() {
+    use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
+    let server = S3sServer::shared();
+    server.create_bucket("doctor-bad").unwrap();
+    let (ep, ak, sk) = (server.endpoint(), server.access_key(), server.secret_key());
+    let run = |endpoint: &str, bucket: &str, ak: &str, sk: &str| {
+        let creds = [
+            "--endpoint",
+            endpoint,
+            "--access-key",
+            ak,
+            "--secret-key",
+            sk,
+        ];
+        doctor(&format!("s3://{bucket}/rec"), &creds)
+    };
+
+    let (code, checks) = run(ep, "doctor-bad", "AKIDUNKNOWN", sk);
+    assert_eq!(code, Some(1));
+    let (v, text) = verdict_of(&checks, "access");
+    assert_eq!(v, "fail");
+    assert!(text.to_lowercase().contains("accesskey"), "{text}");
+
+    let (code, checks) = run(ep, "doctor-bad", ak, "wrong-secret-value-1234");
+    assert_eq!(code, Some(1));
+    let (v, text) = verdict_of(&checks, "access");
+    assert_eq!(v, "fail");
+    assert!(text.to_lowercase().contains("secret"), "{text}");
+    assert!(
+        !text.contains("wrong-secret-value-1234"),
+        "secret leaked: {text}"
+    );
+
+    let (code, checks) = run(ep, "doctor-no-such-bucket", ak, sk);
+    assert_eq!(code, Some(1));
+    let (v, text) = verdict_of(&checks, "access");
+    assert_eq!(v, "fail");
+    assert!(text.contains("bucket"), "{text}");
+
+    let (code, checks) = run(ep, "Bad_Bucket", ak, sk);
+    assert_eq!(code, Some(1));
+    assert_eq!(verdict_of(&checks, "configuration").0, "fail");
+
+    // Read-only credentials: listing works, the probe put is refused.
+    let read_only = FaultRule::new(
+        Match::request("PUT", "/doctor-bad/"),
+        Fault::s3_error(403, "AccessDenied", "Access Denied"),
+        Times::Always,
+    );
+    let proxy = FaultProxy::start(ep, vec![read_only]).unwrap();
+    let (code, checks) = run(proxy.endpoint(), "doctor-bad", ak, sk);
+    assert_eq!(code, Some(1));
+    assert_eq!(verdict_of(&checks, "access").0, "pass");
+    let (v, text) = verdict_of(&checks, "write");
+    assert_eq!(v, "fail");
+    assert!(text.to_lowercase().contains("permission"), "{text}");
+
+    // An expired STS token.
+    let expired = FaultRule::new(
+        Match::Any,
+        Fault::s3_error(400, "ExpiredToken", "The provided token has expired."),
+        Times::Always,
+    );
+    let proxy = FaultProxy::start(ep, vec![expired]).unwrap();
+    let (code, checks) = run(proxy.endpoint(), "doctor-bad", ak, sk);
+    assert_eq!(code, Some(1));
+    let (v, text) = verdict_of(&checks, "access");
+    assert_eq!(v, "fail");
+    assert!(text.to_lowercase().contains("token"), "{text}");
+
+    // A server whose clock is an hour behind ours.
+    let an_hour_ago = httpdate::fmt_http_date(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    let skewed = FaultRule::new(
+        Match::request("HEAD", "/"),
+        Fault::Status {
+            status: 200,
+            body: String::new(),
+            headers: vec![("date".into(), an_hour_ago)],
+        },
+        Times::First(1),
+    );
+    let proxy = FaultProxy::start(ep, vec![skewed]).unwrap();
+    let (code, checks) = run(proxy.endpoint(), "doctor-bad", ak, sk);
+    assert_eq!(code, Some(1));
+    let (v, text) = verdict_of(&checks, "clock");
+    assert_eq!(v, "fail");
+    assert!(text.starts_with("local clock 360"), "{text}"); // 3600 s, ± the request's second
+    assert!(text.contains("s ahead of the server"), "{text}");
+}

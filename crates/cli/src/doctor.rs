@@ -1,0 +1,499 @@
+//! `stowage doctor URL`: will recordings land here, and fast? Each check of the Agora FAQ's
+//! "upload failed" list gets a pass, a warning or a failure, with the fix in plain words.
+//!
+//! Exit codes: 0 when nothing failed (warnings allowed), 1 when a check failed.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Args;
+use serde::Serialize;
+use stowage_core::checksum::checksum_bytes;
+use stowage_core::{
+    ChecksumAlgo, Error, ErrorKind, ListRequest, ObjectStore, PutBody, PutOptions, Scheme,
+    StorageUrl,
+};
+
+use crate::StoreArgs;
+use crate::open::open_bucket;
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The bucket and prefix recordings go to: s3://bucket/prefix, file:///dir, …
+    url: String,
+    /// Only read: skip the probe object (put, head, delete) and the throughput test.
+    #[arg(long)]
+    read_only: bool,
+    /// Also check playback of a probe playlist through this URL of the bucket's root.
+    #[arg(long, value_name = "URL")]
+    playback_base: Option<String>,
+    /// Size of the throughput probe upload, in MiB (0 skips it).
+    #[arg(long, default_value_t = 8)]
+    probe_mib: u64,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+    Skip,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: &'static str,
+    pub verdict: Verdict,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    fn new(check: &'static str, verdict: Verdict, detail: impl Into<String>) -> Self {
+        Finding {
+            check,
+            verdict,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    /// A failed store call: the error's own message names the cause; its fix is split out.
+    fn from_error(check: &'static str, verdict: Verdict, e: &Error) -> Self {
+        let text = e.to_string();
+        match text.split_once(" Fix: ") {
+            Some((detail, fix)) => Finding::new(check, verdict, detail).fix(fix),
+            None => Finding::new(check, verdict, text),
+        }
+    }
+}
+
+pub async fn run(args: DoctorArgs) -> ExitCode {
+    let findings = diagnose(&args).await;
+    print(&findings, args.json);
+    if findings.iter().any(|f| f.verdict == Verdict::Fail) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Runs every check in order; a failure that makes later checks meaningless stops there.
+pub async fn diagnose(args: &DoctorArgs) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let url = match StorageUrl::parse(&args.url) {
+        Ok(u) => u,
+        Err(e) => {
+            out.push(Finding::from_error("configuration", Verdict::Fail, &e));
+            return out;
+        }
+    };
+    out.push(configuration(&url));
+    if out.iter().any(|f| f.verdict == Verdict::Fail) {
+        return out;
+    }
+    let store = match open_bucket(&url, &args.store, false).await {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(
+                Finding::new("credentials", Verdict::Fail, format!("{e:#}"))
+                    .fix("give --access-key and --secret-key, or the vendor's environment variables, or a profile"),
+            );
+            return out;
+        }
+    };
+    let prefix = prefix_of(&url);
+    if let Some(f) = clock(&url, &args.store).await {
+        out.push(f);
+    }
+    let access = access(store.as_ref(), &prefix).await;
+    let stop = access.verdict == Verdict::Fail;
+    out.push(access);
+    if stop {
+        return out;
+    }
+    if args.read_only {
+        out.push(Finding::new("write", Verdict::Skip, "--read-only"));
+    } else {
+        let write = write_probe(store.as_ref(), &prefix).await;
+        let stop = write.verdict == Verdict::Fail;
+        out.push(write);
+        if stop {
+            return out;
+        }
+        out.push(latency(store.as_ref(), &prefix).await);
+        if args.probe_mib > 0 {
+            out.push(throughput(store.as_ref(), &prefix, args.probe_mib).await);
+        }
+        if let Some(base) = &args.playback_base {
+            out.push(playback(store.as_ref(), &prefix, base).await);
+        }
+    }
+    out
+}
+
+fn prefix_of(url: &StorageUrl) -> String {
+    match url.local_path() {
+        Some(_) => String::new(),
+        None => url.key.trim_matches('/').to_string(),
+    }
+}
+
+fn probe_key(prefix: &str, name: &str) -> String {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let file = format!("stowage-doctor-{}-{name}", &tag[..8]);
+    if prefix.is_empty() {
+        file
+    } else {
+        format!("{prefix}/{file}")
+    }
+}
+
+/// The bucket name is one the vendor accepts.
+fn configuration(url: &StorageUrl) -> Finding {
+    match bucket_name_problem(url.scheme, &url.bucket) {
+        Some(why) => Finding::new("configuration", Verdict::Fail, why)
+            .fix("use the bucket's exact name as the vendor's console shows it"),
+        None => {
+            let what = match url.local_path() {
+                Some(dir) => format!("local directory bucket {}", dir.display()),
+                None => format!("{} bucket {}", url.scheme.as_str(), url.bucket),
+            };
+            Finding::new("configuration", Verdict::Pass, what)
+        }
+    }
+}
+
+/// Why `name` cannot be a bucket of `scheme`, if it cannot.
+pub fn bucket_name_problem(scheme: Scheme, name: &str) -> Option<String> {
+    let dns_like = |max: usize| {
+        (3..=max).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && !name.starts_with(['-', '.'])
+            && !name.ends_with(['-', '.'])
+    };
+    match scheme {
+        Scheme::File => None,
+        Scheme::S3 | Scheme::Oss if !dns_like(63) => Some(format!(
+            "{name:?} is not a valid bucket name: 3–63 lowercase letters, digits, hyphens (and dots on S3), starting and ending with a letter or digit"
+        )),
+        Scheme::Oss if name.contains('.') => Some(format!(
+            "{name:?} is not a valid OSS bucket name: OSS bucket names have no dots"
+        )),
+        Scheme::Cos => {
+            let appid_ok = name.rsplit_once('-').is_some_and(|(n, id)| {
+                !n.is_empty() && id.len() >= 5 && id.bytes().all(|b| b.is_ascii_digit())
+            });
+            (!appid_ok || !dns_like(60)).then(|| {
+                format!("{name:?} is not a COS bucket: COS names are <name>-<APPID>, e.g. examplebucket-1250000000")
+            })
+        }
+        Scheme::Kodo => (!(4..=63).contains(&name.len())
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .then(|| {
+            format!("{name:?} is not a valid Kodo bucket name: 4–63 letters, digits and hyphens")
+        }),
+        _ => None,
+    }
+}
+
+/// The local clock against the server's `Date`: SigV4 and OSS/COS signatures are refused
+/// beyond 15 minutes of skew, and a drifting clock gets there during a long recording.
+async fn clock(url: &StorageUrl, args: &StoreArgs) -> Option<Finding> {
+    let endpoint = match url.scheme {
+        Scheme::File => return None,
+        Scheme::S3 => args
+            .endpoint
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .unwrap_or_else(|| {
+                let region = args.region.as_deref().unwrap_or("us-east-1");
+                format!("https://s3.{region}.amazonaws.com")
+            }),
+        _ => args.endpoint.clone()?,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .ok()?;
+    let resp = match client.head(&endpoint).send().await {
+        Ok(r) => r,
+        Err(_) => {
+            return Some(
+                Finding::new(
+                    "clock",
+                    Verdict::Warn,
+                    format!("could not reach {endpoint} to read its clock"),
+                )
+                .fix("check the endpoint and the network"),
+            );
+        }
+    };
+    let date = resp
+        .headers()
+        .get(reqwest::header::DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| httpdate::parse_http_date(d).ok());
+    let Some(server) = date else {
+        return Some(Finding::new(
+            "clock",
+            Verdict::Skip,
+            "the server sent no Date header",
+        ));
+    };
+    let local = std::time::SystemTime::now();
+    let skew = match local.duration_since(server) {
+        Ok(ahead) => ahead.as_secs_f64(),
+        Err(behind) => -behind.duration().as_secs_f64(),
+    };
+    Some(clock_verdict(skew))
+}
+
+/// Skew in seconds (local minus server; `Date` has one-second resolution).
+fn clock_verdict(skew: f64) -> Finding {
+    let side = if skew >= 0.0 { "ahead of" } else { "behind" };
+    let detail = format!("local clock {:.0} s {side} the server", skew.abs());
+    let fix = "synchronise the clock (chrony or systemd-timesyncd with NTP)";
+    match skew.abs() {
+        s if s > 900.0 => Finding::new(
+            "clock",
+            Verdict::Fail,
+            format!("{detail}: requests are refused beyond 15 minutes (RequestTimeTooSkewed)"),
+        )
+        .fix(fix),
+        s if s > 60.0 => Finding::new(
+            "clock",
+            Verdict::Warn,
+            format!("{detail}: uploads fail once it reaches 15 minutes"),
+        )
+        .fix(fix),
+        _ => Finding::new("clock", Verdict::Pass, detail),
+    }
+}
+
+/// Credentials accepted and the bucket there: one listing of at most one key. A write-only
+/// key (what Agora recommends) may not list: that is a warning, the write probe decides.
+async fn access(store: &dyn ObjectStore, prefix: &str) -> Finding {
+    let req = ListRequest {
+        prefix: prefix.to_string(),
+        max_keys: Some(1),
+        ..ListRequest::default()
+    };
+    match store.list(&req).await {
+        Ok(_) => Finding::new(
+            "access",
+            Verdict::Pass,
+            format!("{} is there and answers", store.name()),
+        ),
+        Err(e) if *e.kind() == ErrorKind::AccessDenied => {
+            Finding::from_error("access", Verdict::Warn, &e)
+        }
+        Err(e) => Finding::from_error("access", Verdict::Fail, &e),
+    }
+}
+
+/// Put, head (checksum confirmed) and delete a small probe object under the prefix.
+async fn write_probe(store: &dyn ObjectStore, prefix: &str) -> Finding {
+    let key = probe_key(prefix, "probe.ts");
+    let body = Bytes::from(vec![0x47u8; 188 * 8]);
+    let sums = checksum_bytes(&body, &ChecksumAlgo::ALL);
+    let opts = PutOptions {
+        checksums: Some(sums.clone()),
+        ..PutOptions::default()
+    };
+    if let Err(e) = store.put(&key, PutBody::Bytes(body.clone()), &opts).await {
+        return Finding::from_error("write", Verdict::Fail, &e);
+    }
+    let checked = match store.head(&key).await {
+        Ok(meta) if meta.size != body.len() as u64 => Err(format!(
+            "HEAD says {} bytes, {} were sent",
+            meta.size,
+            body.len()
+        )),
+        Ok(meta) => match sums.verify(&meta.checksums) {
+            Ok(0) => Ok("size confirmed (the store reports no checksum)".to_string()),
+            Ok(n) => Ok(format!("size and {n} checksum(s) confirmed")),
+            Err(e) => Err(e.message().to_string()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    let deleted = store.delete(&key).await;
+    match (checked, deleted) {
+        (Err(why), _) => Finding::new("write", Verdict::Fail, format!("{key}: {why}"))
+            .fix("the bucket does not keep what it was sent: check server-side processing (encryption, lifecycle) and the endpoint"),
+        (Ok(what), Err(e)) => Finding::new("write", Verdict::Warn, format!("put and head work ({what}); delete of {key} failed: {e}"))
+            .fix("the probe object stays behind; delete permission is not needed for recording"),
+        (Ok(what), Ok(())) => Finding::new("write", Verdict::Pass, format!("put, head and delete of a probe object: {what}")),
+    }
+}
+
+/// Round-trip time of a few small requests.
+async fn latency(store: &dyn ObjectStore, prefix: &str) -> Finding {
+    let key = probe_key(prefix, "absent");
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let _ = store.head(&key).await; // a 404 is a full round trip
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    let ms = median.as_secs_f64() * 1000.0;
+    let detail = format!("median of 5 HEADs: {ms:.1} ms");
+    if ms > 300.0 {
+        Finding::new("latency", Verdict::Warn, format!("{detail}: the bucket is far from here"))
+            .fix("record into a bucket in the recorder's region, or use the vendor's accelerated endpoint")
+    } else {
+        Finding::new("latency", Verdict::Pass, detail)
+    }
+}
+
+/// One upload of `mib` MiB, timed, then deleted.
+async fn throughput(store: &dyn ObjectStore, prefix: &str, mib: u64) -> Finding {
+    let key = probe_key(prefix, "throughput.bin");
+    let body = Bytes::from(vec![0u8; (mib << 20) as usize]);
+    let t = Instant::now();
+    let put = store
+        .put(&key, PutBody::Bytes(body), &PutOptions::default())
+        .await;
+    let secs = t.elapsed().as_secs_f64();
+    let _ = store.delete(&key).await;
+    match put {
+        Err(e) => Finding::from_error("throughput", Verdict::Warn, &e),
+        Ok(_) => {
+            let rate = mib as f64 / secs.max(1e-6);
+            let detail = format!("{mib} MiB in {secs:.2} s = {rate:.1} MiB/s");
+            // A 1080p recording is ~0.5 MiB/s per stream; below 2 MiB/s a few streams queue up.
+            if rate < 2.0 {
+                Finding::new(
+                    "throughput",
+                    Verdict::Warn,
+                    format!("{detail}: too slow for several recordings at once"),
+                )
+                .fix(
+                    "use a bucket in the recorder's region, or an internal or accelerated endpoint",
+                )
+            } else {
+                Finding::new("throughput", Verdict::Pass, detail)
+            }
+        }
+    }
+}
+
+/// A probe playlist and segment, loaded through `base` as a web player would.
+async fn playback(store: &dyn ObjectStore, prefix: &str, base: &str) -> Finding {
+    let seg = probe_key(prefix, "play.ts");
+    let seg_name = seg.rsplit('/').next().unwrap_or(&seg).to_string();
+    let playlist = seg.replace(".ts", ".m3u8");
+    let text = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.000,\n{seg_name}\n#EXT-X-ENDLIST\n"
+    );
+    let ts = Bytes::from(vec![0x47u8; 188 * 4]);
+    let opts = PutOptions::default();
+    let put = async {
+        store.put(&seg, PutBody::Bytes(ts), &opts).await?;
+        store
+            .put(&playlist, PutBody::Bytes(Bytes::from(text)), &opts)
+            .await
+    };
+    let finding = match put.await {
+        Err(e) => Finding::from_error("playback", Verdict::Fail, &e),
+        Ok(_) => {
+            let check = stowage_verify::playback::PlaybackCheck {
+                base: base.to_string(),
+                origin: stowage_verify::playback::DEFAULT_ORIGIN.to_string(),
+            };
+            let seen = check.check(&playlist).await;
+            let problems: Vec<String> = seen
+                .problems
+                .iter()
+                .filter_map(|p| match p {
+                    stowage_verify::Problem::Playback { key, detail } => {
+                        Some(format!("{key}: {detail}"))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if problems.is_empty() {
+                Finding::new(
+                    "playback",
+                    Verdict::Pass,
+                    "a probe playlist and segment load with the right Content-Type and CORS",
+                )
+            } else {
+                Finding::new("playback", Verdict::Fail, problems.join("; "))
+            }
+        }
+    };
+    let _ = store.delete(&playlist).await;
+    let _ = store.delete(&seg).await;
+    finding
+}
+
+fn print(findings: &[Finding], json: bool) {
+    if json {
+        let failed = findings.iter().any(|f| f.verdict == Verdict::Fail);
+        let doc = serde_json::json!({ "ok": !failed, "checks": findings });
+        println!("{doc}");
+        return;
+    }
+    for f in findings {
+        let mark = match f.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "skip",
+        };
+        println!("{mark}  {:<13} {}", f.check, f.detail);
+        if let Some(fix) = &f.fix {
+            println!("      {:<13} fix: {fix}", "");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_per_vendor() {
+        assert!(bucket_name_problem(Scheme::S3, "my.bucket-1").is_none());
+        assert!(bucket_name_problem(Scheme::S3, "My_Bucket").is_some());
+        assert!(bucket_name_problem(Scheme::Oss, "rec.bucket").is_some());
+        assert!(bucket_name_problem(Scheme::Cos, "examplebucket-1250000000").is_none());
+        assert!(
+            bucket_name_problem(Scheme::Cos, "examplebucket")
+                .unwrap()
+                .contains("<name>-<APPID>")
+        );
+        assert!(bucket_name_problem(Scheme::Kodo, "rec-2026").is_none());
+        assert!(bucket_name_problem(Scheme::Kodo, "a.b").is_some());
+    }
+
+    #[test]
+    fn clock_skew_thresholds() {
+        assert_eq!(clock_verdict(2.0).verdict, Verdict::Pass);
+        assert_eq!(clock_verdict(-120.0).verdict, Verdict::Warn);
+        let f = clock_verdict(3600.0);
+        assert_eq!(f.verdict, Verdict::Fail);
+        assert!(f.detail.contains("3600 s ahead"), "{}", f.detail);
+        assert!(f.fix.unwrap().contains("NTP"));
+    }
+}
