@@ -81,21 +81,26 @@ mod moto_server {
     use super::*;
 
     pub async fn harness() -> Harness {
-        let server = MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
-        let bucket = unique_bucket("moto");
-        let creds = Credentials::new(moto::ACCESS_KEY, moto::SECRET_KEY);
-        let s = store(server.endpoint(), &bucket, creds.clone()).await;
-        s.client()
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("create bucket on moto");
-        let missing = store(server.endpoint(), "no-such-bucket", creds).await;
-        Harness::new(Arc::new(s), Arc::new(missing))
+        moto_harness("moto", Default::default()).await
     }
 
     stowage_testkit::conformance_suite!(harness);
+}
+
+/// A fresh bucket on the shared moto server, with stores in `integrity` mode.
+async fn moto_harness(tag: &str, integrity: stowage_s3::S3Integrity) -> Harness {
+    let server = MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
+    let bucket = unique_bucket(tag);
+    let creds = Credentials::new(moto::ACCESS_KEY, moto::SECRET_KEY);
+    let s = store_with(server.endpoint(), &bucket, creds.clone(), integrity).await;
+    s.client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket on moto");
+    let missing = store_with(server.endpoint(), "no-such-bucket", creds, integrity).await;
+    Harness::new(Arc::new(s), Arc::new(missing))
 }
 
 /// The whole suite again in CRC64-NVME mode, where multipart parts carry a CRC64-NVME
@@ -121,19 +126,7 @@ mod moto_crc64nvme {
     use super::*;
 
     pub async fn harness() -> Harness {
-        let server = MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
-        let bucket = unique_bucket("moto-crc");
-        let creds = Credentials::new(moto::ACCESS_KEY, moto::SECRET_KEY);
-        let crc = stowage_s3::S3Integrity::Crc64Nvme;
-        let s = store_with(server.endpoint(), &bucket, creds.clone(), crc).await;
-        s.client()
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("create bucket on moto");
-        let missing = store_with(server.endpoint(), "no-such-bucket", creds, crc).await;
-        Harness::new(Arc::new(s), Arc::new(missing))
+        moto_harness("moto-crc", stowage_s3::S3Integrity::Crc64Nvme).await
     }
 
     stowage_testkit::conformance_suite!(harness);
