@@ -54,7 +54,10 @@ async fn moto_bucket_in(region: Option<&str>) -> S3Store {
 #[tokio::test]
 async fn moto_reports_the_region_a_bucket_was_created_in() {
     let s = moto_bucket_in(Some("eu-west-1")).await;
-    assert_eq!(s.bucket_region().await.unwrap().as_deref(), Some("eu-west-1"));
+    assert_eq!(
+        s.bucket_region().await.unwrap().as_deref(),
+        Some("eu-west-1")
+    );
     let s = moto_bucket_in(Some("ap-southeast-1")).await;
     assert_eq!(
         s.bucket_region().await.unwrap().as_deref(),
@@ -65,7 +68,10 @@ async fn moto_reports_the_region_a_bucket_was_created_in() {
 #[tokio::test]
 async fn moto_default_bucket_is_in_us_east_1() {
     let s = moto_bucket_in(None).await;
-    assert_eq!(s.bucket_region().await.unwrap().as_deref(), Some("us-east-1"));
+    assert_eq!(
+        s.bucket_region().await.unwrap().as_deref(),
+        Some("us-east-1")
+    );
 }
 
 #[tokio::test]
