@@ -375,10 +375,11 @@ fn cross_region_fix(req: &SelectRequest) -> String {
 
 /// A region of the bucket's vendor near the uploader, to suggest moving the bucket to.
 fn suggestion(req: &SelectRequest) -> Option<String> {
-    if let Origin::Region { vendor, region } = &req.from
-        && *vendor == req.vendor
+    // The same region id at the bucket's vendor (an AWS us-east-1 machine, OSS us-east-1).
+    if let Origin::Region { region, .. } = &req.from
+        && let Ok(same) = req.vendor.region(&region.id)
     {
-        return Some(format!("{} {}", vendor, region.id));
+        return Some(format!("{} {}", req.vendor, same.id));
     }
     let geo = req.from.geography()?;
     req.vendor
