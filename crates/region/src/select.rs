@@ -448,14 +448,11 @@ fn region_advice(req: &SelectRequest) -> Vec<Advice> {
             fix: Some("if the endpoints above are refused, map a custom domain to the bucket and pass it with --endpoint".into()),
         });
     }
-    if req.protocol == Protocol::S3Compatible {
-        if let Some(p) = s3_preset(req.vendor) {
-            out.extend(
-                p.notes
-                    .iter()
-                    .map(|n| Advice::info(n.replace("{region}", "<region>"))),
-            );
-        }
+    if req.protocol == Protocol::S3Compatible
+        && let Some(p) = s3_preset(req.vendor)
+    {
+        let notes = p.notes.iter().map(|n| n.replace("{region}", "<region>"));
+        out.extend(notes.map(Advice::info));
     }
     out
 }
