@@ -5,6 +5,7 @@
 
 mod checksum_cmd;
 mod cp;
+mod endpoints;
 mod inspect;
 mod open;
 mod output;
@@ -46,6 +47,8 @@ enum Command {
     Checksum(checksum_cmd::ChecksumArgs),
     /// Validate, merge and locate HLS playlists.
     Playlist(playlist::PlaylistArgs),
+    /// Which endpoints to use for a bucket (and which Agora REST domains), with cross-region advice.
+    Endpoints(endpoints::EndpointsArgs),
 }
 
 /// How to reach a bucket; used by every command that takes a URL.
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
             Command::Stat(args) => inspect::stat(args).await,
             Command::Checksum(args) => checksum_cmd::run(args).await,
             Command::Playlist(args) => playlist::run(args),
+            Command::Endpoints(args) => endpoints::run(args).await,
         }
     });
     match result {

@@ -124,6 +124,8 @@ pub enum EndpointKind {
     Public,
     /// COS's `.tencentcos.cn` host, for when `myqcloud.com` redirects.
     Fallback,
+    /// Given by the user (an OSS custom domain, a private link, a local server).
+    Custom,
 }
 
 /// One endpoint to try.
@@ -134,6 +136,23 @@ pub struct Candidate {
     pub host: String,
     /// The URL to send requests to (the bucket's host when the vendor puts it there).
     pub url: String,
+}
+
+impl Candidate {
+    /// A user-given endpoint URL (`https://` is assumed when the scheme is missing).
+    pub fn custom(url: &str) -> Candidate {
+        let url = if url.contains("://") {
+            url.trim_end_matches('/').to_string()
+        } else {
+            format!("https://{}", url.trim_end_matches('/'))
+        };
+        let host = strip_scheme(&url);
+        Candidate {
+            kind: EndpointKind::Custom,
+            host,
+            url,
+        }
+    }
 }
 
 /// How far the uploader is from the bucket.
