@@ -31,8 +31,9 @@ pub struct EndpointsArgs {
     /// environment), then select for that region.
     #[arg(long, value_name = "URL", conflicts_with = "vendor")]
     discover: Option<String>,
-    /// Where the uploader runs: a region id (us-east-1, oss:cn-hangzhou) or a geography
-    /// (europe, mainland-china, north-america, asia-pacific, …). Default: unknown.
+    /// Where the uploader runs: vendor:region (s3:us-east-1), a bare region id (looked up at
+    /// the bucket's vendor first), or a geography (europe, mainland-china, north-america,
+    /// asia-pacific, …). Default: unknown.
     #[arg(long, value_name = "REGION")]
     from: Option<String>,
     /// The bucket name, to show the bucket's own hosts (COS: name-APPID).
@@ -56,6 +57,9 @@ pub struct EndpointsArgs {
     /// Give up on an endpoint after this long when probing.
     #[arg(long, default_value_t = 3000, value_name = "MS")]
     probe_timeout_ms: u64,
+    /// List the vendor's regions and their endpoints instead of selecting.
+    #[arg(long, requires = "vendor", conflicts_with_all = ["region", "probe"])]
+    list: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -71,6 +75,11 @@ struct Target {
 }
 
 pub async fn run(args: EndpointsArgs) -> Result<ExitCode> {
+    if args.list {
+        let vendor: Vendor = args.vendor.as_deref().unwrap_or_default().parse()?;
+        print!("{}", list(vendor, args.json)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let target = target(&args).await?;
     let from = match &args.from {
         Some(f) => Origin::parse(f, target.vendor)?,
@@ -143,6 +152,55 @@ async fn target(args: &EndpointsArgs) -> Result<Target> {
         agora: None,
         protocol,
     })
+}
+
+/// The vendor's table: one line per region, or the whole table as JSON.
+fn list(vendor: Vendor, as_json: bool) -> Result<String> {
+    let table = vendor.table();
+    if as_json {
+        let v = json!({
+            "vendor": vendor,
+            "name": table.name,
+            "discovery": table.discovery,
+            "notes": table.notes,
+            "services": table.services,
+            "regions": table.regions,
+        });
+        return Ok(serde_json::to_string_pretty(&v)? + "\n");
+    }
+    let mut out = format!(
+        "{} regions (bucket region: {}):\n",
+        table.name, table.discovery
+    );
+    for r in &table.regions {
+        let mut flags = Vec::new();
+        if let Some(s) = r.status {
+            flags.push(s.as_str().to_string());
+        }
+        if !r.verified {
+            flags.push("unverified".into());
+        }
+        if r.custom_domain_required {
+            flags.push("custom domain for new users".into());
+        }
+        let public = r
+            .endpoints
+            .public
+            .as_deref()
+            .unwrap_or("(no native host known)");
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", flags.join("; "))
+        };
+        out += &format!(
+            "  {:<18} {:<34} {:<15} {public}{flags}\n",
+            r.id,
+            r.name,
+            r.geography.as_str()
+        );
+    }
+    Ok(out)
 }
 
 fn region_ids(vendor: Vendor) -> String {

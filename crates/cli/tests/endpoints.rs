@@ -305,3 +305,20 @@ fn discover_asks_the_bucket_for_its_region() {
     ));
     assert!(err.contains("bucket not found"), "{err}");
 }
+
+#[test]
+fn list_prints_the_vendor_table() {
+    let out = ok(stowage(&["endpoints", "--vendor", "kodo", "--list"], &[]));
+    assert!(
+        out.contains("z0") && out.contains("up-z0.qiniup.com"),
+        "{out}"
+    );
+    assert!(out.contains("(no native host known)"), "Hanoi: {out}");
+    let v = json(stowage(
+        &["endpoints", "--vendor", "s3", "--list", "--json"],
+        &[],
+    ));
+    let regions = v["regions"].as_array().unwrap();
+    let cn = regions.iter().find(|r| r["id"] == "cn-north-1").unwrap();
+    assert_eq!(cn["endpoints"]["public"], "s3.cn-north-1.amazonaws.com.cn");
+}
