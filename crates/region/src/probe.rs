@@ -75,7 +75,7 @@ impl Prober {
     /// A prober that gives up on an endpoint after `timeout` and trusts a result for `ttl`.
     pub fn new(timeout: Duration, ttl: Duration) -> Result<Self> {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
             .map_err(|e| {
                 Error::new(
                     ErrorKind::Other,
