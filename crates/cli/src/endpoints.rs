@@ -94,17 +94,16 @@ pub async fn run(args: EndpointsArgs) -> Result<ExitCode> {
         allow_internal: !args.no_internal,
         accelerate: args.accelerate,
         protocol: target.protocol,
+        custom: args.endpoint.clone(),
     };
     let selection = select(&req)?;
-    let mut candidates: Vec<Candidate> =
-        args.endpoint.iter().map(|u| Candidate::custom(u)).collect();
-    candidates.extend(selection.candidates.iter().cloned());
+    let candidates = &selection.candidates;
     let ranked = if args.probe {
         let prober = Prober::new(
             Duration::from_millis(args.probe_timeout_ms),
             Duration::from_secs(60),
         )?;
-        Some(prober.rank(&candidates).await)
+        Some(prober.rank(candidates).await)
     } else {
         None
     };
@@ -112,7 +111,7 @@ pub async fn run(args: EndpointsArgs) -> Result<ExitCode> {
     let report = Report {
         target: &target,
         selection: &selection,
-        candidates: &candidates,
+        candidates,
         ranked: ranked.as_deref(),
         domains: &domains,
         caller_in_mainland,

@@ -99,6 +99,8 @@ pub struct SelectRequest {
     /// Acceleration is enabled on the bucket: offer it when the uploader is on another continent.
     pub accelerate: bool,
     pub protocol: Protocol,
+    /// Endpoints the user gives (an OSS custom domain, a private link), tried first.
+    pub custom: Vec<String>,
 }
 
 impl SelectRequest {
@@ -111,6 +113,7 @@ impl SelectRequest {
             allow_internal: true,
             accelerate: false,
             protocol: Protocol::Native,
+            custom: Vec::new(),
         }
     }
 }
@@ -223,8 +226,11 @@ impl Selection {
 /// Selects the endpoints for `req`.
 pub fn select(req: &SelectRequest) -> Result<Selection> {
     let distance = distance(req);
-    let hosts = hosts(req)?;
-    let mut candidates = Vec::new();
+    let hosts = hosts(req);
+    if hosts.public.is_none() && req.custom.is_empty() {
+        return Err(no_public_endpoint(req));
+    }
+    let mut candidates: Vec<Candidate> = req.custom.iter().map(|u| Candidate::custom(u)).collect();
     let co_located = distance == Distance::SameRegion && req.allow_internal;
     if co_located && let Some(h) = &hosts.internal {
         candidates.push(candidate(req, EndpointKind::Internal, h));
@@ -235,7 +241,9 @@ pub fn select(req: &SelectRequest) -> Result<Selection> {
             candidates.push(candidate(req, EndpointKind::Accelerated, h));
         }
     }
-    candidates.push(candidate(req, EndpointKind::Public, &hosts.public));
+    if let Some(h) = &hosts.public {
+        candidates.push(candidate(req, EndpointKind::Public, h));
+    }
     if let Some(h) = &hosts.fallback {
         candidates.push(candidate(req, EndpointKind::Fallback, h));
     }
@@ -257,35 +265,32 @@ pub fn select(req: &SelectRequest) -> Result<Selection> {
 struct Hosts {
     internal: Option<String>,
     accelerated: Vec<String>,
-    public: String,
+    public: Option<String>,
     fallback: Option<String>,
 }
 
-fn hosts(req: &SelectRequest) -> Result<Hosts> {
+fn hosts(req: &SelectRequest) -> Hosts {
     let ep = &req.region.endpoints;
     match (req.protocol, s3_preset(req.vendor)) {
         (Protocol::S3Compatible, Some(preset)) => {
             let s = preset.for_region(req.region);
-            Ok(Hosts {
+            Hosts {
                 internal: s.internal_endpoint.map(|u| strip_scheme(&u)),
                 accelerated: s
                     .accelerated_endpoint
                     .map(|u| strip_scheme(&u))
                     .into_iter()
                     .collect(),
-                public: strip_scheme(&s.endpoint),
+                public: Some(strip_scheme(&s.endpoint)),
                 fallback: None,
-            })
+            }
         }
-        _ => {
-            let public = ep.public.clone().ok_or_else(|| no_public_endpoint(req))?;
-            Ok(Hosts {
-                internal: ep.internal.clone(),
-                accelerated: ep.accelerated.clone(),
-                public,
-                fallback: ep.fallback.clone(),
-            })
-        }
+        _ => Hosts {
+            internal: ep.internal.clone(),
+            accelerated: ep.accelerated.clone(),
+            public: ep.public.clone(),
+            fallback: ep.fallback.clone(),
+        },
     }
 }
 
@@ -385,8 +390,13 @@ fn cross_region_fix(req: &SelectRequest) -> String {
         Some(s) => format!("create the bucket in a region near the uploader ({s})"),
         None => "create the bucket in a region near the uploader".to_string(),
     };
+    let accelerate = if req.accelerate {
+        ""
+    } else {
+        " and enable transfer acceleration on the bucket (--accelerate)"
+    };
     format!(
-        "{create}; if the bucket must stay in {}, send the Agora REST requests to the domain in the bucket's region (api-{}.agora.io or .sd-rtn.com) and enable transfer acceleration on the bucket (--accelerate)",
+        "{create}; if the bucket must stay in {}, send the Agora REST requests to the domain in the bucket's region (api-{}.agora.io or .sd-rtn.com){accelerate}",
         req.region.id,
         nearest_agora_region(req.region)
     )

@@ -178,6 +178,12 @@ fn kodo_without_native_hosts_points_to_s3_compatible() {
             .contains("https://s3.ap-southeast-2.qiniucs.com"),
         "{e}"
     );
+    // An endpoint the user knows is enough.
+    req.custom = vec!["https://up-hcm.example.com".into()];
+    let s = select(&req).unwrap();
+    assert_eq!(s.candidates.len(), 1);
+    assert_eq!(s.candidates[0].kind, EndpointKind::Custom);
+    req.custom.clear();
     req.protocol = Protocol::S3Compatible;
     req.bucket = Some("rec".into());
     let s = select(&req).unwrap();
@@ -272,4 +278,21 @@ fn rest_attempts_follow_the_documented_back_off() {
     assert_eq!(a[2].delay, Duration::from_secs(3));
     assert!(a[3].domain.starts_with("api-"));
     assert!(a[3..].iter().all(|x| x.delay == Duration::from_secs(6)));
+}
+
+#[test]
+fn custom_endpoints_come_first() {
+    let mut req = request(Vendor::Oss, "cn-shanghai", "cn-shanghai");
+    req.custom = vec!["rec.example.com".into(), "http://10.0.0.5:8080/".into()];
+    let s = select(&req).unwrap();
+    let urls: Vec<&str> = s.candidates.iter().map(|c| c.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        [
+            "https://rec.example.com",
+            "http://10.0.0.5:8080",
+            "https://oss-cn-shanghai-internal.aliyuncs.com",
+            "https://oss-cn-shanghai.aliyuncs.com",
+        ]
+    );
 }
