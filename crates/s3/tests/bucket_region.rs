@@ -121,3 +121,36 @@ async fn a_redirect_still_names_the_region() {
     // Discovery does not switch the store: the question is answered, nothing is followed.
     assert_eq!(s.region(), "us-east-1");
 }
+
+async fn through(fault: Fault) -> (FaultProxy, S3Store) {
+    let server = S3sServer::shared();
+    let bucket = unique_bucket("refused");
+    server.create_bucket(&bucket).expect("create bucket");
+    let rule = FaultRule::new(Match::Any, fault, Times::Always);
+    let proxy = FaultProxy::start(server.endpoint(), vec![rule]).expect("start proxy");
+    let creds = Credentials::new(server.access_key(), server.secret_key());
+    let s = store(proxy.endpoint(), &bucket, creds).await;
+    (proxy, s)
+}
+
+#[tokio::test]
+async fn a_refusal_that_names_the_region_still_answers() {
+    // S3 sends x-amz-bucket-region on a 403 HeadBucket too (no access to the bucket).
+    let mut fault = Fault::s3_error(403, "AccessDenied", "Access Denied");
+    if let Fault::Status { headers, .. } = &mut fault {
+        headers.push(("x-amz-bucket-region".into(), "sa-east-1".into()));
+    }
+    let (_proxy, s) = through(fault).await;
+    assert_eq!(
+        s.bucket_region().await.unwrap().as_deref(),
+        Some("sa-east-1")
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_without_the_region_is_the_error_it_is() {
+    let (_proxy, s) = through(Fault::s3_error(403, "AccessDenied", "Access Denied")).await;
+    let e = s.bucket_region().await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::AccessDenied, "{e}");
+    assert!(!e.to_string().contains("<Error>"), "{e}");
+}
