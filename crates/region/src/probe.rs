@@ -234,3 +234,21 @@ where
     }
     Err(last.unwrap_or_else(|| Error::invalid_input("no endpoint to try")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_keeps_scheme_and_authority_only() {
+        assert_eq!(
+            origin("https://b.s3.amazonaws.com/key?x=1"),
+            "https://b.s3.amazonaws.com"
+        );
+        assert_eq!(origin("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
+        assert_eq!(
+            origin("oss-cn-hangzhou.aliyuncs.com/"),
+            "https://oss-cn-hangzhou.aliyuncs.com"
+        );
+    }
+}

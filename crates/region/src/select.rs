@@ -505,3 +505,27 @@ fn has_appid_suffix(bucket: &str) -> bool {
         !name.is_empty() && !appid.is_empty() && appid.bytes().all(|b| b.is_ascii_digit())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cos_bucket_names_end_in_an_appid() {
+        assert!(has_appid_suffix("examplebucket-1250000000"));
+        assert!(has_appid_suffix("my-rec-125"));
+        assert!(!has_appid_suffix("examplebucket"));
+        assert!(!has_appid_suffix("-1250000000"));
+        assert!(!has_appid_suffix("bucket-12a"));
+    }
+
+    #[test]
+    fn custom_endpoints_assume_https() {
+        let c = Candidate::custom("rec.example.com/");
+        assert_eq!(
+            (c.url.as_str(), c.host.as_str()),
+            ("https://rec.example.com", "rec.example.com")
+        );
+        assert_eq!(Candidate::custom("http://10.0.0.1:80").host, "10.0.0.1:80");
+    }
+}
