@@ -6,6 +6,7 @@
 mod checksum_cmd;
 mod cp;
 mod doctor;
+mod endpoints;
 mod inspect;
 mod open;
 mod output;
@@ -50,6 +51,8 @@ enum Command {
     /// Will recordings land in this bucket, and fast? Credentials, bucket, region, clock,
     /// write permission, latency, throughput and playback, each with its fix.
     Doctor(doctor::DoctorArgs),
+    /// Which endpoints to use for a bucket (and which Agora REST domains), with cross-region advice.
+    Endpoints(endpoints::EndpointsArgs),
 }
 
 /// How to reach a bucket; used by every command that takes a URL.
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
             Command::Checksum(args) => checksum_cmd::run(args).await,
             Command::Playlist(args) => playlist::run(args),
             Command::Doctor(args) => Ok(doctor::run(args).await),
+            Command::Endpoints(args) => endpoints::run(args).await,
         }
     });
     match result {

@@ -307,6 +307,15 @@ pub trait ObjectStore: Send + Sync + fmt::Debug + 'static {
 
     async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()>;
 
+    /// The region the bucket lives in, in the vendor's own spelling (`eu-west-1`,
+    /// `cn-hangzhou`, `ap-guangzhou`, `z0`), as the server reports it. `Ok(None)` for stores
+    /// without regions (a local directory) and servers that do not say. The region selector
+    /// (stowage-region) uses it to pick the endpoint near the bucket and to warn when the
+    /// uploader is far from it.
+    async fn bucket_region(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// In-progress uploads under `prefix`.
     async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
         let _ = prefix;

@@ -165,6 +165,27 @@ impl Bucket {
 }
 
 impl Bucket {
+    /// Asks `HeadBucket` for the bucket's region. S3 sends `x-amz-bucket-region` on the
+    /// answer whatever its status (200, or 301/400/403 when signed for the wrong region or
+    /// without access), so a refusal that names the region still answers the question.
+    async fn bucket_region(&self) -> Result<Option<String>> {
+        let sent = self.client.head_bucket().bucket(&self.bucket).send().await;
+        match sent {
+            Ok(out) => Ok(out.bucket_region().map(str::to_string)),
+            Err(e) => {
+                let header = e
+                    .raw_response()
+                    .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string);
+                match header {
+                    Some(region) => Ok(Some(region)),
+                    None => Err(bucket_error(map_sdk_error(e, &self.ctx(None)))),
+                }
+            }
+        }
+    }
+
     async fn list_parts_page(
         &self,
         upload: &MultipartUpload,
@@ -711,6 +732,25 @@ impl ObjectStore for Bucket {
     }
 }
 
+/// A 404 on the bucket itself (HEAD has no body to say so) means the bucket is missing.
+fn bucket_error(e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::NotFound => {
+            let status = e.http_status().unwrap_or(404);
+            let mut out = Error::new(ErrorKind::BucketNotFound, "the bucket does not exist")
+                .with_http_status(status);
+            if let Some(b) = e.bucket() {
+                out = out.with_bucket(b);
+            }
+            if let Some(id) = e.request_id() {
+                out = out.with_request_id(id);
+            }
+            out
+        }
+        _ => e,
+    }
+}
+
 /// An S3 bucket that follows the bucket's region once: when the server answers "wrong
 /// region" and names the right one (a redirect's `x-amz-bucket-region`, or the region an
 /// `AuthorizationHeaderMalformed` expects), the client is rebuilt for that region and the
@@ -875,5 +915,10 @@ impl ObjectStore for S3Store {
 
     async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
         follow!(self, |b| b.list_multipart_uploads(prefix))
+    }
+
+    /// `HeadBucket`'s `x-amz-bucket-region`; not followed, since the answer is the point.
+    async fn bucket_region(&self) -> Result<Option<String>> {
+        self.bucket_now().bucket_region().await
     }
 }

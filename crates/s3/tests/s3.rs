@@ -11,6 +11,9 @@ use stowage_testkit::conformance::Harness;
 use stowage_testkit::moto::{self, MotoServer};
 use stowage_testkit::s3s_server::S3sServer;
 
+#[path = "s3/bucket_region.rs"]
+mod bucket_region;
+
 /// A bucket name no other test uses.
 fn unique_bucket(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
