@@ -21,7 +21,20 @@ use crate::open::open_bucket;
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The bucket and prefix recordings go to: s3://bucket/prefix, file:///dir, …
-    url: String,
+    #[arg(required_unless_present = "agora")]
+    url: Option<String>,
+    /// Agora's storageConfig (or a whole `start` request) instead of a URL: vendor and region
+    /// codes, bucket, keys, STS token and fileNamePrefix are checked and used.
+    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    agora: Option<std::path::PathBuf>,
+    /// Where the recorder (the uploader) runs: a region id (us-east-1, cn-hangzhou),
+    /// vendor:region, or a geography (europe, mainland-china…). A bucket elsewhere gets the
+    /// FAQ's cross-region warning.
+    #[arg(long, value_name = "REGION")]
+    from: Option<String>,
+    /// How long recordings last, in hours: an STS token expiring sooner gets a warning.
+    #[arg(long, default_value_t = 4.0)]
+    recording_hours: f64,
     /// Only read: skip the probe object (put, head, delete) and the throughput test.
     #[arg(long)]
     read_only: bool,
@@ -95,18 +108,14 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
 /// Runs every check in order; a failure that makes later checks meaningless stops there.
 pub async fn diagnose(args: &DoctorArgs) -> Vec<Finding> {
     let mut out = Vec::new();
-    let url = match StorageUrl::parse(&args.url) {
-        Ok(u) => u,
-        Err(e) => {
-            out.push(Finding::from_error("configuration", Verdict::Fail, &e));
-            return out;
-        }
+    let Some(target) = target(args, &mut out) else {
+        return out;
     };
-    out.push(configuration(&url));
+    out.push(configuration(&target.url));
     if out.iter().any(|f| f.verdict == Verdict::Fail) {
         return out;
     }
-    let store = match open_bucket(&url, &args.store, false).await {
+    let store = match open_bucket(&target.url, &target.store, false).await {
         Ok(s) => s,
         Err(e) => {
             out.push(
@@ -116,8 +125,8 @@ pub async fn diagnose(args: &DoctorArgs) -> Vec<Finding> {
             return out;
         }
     };
-    let prefix = prefix_of(&url);
-    if let Some(f) = clock(&url, &args.store).await {
+    let prefix = prefix_of(&target.url);
+    if let Some(f) = clock(&target.url, &target.store).await {
         out.push(f);
     }
     let access = access(store.as_ref(), &prefix).await;
@@ -126,24 +135,250 @@ pub async fn diagnose(args: &DoctorArgs) -> Vec<Finding> {
     if stop {
         return out;
     }
+    let region = region(store.as_ref(), &target).await;
+    out.push(region.0);
+    out.push(distance(&target, region.1.as_deref(), args.from.as_deref()));
     if args.read_only {
         out.push(Finding::new("write", Verdict::Skip, "--read-only"));
-    } else {
-        let write = write_probe(store.as_ref(), &prefix).await;
-        let stop = write.verdict == Verdict::Fail;
-        out.push(write);
-        if stop {
-            return out;
-        }
-        out.push(latency(store.as_ref(), &prefix).await);
-        if args.probe_mib > 0 {
-            out.push(throughput(store.as_ref(), &prefix, args.probe_mib).await);
-        }
-        if let Some(base) = &args.playback_base {
-            out.push(playback(store.as_ref(), &prefix, base).await);
-        }
+        return out;
+    }
+    let write = write_probe(store.as_ref(), &prefix).await;
+    let stop = write.verdict == Verdict::Fail;
+    out.push(write);
+    if stop {
+        return out;
+    }
+    out.push(latency(store.as_ref(), &prefix).await);
+    if args.probe_mib > 0 {
+        out.push(throughput(store.as_ref(), &prefix, args.probe_mib).await);
+    }
+    if let Some(base) = &args.playback_base {
+        out.push(playback(store.as_ref(), &prefix, base).await);
     }
     out
+}
+
+/// What the doctor examines: a URL and how to reach it.
+struct Target {
+    url: StorageUrl,
+    store: StoreArgs,
+    /// The region the configuration names (flag or Agora code), if any.
+    configured_region: Option<String>,
+}
+
+/// The target from a URL and flags, or from Agora's storageConfig (whose checks are
+/// reported here: codes, prefix, STS expiry).
+fn target(args: &DoctorArgs, out: &mut Vec<Finding>) -> Option<Target> {
+    if let Some(path) = &args.agora {
+        return agora_target(args, path, out);
+    }
+    let raw = args.url.as_deref().unwrap_or_default();
+    match StorageUrl::parse(raw) {
+        Ok(url) => Some(Target {
+            url,
+            store: args.store.clone(),
+            configured_region: args.store.region.clone(),
+        }),
+        Err(e) => {
+            out.push(Finding::from_error("configuration", Verdict::Fail, &e));
+            None
+        }
+    }
+}
+
+fn agora_target(
+    args: &DoctorArgs,
+    path: &std::path::Path,
+    out: &mut Vec<Finding>,
+) -> Option<Target> {
+    let parsed = std::fs::read_to_string(path)
+        .map_err(|e| Error::local_io(path, e))
+        .and_then(|text| stowage_region::AgoraStorage::from_json(&text));
+    let cfg = match parsed {
+        Ok(c) => c,
+        Err(e) => {
+            out.push(Finding::from_error("agora config", Verdict::Fail, &e));
+            return None;
+        }
+    };
+    // Agora gives labels, not region ids: every mapping is inferred from the label.
+    let region = cfg.region.as_ref().map(|r| {
+        format!(
+            "region {} {} → {} (inferred from the label)",
+            r.code, r.label, r.region.id
+        )
+    });
+    let detail = format!(
+        "vendor {} ({}), {}, bucket {}, prefix {:?}",
+        cfg.vendor_code,
+        cfg.vendor_name,
+        region.unwrap_or_else(|| "no region".into()),
+        cfg.bucket,
+        cfg.prefix
+    );
+    out.push(Finding::new("agora config", Verdict::Pass, detail));
+    if let Some(f) = sts_expiry(cfg.sts_expiration, args.recording_hours) {
+        out.push(f);
+    }
+    let mut store = args.store.clone();
+    store.access_key = Some(cfg.credentials.access_key_id.clone());
+    store.secret_key = Some(cfg.credentials.secret_access_key().to_string());
+    store.session_token = cfg.credentials.session_token().map(str::to_string);
+    store.region = cfg
+        .region
+        .as_ref()
+        .map(|r| r.region.id.clone())
+        .or(store.region);
+    if store.endpoint.is_none() {
+        store.endpoint.clone_from(&cfg.endpoint);
+    }
+    Some(Target {
+        url: cfg.url.clone(),
+        configured_region: store.region.clone(),
+        store,
+    })
+}
+
+/// Agora asks for at least 4 hours of validity, and a new token every hour on long tasks.
+fn sts_expiry(expires_at: Option<i64>, recording_hours: f64) -> Option<Finding> {
+    let at = expires_at?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let left_h = (at - now) as f64 / 3600.0;
+    let fix = "request a new STS token (valid ≥ 4 h) and send it with Agora's update call every 60 minutes";
+    Some(if left_h <= 0.0 {
+        Finding::new(
+            "sts token",
+            Verdict::Fail,
+            format!("expired {:.1} h ago", -left_h),
+        )
+        .fix(fix)
+    } else if left_h < recording_hours {
+        Finding::new(
+            "sts token",
+            Verdict::Warn,
+            format!("expires in {left_h:.1} h, before a {recording_hours} h recording ends"),
+        )
+        .fix(fix)
+    } else {
+        Finding::new(
+            "sts token",
+            Verdict::Pass,
+            format!("valid for {left_h:.1} h"),
+        )
+    })
+}
+
+/// The bucket's real region (asked of the server) against the configured one.
+async fn region(store: &dyn ObjectStore, target: &Target) -> (Finding, Option<String>) {
+    let configured = target.configured_region.clone();
+    match store.bucket_region().await {
+        Ok(Some(found)) => {
+            let same = configured.as_deref().is_none_or(|c| same_region(c, &found));
+            let finding = if same {
+                Finding::new("region", Verdict::Pass, format!("the bucket is in {found}"))
+            } else {
+                let c = configured.as_deref().unwrap_or_default();
+                Finding::new(
+                    "region",
+                    Verdict::Fail,
+                    format!("the bucket is in {found}, the configuration says {c}"),
+                )
+                .fix(format!(
+                    "set the region to {found} (in Agora's storageConfig, the code for {found})"
+                ))
+            };
+            (finding, Some(found))
+        }
+        Ok(None) => (
+            Finding::new(
+                "region",
+                Verdict::Skip,
+                "the server does not report the bucket's region",
+            ),
+            configured,
+        ),
+        Err(e) => (Finding::from_error("region", Verdict::Warn, &e), configured),
+    }
+}
+
+/// `oss-cn-hangzhou` (OSS's location form) and `cn-hangzhou` are the same region.
+fn same_region(a: &str, b: &str) -> bool {
+    let plain = |s: &str| s.trim().trim_start_matches("oss-").to_ascii_lowercase();
+    plain(a) == plain(b)
+}
+
+/// The recorder's region against the bucket's: the FAQ's cross-region warning.
+fn distance(target: &Target, bucket_region: Option<&str>, from: Option<&str>) -> Finding {
+    let Some(vendor) = vendor_of(target.url.scheme) else {
+        return Finding::new("distance", Verdict::Skip, "a local directory");
+    };
+    let Some(from) = from else {
+        return Finding::new(
+            "distance",
+            Verdict::Skip,
+            "where the recorder runs is unknown (--from REGION)",
+        );
+    };
+    let Some(region_id) = bucket_region else {
+        return Finding::new(
+            "distance",
+            Verdict::Skip,
+            "the bucket's region is unknown (--region)",
+        );
+    };
+    let selection = vendor
+        .region(region_id.trim_start_matches("oss-"))
+        .and_then(|region| {
+            let mut req = stowage_region::SelectRequest::new(vendor, region);
+            req.bucket = Some(target.url.bucket.clone());
+            req.from = stowage_region::select::Origin::parse(from, vendor)?;
+            stowage_region::select::select(&req)
+        });
+    match selection {
+        Err(e) => Finding::from_error("distance", Verdict::Warn, &e),
+        Ok(sel) if sel.is_cross_region() => {
+            let warning = sel
+                .advice
+                .iter()
+                .find(|a| a.level == stowage_region::select::Level::Warning);
+            let endpoint = sel
+                .candidates
+                .first()
+                .map(|c| c.url.clone())
+                .unwrap_or_default();
+            let mut f = Finding::new(
+                "distance",
+                Verdict::Warn,
+                warning.map_or_else(|| "cross-region upload".to_string(), |a| a.message.clone()),
+            );
+            f.fix = warning
+                .and_then(|a| a.fix.clone())
+                .map(|fix| format!("{fix} (endpoint to use: {endpoint})"));
+            f
+        }
+        Ok(sel) => {
+            let endpoint = sel
+                .candidates
+                .first()
+                .map(|c| c.url.clone())
+                .unwrap_or_default();
+            Finding::new(
+                "distance",
+                Verdict::Pass,
+                format!("recorder and bucket in the same region; endpoint {endpoint}"),
+            )
+        }
+    }
+}
+
+fn vendor_of(scheme: Scheme) -> Option<stowage_region::Vendor> {
+    match scheme {
+        Scheme::S3 => Some(stowage_region::Vendor::S3),
+        Scheme::Oss => Some(stowage_region::Vendor::Oss),
+        Scheme::Cos => Some(stowage_region::Vendor::Cos),
+        Scheme::Kodo => Some(stowage_region::Vendor::Kodo),
+        _ => None,
+    }
 }
 
 fn prefix_of(url: &StorageUrl) -> String {

@@ -73,6 +73,9 @@ pub struct StoreArgs {
     /// Secret key; prefer the environment, flags show up in `ps`.
     #[arg(long, hide_env_values = true)]
     secret_key: Option<String>,
+    /// Temporary (STS) session token that goes with the access key.
+    #[arg(long, hide_env_values = true)]
+    session_token: Option<String>,
     /// Use path-style addressing (default on when an endpoint is given).
     #[arg(long)]
     path_style: bool,

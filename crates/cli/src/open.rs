@@ -57,7 +57,9 @@ fn s3_config(bucket: &str, args: &StoreArgs) -> Result<S3Config> {
         cfg.profile.clone_from(&args.profile);
     }
     cfg.credentials = match (&args.access_key, &args.secret_key) {
-        (Some(ak), Some(sk)) => Some(Credentials::new(ak, sk)),
+        (Some(ak), Some(sk)) => {
+            Some(Credentials::new(ak, sk).with_session_token(args.session_token.clone()))
+        }
         (None, None) => None,
         _ => bail!(
             "--access-key and --secret-key go together: give both, or neither to use the environment or a profile"

@@ -691,7 +691,13 @@ fn verify_a_playlist_url_on_s3() {
 /// `stowage doctor --json` against `endpoint`; returns the exit code and each check's verdict
 /// and detail.
 fn doctor(url: &str, extra: &[&str]) -> (Option<i32>, Vec<(String, String, String)>) {
-    let mut args = vec!["doctor", url, "--json", "--probe-mib", "1"];
+    let mut args = vec![url];
+    args.extend_from_slice(extra);
+    doctor_args(&args)
+}
+
+fn doctor_args(extra: &[&str]) -> (Option<i32>, Vec<(String, String, String)>) {
+    let mut args = vec!["doctor", "--json", "--probe-mib", "1"];
     args.extend_from_slice(extra);
     let o = stowage(&args);
     let doc: Value = serde_json::from_str(&stdout(&o))
@@ -850,4 +856,73 @@ fn doctor_names_each_configuration_failure() {
     assert_eq!(v, "fail");
     assert!(text.starts_with("local clock 360"), "{text}"); // 3600 s, ± the request's second
     assert!(text.contains("s ahead of the server"), "{text}");
+}
+
+#[test]
+fn doctor_reads_agora_storage_config_and_checks_region_distance_and_token() {
+    let server = MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
+    let bucket = format!("doctor-eu-{}", std::process::id());
+    server.create_bucket_in(&bucket, "eu-west-1").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = |region: u32, extra: &str| {
+        let path = dir.path().join(format!("storage-{region}.json"));
+        let json = format!(
+            r#"{{"vendor":1,"region":{region},"bucket":"{bucket}","accessKey":"{}","secretKey":"{}","fileNamePrefix":["rec","day1"]{extra}}}"#,
+            moto::ACCESS_KEY,
+            moto::SECRET_KEY
+        );
+        std::fs::write(&path, json).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let ep = server.endpoint();
+
+    // Agora code 4 is EU_WEST_1: right region; the recorder in Singapore is far from it.
+    let eu = config(4, "");
+    let (code, checks) = doctor_agora(&eu, &["--endpoint", ep, "--from", "ap-southeast-1"]);
+    assert_eq!(code, Some(0), "{checks:?}");
+    let (v, text) = verdict_of(&checks, "agora config");
+    assert_eq!(v, "pass");
+    assert!(text.contains("prefix \"rec/day1/\""), "{text}");
+    assert_eq!(
+        verdict_of(&checks, "region"),
+        ("pass", "the bucket is in eu-west-1 ")
+    );
+    let (v, text) = verdict_of(&checks, "distance");
+    assert_eq!(v, "warn");
+    assert!(text.contains("lost"), "the FAQ's warning: {text}");
+
+    // Code 0 is US_EAST_1: the bucket is elsewhere.
+    let us = config(0, "");
+    let (code, checks) = doctor_agora(&us, &["--endpoint", ep]);
+    assert_eq!(code, Some(1));
+    let (v, text) = verdict_of(&checks, "region");
+    assert_eq!(v, "fail");
+    assert!(
+        text.contains("the bucket is in eu-west-1, the configuration says us-east-1"),
+        "{text}"
+    );
+
+    // An STS token that expired an hour ago.
+    let expired = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
+    let sts = config(
+        4,
+        &format!(r#","stsToken":"tok","stsExpiration":{expired}"#),
+    );
+    let (code, checks) = doctor_agora(&sts, &["--endpoint", ep]);
+    assert_eq!(code, Some(1));
+    let (v, text) = verdict_of(&checks, "sts token");
+    assert_eq!(v, "fail");
+    assert!(text.contains("expired"), "{text}");
+
+    // An unknown Agora region code stops at the configuration.
+    let bad = config(17, "");
+    let (code, checks) = doctor_agora(&bad, &["--endpoint", ep]);
+    assert_eq!(code, Some(1));
+    assert_eq!(verdict_of(&checks, "agora config").0, "fail", "{checks:?}");
+}
+
+fn doctor_agora(path: &str, extra: &[&str]) -> (Option<i32>, Vec<(String, String, String)>) {
+    let mut args = vec!["--agora", path];
+    args.extend_from_slice(extra);
+    doctor_args(&args)
 }

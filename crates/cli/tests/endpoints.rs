@@ -259,27 +259,11 @@ fn probe_orders_a_live_local_endpoint_first() {
 }
 
 /// Creates `bucket` in `region` on moto (which does not check signatures) with a raw PUT.
-fn create_moto_bucket(endpoint: &str, bucket: &str, region: &str) {
-    let addr = endpoint.trim_start_matches("http://");
-    let body = format!(
-        "<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
-    );
-    let request = format!(
-        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut sock = TcpStream::connect(addr).unwrap();
-    sock.write_all(request.as_bytes()).unwrap();
-    let mut reply = String::new();
-    sock.read_to_string(&mut reply).unwrap();
-    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-}
-
 #[test]
 fn discover_asks_the_bucket_for_its_region() {
     let server = MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
     let bucket = format!("discover-{}", std::process::id());
-    create_moto_bucket(server.endpoint(), &bucket, "ap-northeast-1");
+    server.create_bucket_in(&bucket, "ap-northeast-1").unwrap();
     let env = [
         ("AWS_ENDPOINT_URL", server.endpoint()),
         ("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY),

@@ -50,6 +50,30 @@ struct Spawned {
 }
 
 impl MotoServer {
+    /// Creates `bucket` in `region` with a plain CreateBucket request (moto checks no
+    /// signature), so tests can give buckets regions without an S3 client.
+    pub fn create_bucket_in(&self, bucket: &str, region: &str) -> io::Result<()> {
+        let addr = self.endpoint().trim_start_matches("http://").to_string();
+        let body = format!(
+            "<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
+        );
+        let request = format!(
+            "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut sock = TcpStream::connect(&addr)?;
+        sock.write_all(request.as_bytes())?;
+        let mut reply = String::new();
+        sock.read_to_string(&mut reply)?;
+        if reply.starts_with("HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "moto refused the bucket: {reply}"
+            )))
+        }
+    }
+
     /// The process-wide moto server, started on first use. A failure is remembered, so
     /// every test reports the same error without retrying for 20 s each.
     pub fn shared() -> Result<&'static MotoServer, String> {
