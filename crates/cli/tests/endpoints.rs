@@ -2,7 +2,7 @@
 //! against a local endpoint, and bucket-region discovery against moto.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Command, Output};
 
 use serde_json::Value;
