@@ -4,5 +4,6 @@
 pub mod conformance;
 pub mod faulty;
 pub mod moto;
+pub mod oss;
 pub mod proxy;
 pub mod s3s_server;
