@@ -219,7 +219,13 @@ fn v1_resource(input: &SignInput<'_>) -> String {
     sub.sort();
     let sub: Vec<String> = sub
         .into_iter()
-        .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") })
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            }
+        })
         .collect();
     if !sub.is_empty() {
         resource.push('?');
@@ -277,7 +283,10 @@ mod tests {
     fn v1_documentation_vector() {
         let creds = Credentials::new("id", "OtxrzxIsfpFjA7SwPzILwy8Bw21TLhquhboDYROV");
         let headers = pairs(&[
-            ("Content-MD5", "ODBGOERFMDMzQTczRUY3NUE3NzA5QzdFNUYzMDQxNEM="),
+            (
+                "Content-MD5",
+                "ODBGOERFMDMzQTczRUY3NUE3NzA5QzdFNUYzMDQxNEM=",
+            ),
             ("Content-Type", "text/html"),
             ("X-OSS-Magic", "abracadabra"),
             ("X-OSS-Meta-Author", "foo@bar.com"),
@@ -365,11 +374,7 @@ mod tests {
 
     #[test]
     fn v1_signs_subresources_only() {
-        let query = pairs(&[
-            ("uploadId", "U1"),
-            ("partNumber", "2"),
-            ("prefix", "x"),
-        ]);
+        let query = pairs(&[("uploadId", "U1"), ("partNumber", "2"), ("prefix", "x")]);
         let input = SignInput {
             method: "PUT",
             bucket: Some("b"),

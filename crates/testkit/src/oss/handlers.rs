@@ -163,10 +163,12 @@ fn decode_path(s: &str) -> String {
 /// OSS `encoding-type=url`: every byte but unreserved ones percent-encoded.
 fn url_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| match b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-            true => char::from(b).to_string(),
-            false => format!("%{b:02X}"),
-        })
+        .map(
+            |b| match b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+                true => char::from(b).to_string(),
+                false => format!("%{b:02X}"),
+            },
+        )
         .collect()
 }
 
@@ -217,7 +219,10 @@ fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
 /// `<bucket>.<anything>` addresses an existing bucket virtual-hosted style.
 fn virtual_host_bucket(state: &State, host: &str) -> Option<String> {
     let (first, _) = host.split_once('.')?;
-    state.buckets().contains_key(first).then(|| first.to_string())
+    state
+        .buckets()
+        .contains_key(first)
+        .then(|| first.to_string())
 }
 
 pub(super) fn dispatch(state: &State, parts: &Parts, body: Bytes, request_id: &str) -> Reply {
@@ -543,10 +548,7 @@ fn get_object(b: &Bucket, key: &str, req: &Req<'_>, with_body: bool) -> Result<R
     let (status, start, end) = match parse_range(req.header("range"), len) {
         None => (200, 0, len),
         Some(Ok((start, end))) => {
-            builder = builder.header(
-                "content-range",
-                format!("bytes {start}-{}/{len}", end - 1),
-            );
+            builder = builder.header("content-range", format!("bytes {start}-{}/{len}", end - 1));
             (206, start, end)
         }
         Some(Err(())) => {
@@ -668,7 +670,11 @@ fn upload_part(b: &mut Bucket, req: &Req<'_>) -> Result<Reply, OssError> {
         .param("partNumber")
         .and_then(|n| n.parse().ok())
         .filter(|n| (1..=10_000).contains(n))
-        .ok_or_else(|| OssError::invalid_argument("Part number must be an integer between 1 and 10000, inclusive."))?;
+        .ok_or_else(|| {
+            OssError::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive.",
+            )
+        })?;
     check_content_md5(req)?;
     let upload = upload_of(b, req)?;
     let part = Part {
@@ -754,7 +760,10 @@ fn assemble(upload: &Upload, listed: &[xml::CompletePart]) -> Result<Object, Oss
     if listed.is_empty() {
         return Err(OssError::invalid_argument("No part is listed."));
     }
-    if listed.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+    if listed
+        .windows(2)
+        .any(|w| w[0].part_number >= w[1].part_number)
+    {
         return Err(OssError::new(
             400,
             "InvalidPartOrder",

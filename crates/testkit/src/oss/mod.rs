@@ -309,6 +309,9 @@ async fn handle(
     if let Ok(v) = httpdate::fmt_http_date(SystemTime::now()).parse() {
         headers.insert("date", v);
     }
-    headers.insert("server", hyper::header::HeaderValue::from_static("AliyunOSS"));
+    headers.insert(
+        "server",
+        hyper::header::HeaderValue::from_static("AliyunOSS"),
+    );
     Ok(response)
 }
