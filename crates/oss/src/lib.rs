@@ -54,8 +54,11 @@ pub struct OssStore {
     retry: RetryPolicy,
     /// Per upload id, the CRC-64 and size of each part sent (or listed), to predict the
     /// whole object's CRC at completion.
-    part_crcs: Mutex<HashMap<String, BTreeMap<u32, (u64, u64)>>>,
+    part_crcs: Mutex<HashMap<String, PartCrcs>>,
 }
+
+/// Part number → (CRC-64, size) of the parts of one upload.
+type PartCrcs = BTreeMap<u32, (u64, u64)>;
 
 impl fmt::Debug for OssStore {
     // The credentials' own Debug hides the secret and token; nothing else is sensitive.

@@ -309,7 +309,10 @@ mod tests {
         );
     }
 
-    fn v4_vector_input(stamp: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    type Pairs = Vec<(String, String)>;
+
+    /// Headers and query of the go SDK's V4 vectors.
+    fn v4_vector_input(stamp: &str) -> (Pairs, Pairs) {
         let headers = pairs(&[
             ("x-oss-head1", "value"),
             ("abc", "value"),
