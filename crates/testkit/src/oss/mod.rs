@@ -145,6 +145,11 @@ impl OssEmulator {
         self.state.buckets().entry(name.to_string()).or_default();
     }
 
+    /// Accepts another long-term key pair (e.g. fixed ones for a client under test).
+    pub fn add_credentials(&self, access_key: &str, secret_key: &str) {
+        self.state.add_key(access_key, secret_key, None);
+    }
+
     /// Registers STS credentials; `expired` ones are refused with `SecurityTokenExpired`.
     pub fn add_sts_credentials(&self, expired: bool) -> StsCredentials {
         let sts = StsCredentials {
