@@ -56,11 +56,15 @@ impl OssConfig {
         }
     }
 
-    /// Defaults plus `OSS_REGION` / `ALIBABA_CLOUD_REGION` and `OSS_ENDPOINT`.
+    /// Defaults plus `OSS_REGION` / `ALIBABA_CLOUD_REGION`, `OSS_ENDPOINT` and
+    /// `OSS_SIGNATURE_VERSION` (`v1` or `v4`).
     pub fn from_env(bucket: impl Into<String>) -> Self {
         let mut cfg = OssConfig::new(bucket);
         cfg.region = env_first(&["OSS_REGION", "ALIBABA_CLOUD_REGION"]);
         cfg.endpoint = env_first(&["OSS_ENDPOINT"]);
+        if env_first(&["OSS_SIGNATURE_VERSION"]).is_some_and(|v| v.eq_ignore_ascii_case("v1")) {
+            cfg.signing = SigningVersion::V1;
+        }
         cfg
     }
 
