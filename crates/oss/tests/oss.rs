@@ -255,6 +255,29 @@ mod behaviour {
         );
     }
 
+    /// A custom domain: the host names no bucket, the signature still covers `/bucket/key`.
+    #[tokio::test]
+    async fn custom_domain_addressing() {
+        let server = OssEmulator::start().expect("emulator");
+        let host = server.addr().to_string();
+        server.add_custom_domain(&host, "media");
+        let mut cfg = config(server.endpoint(), "media", good(&server));
+        cfg.addressing = Addressing::CustomDomain;
+        let s = OssStore::new(cfg).expect("store");
+        put_one_byte(&s, "live/a.ts")
+            .await
+            .expect("put via custom domain");
+        assert_eq!(
+            server.object_bytes("media", "live/a.ts").as_deref(),
+            Some(&b"1"[..])
+        );
+        let listed = (&s as &dyn ObjectStore)
+            .list_all("live/")
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 1);
+    }
+
     /// A 503 and a reset on UploadPart are retried; the object arrives intact.
     #[tokio::test]
     async fn faults_on_upload_part_are_retried() {

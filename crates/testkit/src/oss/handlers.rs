@@ -216,8 +216,11 @@ fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
     }
 }
 
-/// `<bucket>.<anything>` addresses an existing bucket virtual-hosted style.
+/// A custom domain, or `<bucket>.<anything>`, addresses a bucket by host.
 fn virtual_host_bucket(state: &State, host: &str) -> Option<String> {
+    if let Some(bucket) = super::lock(&state.domains).get(host) {
+        return Some(bucket.clone());
+    }
     let (first, _) = host.split_once('.')?;
     state
         .buckets()

@@ -150,6 +150,13 @@ impl OssEmulator {
         self.state.add_key(access_key, secret_key, None);
     }
 
+    /// Serves `bucket` at `host` (the `Host` header, port included) as a bound custom
+    /// domain does: `http://<host>/<key>`, signed for `/bucket/key`.
+    pub fn add_custom_domain(&self, host: &str, bucket: &str) {
+        self.create_bucket(bucket);
+        lock(&self.state.domains).insert(host.to_string(), bucket.to_string());
+    }
+
     /// Registers STS credentials; `expired` ones are refused with `SecurityTokenExpired`.
     pub fn add_sts_credentials(&self, expired: bool) -> StsCredentials {
         let sts = StsCredentials {
@@ -240,6 +247,8 @@ struct State {
     region: String,
     keys: Mutex<HashMap<String, KeyState>>,
     buckets: Mutex<BTreeMap<String, Bucket>>,
+    /// Custom domain (Host header) → bucket.
+    domains: Mutex<HashMap<String, String>>,
     clock_offset: AtomicI64,
     check_clock: AtomicBool,
     next_id: AtomicU64,
@@ -251,6 +260,7 @@ impl State {
             region: region.to_string(),
             keys: Mutex::new(HashMap::new()),
             buckets: Mutex::new(BTreeMap::new()),
+            domains: Mutex::new(HashMap::new()),
             clock_offset: AtomicI64::new(0),
             check_clock: AtomicBool::new(true),
             next_id: AtomicU64::new(1),
