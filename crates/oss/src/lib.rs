@@ -364,7 +364,7 @@ impl OssStore {
         let reply = self.send_once(&call, Some(hasher.clone())).await?;
         let local = match payload {
             Payload::Bytes(b) => checksum_bytes(b, &ALGOS),
-            _ => take_hasher(hasher),
+            _ => take_hasher(&hasher, payload.len())?,
         };
         let returned = returned_crc(&reply.headers);
         let etag = unquote(reply.header("etag"));
@@ -385,13 +385,20 @@ impl OssStore {
     }
 }
 
-fn take_hasher(hasher: Arc<Mutex<Hasher>>) -> Checksums {
-    let hasher = match Arc::try_unwrap(hasher) {
-        Ok(m) => m.into_inner().unwrap_or_else(PoisonError::into_inner),
-        // The body stream still holds a clone (it should not after the reply): no check.
-        Err(_) => return Checksums::default(),
-    };
-    hasher.finish()
+/// The checksums of the bytes the body stream sent; an error unless it sent all `len`.
+fn take_hasher(hasher: &Mutex<Hasher>, len: u64) -> Result<Checksums> {
+    let mut guard = hasher.lock().unwrap_or_else(PoisonError::into_inner);
+    let hasher = std::mem::replace(&mut *guard, Hasher::new(&[]));
+    if hasher.len() != len {
+        return Err(Error::new(
+            ErrorKind::Network,
+            format!(
+                "the server answered after {} of {len} bytes were sent",
+                hasher.len()
+            ),
+        ));
+    }
+    Ok(hasher.finish())
 }
 
 /// Streams `len` bytes of `path` from `offset`, feeding `hasher`; a file shorter than

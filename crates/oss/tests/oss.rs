@@ -352,4 +352,100 @@ mod behaviour {
         assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
         assert_eq!(e.key(), Some("bad.ts"));
     }
+
+    fn canned(crc: &str, body: &str) -> Fault {
+        Fault::Status {
+            status: 200,
+            body: body.to_string(),
+            headers: vec![
+                ("x-oss-hash-crc64ecma".into(), crc.into()),
+                (
+                    "etag".into(),
+                    "\"0123456789ABCDEF0123456789ABCDEF-2\"".into(),
+                ),
+            ],
+        }
+    }
+
+    async fn upload_two_parts(
+        s: &OssStore,
+    ) -> (stowage_core::MultipartUpload, Vec<stowage_core::PartInfo>) {
+        let upload = s
+            .create_multipart("m.mp4", &PutOptions::default())
+            .await
+            .expect("create");
+        let mut parts = Vec::new();
+        for n in 1..=2 {
+            let body = PutBody::Bytes(Bytes::from(pseudo_random(200 * 1024, n.into())));
+            parts.push(s.upload_part(&upload, n, body).await.expect("part"));
+        }
+        (upload, parts)
+    }
+
+    /// A part whose returned CRC differs from the bytes sent is refused.
+    #[tokio::test]
+    async fn a_wrong_part_crc_is_a_checksum_mismatch() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("partcrc");
+        server.create_bucket(&bucket);
+        let rules = vec![FaultRule::new(
+            Match::request("PUT", "partNumber=1"),
+            canned("42", ""),
+            Times::Always,
+        )];
+        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
+        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
+        cfg.max_attempts = 1;
+        let s = OssStore::new(cfg).expect("store");
+        let upload = s
+            .create_multipart("m.mp4", &PutOptions::default())
+            .await
+            .expect("create");
+        let body = PutBody::Bytes(Bytes::from(pseudo_random(200 * 1024, 1)));
+        let e = s
+            .upload_part(&upload, 1, body)
+            .await
+            .expect_err("wrong part CRC accepted");
+        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+        assert!(e.to_string().contains("part 1"), "{e}");
+    }
+
+    /// The completed object's CRC must be the parts' CRCs combined.
+    #[tokio::test]
+    async fn a_completed_object_with_another_crc_is_a_checksum_mismatch() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("completecrc");
+        server.create_bucket(&bucket);
+        let proxy = FaultProxy::start(server.endpoint(), vec![]).expect("proxy");
+        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
+        cfg.max_attempts = 1;
+        let s = OssStore::new(cfg).expect("store");
+        let (upload, parts) = upload_two_parts(&s).await;
+        let body = "<?xml version=\"1.0\"?><CompleteMultipartUploadResult><Bucket>b</Bucket><Key>m.mp4</Key><ETag>\"X-2\"</ETag></CompleteMultipartUploadResult>";
+        proxy.set_rules(vec![FaultRule::new(
+            Match::request("POST", "uploadId="),
+            canned("7", body),
+            Times::Always,
+        )]);
+        let e = s
+            .complete_multipart(&upload, &parts)
+            .await
+            .expect_err("wrong combined CRC accepted");
+        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+        assert!(e.to_string().contains("parts combine to"), "{e}");
+
+        // Without the fault, the real completion passes the same check.
+        proxy.set_rules(vec![]);
+        let meta = s
+            .complete_multipart(&upload, &parts)
+            .await
+            .expect("complete");
+        let mut whole = pseudo_random(200 * 1024, 1);
+        whole.extend(pseudo_random(200 * 1024, 2));
+        let local = stowage_core::checksum::checksum_bytes(
+            &whole,
+            &[stowage_core::ChecksumAlgo::Crc64Ecma],
+        );
+        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
+    }
 }
