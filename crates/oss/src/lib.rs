@@ -499,9 +499,13 @@ fn meta_from_headers(key: &str, headers: &HeaderMap, size: u64) -> ObjectMeta {
     }
 }
 
-/// `bytes a-b/total` → total.
-fn total_from_content_range(v: Option<&str>) -> Option<u64> {
-    v?.rsplit('/').next()?.parse().ok()
+/// `bytes a-b/total` → (a..b+1, total): what a 206 actually carries (a range past the end
+/// is cut short by the server).
+fn parse_content_range(v: Option<&str>) -> Option<(Range<u64>, u64)> {
+    let (span, total) = v?.strip_prefix("bytes ")?.split_once('/')?;
+    let (a, b) = span.split_once('-')?;
+    let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+    Some((a..b + 1, total.parse().ok()?))
 }
 
 fn with_metadata<'a>(mut call: Call<'a>, opts: &PutOptions) -> Call<'a> {
@@ -624,10 +628,10 @@ impl ObjectStore for OssStore {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         let (size, got) = match (resp.status().as_u16(), &range) {
-            (206, Some(r)) => (
-                total_from_content_range(header_str(&headers, "content-range")).unwrap_or(r.end),
-                r.clone(),
-            ),
+            (206, Some(r)) => match parse_content_range(header_str(&headers, "content-range")) {
+                Some((got, total)) => (total, got),
+                None => (r.end, r.clone()),
+            },
             (200, None) => (length, 0..length),
             (status, _) => {
                 return Err(Error::new(
@@ -870,6 +874,15 @@ mod tests {
         assert!(e.to_string().contains("crc64ecma"), "{e}");
         let e = check_upload(&sent, &Checksums::default(), None).unwrap_err();
         assert!(e.to_string().contains("x-oss-hash-crc64ecma"), "{e}");
+    }
+
+    #[test]
+    fn content_range_gives_span_and_total() {
+        assert_eq!(
+            parse_content_range(Some("bytes 1000-65535/100000")),
+            Some((1000..65536, 100_000))
+        );
+        assert_eq!(parse_content_range(Some("bytes */100")), None);
     }
 
     #[test]
