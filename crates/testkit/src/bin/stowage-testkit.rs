@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! stowage-testkit serve oss [--port N] [--region R] [--bucket NAME]... [--access-key AK --secret-key SK]
+//!                           [--clock-offset SECONDS]
 //! ```
 //!
 //! starts the OSS emulator on 127.0.0.1, prints `ENDPOINT=… REGION=… ACCESS_KEY=…
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 use stowage_testkit::oss::{DEFAULT_REGION, OssEmulator};
 
-const USAGE: &str = "usage: stowage-testkit serve oss [--port N] [--region R] [--bucket NAME]... [--access-key AK --secret-key SK]";
+const USAGE: &str = "usage: stowage-testkit serve oss [--port N] [--region R] [--bucket NAME]... [--access-key AK --secret-key SK] [--clock-offset SECONDS]";
 
 #[derive(Default)]
 struct Options {
@@ -22,6 +23,8 @@ struct Options {
     buckets: Vec<String>,
     access_key: Option<String>,
     secret_key: Option<String>,
+    /// Moves the emulator's clock (requests more than 15 min off get RequestTimeTooSkewed).
+    clock_offset: i64,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -43,6 +46,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--region" => opts.region = Some(value.clone()),
             "--bucket" => opts.buckets.push(value.clone()),
+            "--clock-offset" => {
+                opts.clock_offset = value
+                    .parse()
+                    .map_err(|_| format!("--clock-offset {value}: not a number of seconds"))?
+            }
             "--access-key" => opts.access_key = Some(value.clone()),
             "--secret-key" => opts.secret_key = Some(value.clone()),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
@@ -57,6 +65,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
 fn serve(opts: Options) -> std::io::Result<()> {
     let region = opts.region.as_deref().unwrap_or(DEFAULT_REGION);
     let server = OssEmulator::start_with(&format!("127.0.0.1:{}", opts.port), region)?;
+    server.set_clock_offset(opts.clock_offset);
     for bucket in &opts.buckets {
         server.create_bucket(bucket);
     }

@@ -349,6 +349,7 @@ fn check_signature(req: &Req<'_>, auth: &Authorization, secret: &str) -> Result<
             signature,
             ..
         } => {
+            check_v4_headers(req, date)?;
             let canonical = auth::v4_canonical_request(&request, additional);
             let stamp = req.header("x-oss-date").unwrap_or_default();
             let expected = auth::v4_signature(secret, stamp, date, region, &canonical);
@@ -368,6 +369,22 @@ fn check_signature(req: &Req<'_>, auth: &Authorization, secret: &str) -> Result<
         )
         .with("OSSAccessKeyId", auth.access_key())
         .with("StringToSign", signed_text));
+    }
+    Ok(())
+}
+
+/// V4 requires `x-oss-content-sha256`, and the credential's date is `x-oss-date`'s day.
+fn check_v4_headers(req: &Req<'_>, scope_date: &str) -> Result<(), OssError> {
+    if req.header("x-oss-content-sha256").is_none() {
+        return Err(OssError::invalid_argument(
+            "x-oss-content-sha256 header is missing (V4 requests must send it, usually UNSIGNED-PAYLOAD).",
+        ));
+    }
+    let stamp = req.header("x-oss-date").unwrap_or_default();
+    if !stamp.starts_with(scope_date) {
+        return Err(OssError::invalid_argument(
+            "Invalid signing date in Authorization header: it must be the day of x-oss-date.",
+        ));
     }
     Ok(())
 }
