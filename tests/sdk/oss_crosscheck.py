@@ -119,6 +119,9 @@ def main() -> int:
     listed = good.list_objects_v2(oss.ListObjectsV2Request(bucket=bucket, prefix="sdk/"))
     keys = sorted(o.key for o in (listed.contents or []))
     check("sdk list", keys == ["sdk/multipart.mp4", "sdk/small.ts"], str(keys))
+    top = good.list_objects_v2(oss.ListObjectsV2Request(bucket=bucket, delimiter="/"))
+    prefixes = sorted(p.prefix for p in (top.common_prefixes or []))
+    check("sdk list with delimiter", prefixes == ["sdk/", "stowage/"] and not top.contents, str(prefixes))
 
     # 4. a wrong secret is refused
     bad = client("wrong-" + os.environ["OSS_XC_SECRET_KEY"])

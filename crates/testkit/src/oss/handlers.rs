@@ -590,8 +590,54 @@ fn get_object(b: &Bucket, key: &str, req: &Req<'_>, with_body: bool) -> Result<R
     Ok(finish(builder, body))
 }
 
+/// One entry of a listing page: an object, or a common prefix rolled up at the delimiter.
+enum Entry<'a> {
+    Object(&'a String, &'a Object),
+    Prefix(String),
+}
+
+impl Entry<'_> {
+    /// Where the next page starts: after this key, or after every key under this prefix.
+    fn resume_after(&self) -> String {
+        match self {
+            Entry::Object(k, _) => (*k).clone(),
+            Entry::Prefix(p) => format!("{p}{}", char::MAX),
+        }
+    }
+}
+
+/// The entries after `after` under `prefix`, common prefixes rolled up at `delimiter`.
+fn listing<'a>(
+    b: &'a Bucket,
+    prefix: &'a str,
+    delimiter: &'a str,
+    after: String,
+) -> impl Iterator<Item = Entry<'a>> + 'a {
+    let range = (std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded);
+    let mut last_prefix: Option<String> = None;
+    b.objects
+        .range::<String, _>(range)
+        .filter(move |(k, _)| k.starts_with(prefix))
+        .filter_map(move |(k, o)| {
+            let rest = &k[prefix.len()..];
+            let rolled = (!delimiter.is_empty())
+                .then(|| rest.find(delimiter))
+                .flatten()
+                .map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()]));
+            match rolled {
+                None => Some(Entry::Object(k, o)),
+                Some(p) if last_prefix.as_deref() == Some(p.as_str()) => None,
+                Some(p) => {
+                    last_prefix = Some(p.clone());
+                    Some(Entry::Prefix(p))
+                }
+            }
+        })
+}
+
 fn list_objects_v2(b: &Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, OssError> {
     let prefix = req.param("prefix").unwrap_or("");
+    let delimiter = req.param("delimiter").unwrap_or("");
     let max_keys: usize = match req.param("max-keys") {
         None => 100,
         Some(v) => v
@@ -600,7 +646,7 @@ fn list_objects_v2(b: &Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, Oss
             .filter(|n| (1..=1000).contains(n))
             .ok_or_else(|| OssError::invalid_argument("max-keys must be within 1..1000."))?,
     };
-    // The continuation token is the hex of the last key returned (opaque to clients).
+    // The continuation token is the hex of where the next page starts (opaque to clients).
     let after = match req.param("continuation-token") {
         Some(token) => hex::decode(token)
             .ok()
@@ -608,13 +654,9 @@ fn list_objects_v2(b: &Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, Oss
             .ok_or_else(|| OssError::invalid_argument("Invalid continuation-token."))?,
         None => req.param("start-after").unwrap_or("").to_string(),
     };
-    let range = (std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded);
-    let mut matching = b
-        .objects
-        .range::<String, _>(range)
-        .filter(|(k, _)| k.starts_with(prefix));
-    let page: Vec<(&String, &Object)> = matching.by_ref().take(max_keys).collect();
-    let truncated = matching.next().is_some();
+    let mut entries = listing(b, prefix, delimiter, after);
+    let page: Vec<Entry<'_>> = entries.by_ref().take(max_keys).collect();
+    let truncated = entries.next().is_some();
     let enc = |s: &str| match req.url_encoding() {
         true => url_encode(s),
         false => s.to_string(),
@@ -627,24 +669,32 @@ fn list_objects_v2(b: &Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, Oss
         out += &elem("ContinuationToken", t);
     }
     out += &elem("MaxKeys", &max_keys.to_string());
+    out += &elem("Delimiter", &enc(delimiter));
     if req.url_encoding() {
         out += &elem("EncodingType", "url");
     }
     out += &elem("IsTruncated", &truncated.to_string());
-    if truncated && let Some((last, _)) = page.last() {
-        out += &elem("NextContinuationToken", &hex::encode(last.as_bytes()));
+    if truncated && let Some(last) = page.last() {
+        let token = hex::encode(last.resume_after().as_bytes());
+        out += &elem("NextContinuationToken", &token);
     }
     out += &elem("KeyCount", &page.len().to_string());
-    for (k, o) in &page {
-        out += &format!(
-            "<Contents>{}{}{}{}{}{}</Contents>",
-            elem("Key", &enc(k)),
-            elem("LastModified", &xml::iso8601(o.modified)),
-            elem("ETag", &o.etag),
-            elem("Type", if o.multipart { "Multipart" } else { "Normal" }),
-            elem("Size", &o.data.len().to_string()),
-            elem("StorageClass", "Standard"),
-        );
+    for entry in &page {
+        out += &match entry {
+            Entry::Object(k, o) => format!(
+                "<Contents>{}{}{}{}{}{}</Contents>",
+                elem("Key", &enc(k)),
+                elem("LastModified", &xml::iso8601(o.modified)),
+                elem("ETag", &o.etag),
+                elem("Type", if o.multipart { "Multipart" } else { "Normal" }),
+                elem("Size", &o.data.len().to_string()),
+                elem("StorageClass", "Standard"),
+            ),
+            Entry::Prefix(p) => format!(
+                "<CommonPrefixes>{}</CommonPrefixes>",
+                elem("Prefix", &enc(p))
+            ),
+        };
     }
     Ok(xml_reply(200, xml::document("ListBucketResult", &out)))
 }
@@ -882,6 +932,47 @@ mod tests {
     #[test]
     fn crc64_is_crc64_xz() {
         assert_eq!(crc64(b"123456789"), 11051210869376104954);
+    }
+
+    fn object() -> Object {
+        Object {
+            data: Bytes::new(),
+            content_type: String::new(),
+            etag: String::new(),
+            crc64: 0,
+            modified: SystemTime::now(),
+            metadata: BTreeMap::new(),
+            multipart: false,
+        }
+    }
+
+    fn names(entries: impl Iterator<Item = Entry<'static>>) -> Vec<String> {
+        entries
+            .map(|e| match e {
+                Entry::Object(k, _) => k.clone(),
+                Entry::Prefix(p) => format!("[{p}]"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn delimiter_rolls_up_prefixes_and_resumes_past_them() {
+        let b: &'static mut Bucket = Box::leak(Box::default());
+        for k in ["a.ts", "d/1.ts", "d/2.ts", "e/x/1.ts", "f.ts"] {
+            b.objects.insert(k.to_string(), object());
+        }
+        let b: &'static Bucket = b;
+        assert_eq!(
+            names(listing(b, "", "/", String::new())),
+            ["a.ts", "[d/]", "[e/]", "f.ts"]
+        );
+        let resume = Entry::Prefix("d/".into()).resume_after();
+        assert_eq!(names(listing(b, "", "/", resume)), ["[e/]", "f.ts"]);
+        assert_eq!(names(listing(b, "e/", "/", String::new())), ["[e/x/]"]);
+        assert_eq!(
+            names(listing(b, "d/", "", String::new())),
+            ["d/1.ts", "d/2.ts"]
+        );
     }
 
     #[test]
