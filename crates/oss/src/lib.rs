@@ -439,6 +439,21 @@ async fn file_stream(
         .boxed())
 }
 
+/// A body that can be sent again: bytes or a file range as they are, a stream collected.
+async fn payload_of(body: PutBody) -> Result<Payload> {
+    match body {
+        PutBody::Bytes(b) => Ok(Payload::Bytes(b)),
+        PutBody::File { path, offset, len } => Ok(Payload::File { path, offset, len }),
+        stream @ PutBody::Stream { .. } => match stream.checksums(&[]).await? {
+            (PutBody::Bytes(b), _) => Ok(Payload::Bytes(b)),
+            (other, _) => Err(Error::new(
+                ErrorKind::Other,
+                format!("internal: a stream body came back as {other:?}"),
+            )),
+        },
+    }
+}
+
 fn unquote(etag: Option<&str>) -> Option<String> {
     etag.map(|e| e.trim_matches('"').to_ascii_lowercase())
 }
@@ -544,11 +559,7 @@ impl ObjectStore for OssStore {
             (body @ (PutBody::Bytes(_) | PutBody::File { .. }), Some(c)) => (body, c),
             (body, _) => body.checksums(&ALGOS).await.map_err(|e| e.or_key(key))?,
         };
-        let payload = match body {
-            PutBody::Bytes(b) => Payload::Bytes(b),
-            PutBody::File { path, offset, len } => Payload::File { path, offset, len },
-            PutBody::Stream { .. } => unreachable!("streams are collected by checksums()"),
-        };
+        let payload = payload_of(body).await.map_err(|e| e.or_key(key))?;
         let content_type = opts.content_type_for(key);
         let call = Call::new(reqwest::Method::PUT, Some(key))
             .header("content-type", content_type.clone())
@@ -717,14 +728,7 @@ impl ObjectStore for OssStore {
         part_number: u32,
         body: PutBody,
     ) -> Result<PartInfo> {
-        let payload = match body {
-            PutBody::Bytes(b) => Payload::Bytes(b),
-            PutBody::File { path, offset, len } => Payload::File { path, offset, len },
-            stream @ PutBody::Stream { .. } => match stream.checksums(&[]).await? {
-                (PutBody::Bytes(b), _) => Payload::Bytes(b),
-                _ => unreachable!("checksums() collects streams into bytes"),
-            },
-        };
+        let payload = payload_of(body).await.map_err(|e| e.or_key(&upload.key))?;
         let what = format!("part {part_number} of {}", upload.key);
         self.retry
             .run(&what, |_| {
