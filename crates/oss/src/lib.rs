@@ -208,41 +208,34 @@ impl OssStore {
         url
     }
 
-    /// Adds the date, token and signature headers.
+    /// The call's headers plus the token, date and `Authorization` headers.
     fn signed_headers(&self, call: &Call<'_>) -> Vec<(String, String)> {
         let now = OffsetDateTime::now_utc();
         let mut headers = call.headers.clone();
         if let Some(token) = self.credentials.session_token() {
             headers.push(("x-oss-security-token".into(), token.to_string()));
         }
-        let input_of = |headers: &'_ [(String, String)]| -> String {
-            let input = SignInput {
-                method: call.method.as_str(),
-                bucket: Some(&self.bucket),
-                key: call.key,
-                query: &call.query,
-                headers,
-            };
-            match self.signing {
-                SigningVersion::V4 => {
-                    sign::v4_authorization(&self.credentials, &self.region, now, &input, &[])
-                }
-                SigningVersion::V1 => {
-                    let date = httpdate::fmt_http_date(now.into());
-                    sign::v1_authorization(&self.credentials, &input, &date)
-                }
-            }
-        };
+        let http_date = httpdate::fmt_http_date(now.into());
         match self.signing {
             SigningVersion::V4 => {
                 headers.push(("x-oss-date".into(), sign::v4_timestamp(now)));
                 headers.push(("x-oss-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
             }
-            SigningVersion::V1 => {
-                headers.push(("date".into(), httpdate::fmt_http_date(now.into())));
-            }
+            SigningVersion::V1 => headers.push(("date".into(), http_date.clone())),
         }
-        let auth = input_of(&headers);
+        let input = SignInput {
+            method: call.method.as_str(),
+            bucket: Some(&self.bucket),
+            key: call.key,
+            query: &call.query,
+            headers: &headers,
+        };
+        let auth = match self.signing {
+            SigningVersion::V4 => {
+                sign::v4_authorization(&self.credentials, &self.region, now, &input, &[])
+            }
+            SigningVersion::V1 => sign::v1_authorization(&self.credentials, &input, &http_date),
+        };
         headers.push(("authorization".into(), auth));
         headers
     }
@@ -262,14 +255,13 @@ impl OssStore {
         }
     }
 
-    /// One attempt: sign, send, read the reply; non-2xx becomes an [`Error`].
-    async fn send_once(
+    /// One attempt: sign and send; a non-2xx answer becomes an [`Error`] (its body read).
+    async fn respond(
         &self,
         call: &Call<'_>,
         hasher: Option<Arc<Mutex<Hasher>>>,
-    ) -> Result<Reply> {
-        let url = self.url(call);
-        let mut req = self.client.request(call.method.clone(), &url);
+    ) -> Result<reqwest::Response> {
+        let mut req = self.client.request(call.method.clone(), self.url(call));
         for (k, v) in self.signed_headers(call) {
             req = req.header(k, v);
         }
@@ -278,20 +270,31 @@ impl OssStore {
                 .header("content-length", call.payload.len())
                 .body(self.body(&call.payload, hasher).await?);
         }
-        let host = self.base.prefix.clone();
         let resp = req
             .send()
             .await
-            .map_err(|e| error::from_transport(e, &host))?;
+            .map_err(|e| error::from_transport(e, &self.base.prefix))?;
         let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(resp);
+        }
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.unwrap_or_default();
+        Err(error::from_response(status, &headers, &body))
+    }
+
+    /// One attempt, with the reply's body read.
+    async fn send_once(
+        &self,
+        call: &Call<'_>,
+        hasher: Option<Arc<Mutex<Hasher>>>,
+    ) -> Result<Reply> {
+        let resp = self.respond(call, hasher).await?;
         let headers = resp.headers().clone();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| error::from_transport(e, &host))?;
-        if !(200..300).contains(&status) {
-            return Err(error::from_response(status, &headers, &body));
-        }
+            .map_err(|e| error::from_transport(e, &self.base.prefix))?;
         Ok(Reply { headers, body })
     }
 
@@ -612,26 +615,9 @@ impl ObjectStore for OssStore {
         if let Some(r) = &range {
             call = call.header("range", format!("bytes={}-{}", r.start, r.end - 1));
         }
-        let url = self.url(&call);
         let resp = self
             .retry
-            .run("GET", |_| async {
-                let mut req = self.client.get(&url);
-                for (k, v) in self.signed_headers(&call) {
-                    req = req.header(k, v);
-                }
-                let resp = req
-                    .send()
-                    .await
-                    .map_err(|e| error::from_transport(e, &self.base.prefix))?;
-                let status = resp.status().as_u16();
-                if (200..300).contains(&status) {
-                    return Ok(resp);
-                }
-                let headers = resp.headers().clone();
-                let body = resp.bytes().await.unwrap_or_default();
-                Err(error::from_response(status, &headers, &body))
-            })
+            .run("GET", |_| self.respond(&call, None))
             .await
             .map_err(|e| self.context(e, Some(key)))?;
         let headers = resp.headers().clone();
