@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use stowage_core::{Credentials, ObjectStore, Scheme, StorageUrl};
 use stowage_fs::FsStore;
+use stowage_oss::{Addressing, OssConfig, OssStore};
 use stowage_s3::{S3Config, S3Integrity, S3Store};
 
 use crate::StoreArgs;
@@ -33,7 +34,8 @@ pub async fn open_bucket(
             Ok(Arc::new(store))
         }
         Scheme::S3 => Ok(Arc::new(S3Store::new(s3_config(&url.bucket, args)?).await?)),
-        Scheme::Oss | Scheme::Cos | Scheme::Kodo => bail!(
+        Scheme::Oss => Ok(Arc::new(OssStore::new(oss_config(&url.bucket, args)?)?)),
+        Scheme::Cos | Scheme::Kodo => bail!(
             "{}:// buckets are not supported yet (the native {} adapter is still being built); use s3:// with the vendor's S3-compatible endpoint meanwhile",
             url.scheme.as_str(),
             url.scheme.as_str().to_uppercase()
@@ -66,6 +68,52 @@ fn s3_config(bucket: &str, args: &StoreArgs) -> Result<S3Config> {
         ),
     };
     Ok(cfg)
+}
+
+/// OSS: flags over `OSS_*` / `ALIBABA_CLOUD_*` variables. An endpoint on aliyuncs.com is
+/// addressed virtual-hosted, a loopback one path style, any other host as the bucket's
+/// custom domain; `--path-style` forces path style.
+fn oss_config(bucket: &str, args: &StoreArgs) -> Result<OssConfig> {
+    let mut cfg = OssConfig::from_env(bucket);
+    if let Some(ep) = &args.endpoint {
+        cfg.endpoint = Some(ep.clone());
+    }
+    if args.region.is_some() {
+        cfg.region.clone_from(&args.region);
+    }
+    cfg.addressing = match (&cfg.endpoint, args.path_style) {
+        (_, true) => Addressing::PathStyle,
+        (Some(ep), false) => addressing_for(ep),
+        (None, false) => Addressing::VirtualHosted,
+    };
+    cfg.credentials = match (&args.access_key, &args.secret_key) {
+        // An STS token has no flag (flags show in `ps`): it comes from the environment.
+        (Some(ak), Some(sk)) => Some(Credentials::new(ak, sk).with_session_token(
+            OssConfig::credentials_from_env().and_then(|c| c.session_token().map(str::to_string)),
+        )),
+        (None, None) => None,
+        _ => bail!(
+            "--access-key and --secret-key go together: give both, or neither to use OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET"
+        ),
+    };
+    Ok(cfg)
+}
+
+fn addressing_for(endpoint: &str) -> Addressing {
+    let host = endpoint
+        .split("://")
+        .last()
+        .unwrap_or(endpoint)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    if host.ends_with(".aliyuncs.com") {
+        Addressing::VirtualHosted
+    } else if host == "localhost" || host.parse::<std::net::IpAddr>().is_ok() {
+        Addressing::PathStyle
+    } else {
+        Addressing::CustomDomain
+    }
 }
 
 /// Opens the store of a URL naming one object: for a local file, its directory is the

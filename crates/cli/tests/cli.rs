@@ -258,7 +258,7 @@ fn bad_urls_and_missing_buckets_are_named() {
         "{}",
         stderr(&o)
     );
-    let o = stowage(&["ls", "oss://bucket/x"]);
+    let o = stowage(&["ls", "cos://bucket/x"]);
     assert!(
         !o.status.success() && stderr(&o).contains("not supported yet"),
         "{}",

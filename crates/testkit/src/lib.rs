@@ -5,5 +5,6 @@ pub mod conformance;
 pub mod faulty;
 pub mod http_static;
 pub mod moto;
+pub mod oss;
 pub mod proxy;
 pub mod s3s_server;

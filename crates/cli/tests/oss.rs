@@ -1,0 +1,220 @@
+//! `stowage cp/ls/stat` with `oss://bucket/key` URLs against the OSS emulator (a real
+//! server on 127.0.0.1), credentials from flags and from the OSS_* environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use stowage_testkit::oss::OssEmulator;
+
+/// Runs the binary with no OSS or Aliyun settings from the outer environment, plus `env`.
+fn stowage(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stowage"));
+    cmd.args(args);
+    for var in [
+        "OSS_ACCESS_KEY_ID",
+        "OSS_ACCESS_KEY_SECRET",
+        "OSS_SESSION_TOKEN",
+        "OSS_REGION",
+        "OSS_ENDPOINT",
+        "OSS_SIGNATURE_VERSION",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        "ALIBABA_CLOUD_SECURITY_TOKEN",
+        "ALIBABA_CLOUD_REGION",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run stowage")
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "stowage failed\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn sample_recording() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/recording")
+}
+
+fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn cp_ls_stat_with_oss_urls() {
+    let server = OssEmulator::shared();
+    server.create_bucket("cli-oss");
+    let flags = [
+        "--endpoint",
+        server.endpoint(),
+        "--region",
+        server.region(),
+        "--access-key",
+        server.access_key(),
+        "--secret-key",
+        server.secret_key(),
+    ];
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter().chain(&flags).map(|s| s.to_string()).collect()
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(stowage(&refs, &[]))
+    };
+    let sample = sample_recording();
+    run(with(&[
+        "cp",
+        sample.to_str().unwrap(),
+        "oss://cli-oss/rec/",
+    ]));
+
+    let listed: Value =
+        serde_json::from_str(&run(with(&["ls", "--json", "oss://cli-oss/rec/"]))).unwrap();
+    let listed = listed.as_array().expect("array");
+    let local = files_in(&sample);
+    assert_eq!(listed.len(), local.len());
+
+    let (name, bytes) = &local[0];
+    let stat: Value = serde_json::from_str(&run(with(&[
+        "stat",
+        "--json",
+        &format!("oss://cli-oss/rec/{name}"),
+    ])))
+    .unwrap();
+    assert_eq!(stat["size"], bytes.len());
+    let sums: Value = serde_json::from_str(
+        ok(stowage(
+            &["checksum", "--json", sample.join(name).to_str().unwrap()],
+            &[],
+        ))
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(stat["checksums"]["crc64ecma"], sums["crc64ecma"], "{stat}");
+
+    // Back out, with the credentials from the environment this time.
+    let back = tempfile::tempdir().unwrap();
+    let env = [
+        ("OSS_ACCESS_KEY_ID", server.access_key()),
+        ("OSS_ACCESS_KEY_SECRET", server.secret_key()),
+        ("OSS_ENDPOINT", server.endpoint()),
+        ("OSS_REGION", server.region()),
+    ];
+    ok(stowage(
+        &["cp", "oss://cli-oss/rec/", back.path().to_str().unwrap()],
+        &env,
+    ));
+    assert_eq!(files_in(back.path()), local);
+}
+
+#[test]
+fn oss_errors_name_the_fix_without_the_secret() {
+    let server = OssEmulator::shared();
+    server.create_bucket("cli-oss-err");
+    let o = stowage(
+        &[
+            "ls",
+            "oss://cli-oss-err/",
+            "--endpoint",
+            server.endpoint(),
+            "--region",
+            server.region(),
+            "--access-key",
+            server.access_key(),
+            "--secret-key",
+            "not-the-secret-xyz",
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("signature mismatch") && err.contains("secretKey"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-secret-xyz"), "{err}");
+
+    let o = stowage(
+        &["ls", "oss://cli-oss-err/", "--endpoint", server.endpoint()],
+        &[],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("OSS_ACCESS_KEY_ID"), "{err}");
+}
+
+#[test]
+fn upload_and_verify_a_recording_on_oss() {
+    let server = OssEmulator::shared();
+    server.create_bucket("cli-oss-rec");
+    let spool = tempfile::tempdir().unwrap();
+    for (name, bytes) in files_in(&sample_recording()) {
+        std::fs::write(spool.path().join(name), bytes).unwrap();
+    }
+    let env = [
+        ("OSS_ACCESS_KEY_ID", server.access_key()),
+        ("OSS_ACCESS_KEY_SECRET", server.secret_key()),
+        ("OSS_ENDPOINT", server.endpoint()),
+        ("OSS_REGION", server.region()),
+    ];
+    let spool_dir = spool.path().to_str().unwrap();
+    ok(stowage(
+        &["upload", spool_dir, "oss://cli-oss-rec/rec"],
+        &env,
+    ));
+    let report = ok(stowage(
+        &["verify", "--json", "oss://cli-oss-rec/rec"],
+        &env,
+    ));
+    assert!(report.contains("\"intact\""), "{report}");
+
+    // A segment lost after the upload is reported (exit 1).
+    let segment = files_in(&sample_recording())
+        .into_iter()
+        .find(|(n, _)| n.ends_with(".ts"))
+        .unwrap()
+        .0;
+    delete(server, "cli-oss-rec", &format!("rec/{segment}"));
+    let o = stowage(&["verify", "oss://cli-oss-rec/rec"], &env);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&segment));
+}
+
+/// Deletes an object through the OSS store (the CLI has no `rm`).
+fn delete(server: &OssEmulator, bucket: &str, key: &str) {
+    use stowage_core::ObjectStore as _;
+    let mut cfg = stowage_oss::OssConfig::new(bucket);
+    cfg.endpoint = Some(server.endpoint().to_string());
+    cfg.region = Some(server.region().to_string());
+    cfg.addressing = stowage_oss::Addressing::PathStyle;
+    cfg.credentials = Some(stowage_core::Credentials::new(
+        server.access_key(),
+        server.secret_key(),
+    ));
+    let store = stowage_oss::OssStore::new(cfg).expect("store");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(store.delete(key)).expect("delete");
+    assert!(server.object_bytes(bucket, key).is_none());
+}

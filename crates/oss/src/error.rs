@@ -1,0 +1,194 @@
+//! OSS error responses → Stowage errors. The kind comes from OSS's `Code` (from the body,
+//! or for HEAD from the base64 XML in `x-oss-err`), else from the HTTP status; the message
+//! is OSS's `Message` plus what to do; `EC`, the request id and the status go along. Request
+//! headers and `StringToSign` never reach the message.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use stowage_core::{Error, ErrorKind};
+
+use crate::config::region_of_endpoint;
+
+/// The fields of OSS's `<Error>` this crate reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct ErrorXml {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
+    #[serde(rename = "EC")]
+    pub ec: Option<String>,
+    /// In wrong-endpoint answers: the endpoint the bucket must be addressed through.
+    pub endpoint: Option<String>,
+}
+
+impl ErrorXml {
+    fn parse(body: &[u8], headers: &HeaderMap) -> ErrorXml {
+        let from_header;
+        let body = if body.is_empty() {
+            let header = headers.get("x-oss-err").and_then(|v| v.to_str().ok());
+            from_header = header
+                .and_then(|h| STANDARD.decode(h).ok())
+                .unwrap_or_default();
+            &from_header[..]
+        } else {
+            body
+        };
+        std::str::from_utf8(body)
+            .ok()
+            .and_then(|t| quick_xml::de::from_str(t).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Builds the error for a non-2xx response.
+pub(crate) fn from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    let xml = ErrorXml::parse(body, headers);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let code = xml.code.clone().unwrap_or_default();
+    let (kind, advice) = classify(status, &code, &xml);
+    let oss_message = xml
+        .message
+        .clone()
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    let message = match advice {
+        Some(a) => format!("{oss_message} ({a})"),
+        None => oss_message,
+    };
+    let mut err = Error::new(kind, message).with_http_status(status);
+    if !code.is_empty() {
+        err = err.with_vendor_code(match xml.ec.clone().or(header("x-oss-ec")) {
+            Some(ec) => format!("{code}, EC {ec}"),
+            None => code,
+        });
+    }
+    if let Some(id) = xml.request_id.or(header("x-oss-request-id")) {
+        err = err.with_request_id(id);
+    }
+    err
+}
+
+/// The kind, and advice beyond the kind's own fix where OSS's code says more.
+fn classify(status: u16, code: &str, xml: &ErrorXml) -> (ErrorKind, Option<&'static str>) {
+    use ErrorKind::*;
+    match code {
+        "NoSuchKey" => (NotFound, None),
+        "NoSuchBucket" => (BucketNotFound, None),
+        "NoSuchUpload" => (UploadNotFound, None),
+        "InvalidAccessKeyId" => (InvalidCredentials, None),
+        "SignatureDoesNotMatch" => (SignatureMismatch, None),
+        "RequestTimeTooSkewed" => (ClockSkew, None),
+        "SecurityTokenExpired" => (
+            InvalidCredentials,
+            Some(
+                "the STS token has expired: get a new one (AssumeRole) and pass it as OSS_SESSION_TOKEN with its key pair",
+            ),
+        ),
+        "InvalidSecurityToken" => (
+            InvalidCredentials,
+            Some("the STS token does not belong to this access key: pass the token issued with it"),
+        ),
+        "AccessDenied" if xml.endpoint.is_some() => (
+            WrongRegion {
+                bucket_region: xml.endpoint.as_deref().and_then(region_of_endpoint),
+            },
+            None,
+        ),
+        "AccessDenied" => (AccessDenied, None),
+        "InvalidDigest" | "BadDigest" | "InvalidCRC64" => (ChecksumMismatch, None),
+        "InvalidArgument" | "InvalidObjectName" | "EntityTooSmall" | "EntityTooLarge"
+        | "InvalidPart" | "InvalidPartOrder" | "MalformedXML" | "InvalidRange"
+        | "InvalidBucketName" => (InvalidInput, None),
+        "SlowDown" | "QpsLimitExceeded" | "DownloadTrafficRateLimitExceeded" => (RateLimited, None),
+        _ => (by_status(status), None),
+    }
+}
+
+fn by_status(status: u16) -> ErrorKind {
+    match status {
+        404 => ErrorKind::NotFound,
+        403 => ErrorKind::AccessDenied,
+        429 => ErrorKind::RateLimited,
+        500..=599 => ErrorKind::ServerError,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// A transport failure (no HTTP answer, or a broken one).
+pub(crate) fn from_transport(err: reqwest::Error, url_host: &str) -> Error {
+    let what = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect (refused, unreachable or DNS failure)"
+    } else if err.is_body() || err.is_decode() {
+        "broke while transferring the body"
+    } else {
+        "failed (connection reset or closed)"
+    };
+    Error::new(ErrorKind::Network, format!("request to {url_host} {what}")).with_source(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, body: &str) -> Error {
+        from_response(status, &HeaderMap::new(), body.as_bytes())
+    }
+
+    #[test]
+    fn codes_become_kinds_with_context() {
+        let e = err(
+            403,
+            "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match.</Message><RequestId>5C3D</RequestId><HostId>b.oss</HostId><StringToSign>PUT\n\n</StringToSign><EC>0002-00000040</EC></Error>",
+        );
+        assert_eq!(e.kind(), &ErrorKind::SignatureMismatch);
+        assert_eq!(e.request_id(), Some("5C3D"));
+        assert_eq!(
+            e.vendor_code(),
+            Some("SignatureDoesNotMatch, EC 0002-00000040")
+        );
+        let s = e.to_string();
+        assert!(!s.contains("StringToSign") && !s.contains("<Error>"), "{s}");
+        assert!(s.contains("Fix: the secretKey"), "{s}");
+    }
+
+    #[test]
+    fn wrong_endpoint_names_the_region() {
+        let e = err(
+            403,
+            "<Error><Code>AccessDenied</Code><Message>must be addressed using the specified endpoint</Message><Endpoint>oss-cn-beijing.aliyuncs.com</Endpoint></Error>",
+        );
+        assert_eq!(e.bucket_region(), Some("cn-beijing"));
+    }
+
+    #[test]
+    fn head_errors_come_from_the_header() {
+        let mut h = HeaderMap::new();
+        let xml = "<Error><Code>NoSuchBucket</Code><Message>no bucket</Message></Error>";
+        h.insert("x-oss-err", STANDARD.encode(xml).parse().unwrap());
+        let e = from_response(404, &h, b"");
+        assert_eq!(e.kind(), &ErrorKind::BucketNotFound);
+        let e = from_response(404, &HeaderMap::new(), b"");
+        assert_eq!(e.kind(), &ErrorKind::NotFound);
+        assert_eq!(err(503, "garbage").kind(), &ErrorKind::ServerError);
+        assert!(err(503, "garbage").is_retryable());
+    }
+
+    #[test]
+    fn expired_token_says_how_to_renew() {
+        let e = err(
+            403,
+            "<Error><Code>SecurityTokenExpired</Code><Message>The security token you provided has expired.</Message></Error>",
+        );
+        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials);
+        assert!(e.to_string().contains("AssumeRole"), "{e}");
+    }
+}

@@ -1,0 +1,497 @@
+//! The OSS store on the OSS emulator (a real HTTP server on 127.0.0.1): the conformance and
+//! credential suites, V1 signing, STS tokens, each named error with its fix, region
+//! discovery, and retries through the fault-injecting proxy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bytes::Bytes;
+use stowage_core::{Credentials, ErrorKind, ObjectStore, PutBody, PutOptions};
+use stowage_oss::{Addressing, OssConfig, OssStore, SigningVersion};
+use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
+use stowage_testkit::oss::OssEmulator;
+
+fn unique_bucket(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn config(endpoint: &str, bucket: &str, creds: Credentials) -> OssConfig {
+    let mut cfg = OssConfig::new(bucket);
+    cfg.endpoint = Some(endpoint.to_string());
+    cfg.region = Some(stowage_testkit::oss::DEFAULT_REGION.to_string());
+    cfg.addressing = Addressing::PathStyle;
+    cfg.credentials = Some(creds);
+    cfg
+}
+
+fn store(endpoint: &str, bucket: &str, creds: Credentials) -> OssStore {
+    OssStore::new(config(endpoint, bucket, creds)).expect("build OSS store")
+}
+
+fn good(server: &OssEmulator) -> Credentials {
+    Credentials::new(server.access_key(), server.secret_key())
+}
+
+fn harness_with(signing: SigningVersion) -> Harness {
+    let server = OssEmulator::shared();
+    let bucket = unique_bucket("oss");
+    server.create_bucket(&bucket);
+    let build = |bucket: &str, creds: Credentials| {
+        let mut cfg = config(server.endpoint(), bucket, creds);
+        cfg.signing = signing;
+        Arc::new(OssStore::new(cfg).expect("store"))
+    };
+    let mut h = Harness::new(
+        build(&bucket, good(server)),
+        build("no-such-bucket", good(server)),
+    );
+    let wrong_secret = "wrong-secret-0123456789";
+    h.wrong_secret = Some((
+        build(&bucket, Credentials::new(server.access_key(), wrong_secret)),
+        wrong_secret.to_string(),
+    ));
+    h.unknown_key = Some(build(&bucket, Credentials::new("LTAIunknown", "whatever")));
+    h
+}
+
+mod v4 {
+    use super::*;
+
+    pub async fn harness() -> Harness {
+        harness_with(SigningVersion::V4)
+    }
+
+    stowage_testkit::conformance_suite!(harness);
+    stowage_testkit::credential_suite!(harness);
+}
+
+mod v1 {
+    use super::*;
+
+    pub async fn harness() -> Harness {
+        harness_with(SigningVersion::V1)
+    }
+
+    stowage_testkit::credential_suite!(harness);
+
+    #[tokio::test]
+    async fn put_get_list_multipart_with_v1() {
+        // Each behaviour on its own bucket: some of them list the whole bucket.
+        stowage_testkit::conformance::put_get_head_delete(&harness().await).await;
+        stowage_testkit::conformance::multipart_resume_from_listed_parts(&harness().await).await;
+        stowage_testkit::conformance::awkward_keys(&harness().await).await;
+    }
+}
+
+mod errors {
+    use super::*;
+
+    /// Every error message names its fix and never the secret.
+    fn assert_clean(e: &stowage_core::Error, secret: &str, fix: &str) {
+        let text = e.to_string();
+        assert!(text.contains("Fix: "), "{text}");
+        assert!(text.contains(fix), "expected `{fix}` in: {text}");
+        assert!(!text.contains(secret), "the secret leaked: {text}");
+        assert!(
+            !format!("{e:?}").contains(secret),
+            "the secret leaked: {e:?}"
+        );
+        assert!(!text.contains("<Error>"), "raw XML in: {text}");
+    }
+
+    #[tokio::test]
+    async fn wrong_region_names_the_bucket_region() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("region");
+        server.create_bucket(&bucket);
+        let mut cfg = config(server.endpoint(), &bucket, good(server));
+        cfg.region = Some("cn-beijing".into());
+        let s = OssStore::new(cfg).expect("store");
+        let e = put_one_byte(&s, "a.ts")
+            .await
+            .expect_err("wrong region accepted");
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::WrongRegion {
+                bucket_region: Some(server.region().to_string())
+            },
+            "{e}"
+        );
+        assert_eq!(e.http_status(), Some(403));
+        assert!(e.request_id().is_some(), "{e}");
+        assert_clean(
+            &e,
+            server.secret_key(),
+            "the bucket is in region `cn-hangzhou`",
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_bucket_is_named() {
+        let server = OssEmulator::shared();
+        let s = store(server.endpoint(), "no-such-bucket-here", good(server));
+        let e = put_one_byte(&s, "a.ts")
+            .await
+            .expect_err("missing bucket accepted");
+        assert_eq!(e.kind(), &ErrorKind::BucketNotFound, "{e}");
+        assert!(
+            e.vendor_code()
+                .is_some_and(|c| c.starts_with("NoSuchBucket")),
+            "{e}"
+        );
+        assert_clean(&e, server.secret_key(), "check the bucket name");
+    }
+
+    #[tokio::test]
+    async fn skewed_clock_is_named() {
+        let server = OssEmulator::start().expect("emulator");
+        let bucket = unique_bucket("skew");
+        server.create_bucket(&bucket);
+        let s = store(server.endpoint(), &bucket, good(&server));
+        server.set_clock_offset(3600);
+        let e = put_one_byte(&s, "a.ts")
+            .await
+            .expect_err("skewed clock accepted");
+        assert_eq!(e.kind(), &ErrorKind::ClockSkew, "{e}");
+        assert_clean(&e, server.secret_key(), "sync it");
+        server.set_clock_check(false);
+        put_one_byte(&s, "a.ts")
+            .await
+            .expect("the clock check is off");
+    }
+
+    #[tokio::test]
+    async fn sts_token_works_and_its_expiry_is_named() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("sts");
+        server.create_bucket(&bucket);
+        let sts = server.add_sts_credentials(false);
+        let creds = Credentials::new(&sts.access_key, &sts.secret_key)
+            .with_session_token(Some(sts.security_token.clone()));
+        let s = store(server.endpoint(), &bucket, creds);
+        put_one_byte(&s, "a.ts")
+            .await
+            .expect("valid STS token refused");
+
+        let no_token = store(
+            server.endpoint(),
+            &bucket,
+            Credentials::new(&sts.access_key, &sts.secret_key),
+        );
+        let e = put_one_byte(&no_token, "a.ts")
+            .await
+            .expect_err("missing token accepted");
+        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
+
+        let expired = server.add_sts_credentials(true);
+        let creds = Credentials::new(&expired.access_key, &expired.secret_key)
+            .with_session_token(Some(expired.security_token.clone()));
+        let s = store(server.endpoint(), &bucket, creds);
+        let e = s.head("a.ts").await.expect_err("expired token accepted");
+        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
+        assert!(
+            e.vendor_code()
+                .is_some_and(|c| c.starts_with("SecurityTokenExpired")),
+            "{e}"
+        );
+        assert_clean(&e, &expired.secret_key, "AssumeRole");
+        assert!(!e.to_string().contains(&expired.security_token));
+    }
+
+    #[tokio::test]
+    async fn missing_credentials_name_the_variables() {
+        let mut cfg = OssConfig::new("rec");
+        cfg.region = Some("cn-hangzhou".into());
+        // Only when the environment has none (CI does not set them).
+        if OssConfig::credentials_from_env().is_none() {
+            let e = OssStore::new(cfg).expect_err("no credentials accepted");
+            assert_eq!(e.kind(), &ErrorKind::InvalidCredentials);
+            assert!(e.to_string().contains("OSS_ACCESS_KEY_ID"), "{e}");
+        }
+    }
+}
+
+mod behaviour {
+    use super::*;
+    use stowage_core::retry::RetryPolicy;
+    use stowage_core::upload::{UploadConfig, multipart_upload_file};
+    use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
+
+    #[tokio::test]
+    async fn bucket_location_is_the_region_id() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("loc");
+        server.create_bucket(&bucket);
+        let s = store(server.endpoint(), &bucket, good(server));
+        assert_eq!(s.bucket_location().await.expect("location"), "cn-hangzhou");
+        let as_trait: &dyn stowage_core::ObjectStore = &s;
+        assert_eq!(
+            as_trait.bucket_region().await.expect("region").as_deref(),
+            Some("cn-hangzhou")
+        );
+    }
+
+    #[tokio::test]
+    async fn put_crc_is_the_emulators_and_the_bytes_arrive() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("crc");
+        server.create_bucket(&bucket);
+        let s = store(server.endpoint(), &bucket, good(server));
+        let data = pseudo_random(300_000, 2);
+        let meta = s
+            .put(
+                "a.ts",
+                PutBody::Bytes(Bytes::from(data.clone())),
+                &PutOptions::default(),
+            )
+            .await
+            .expect("put");
+        let local =
+            stowage_core::checksum::checksum_bytes(&data, &[stowage_core::ChecksumAlgo::Crc64Ecma]);
+        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
+        assert_eq!(
+            server.object_bytes(&bucket, "a.ts").as_deref(),
+            Some(&data[..])
+        );
+    }
+
+    /// A custom domain: the host names no bucket, the signature still covers `/bucket/key`.
+    #[tokio::test]
+    async fn custom_domain_addressing() {
+        let server = OssEmulator::start().expect("emulator");
+        let host = server.addr().to_string();
+        server.add_custom_domain(&host, "media");
+        let mut cfg = config(server.endpoint(), "media", good(&server));
+        cfg.addressing = Addressing::CustomDomain;
+        let s = OssStore::new(cfg).expect("store");
+        put_one_byte(&s, "live/a.ts")
+            .await
+            .expect("put via custom domain");
+        assert_eq!(
+            server.object_bytes("media", "live/a.ts").as_deref(),
+            Some(&b"1"[..])
+        );
+        let listed = (&s as &dyn ObjectStore)
+            .list_all("live/")
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 1);
+    }
+
+    /// Stream bodies (collected first: Content-MD5 goes before the body) for put and parts.
+    #[tokio::test]
+    async fn stream_bodies() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("stream");
+        server.create_bucket(&bucket);
+        let s = store(server.endpoint(), &bucket, good(server));
+        let data = pseudo_random(150_000, 9);
+        let stream = |d: Vec<u8>| PutBody::Stream {
+            len: d.len() as u64,
+            stream: Box::pin(futures::stream::iter(
+                d.chunks(10_000)
+                    .map(|c| Ok(Bytes::copy_from_slice(c)))
+                    .collect::<Vec<std::io::Result<Bytes>>>(),
+            )),
+        };
+        s.put("s.ts", stream(data.clone()), &PutOptions::default())
+            .await
+            .expect("put stream");
+        assert_eq!(
+            server.object_bytes(&bucket, "s.ts").as_deref(),
+            Some(&data[..])
+        );
+        let upload = s
+            .create_multipart("m.mp4", &PutOptions::default())
+            .await
+            .expect("create");
+        let part = s
+            .upload_part(&upload, 1, stream(data.clone()))
+            .await
+            .expect("part");
+        assert_eq!(part.size, data.len() as u64);
+        s.complete_multipart(&upload, &[part])
+            .await
+            .expect("complete");
+        assert_eq!(
+            server.object_bytes(&bucket, "m.mp4").as_deref(),
+            Some(&data[..])
+        );
+    }
+
+    /// A 503 and a reset on UploadPart are retried; the object arrives intact.
+    #[tokio::test]
+    async fn faults_on_upload_part_are_retried() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("faults");
+        server.create_bucket(&bucket);
+        let rules = vec![
+            FaultRule::new(
+                Match::request("PUT", "partNumber=2"),
+                Fault::s3_error(503, "ServiceUnavailable", "Please retry."),
+                Times::First(1),
+            ),
+            FaultRule::new(
+                Match::request("PUT", "partNumber=3"),
+                Fault::Reset,
+                Times::First(1),
+            ),
+        ];
+        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
+        let s = store(proxy.endpoint(), &bucket, good(server));
+        let data = pseudo_random(3 * (1 << 20) + 99, 4);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.mp4");
+        std::fs::write(&path, &data).expect("write");
+        let cfg = UploadConfig {
+            multipart_threshold: 1 << 20,
+            part_size: 1 << 20,
+            concurrency: 2,
+            part_retry: RetryPolicy::immediate(1),
+        };
+        let meta = multipart_upload_file(&s, "big.mp4", &path, &PutOptions::default(), &cfg, None)
+            .await
+            .expect("multipart through faults");
+        assert_eq!(meta.size, data.len() as u64);
+        assert_eq!(proxy.injected(0), 1, "the 503 was injected");
+        assert_eq!(proxy.injected(1), 1, "the reset was injected");
+        assert_eq!(
+            server.object_bytes(&bucket, "big.mp4").as_deref(),
+            Some(&data[..])
+        );
+        let local =
+            stowage_core::checksum::checksum_bytes(&data, &[stowage_core::ChecksumAlgo::Crc64Ecma]);
+        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma, "combined CRC");
+    }
+
+    /// A server that stores other bytes than were sent is caught by the CRC check.
+    #[tokio::test]
+    async fn a_wrong_crc_from_the_server_is_a_checksum_mismatch() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("badcrc");
+        server.create_bucket(&bucket);
+        let fault = Fault::Status {
+            status: 200,
+            body: String::new(),
+            headers: vec![
+                ("x-oss-hash-crc64ecma".into(), "12345".into()),
+                ("etag".into(), "\"ABC\"".into()),
+            ],
+        };
+        let rules = vec![FaultRule::new(
+            Match::request("PUT", "bad.ts"),
+            fault,
+            Times::Always,
+        )];
+        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
+        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
+        cfg.max_attempts = 1;
+        let s = OssStore::new(cfg).expect("store");
+        let e = put_one_byte(&s, "bad.ts")
+            .await
+            .expect_err("wrong CRC accepted");
+        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+        assert_eq!(e.key(), Some("bad.ts"));
+    }
+
+    fn canned(crc: &str, body: &str) -> Fault {
+        Fault::Status {
+            status: 200,
+            body: body.to_string(),
+            headers: vec![
+                ("x-oss-hash-crc64ecma".into(), crc.into()),
+                (
+                    "etag".into(),
+                    "\"0123456789ABCDEF0123456789ABCDEF-2\"".into(),
+                ),
+            ],
+        }
+    }
+
+    async fn upload_two_parts(
+        s: &OssStore,
+    ) -> (stowage_core::MultipartUpload, Vec<stowage_core::PartInfo>) {
+        let upload = s
+            .create_multipart("m.mp4", &PutOptions::default())
+            .await
+            .expect("create");
+        let mut parts = Vec::new();
+        for n in 1..=2 {
+            let body = PutBody::Bytes(Bytes::from(pseudo_random(200 * 1024, n.into())));
+            parts.push(s.upload_part(&upload, n, body).await.expect("part"));
+        }
+        (upload, parts)
+    }
+
+    /// A part whose returned CRC differs from the bytes sent is refused.
+    #[tokio::test]
+    async fn a_wrong_part_crc_is_a_checksum_mismatch() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("partcrc");
+        server.create_bucket(&bucket);
+        let rules = vec![FaultRule::new(
+            Match::request("PUT", "partNumber=1"),
+            canned("42", ""),
+            Times::Always,
+        )];
+        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
+        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
+        cfg.max_attempts = 1;
+        let s = OssStore::new(cfg).expect("store");
+        let upload = s
+            .create_multipart("m.mp4", &PutOptions::default())
+            .await
+            .expect("create");
+        let body = PutBody::Bytes(Bytes::from(pseudo_random(200 * 1024, 1)));
+        let e = s
+            .upload_part(&upload, 1, body)
+            .await
+            .expect_err("wrong part CRC accepted");
+        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+        assert!(e.to_string().contains("part 1"), "{e}");
+    }
+
+    /// The completed object's CRC must be the parts' CRCs combined.
+    #[tokio::test]
+    async fn a_completed_object_with_another_crc_is_a_checksum_mismatch() {
+        let server = OssEmulator::shared();
+        let bucket = unique_bucket("completecrc");
+        server.create_bucket(&bucket);
+        let proxy = FaultProxy::start(server.endpoint(), vec![]).expect("proxy");
+        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
+        cfg.max_attempts = 1;
+        let s = OssStore::new(cfg).expect("store");
+        let (upload, parts) = upload_two_parts(&s).await;
+        let body = "<?xml version=\"1.0\"?><CompleteMultipartUploadResult><Bucket>b</Bucket><Key>m.mp4</Key><ETag>\"X-2\"</ETag></CompleteMultipartUploadResult>";
+        proxy.set_rules(vec![FaultRule::new(
+            Match::request("POST", "uploadId="),
+            canned("7", body),
+            Times::Always,
+        )]);
+        let e = s
+            .complete_multipart(&upload, &parts)
+            .await
+            .expect_err("wrong combined CRC accepted");
+        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+        assert!(e.to_string().contains("parts combine to"), "{e}");
+
+        // Without the fault, the real completion passes the same check.
+        proxy.set_rules(vec![]);
+        let meta = s
+            .complete_multipart(&upload, &parts)
+            .await
+            .expect("complete");
+        let mut whole = pseudo_random(200 * 1024, 1);
+        whole.extend(pseudo_random(200 * 1024, 2));
+        let local = stowage_core::checksum::checksum_bytes(
+            &whole,
+            &[stowage_core::ChecksumAlgo::Crc64Ecma],
+        );
+        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
+    }
+}

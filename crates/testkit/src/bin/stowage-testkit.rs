@@ -1,0 +1,107 @@
+//! Local servers for manual tests and other clients:
+//!
+//! ```text
+//! stowage-testkit serve oss [--port N] [--region R] [--bucket NAME]... [--access-key AK --secret-key SK]
+//!                           [--clock-offset SECONDS]
+//! ```
+//!
+//! starts the OSS emulator on 127.0.0.1, prints `ENDPOINT=… REGION=… ACCESS_KEY=…
+//! SECRET_KEY=…` (one per line) and serves until killed. Without `--access-key`, a random
+//! key pair is made. Path-style addressing (`http://127.0.0.1:N/<bucket>/<key>`).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use stowage_testkit::oss::{DEFAULT_REGION, OssEmulator};
+
+const USAGE: &str = "usage: stowage-testkit serve oss [--port N] [--region R] [--bucket NAME]... [--access-key AK --secret-key SK] [--clock-offset SECONDS]";
+
+#[derive(Default)]
+struct Options {
+    port: u16,
+    region: Option<String>,
+    buckets: Vec<String>,
+    access_key: Option<String>,
+    secret_key: Option<String>,
+    /// Moves the emulator's clock (requests more than 15 min off get RequestTimeTooSkewed).
+    clock_offset: i64,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let (first, rest) = args.split_at(args.len().min(2));
+    if first != ["serve", "oss"] {
+        return Err(USAGE.to_string());
+    }
+    let mut opts = Options::default();
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        match flag.as_str() {
+            "--port" => {
+                opts.port = value
+                    .parse()
+                    .map_err(|_| format!("--port {value}: not a port number (0-65535)"))?
+            }
+            "--region" => opts.region = Some(value.clone()),
+            "--bucket" => opts.buckets.push(value.clone()),
+            "--clock-offset" => {
+                opts.clock_offset = value
+                    .parse()
+                    .map_err(|_| format!("--clock-offset {value}: not a number of seconds"))?
+            }
+            "--access-key" => opts.access_key = Some(value.clone()),
+            "--secret-key" => opts.secret_key = Some(value.clone()),
+            _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+        }
+    }
+    if opts.access_key.is_some() != opts.secret_key.is_some() {
+        return Err("--access-key and --secret-key go together".to_string());
+    }
+    Ok(opts)
+}
+
+fn serve(opts: Options) -> std::io::Result<()> {
+    let region = opts.region.as_deref().unwrap_or(DEFAULT_REGION);
+    let server = OssEmulator::start_with(&format!("127.0.0.1:{}", opts.port), region)?;
+    server.set_clock_offset(opts.clock_offset);
+    for bucket in &opts.buckets {
+        server.create_bucket(bucket);
+    }
+    let (ak, sk) = match (&opts.access_key, &opts.secret_key) {
+        (Some(ak), Some(sk)) => {
+            server.add_credentials(ak, sk);
+            (ak.as_str(), sk.as_str())
+        }
+        _ => (server.access_key(), server.secret_key()),
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ENDPOINT={}", server.endpoint())?;
+    writeln!(out, "REGION={region}")?;
+    writeln!(out, "ACCESS_KEY={ak}")?;
+    writeln!(out, "SECRET_KEY={sk}")?;
+    out.flush()?;
+    drop(out);
+    // The server runs on its own thread; this one only keeps the process alive.
+    loop {
+        std::thread::park();
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match parse(&args) {
+        Ok(opts) => match serve(opts) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot start the OSS emulator: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(msg) => {
+            eprintln!("{msg}");
+            ExitCode::from(2)
+        }
+    }
+}

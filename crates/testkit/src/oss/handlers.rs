@@ -1,0 +1,987 @@
+//! Request routing, authentication and the operations of the OSS emulator.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::{Bytes, BytesMut};
+use http::request::Parts;
+use http_body_util::Full;
+use hyper::Response;
+use md5::Digest as _;
+use percent_encoding::percent_decode_str;
+
+use super::auth::{self, Authorization};
+use super::xml::{self, elem};
+use super::{Bucket, Object, Part, State, Upload};
+
+/// Largest allowed difference between the request's time and the server's (OSS: 15 min).
+const MAX_SKEW_SECONDS: i64 = 15 * 60;
+/// Smallest part but the last (OSS: 100 KB).
+const MIN_PART_SIZE: usize = 100 * 1024;
+
+type Reply = Response<Full<Bytes>>;
+
+/// An OSS error response.
+struct OssError {
+    status: u16,
+    code: &'static str,
+    message: String,
+    ec: &'static str,
+    extra: Vec<(&'static str, String)>,
+}
+
+impl OssError {
+    fn new(status: u16, code: &'static str, ec: &'static str, message: impl Into<String>) -> Self {
+        OssError {
+            status,
+            code,
+            message: message.into(),
+            ec,
+            extra: Vec::new(),
+        }
+    }
+
+    fn with(mut self, tag: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((tag, value.into()));
+        self
+    }
+
+    fn no_such_bucket(bucket: &str) -> Self {
+        OssError::new(
+            404,
+            "NoSuchBucket",
+            "0015-00000101",
+            "The specified bucket does not exist.",
+        )
+        .with("BucketName", bucket)
+    }
+
+    fn no_such_key(key: &str) -> Self {
+        OssError::new(
+            404,
+            "NoSuchKey",
+            "0026-00000001",
+            "The specified key does not exist.",
+        )
+        .with("Key", key)
+    }
+
+    fn no_such_upload(upload_id: &str) -> Self {
+        OssError::new(
+            404,
+            "NoSuchUpload",
+            "0042-00000002",
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        )
+        .with("UploadId", upload_id)
+    }
+
+    fn invalid_argument(message: impl Into<String>) -> Self {
+        OssError::new(400, "InvalidArgument", "0017-00000001", message)
+    }
+
+    fn render(&self, request_id: &str, host: &str, head: bool) -> Reply {
+        let mut children = elem("Code", self.code) + &elem("Message", &self.message);
+        children += &elem("RequestId", request_id);
+        children += &elem("HostId", host);
+        for (tag, value) in &self.extra {
+            children += &elem(tag, value);
+        }
+        children += &elem("EC", self.ec);
+        let body = xml::document("Error", &children);
+        let mut builder = Response::builder()
+            .status(self.status)
+            .header("content-type", "application/xml")
+            .header("x-oss-ec", self.ec);
+        if head {
+            // HEAD has no body: OSS carries the error XML in a header instead.
+            builder = builder.header("x-oss-err", STANDARD.encode(body.as_bytes()));
+            return finish(builder, Bytes::new());
+        }
+        finish(builder, Bytes::from(body))
+    }
+}
+
+fn finish(builder: http::response::Builder, body: Bytes) -> Reply {
+    builder.body(Full::new(body)).unwrap_or_else(|e| {
+        let mut r = Response::new(Full::new(Bytes::from(format!(
+            "emulator bug: bad response: {e}"
+        ))));
+        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+/// One parsed request.
+struct Req<'a> {
+    method: &'a str,
+    host: String,
+    bucket: Option<String>,
+    key: Option<String>,
+    raw_query: &'a str,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl Req<'_> {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.param(name).is_some()
+    }
+
+    fn header(&self, lower: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == lower)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn url_encoding(&self) -> bool {
+        self.param("encoding-type") == Some("url")
+    }
+}
+
+fn decode(s: &str) -> String {
+    percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn decode_path(s: &str) -> String {
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// OSS `encoding-type=url`: every byte but unreserved ones percent-encoded.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(
+            |b| match b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+                true => char::from(b).to_string(),
+                false => format!("%{b:02X}"),
+            },
+        )
+        .collect()
+}
+
+fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_ascii_lowercase(), value)
+        })
+        .collect();
+    let host = headers
+        .iter()
+        .find(|(k, _)| k == "host")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let raw_query = parts.uri.query().unwrap_or("");
+    let query = raw_query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    let path = parts.uri.path();
+    let (bucket, key) = match virtual_host_bucket(state, &host) {
+        Some(b) => (Some(b), Some(decode_path(&path[1.min(path.len())..]))),
+        None => {
+            let rest = path.trim_start_matches('/');
+            let (b, k) = rest.split_once('/').unwrap_or((rest, ""));
+            (Some(decode_path(b)), Some(decode_path(k)))
+        }
+    };
+    Req {
+        method: parts.method.as_str(),
+        host,
+        bucket: bucket.filter(|b| !b.is_empty()),
+        key: key.filter(|k| !k.is_empty()),
+        raw_query,
+        query,
+        headers,
+        body,
+    }
+}
+
+/// A custom domain, or `<bucket>.<anything>`, addresses a bucket by host.
+fn virtual_host_bucket(state: &State, host: &str) -> Option<String> {
+    if let Some(bucket) = super::lock(&state.domains).get(host) {
+        return Some(bucket.clone());
+    }
+    let (first, _) = host.split_once('.')?;
+    state
+        .buckets()
+        .contains_key(first)
+        .then(|| first.to_string())
+}
+
+pub(super) fn dispatch(state: &State, parts: &Parts, body: Bytes, request_id: &str) -> Reply {
+    let req = parse(state, parts, body);
+    let head = req.method == "HEAD";
+    match authenticate(state, &req).and_then(|()| route(state, &req)) {
+        Ok(reply) => reply,
+        Err(e) => e.render(request_id, &req.host, head),
+    }
+}
+
+/// Checks the signature, the key, the STS token, the request time and the signed region.
+fn authenticate(state: &State, req: &Req<'_>) -> Result<(), OssError> {
+    let Some(header) = req.header("authorization") else {
+        return Err(OssError::new(
+            403,
+            "AccessDenied",
+            "0003-00000001",
+            "You have no right to access this object because of bucket acl.",
+        ));
+    };
+    let auth = Authorization::parse(header)
+        .ok_or_else(|| OssError::invalid_argument("Authorization header is invalid."))?;
+    let (secret, token) = {
+        let keys = super::lock(&state.keys);
+        let Some(k) = keys.get(auth.access_key()) else {
+            return Err(OssError::new(
+                403,
+                "InvalidAccessKeyId",
+                "0002-00000902",
+                "The OSS Access Key Id you provided does not exist in our records.",
+            )
+            .with("OSSAccessKeyId", auth.access_key()));
+        };
+        let token = k.token.as_ref().map(|t| (t.value.clone(), t.expired));
+        (k.secret.clone(), token)
+    };
+    check_token(req, token)?;
+    check_time(state, req, &auth)?;
+    check_signature(req, &auth, &secret)?;
+    check_region(state, req, &auth)
+}
+
+fn check_token(req: &Req<'_>, token: Option<(String, bool)>) -> Result<(), OssError> {
+    let Some((value, expired)) = token else {
+        return Ok(());
+    };
+    if req.header("x-oss-security-token") != Some(value.as_str()) {
+        return Err(OssError::new(
+            403,
+            "InvalidSecurityToken",
+            "0002-00000904",
+            "The security token you provided is invalid.",
+        ));
+    }
+    if expired {
+        return Err(OssError::new(
+            403,
+            "SecurityTokenExpired",
+            "0002-00000905",
+            "The security token you provided has expired.",
+        ));
+    }
+    Ok(())
+}
+
+fn request_time(req: &Req<'_>, auth: &Authorization) -> Option<time::OffsetDateTime> {
+    match auth {
+        Authorization::V4 { .. } => {
+            let fmt =
+                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+            let stamp = req.header("x-oss-date")?;
+            time::PrimitiveDateTime::parse(stamp, &fmt)
+                .ok()
+                .map(|t| t.assume_utc())
+        }
+        Authorization::V1 { .. } => {
+            let date = req.header("x-oss-date").or(req.header("date"))?;
+            httpdate::parse_http_date(date).ok().map(Into::into)
+        }
+    }
+}
+
+fn check_time(state: &State, req: &Req<'_>, auth: &Authorization) -> Result<(), OssError> {
+    let Some(t) = request_time(req, auth) else {
+        return Err(OssError::new(
+            403,
+            "AccessDenied",
+            "0002-00000201",
+            "OSS authentication requires a valid Date.",
+        ));
+    };
+    let now = state.now();
+    let skew = (now - t).whole_seconds().abs();
+    if state.check_clock.load(std::sync::atomic::Ordering::Relaxed) && skew > MAX_SKEW_SECONDS {
+        return Err(OssError::new(
+            403,
+            "RequestTimeTooSkewed",
+            "0002-00000504",
+            "The difference between the request time and the current time is too large.",
+        )
+        .with("RequestTime", xml::iso8601(t.into()))
+        .with("ServerTime", xml::iso8601(now.into())));
+    }
+    Ok(())
+}
+
+fn check_signature(req: &Req<'_>, auth: &Authorization, secret: &str) -> Result<(), OssError> {
+    let request = auth::Request {
+        method: req.method,
+        bucket: req.bucket.as_deref(),
+        key: req.key.as_deref(),
+        raw_query: req.raw_query,
+        headers: &req.headers,
+    };
+    let (expected, given, signed_text) = match auth {
+        Authorization::V4 {
+            date,
+            region,
+            additional,
+            signature,
+            ..
+        } => {
+            check_v4_headers(req, date)?;
+            let canonical = auth::v4_canonical_request(&request, additional);
+            let stamp = req.header("x-oss-date").unwrap_or_default();
+            let expected = auth::v4_signature(secret, stamp, date, region, &canonical);
+            (expected, signature, canonical)
+        }
+        Authorization::V1 { signature, .. } => {
+            let to_sign = auth::v1_string_to_sign(&request, &req.query);
+            (auth::v1_signature(secret, &to_sign), signature, to_sign)
+        }
+    };
+    if &expected != given {
+        return Err(OssError::new(
+            403,
+            "SignatureDoesNotMatch",
+            "0002-00000040",
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        )
+        .with("OSSAccessKeyId", auth.access_key())
+        .with("StringToSign", signed_text));
+    }
+    Ok(())
+}
+
+/// V4 requires `x-oss-content-sha256`, and the credential's date is `x-oss-date`'s day.
+fn check_v4_headers(req: &Req<'_>, scope_date: &str) -> Result<(), OssError> {
+    if req.header("x-oss-content-sha256").is_none() {
+        return Err(OssError::invalid_argument(
+            "x-oss-content-sha256 header is missing (V4 requests must send it, usually UNSIGNED-PAYLOAD).",
+        ));
+    }
+    let stamp = req.header("x-oss-date").unwrap_or_default();
+    if !stamp.starts_with(scope_date) {
+        return Err(OssError::invalid_argument(
+            "Invalid signing date in Authorization header: it must be the day of x-oss-date.",
+        ));
+    }
+    Ok(())
+}
+
+/// A V4 request signed for another region than the bucket's gets what OSS answers a
+/// request sent to another region's endpoint.
+fn check_region(state: &State, req: &Req<'_>, auth: &Authorization) -> Result<(), OssError> {
+    let Authorization::V4 { region, .. } = auth else {
+        return Ok(());
+    };
+    let Some(bucket) = &req.bucket else {
+        return Ok(());
+    };
+    if *region == state.region || !state.buckets().contains_key(bucket) {
+        return Ok(());
+    }
+    Err(OssError::new(
+        403,
+        "AccessDenied",
+        "0003-00001403",
+        "The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.",
+    )
+    .with("Bucket", bucket.clone())
+    .with("Endpoint", format!("oss-{}.aliyuncs.com", state.region)))
+}
+
+fn route(state: &State, req: &Req<'_>) -> Result<Reply, OssError> {
+    let Some(bucket) = req.bucket.clone() else {
+        return Err(OssError::invalid_argument(
+            "The emulator serves bucket requests only (no ListBuckets).",
+        ));
+    };
+    if req.method == "PUT" && req.key.is_none() && req.query.is_empty() {
+        state.buckets().entry(bucket).or_default();
+        return Ok(finish(Response::builder().status(200), Bytes::new()));
+    }
+    let mut buckets = state.buckets();
+    let b = buckets
+        .get_mut(&bucket)
+        .ok_or_else(|| OssError::no_such_bucket(&bucket))?;
+    let Some(key) = req.key.clone() else {
+        return match req.method {
+            "GET" if req.has("location") => Ok(location(state)),
+            "GET" if req.has("uploads") => Ok(list_uploads(b, &bucket, req)),
+            "GET" => list_objects_v2(b, &bucket, req),
+            _ => Err(OssError::invalid_argument("Unsupported bucket operation.")),
+        };
+    };
+    match (req.method, req.has("uploadId")) {
+        ("PUT", true) => upload_part(b, req),
+        ("PUT", false) => put_object(b, &key, req),
+        ("POST", false) if req.has("uploads") => Ok(initiate(b, &bucket, &key, req)),
+        ("POST", true) => complete(b, &bucket, &key, req),
+        ("GET", true) => list_parts(b, &bucket, &key, req),
+        ("GET", false) => get_object(b, &key, req, true),
+        ("HEAD", _) => get_object(b, &key, req, false),
+        ("DELETE", true) => abort(b, req),
+        ("DELETE", false) => {
+            b.objects.remove(&key);
+            Ok(finish(Response::builder().status(204), Bytes::new()))
+        }
+        _ => Err(OssError::invalid_argument("Unsupported object operation.")),
+    }
+}
+
+fn location(state: &State) -> Reply {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}",
+        elem("LocationConstraint", &format!("oss-{}", state.region))
+    );
+    xml_reply(200, body)
+}
+
+fn xml_reply(status: u16, body: String) -> Reply {
+    finish(
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/xml"),
+        Bytes::from(body),
+    )
+}
+
+pub(super) fn crc64(data: &[u8]) -> u64 {
+    let mut d = crc64fast::Digest::new();
+    d.write(data);
+    d.sum64()
+}
+
+fn md5_upper(data: &[u8]) -> String {
+    hex::encode_upper(md5::Md5::digest(data))
+}
+
+/// Refuses a body whose `Content-MD5` does not match it.
+fn check_content_md5(req: &Req<'_>) -> Result<(), OssError> {
+    let Some(given) = req.header("content-md5") else {
+        return Ok(());
+    };
+    let actual = STANDARD.encode(md5::Md5::digest(&req.body));
+    if given.trim() != actual {
+        return Err(OssError::new(
+            400,
+            "InvalidDigest",
+            "0016-00000401",
+            "The Content-MD5 you specified was invalid.",
+        ));
+    }
+    Ok(())
+}
+
+fn user_metadata(req: &Req<'_>) -> BTreeMap<String, String> {
+    req.headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("x-oss-meta-")?.to_string(), v.clone())))
+        .collect()
+}
+
+fn content_type(req: &Req<'_>) -> String {
+    req.header("content-type")
+        .unwrap_or("application/octet-stream")
+        .to_string()
+}
+
+fn put_object(b: &mut Bucket, key: &str, req: &Req<'_>) -> Result<Reply, OssError> {
+    check_content_md5(req)?;
+    let md5 = md5_upper(&req.body);
+    let object = Object {
+        data: req.body.clone(),
+        content_type: content_type(req),
+        etag: format!("\"{md5}\""),
+        crc64: crc64(&req.body),
+        modified: SystemTime::now(),
+        metadata: user_metadata(req),
+        multipart: false,
+    };
+    let reply = Response::builder()
+        .status(200)
+        .header("etag", &object.etag)
+        .header("x-oss-hash-crc64ecma", object.crc64.to_string())
+        .header("content-md5", STANDARD.encode(md5::Md5::digest(&req.body)));
+    b.objects.insert(key.to_string(), object);
+    Ok(finish(reply, Bytes::new()))
+}
+
+/// `bytes=a-b`, `bytes=a-`, `bytes=-n` → a half-open range; `None` for no or a malformed
+/// header (OSS then sends the whole object).
+fn parse_range(header: Option<&str>, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = header?.strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let range = match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
+        (Some(start), Some(end)) if start <= end => (start, (end + 1).min(len)),
+        (Some(start), None) if b.is_empty() => (start, len),
+        (None, Some(n)) if a.is_empty() => (len.saturating_sub(n), len),
+        _ => return None,
+    };
+    Some(if range.0 >= len { Err(()) } else { Ok(range) })
+}
+
+fn get_object(b: &Bucket, key: &str, req: &Req<'_>, with_body: bool) -> Result<Reply, OssError> {
+    let o = b
+        .objects
+        .get(key)
+        .ok_or_else(|| OssError::no_such_key(key))?;
+    let len = o.data.len() as u64;
+    let mut builder = Response::builder()
+        .header("content-type", &o.content_type)
+        .header("etag", &o.etag)
+        .header(
+            "last-modified",
+            httpdate::fmt_http_date(o.modified).as_str(),
+        )
+        .header("accept-ranges", "bytes")
+        .header("x-oss-hash-crc64ecma", o.crc64.to_string())
+        .header("x-oss-storage-class", "Standard")
+        .header(
+            "x-oss-object-type",
+            if o.multipart { "Multipart" } else { "Normal" },
+        );
+    for (k, v) in &o.metadata {
+        builder = builder.header(format!("x-oss-meta-{k}"), v);
+    }
+    let (status, start, end) = match parse_range(req.header("range"), len) {
+        None => (200, 0, len),
+        Some(Ok((start, end))) => {
+            builder = builder.header("content-range", format!("bytes {start}-{}/{len}", end - 1));
+            (206, start, end)
+        }
+        Some(Err(())) => {
+            return Err(OssError::new(
+                416,
+                "InvalidRange",
+                "0014-00000001",
+                "The requested range cannot be satisfied",
+            ));
+        }
+    };
+    builder = builder
+        .status(status)
+        .header("content-length", (end - start).to_string());
+    let body = match with_body {
+        true => o.data.slice(start as usize..end as usize),
+        false => Bytes::new(),
+    };
+    Ok(finish(builder, body))
+}
+
+/// One entry of a listing page: an object, or a common prefix rolled up at the delimiter.
+enum Entry<'a> {
+    Object(&'a String, &'a Object),
+    Prefix(String),
+}
+
+impl Entry<'_> {
+    /// Where the next page starts: after this key, or after every key under this prefix.
+    fn resume_after(&self) -> String {
+        match self {
+            Entry::Object(k, _) => (*k).clone(),
+            Entry::Prefix(p) => format!("{p}{}", char::MAX),
+        }
+    }
+}
+
+/// The entries after `after` under `prefix`, common prefixes rolled up at `delimiter`.
+fn listing<'a>(
+    b: &'a Bucket,
+    prefix: &'a str,
+    delimiter: &'a str,
+    after: String,
+) -> impl Iterator<Item = Entry<'a>> + 'a {
+    let range = (std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded);
+    let mut last_prefix: Option<String> = None;
+    b.objects
+        .range::<String, _>(range)
+        .filter(move |(k, _)| k.starts_with(prefix))
+        .filter_map(move |(k, o)| {
+            let rest = &k[prefix.len()..];
+            let rolled = (!delimiter.is_empty())
+                .then(|| rest.find(delimiter))
+                .flatten()
+                .map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()]));
+            match rolled {
+                None => Some(Entry::Object(k, o)),
+                Some(p) if last_prefix.as_deref() == Some(p.as_str()) => None,
+                Some(p) => {
+                    last_prefix = Some(p.clone());
+                    Some(Entry::Prefix(p))
+                }
+            }
+        })
+}
+
+fn list_objects_v2(b: &Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, OssError> {
+    let prefix = req.param("prefix").unwrap_or("");
+    let delimiter = req.param("delimiter").unwrap_or("");
+    let max_keys: usize = match req.param("max-keys") {
+        None => 100,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| OssError::invalid_argument("max-keys must be within 1..1000."))?,
+    };
+    // The continuation token is the hex of where the next page starts (opaque to clients).
+    let after = match req.param("continuation-token") {
+        Some(token) => hex::decode(token)
+            .ok()
+            .and_then(|k| String::from_utf8(k).ok())
+            .ok_or_else(|| OssError::invalid_argument("Invalid continuation-token."))?,
+        None => req.param("start-after").unwrap_or("").to_string(),
+    };
+    let mut entries = listing(b, prefix, delimiter, after);
+    let page: Vec<Entry<'_>> = entries.by_ref().take(max_keys).collect();
+    let truncated = entries.next().is_some();
+    let enc = |s: &str| match req.url_encoding() {
+        true => url_encode(s),
+        false => s.to_string(),
+    };
+    let mut out = elem("Name", bucket) + &elem("Prefix", &enc(prefix));
+    if let Some(sa) = req.param("start-after") {
+        out += &elem("StartAfter", &enc(sa));
+    }
+    if let Some(t) = req.param("continuation-token") {
+        out += &elem("ContinuationToken", t);
+    }
+    out += &elem("MaxKeys", &max_keys.to_string());
+    out += &elem("Delimiter", &enc(delimiter));
+    if req.url_encoding() {
+        out += &elem("EncodingType", "url");
+    }
+    out += &elem("IsTruncated", &truncated.to_string());
+    if truncated && let Some(last) = page.last() {
+        let token = hex::encode(last.resume_after().as_bytes());
+        out += &elem("NextContinuationToken", &token);
+    }
+    out += &elem("KeyCount", &page.len().to_string());
+    for entry in &page {
+        out += &match entry {
+            Entry::Object(k, o) => format!(
+                "<Contents>{}{}{}{}{}{}</Contents>",
+                elem("Key", &enc(k)),
+                elem("LastModified", &xml::iso8601(o.modified)),
+                elem("ETag", &o.etag),
+                elem("Type", if o.multipart { "Multipart" } else { "Normal" }),
+                elem("Size", &o.data.len().to_string()),
+                elem("StorageClass", "Standard"),
+            ),
+            Entry::Prefix(p) => format!(
+                "<CommonPrefixes>{}</CommonPrefixes>",
+                elem("Prefix", &enc(p))
+            ),
+        };
+    }
+    Ok(xml_reply(200, xml::document("ListBucketResult", &out)))
+}
+
+fn new_upload_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    hex::encode_upper(bytes)
+}
+
+fn initiate(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Reply {
+    let id = new_upload_id();
+    b.uploads.insert(
+        id.clone(),
+        Upload {
+            key: key.to_string(),
+            content_type: content_type(req),
+            metadata: user_metadata(req),
+            initiated: SystemTime::now(),
+            parts: BTreeMap::new(),
+        },
+    );
+    let key = match req.url_encoding() {
+        true => url_encode(key),
+        false => key.to_string(),
+    };
+    let mut out = elem("Bucket", bucket) + &elem("Key", &key) + &elem("UploadId", &id);
+    if req.url_encoding() {
+        out += &elem("EncodingType", "url");
+    }
+    xml_reply(200, xml::document("InitiateMultipartUploadResult", &out))
+}
+
+fn upload_of<'a>(b: &'a mut Bucket, req: &Req<'_>) -> Result<&'a mut Upload, OssError> {
+    let id = req.param("uploadId").unwrap_or("");
+    match b.uploads.get_mut(id) {
+        Some(u) if Some(u.key.as_str()) == req.key.as_deref() => Ok(u),
+        _ => Err(OssError::no_such_upload(id)),
+    }
+}
+
+fn upload_part(b: &mut Bucket, req: &Req<'_>) -> Result<Reply, OssError> {
+    let number: u32 = req
+        .param("partNumber")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            OssError::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive.",
+            )
+        })?;
+    check_content_md5(req)?;
+    let upload = upload_of(b, req)?;
+    let part = Part {
+        data: req.body.clone(),
+        etag: format!("\"{}\"", md5_upper(&req.body)),
+        crc64: crc64(&req.body),
+        modified: SystemTime::now(),
+    };
+    let reply = Response::builder()
+        .status(200)
+        .header("etag", &part.etag)
+        .header("x-oss-hash-crc64ecma", part.crc64.to_string());
+    upload.parts.insert(number, part);
+    Ok(finish(reply, Bytes::new()))
+}
+
+fn list_parts(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Result<Reply, OssError> {
+    let marker: u32 = req
+        .param("part-number-marker")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    let max: usize = req
+        .param("max-parts")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000);
+    let id = req.param("uploadId").unwrap_or("").to_string();
+    let upload = upload_of(b, req)?;
+    let mut after = upload.parts.range(marker + 1..);
+    let page: Vec<(&u32, &Part)> = after.by_ref().take(max).collect();
+    let truncated = after.next().is_some();
+    let next = page.last().map_or(marker, |(n, _)| **n);
+    let mut out = elem("Bucket", bucket) + &elem("Key", key) + &elem("UploadId", &id);
+    out += &elem("PartNumberMarker", &marker.to_string());
+    out += &elem("NextPartNumberMarker", &next.to_string());
+    out += &elem("MaxParts", &max.to_string());
+    out += &elem("IsTruncated", &truncated.to_string());
+    for (n, p) in page {
+        out += &format!(
+            "<Part>{}{}{}{}{}</Part>",
+            elem("PartNumber", &n.to_string()),
+            elem("LastModified", &xml::iso8601(p.modified)),
+            elem("ETag", &p.etag),
+            elem("HashCrc64ecma", &p.crc64.to_string()),
+            elem("Size", &p.data.len().to_string()),
+        );
+    }
+    Ok(xml_reply(200, xml::document("ListPartsResult", &out)))
+}
+
+fn complete(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Result<Reply, OssError> {
+    let listed = xml::parse_complete(&req.body).ok_or_else(|| {
+        OssError::new(
+            400,
+            "MalformedXML",
+            "0042-00000201",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        )
+    })?;
+    let upload = upload_of(b, req)?;
+    let object = assemble(upload, &listed.parts)?;
+    let id = req.param("uploadId").unwrap_or("").to_string();
+    b.uploads.remove(&id);
+    let reply_key = match req.url_encoding() {
+        true => url_encode(key),
+        false => key.to_string(),
+    };
+    let out = elem("Location", &format!("http://{}/{bucket}/{key}", req.host))
+        + &elem("Bucket", bucket)
+        + &elem("Key", &reply_key)
+        + &elem("ETag", &object.etag);
+    let body = xml::document("CompleteMultipartUploadResult", &out);
+    let reply = Response::builder()
+        .status(200)
+        .header("content-type", "application/xml")
+        .header("etag", &object.etag)
+        .header("x-oss-hash-crc64ecma", object.crc64.to_string());
+    b.objects.insert(key.to_string(), object);
+    Ok(finish(reply, Bytes::from(body)))
+}
+
+/// Checks the listed parts (ascending, present, matching ETags, big enough) and joins them.
+fn assemble(upload: &Upload, listed: &[xml::CompletePart]) -> Result<Object, OssError> {
+    if listed.is_empty() {
+        return Err(OssError::invalid_argument("No part is listed."));
+    }
+    if listed
+        .windows(2)
+        .any(|w| w[0].part_number >= w[1].part_number)
+    {
+        return Err(OssError::new(
+            400,
+            "InvalidPartOrder",
+            "0042-00000205",
+            "The list of parts was not in ascending order.",
+        ));
+    }
+    let mut data = BytesMut::new();
+    let mut md5s = Vec::new();
+    for (i, want) in listed.iter().enumerate() {
+        let part = upload
+            .parts
+            .get(&want.part_number)
+            .filter(|p| p.etag.trim_matches('"').eq_ignore_ascii_case(want.etag.trim_matches('"')))
+            .ok_or_else(|| {
+                OssError::new(
+                    400,
+                    "InvalidPart",
+                    "0042-00000206",
+                    "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.",
+                )
+                .with("PartNumber", want.part_number.to_string())
+            })?;
+        if i + 1 < listed.len() && part.data.len() < MIN_PART_SIZE {
+            return Err(OssError::new(
+                400,
+                "EntityTooSmall",
+                "0042-00000207",
+                "Your proposed upload is smaller than the minimum allowed size.",
+            )
+            .with("PartNumber", want.part_number.to_string()));
+        }
+        data.extend_from_slice(&part.data);
+        md5s.extend(hex::decode(part.etag.trim_matches('"')).unwrap_or_default());
+    }
+    let data = data.freeze();
+    Ok(Object {
+        crc64: crc64(&data),
+        etag: format!("\"{}-{}\"", md5_upper(&md5s), listed.len()),
+        data,
+        content_type: upload.content_type.clone(),
+        modified: SystemTime::now(),
+        metadata: upload.metadata.clone(),
+        multipart: true,
+    })
+}
+
+fn abort(b: &mut Bucket, req: &Req<'_>) -> Result<Reply, OssError> {
+    upload_of(b, req)?;
+    b.uploads.remove(req.param("uploadId").unwrap_or(""));
+    Ok(finish(Response::builder().status(204), Bytes::new()))
+}
+
+fn list_uploads(b: &Bucket, bucket: &str, req: &Req<'_>) -> Reply {
+    let prefix = req.param("prefix").unwrap_or("");
+    let enc = |s: &str| match req.url_encoding() {
+        true => url_encode(s),
+        false => s.to_string(),
+    };
+    let mut uploads: Vec<(&String, &Upload)> = b
+        .uploads
+        .iter()
+        .filter(|(_, u)| u.key.starts_with(prefix))
+        .collect();
+    uploads.sort_by(|a, b| (&a.1.key, a.0).cmp(&(&b.1.key, b.0)));
+    let mut out = elem("Bucket", bucket) + &elem("KeyMarker", "") + &elem("UploadIdMarker", "");
+    for (tag, value) in [
+        ("NextKeyMarker", String::new()),
+        ("NextUploadIdMarker", String::new()),
+        ("Delimiter", String::new()),
+        ("Prefix", enc(prefix)),
+        ("MaxUploads", "1000".to_string()),
+        ("IsTruncated", "false".to_string()),
+    ] {
+        out += &elem(tag, &value);
+    }
+    if req.url_encoding() {
+        out += &elem("EncodingType", "url");
+    }
+    for (id, u) in uploads {
+        out += &format!(
+            "<Upload>{}{}{}{}</Upload>",
+            elem("Key", &enc(&u.key)),
+            elem("UploadId", id),
+            elem("StorageClass", "Standard"),
+            elem("Initiated", &xml::iso8601(u.initiated)),
+        );
+    }
+    xml_reply(200, xml::document("ListMultipartUploadsResult", &out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc64_is_crc64_xz() {
+        assert_eq!(crc64(b"123456789"), 11051210869376104954);
+    }
+
+    fn object() -> Object {
+        Object {
+            data: Bytes::new(),
+            content_type: String::new(),
+            etag: String::new(),
+            crc64: 0,
+            modified: SystemTime::now(),
+            metadata: BTreeMap::new(),
+            multipart: false,
+        }
+    }
+
+    fn names(entries: impl Iterator<Item = Entry<'static>>) -> Vec<String> {
+        entries
+            .map(|e| match e {
+                Entry::Object(k, _) => k.clone(),
+                Entry::Prefix(p) => format!("[{p}]"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn delimiter_rolls_up_prefixes_and_resumes_past_them() {
+        let b: &'static mut Bucket = Box::leak(Box::default());
+        for k in ["a.ts", "d/1.ts", "d/2.ts", "e/x/1.ts", "f.ts"] {
+            b.objects.insert(k.to_string(), object());
+        }
+        let b: &'static Bucket = b;
+        assert_eq!(
+            names(listing(b, "", "/", String::new())),
+            ["a.ts", "[d/]", "[e/]", "f.ts"]
+        );
+        let resume = Entry::Prefix("d/".into()).resume_after();
+        assert_eq!(names(listing(b, "", "/", resume)), ["[e/]", "f.ts"]);
+        assert_eq!(names(listing(b, "e/", "/", String::new())), ["[e/x/]"]);
+        assert_eq!(
+            names(listing(b, "d/", "", String::new())),
+            ["d/1.ts", "d/2.ts"]
+        );
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(Some("bytes=0-9"), 100), Some(Ok((0, 10))));
+        assert_eq!(parse_range(Some("bytes=90-"), 100), Some(Ok((90, 100))));
+        assert_eq!(parse_range(Some("bytes=-5"), 100), Some(Ok((95, 100))));
+        assert_eq!(parse_range(Some("bytes=95-200"), 100), Some(Ok((95, 100))));
+        assert_eq!(parse_range(Some("bytes=100-"), 100), Some(Err(())));
+        assert_eq!(parse_range(Some("items=1-2"), 100), None);
+    }
+}
