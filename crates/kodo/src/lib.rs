@@ -1,0 +1,934 @@
+//! Qiniu Kodo, on Kodo's native API: upload tokens scoped to `bucket:key`, form upload for
+//! `put`, resumable upload v2 for multipart (caller-owned part numbers, like every store),
+//! `rs` stat and delete and `rsf` listing with the `Qiniu` (v2) authorization, downloads
+//! through the bucket's domain with signed private URLs, and the zone found through
+//! `uc /v4/query`. Every upload's returned `hash` is compared with the local qetag (v1, or
+//! v2 for multipart objects whose parts are not 4 MiB), and listings carry each object's
+//! qetag, so a verifier needs no extra request per object.
+
+mod config;
+mod error;
+mod sign;
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE;
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use md5::Digest as _;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stowage_core::checksum::QETAG_BLOCK;
+use stowage_core::retry::RetryPolicy;
+use stowage_core::{
+    Capabilities, ChecksumAlgo, Checksums, Error, ErrorKind, GetResult, ListPage, ListRequest,
+    MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
+};
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+use tokio::sync::OnceCell;
+
+pub use config::{ACCESS_KEY_ENV, DEFAULT_UC_HOST, KodoConfig, SECRET_KEY_ENV};
+use config::{Hosts, with_scheme};
+use error::{Ctx, from_answer, from_transport};
+pub use sign::Signer;
+
+const MIN_PART: u64 = 1 << 20;
+const MAX_PART: u64 = 1 << 30;
+
+/// Key bytes kept as they are in a download URL path (RFC 3986 unreserved, and `/`).
+const KEY_IN_PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// One Kodo bucket.
+pub struct KodoStore {
+    cfg: KodoConfig,
+    signer: Signer,
+    hosts: Hosts,
+    http: reqwest::Client,
+    retry: RetryPolicy,
+    /// The download base URL, found once on first use.
+    download_base: OnceCell<String>,
+    /// Content type and metadata of uploads this process started, given at completion
+    /// (Kodo takes them there, not at initiation).
+    pending: Mutex<HashMap<String, PutOptions>>,
+}
+
+impl std::fmt::Debug for KodoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KodoStore")
+            .field("bucket", &self.cfg.bucket)
+            .field("zone", &self.cfg.zone)
+            .field("hosts", &self.hosts)
+            .field("signer", &self.signer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One answer, read whole (Kodo's API answers are small JSON).
+struct Answer {
+    body: Bytes,
+}
+
+impl KodoStore {
+    /// Opens a bucket. Without `zone` or `endpoint` the zone is asked from `uc` now.
+    pub async fn new(cfg: KodoConfig) -> Result<KodoStore> {
+        let signer = Signer::new(cfg.resolve_credentials()?);
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(from_transport)?;
+        let mut store = KodoStore {
+            hosts: Hosts::single(""),
+            retry: RetryPolicy {
+                max_attempts: cfg.max_attempts.max(1),
+                ..RetryPolicy::default()
+            },
+            signer,
+            http,
+            download_base: OnceCell::new(),
+            pending: Mutex::default(),
+            cfg,
+        };
+        store.hosts = match (&store.cfg.endpoint, &store.cfg.zone) {
+            (Some(ep), _) => Hosts::single(ep),
+            (None, Some(zone)) => Hosts::for_zone(zone, store.cfg.accelerated, store.cfg.https),
+            (None, None) => store.discover_hosts().await?,
+        };
+        Ok(store)
+    }
+
+    /// The bucket's zone (`z0`, `z2`, `na0`, …), from `uc /v4/query`.
+    pub async fn bucket_zone(&self) -> Result<String> {
+        let answer = self.query_bucket().await?;
+        answer["region"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| self.bad_answer("uc /v4/query", "no region"))
+    }
+
+    /// The object's URL on the bucket's download domain, unsigned: it works for public
+    /// buckets only.
+    pub async fn public_url(&self, key: &str) -> Result<String> {
+        let base = self.download_base().await?;
+        Ok(format!("{base}/{}", utf8_percent_encode(key, KEY_IN_PATH)))
+    }
+
+    /// The object's URL signed for a private bucket (`e=<deadline>&token=…`), valid for `ttl`.
+    pub async fn private_url(&self, key: &str, ttl: Duration) -> Result<String> {
+        let url = self.public_url(key).await?;
+        Ok(self.signer.private_url(&url, now_unix() + ttl.as_secs() as i64))
+    }
+
+    // ------------------------------------------------------------ requests
+
+    /// Sends a request (built anew for each attempt) and returns a 2xx answer; other
+    /// answers become errors of `ctx`, retried when retryable.
+    async fn call<F>(&self, what: &str, ctx: Ctx, build: F) -> Result<Answer>
+    where
+        F: Fn() -> Result<RequestBuilder>,
+    {
+        self.retry
+            .run(what, |_| async {
+                let resp = build()?.send().await.map_err(from_transport)?;
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                let body = resp.bytes().await.map_err(from_transport)?;
+                if status.is_success() {
+                    return Ok(Answer { body });
+                }
+                let id = headers.get("x-reqid").and_then(|v| v.to_str().ok());
+                Err(from_answer(status.as_u16(), &body, id, ctx).with_bucket(&self.cfg.bucket))
+            })
+            .await
+    }
+
+    /// A management request to `base` (rs, rsf or uc) with the `Qiniu` authorization.
+    fn management(&self, method: Method, base: &str, path_and_query: &str) -> Result<RequestBuilder> {
+        let url = format!("{base}{path_and_query}");
+        let parsed = reqwest::Url::parse(&url)
+            .map_err(|e| Error::invalid_input(format!("Kodo URL {url}: {e}")))?;
+        let host = match (parsed.host_str(), parsed.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => return Err(Error::invalid_input(format!("Kodo URL {url} has no host"))),
+        };
+        let pq = match parsed.query() {
+            Some(q) => format!("{}?{q}", parsed.path()),
+            None => parsed.path().to_owned(),
+        };
+        let auth = self
+            .signer
+            .management(method.as_str(), &pq, &host, sign::FORM, b"");
+        Ok(self
+            .http
+            .request(method, parsed)
+            .header("content-type", sign::FORM)
+            .header("authorization", auth))
+    }
+
+    fn upload_token(&self, key: &str) -> String {
+        let deadline = now_unix() + self.cfg.token_ttl.as_secs() as i64;
+        self.signer.upload_token(&self.cfg.bucket, key, deadline)
+    }
+
+    /// `urlsafe_b64("bucket:key")`, Qiniu's EncodedEntryURI.
+    fn entry(&self, key: &str) -> String {
+        URL_SAFE.encode(format!("{}:{key}", self.cfg.bucket))
+    }
+
+    /// `{up}/buckets/<bucket>/objects/<urlsafe_b64(key)>/uploads[/…]`
+    fn uploads_url(&self, key: &str, rest: &str) -> String {
+        format!(
+            "{}/buckets/{}/objects/{}/uploads{rest}",
+            self.hosts.up,
+            self.cfg.bucket,
+            URL_SAFE.encode(key)
+        )
+    }
+
+    fn bad_answer(&self, what: &str, why: &str) -> Error {
+        Error::new(ErrorKind::Other, format!("unexpected answer from Kodo {what}: {why}"))
+            .with_bucket(&self.cfg.bucket)
+    }
+
+    fn json<T: for<'de> Deserialize<'de>>(&self, what: &str, answer: &Answer) -> Result<T> {
+        serde_json::from_slice(&answer.body).map_err(|e| self.bad_answer(what, &e.to_string()))
+    }
+
+    // ------------------------------------------------------------ uc
+
+    /// The bucket's entry in `uc /v4/query` (`{"region", "up": {"domains"}, …}`).
+    async fn query_bucket(&self) -> Result<Value> {
+        let base = self.uc_base();
+        let url = format!(
+            "{base}/v4/query?ak={}&bucket={}",
+            utf8_percent_encode(self.signer.access_key(), NON_ALPHANUMERIC),
+            utf8_percent_encode(&self.cfg.bucket, NON_ALPHANUMERIC)
+        );
+        let answer = self
+            .call("uc /v4/query", Ctx::Bucket, || Ok(self.http.get(&url)))
+            .await?;
+        let body: Value = self.json("uc /v4/query", &answer)?;
+        body["hosts"]
+            .get(0)
+            .cloned()
+            .ok_or_else(|| self.bad_answer("uc /v4/query", "no hosts"))
+    }
+
+    fn uc_base(&self) -> String {
+        match &self.cfg.endpoint {
+            Some(ep) => ep.trim_end_matches('/').to_owned(),
+            None => self.cfg.uc_host.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The hosts `uc` names for the bucket (its zone's).
+    async fn discover_hosts(&self) -> Result<Hosts> {
+        let entry = self.query_bucket().await?;
+        let first = |service: &str| {
+            entry[service]["domains"][0]
+                .as_str()
+                .map(|h| with_scheme(h, self.cfg.https))
+                .ok_or_else(|| self.bad_answer("uc /v4/query", &format!("no {service} host")))
+        };
+        Ok(Hosts {
+            up: first("up")?,
+            rs: first("rs")?,
+            rsf: first("rsf")?,
+        })
+    }
+
+    async fn download_base(&self) -> Result<&String> {
+        self.download_base
+            .get_or_try_init(|| async {
+                if let Some(d) = &self.cfg.download_domain {
+                    return Ok(with_scheme(d, self.cfg.https));
+                }
+                let pq = format!("/v2/domains?tbl={}", utf8_percent_encode(&self.cfg.bucket, NON_ALPHANUMERIC));
+                let base = self.uc_base();
+                let answer = self
+                    .call("uc /v2/domains", Ctx::Bucket, || self.management(Method::GET, &base, &pq))
+                    .await?;
+                let domains: Vec<String> = self.json("uc /v2/domains", &answer)?;
+                let first = domains.first().ok_or_else(|| {
+                    Error::invalid_input(format!(
+                        "Kodo bucket {} has no download domain: bind one in the Qiniu console (or pass it as download_domain)",
+                        self.cfg.bucket
+                    ))
+                })?;
+                Ok(with_scheme(first, self.cfg.https && self.cfg.endpoint.is_none()))
+            })
+            .await
+    }
+
+    // ------------------------------------------------------------ uploads
+
+    /// Form upload of `body`; returns Kodo's `hash`.
+    async fn form_upload(&self, key: &str, body: &Source, opts: &PutOptions) -> Result<String> {
+        let content_type = opts.content_type_for(key);
+        let url = format!("{}/", self.hosts.up);
+        let answer = self
+            .call(&format!("upload {key}"), Ctx::Object, || {
+                let file = reqwest::multipart::Part::stream_with_length(
+                    request_body(body)?,
+                    body.len(),
+                )
+                .file_name(file_name(key))
+                .mime_str(&content_type)
+                .map_err(|e| Error::invalid_input(format!("content type {content_type:?}: {e}")))?;
+                let mut form = reqwest::multipart::Form::new()
+                    .text("token", self.upload_token(key))
+                    .text("key", key.to_owned());
+                for (k, v) in &opts.metadata {
+                    form = form.text(format!("x-qn-meta-{k}"), v.clone());
+                }
+                Ok(self.http.post(&url).multipart(form.part("file", file)))
+            })
+            .await?;
+        let reply: UploadReply = self.json("form upload", &answer)?;
+        Ok(reply.hash)
+    }
+
+    /// The whole object's qetag expected from parts' sizes and qetags, when all are known.
+    fn expected_multipart_hash(parts: &[PartInfo]) -> Option<String> {
+        let pieces: Option<Vec<(u64, String)>> = parts
+            .iter()
+            .map(|p| p.checksums.qetag.clone().map(|q| (p.size, q)))
+            .collect();
+        combine_part_qetags(&pieces?)
+    }
+
+    fn check_hash(&self, key: &str, local: Option<&str>, stored: &str) -> Result<()> {
+        match local {
+            Some(l) if l != stored => Err(Error::new(
+                ErrorKind::ChecksumMismatch,
+                format!("qetag differs: local {l} but Kodo stored {stored}"),
+            )
+            .with_bucket(&self.cfg.bucket)
+            .with_key(key)),
+            _ => Ok(()),
+        }
+    }
+
+    fn pending_opts(&self, upload_id: &str) -> Option<PutOptions> {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(upload_id)
+            .cloned()
+    }
+
+    fn forget_upload(&self, upload_id: &str) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(upload_id);
+    }
+
+    /// One page of `rsf /list`.
+    async fn list_page(&self, prefix: &str, marker: Option<&str>, limit: u32) -> Result<ListReply> {
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let mut pq = format!("/list?bucket={}&limit={limit}", enc(&self.cfg.bucket));
+        if !prefix.is_empty() {
+            pq.push_str(&format!("&prefix={}", enc(prefix)));
+        }
+        if let Some(m) = marker {
+            pq.push_str(&format!("&marker={}", enc(m)));
+        }
+        let answer = self
+            .call("rsf /list", Ctx::Object, || self.management(Method::GET, &self.hosts.rsf, &pq))
+            .await?;
+        self.json("rsf /list", &answer)
+    }
+
+    async fn get_range(&self, key: &str, range: Option<Range<u64>>) -> Result<GetResult> {
+        let url = self.private_url(key, self.cfg.token_ttl).await?;
+        let mut req = self.http.get(&url);
+        if let Some(r) = &range {
+            req = req.header("range", format!("bytes={}-{}", r.start, r.end - 1));
+        }
+        let resp = req.send().await.map_err(from_transport)?;
+        let status = resp.status();
+        if !status.is_success() {
+            let id = resp.headers().get("x-reqid").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(from_answer(status.as_u16(), &body, id.as_deref(), Ctx::Object));
+        }
+        let meta = meta_from_download(key, resp.headers());
+        let served = match (range, status) {
+            (Some(r), StatusCode::PARTIAL_CONTENT) => r,
+            _ => 0..meta.size,
+        };
+        let body = resp
+            .bytes_stream()
+            .map_err({
+                let key = key.to_owned();
+                move |e| from_transport(e).with_key(&key)
+            })
+            .boxed();
+        Ok(GetResult {
+            meta,
+            range: served,
+            body,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct UploadReply {
+    hash: String,
+}
+
+#[derive(Deserialize)]
+struct StatReply {
+    fsize: u64,
+    hash: String,
+    #[serde(rename = "mimeType")]
+    mime_type: Option<String>,
+    #[serde(rename = "putTime")]
+    put_time: Option<i64>,
+    md5: Option<String>,
+    #[serde(rename = "x-qn-meta", default)]
+    meta: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct ListItem {
+    key: String,
+    hash: String,
+    fsize: u64,
+    #[serde(rename = "mimeType")]
+    mime_type: Option<String>,
+    #[serde(rename = "putTime")]
+    put_time: Option<i64>,
+    md5: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListReply {
+    #[serde(default)]
+    marker: Option<String>,
+    #[serde(default)]
+    items: Vec<ListItem>,
+}
+
+#[derive(Deserialize)]
+struct InitReply {
+    #[serde(rename = "uploadId")]
+    upload_id: String,
+}
+
+#[derive(Deserialize)]
+struct PartReply {
+    etag: String,
+    md5: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListedPart {
+    #[serde(rename = "partNumber")]
+    part_number: u32,
+    etag: String,
+    size: u64,
+}
+
+#[derive(Deserialize)]
+struct PartsReply {
+    #[serde(rename = "partNumberMarker", default)]
+    marker: u32,
+    #[serde(default)]
+    parts: Vec<ListedPart>,
+}
+
+#[async_trait]
+impl ObjectStore for KodoStore {
+    fn name(&self) -> String {
+        format!("kodo://{}", self.cfg.bucket)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            multipart: true,
+            // Resumable v2 has no call listing a bucket's open uploads.
+            list_multipart_uploads: false,
+            range_get: true,
+            min_part_size: MIN_PART,
+            max_part_size: MAX_PART,
+            max_parts: 10_000,
+            // Kodo checks nothing we send on a form upload; every upload's returned qetag
+            // is compared with the local one instead.
+            verified_on_upload: vec![ChecksumAlgo::Qetag],
+            returned_by_head: vec![ChecksumAlgo::Qetag],
+            // A part's etag is its qetag, listed by ListParts; resume compares that.
+            part_etag_is_md5: false,
+        }
+    }
+
+    async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
+        let known = opts.checksums.as_ref().and_then(|c| c.qetag.clone());
+        let (body, qetag) = match (known, body) {
+            (Some(q), body @ (PutBody::Bytes(_) | PutBody::File { .. })) => (body, q),
+            (_, body) => {
+                let (body, sums) = body
+                    .checksums(&[ChecksumAlgo::Qetag])
+                    .await
+                    .map_err(|e| e.or_key(key))?;
+                (body, sums.qetag.unwrap_or_default())
+            }
+        };
+        let size = body.len();
+        let body = Source::from_body(body)?;
+        let hash = self
+            .form_upload(key, &body, opts)
+            .await
+            .map_err(|e| e.or_key(key))?;
+        self.check_hash(key, Some(&qetag), &hash)?;
+        Ok(ObjectMeta {
+            key: key.to_owned(),
+            size,
+            etag: Some(hash.clone()),
+            content_type: Some(opts.content_type_for(key)),
+            checksums: qetag_sums(hash),
+            metadata: opts.metadata.clone(),
+            last_modified: None,
+        })
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        let pq = format!("/stat/{}", self.entry(key));
+        let answer = self
+            .call("rs /stat", Ctx::Object, || self.management(Method::GET, &self.hosts.rs, &pq))
+            .await
+            .map_err(|e| e.or_key(key))?;
+        let s: StatReply = self.json("rs /stat", &answer)?;
+        let mut checksums = qetag_sums(s.hash.clone());
+        if let Some(md5) = &s.md5 {
+            checksums.set(ChecksumAlgo::Md5, md5);
+        }
+        Ok(ObjectMeta {
+            key: key.to_owned(),
+            size: s.fsize,
+            etag: Some(s.hash),
+            last_modified: s.put_time.and_then(from_put_time),
+            content_type: s.mime_type,
+            checksums,
+            metadata: s.meta,
+        })
+    }
+
+    async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<GetResult> {
+        if let Some(r) = range.as_ref().filter(|r| r.is_empty()) {
+            // No HTTP range names zero bytes.
+            let meta = self.head(key).await?;
+            let body = futures::stream::empty().boxed();
+            return Ok(GetResult {
+                meta,
+                range: r.clone(),
+                body,
+            });
+        }
+        self.get_range(key, range)
+            .await
+            .map_err(|e| e.with_bucket(&self.cfg.bucket).or_key(key))
+    }
+
+    async fn list(&self, req: &ListRequest) -> Result<ListPage> {
+        let limit = req.max_keys.unwrap_or(1000).clamp(1, 1000);
+        let mut marker = req.continuation.clone();
+        // Kodo has no start-after: skip keys up to it, page by page.
+        loop {
+            let page = self.list_page(&req.prefix, marker.as_deref(), limit).await?;
+            let next = page.marker.filter(|m| !m.is_empty());
+            let objects: Vec<ObjectMeta> = page
+                .items
+                .into_iter()
+                .filter(|i| req.start_after.as_ref().is_none_or(|s| i.key > *s))
+                .map(listed_meta)
+                .collect();
+            if !objects.is_empty() || next.is_none() {
+                return Ok(ListPage { objects, next });
+            }
+            marker = next;
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let pq = format!("/delete/{}", self.entry(key));
+        match self
+            .call("rs /delete", Ctx::Object, || self.management(Method::POST, &self.hosts.rs, &pq))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == &ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.or_key(key)),
+        }
+    }
+
+    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
+        let url = self.uploads_url(key, "");
+        let answer = self
+            .call("initiate resumable upload", Ctx::Object, || {
+                Ok(self
+                    .http
+                    .post(&url)
+                    .header("authorization", format!("UpToken {}", self.upload_token(key))))
+            })
+            .await
+            .map_err(|e| e.or_key(key))?;
+        let init: InitReply = self.json("initiate", &answer)?;
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(init.upload_id.clone(), opts.clone());
+        Ok(MultipartUpload {
+            key: key.to_owned(),
+            upload_id: init.upload_id,
+            initiated: Some(OffsetDateTime::now_utc()),
+        })
+    }
+
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        part_number: u32,
+        body: PutBody,
+    ) -> Result<PartInfo> {
+        let key = upload.key.as_str();
+        let data = read_body(body).await.map_err(|e| e.or_key(key))?;
+        let sums = stowage_core::checksum::checksum_bytes(&data, &[ChecksumAlgo::Md5, ChecksumAlgo::Qetag]);
+        let md5_hex = sums.get(ChecksumAlgo::Md5).unwrap_or_default();
+        let url = self.uploads_url(key, &format!("/{}/{part_number}", upload.upload_id));
+        let answer = self
+            .call(&format!("part {part_number} of {key}"), Ctx::Upload, || {
+                Ok(self
+                    .http
+                    .put(&url)
+                    .header("authorization", format!("UpToken {}", self.upload_token(key)))
+                    .header("content-type", "application/octet-stream")
+                    .header("content-md5", &md5_hex)
+                    .body(data.clone()))
+            })
+            .await
+            .map_err(|e| e.or_key(key))?;
+        let reply: PartReply = self.json("upload part", &answer)?;
+        if let Some(md5) = reply.md5.as_deref().filter(|m| !m.eq_ignore_ascii_case(&md5_hex)) {
+            return Err(Error::new(
+                ErrorKind::ChecksumMismatch,
+                format!("part {part_number}: md5 differs: local {md5_hex} but Kodo stored {md5}"),
+            )
+            .with_key(key));
+        }
+        let mut checksums = sums;
+        if !checksums.qetag.as_deref().is_some_and(|q| q == reply.etag) {
+            // An etag that is not the part's qetag proves nothing locally; keep the MD5 only.
+            checksums.qetag = None;
+        }
+        Ok(PartInfo {
+            part_number,
+            etag: reply.etag,
+            size: data.len() as u64,
+            checksums,
+        })
+    }
+
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
+        let key = upload.key.as_str();
+        let mut out = Vec::new();
+        let mut marker = 0u32;
+        loop {
+            let url = self.uploads_url(
+                key,
+                &format!("/{}?max-parts=1000&part-number-marker={marker}", upload.upload_id),
+            );
+            let answer = self
+                .call("list parts", Ctx::Upload, || {
+                    Ok(self
+                        .http
+                        .get(&url)
+                        .header("authorization", format!("UpToken {}", self.upload_token(key))))
+                })
+                .await
+                .map_err(|e| e.or_key(key))?;
+            let page: PartsReply = self.json("list parts", &answer)?;
+            out.extend(page.parts.into_iter().map(|p| {
+                let mut checksums = Checksums::default();
+                // The listed etag is the part's qetag: what a resume compares.
+                checksums.set(ChecksumAlgo::Qetag, &p.etag);
+                PartInfo {
+                    part_number: p.part_number,
+                    etag: p.etag,
+                    size: p.size,
+                    checksums,
+                }
+            }));
+            if page.marker == 0 {
+                return Ok(out);
+            }
+            marker = page.marker;
+        }
+    }
+
+    async fn complete_multipart(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[PartInfo],
+    ) -> Result<ObjectMeta> {
+        let key = upload.key.as_str();
+        let opts = self.pending_opts(&upload.upload_id).unwrap_or_default();
+        let content_type = opts.content_type_for(key);
+        let metadata: BTreeMap<String, String> = opts
+            .metadata
+            .iter()
+            .map(|(k, v)| (format!("x-qn-meta-{k}"), v.clone()))
+            .collect();
+        let body = json!({
+            "parts": parts.iter().map(|p| json!({ "partNumber": p.part_number, "etag": p.etag })).collect::<Vec<_>>(),
+            "fname": file_name(key),
+            "mimeType": content_type,
+            "metadata": metadata,
+        })
+        .to_string();
+        let url = self.uploads_url(key, &format!("/{}", upload.upload_id));
+        let answer = self
+            .call("complete resumable upload", Ctx::Upload, || {
+                Ok(self
+                    .http
+                    .post(&url)
+                    .header("authorization", format!("UpToken {}", self.upload_token(key)))
+                    .header("content-type", "application/json")
+                    .body(body.clone()))
+            })
+            .await
+            .map_err(|e| e.or_key(key))?;
+        let reply: UploadReply = self.json("complete", &answer)?;
+        self.forget_upload(&upload.upload_id);
+        let expected = Self::expected_multipart_hash(parts);
+        self.check_hash(key, expected.as_deref(), &reply.hash)?;
+        Ok(ObjectMeta {
+            key: key.to_owned(),
+            size: parts.iter().map(|p| p.size).sum(),
+            etag: Some(reply.hash.clone()),
+            content_type: Some(content_type),
+            checksums: qetag_sums(reply.hash),
+            metadata: opts.metadata,
+            last_modified: None,
+        })
+    }
+
+    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
+        let key = upload.key.as_str();
+        let url = self.uploads_url(key, &format!("/{}", upload.upload_id));
+        self.call("abort resumable upload", Ctx::Upload, || {
+            Ok(self
+                .http
+                .delete(&url)
+                .header("authorization", format!("UpToken {}", self.upload_token(key))))
+        })
+        .await
+        .map_err(|e| e.or_key(key))?;
+        self.forget_upload(&upload.upload_id);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn qetag_sums(hash: String) -> Checksums {
+    let mut c = Checksums::default();
+    c.set(ChecksumAlgo::Qetag, &hash);
+    c
+}
+
+/// Kodo's `putTime` is in 100-ns units since the epoch.
+fn from_put_time(put_time: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(put_time) * 100).ok()
+}
+
+fn file_name(key: &str) -> String {
+    key.rsplit('/').next().unwrap_or(key).to_owned()
+}
+
+fn listed_meta(i: ListItem) -> ObjectMeta {
+    let mut checksums = qetag_sums(i.hash.clone());
+    if let Some(md5) = &i.md5 {
+        checksums.set(ChecksumAlgo::Md5, md5);
+    }
+    ObjectMeta {
+        key: i.key,
+        size: i.fsize,
+        etag: Some(i.hash),
+        last_modified: i.put_time.and_then(from_put_time),
+        content_type: i.mime_type,
+        checksums,
+        metadata: BTreeMap::new(),
+    }
+}
+
+/// What a download's headers say about the object (its `ETag` is the qetag).
+fn meta_from_download(key: &str, headers: &reqwest::header::HeaderMap) -> ObjectMeta {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let size = text("content-range")
+        .and_then(|r| r.rsplit('/').next())
+        .and_then(|n| n.parse().ok())
+        .or_else(|| text("content-length").and_then(|n| n.parse().ok()))
+        .unwrap_or(0);
+    let etag = text("etag").map(|e| e.trim_matches('"').to_owned());
+    ObjectMeta {
+        key: key.to_owned(),
+        size,
+        checksums: etag.clone().map(qetag_sums).unwrap_or_default(),
+        etag,
+        content_type: text("content-type").map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+/// What a form upload sends, re-readable for each attempt.
+enum Source {
+    Bytes(Bytes),
+    File {
+        path: std::path::PathBuf,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl Source {
+    /// Streams must have been buffered (by computing their qetag) before.
+    fn from_body(body: PutBody) -> Result<Source> {
+        match body {
+            PutBody::Bytes(b) => Ok(Source::Bytes(b)),
+            PutBody::File { path, offset, len } => Ok(Source::File { path, offset, len }),
+            PutBody::Stream { .. } => Err(Error::new(
+                ErrorKind::Other,
+                "a stream body must be buffered before a Kodo upload",
+            )),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Source::Bytes(b) => b.len() as u64,
+            Source::File { len, .. } => *len,
+        }
+    }
+}
+
+/// A request body for one attempt: bytes as they are, a file range read while sending.
+fn request_body(body: &Source) -> Result<reqwest::Body> {
+    match body {
+        Source::Bytes(b) => Ok(reqwest::Body::from(b.clone())),
+        Source::File { path, offset, len } => {
+            let (path, offset, len) = (path.clone(), *offset, *len);
+            let stream = futures::stream::once(async move {
+                let mut f = tokio::fs::File::open(&path).await?;
+                f.seek(std::io::SeekFrom::Start(offset)).await?;
+                Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::new(f.take(len)))
+            })
+            .try_flatten();
+            Ok(reqwest::Body::wrap_stream(stream))
+        }
+    }
+}
+
+/// A part's bytes in memory (parts are at most a few tens of MiB in practice).
+async fn read_body(body: PutBody) -> Result<Bytes> {
+    match body.checksums(&[]).await? {
+        (PutBody::Bytes(b), _) => Ok(b),
+        (PutBody::File { path, offset, len }, _) => {
+            let io = |e| Error::local_io(&path, e);
+            let mut f = tokio::fs::File::open(&path).await.map_err(io)?;
+            f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
+            let mut buf = Vec::with_capacity(len as usize);
+            f.take(len).read_to_end(&mut buf).await.map_err(io)?;
+            if buf.len() as u64 != len {
+                return Err(Error::invalid_input(format!(
+                    "local file {} is shorter than expected: read {} of {len} bytes from offset {offset}",
+                    path.display(),
+                    buf.len()
+                )));
+            }
+            Ok(Bytes::from(buf))
+        }
+        (PutBody::Stream { .. }, _) => unreachable!("checksums() buffers streams"),
+    }
+}
+
+/// The qetag Kodo gives an object assembled from parts with these sizes and qetags
+/// (etag v2): one part is its own qetag; otherwise `prefix ‖ SHA1(inner20(q1) ‖ …)`, with
+/// prefix 0x96 when every part but the last is exactly 4 MiB (then it equals the whole
+/// file's qetag v1) and 0x9e otherwise.
+pub fn combine_part_qetags(parts: &[(u64, String)]) -> Option<String> {
+    if let [(_, only)] = parts {
+        return Some(only.clone());
+    }
+    let (_, init) = parts.split_last()?;
+    let aligned = init.iter().all(|(size, _)| *size == QETAG_BLOCK);
+    let mut outer = sha1::Sha1::new();
+    for (_, q) in parts {
+        let raw = URL_SAFE.decode(q).ok()?;
+        outer.update(raw.get(1..21)?);
+    }
+    let mut out = vec![if aligned { 0x96 } else { 0x9e }];
+    out.extend_from_slice(&outer.finalize());
+    Some(URL_SAFE.encode(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stowage_core::checksum::{checksum_bytes, qetag_v2};
+
+    fn q(data: &[u8]) -> String {
+        checksum_bytes(data, &[ChecksumAlgo::Qetag]).qetag.unwrap()
+    }
+
+    #[test]
+    fn combined_part_qetags_match_the_core_v2() {
+        let data: Vec<u8> = (0..(9u32 << 20) + 123).map(|i| (i * 31 % 251) as u8).collect();
+        // Unaligned parts (8 MiB + rest): v2 with 0x9e.
+        let parts = [&data[..8 << 20], &data[8 << 20..]];
+        let combined = combine_part_qetags(&parts.map(|p| (p.len() as u64, q(p)))).unwrap();
+        assert_eq!(combined, qetag_v2(parts));
+        assert!(URL_SAFE.decode(&combined).unwrap()[0] == 0x9e);
+        // 4 MiB parts: equal to the whole file's qetag v1.
+        let aligned = [&data[..4 << 20], &data[4 << 20..8 << 20], &data[8 << 20..]];
+        let combined = combine_part_qetags(&aligned.map(|p| (p.len() as u64, q(p)))).unwrap();
+        assert_eq!(combined, q(&data));
+        // One part is its own qetag.
+        assert_eq!(combine_part_qetags(&[(5, q(b"hello"))]), Some(q(b"hello")));
+        assert_eq!(
+            combine_part_qetags(&[(5, q(b"hello")), (5, q(b"world"))]).unwrap(),
+            "ns56DcSIfBFUENXjdhsJTIvl3Rcu"
+        );
+    }
+
+    #[test]
+    fn put_time_is_in_100ns_units() {
+        let t = from_put_time(17_000_000_000_000_000).unwrap();
+        assert_eq!(t.unix_timestamp(), 1_700_000_000);
+    }
+
+    #[test]
+    fn key_path_encoding_keeps_slashes_and_unreserved() {
+        let enc = utf8_percent_encode("a b/段+~.ts", KEY_IN_PATH).to_string();
+        assert_eq!(enc, "a%20b/%E6%AE%B5%2B~.ts");
+    }
+}
