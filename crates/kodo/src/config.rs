@@ -127,15 +127,30 @@ mod tests {
         assert_eq!(h.up, "https://up-z2.qiniup.com");
         assert_eq!(h.rs, "https://rs-z2.qiniuapi.com");
         assert_eq!(h.rsf, "https://rsf-z2.qiniuapi.com");
-        assert_eq!(Hosts::for_zone("z2", true, true).up, "https://upload-z2.qiniup.com");
-        assert_eq!(Hosts::for_zone("z0", true, true).up, "https://upload.qiniup.com");
-        assert_eq!(Hosts::for_zone("cn-east-2", false, true).up, "https://up-cn-east-2.qiniup.com");
+        assert_eq!(
+            Hosts::for_zone("z2", true, true).up,
+            "https://upload-z2.qiniup.com"
+        );
+        assert_eq!(
+            Hosts::for_zone("z0", true, true).up,
+            "https://upload.qiniup.com"
+        );
+        assert_eq!(
+            Hosts::for_zone("cn-east-2", false, true).up,
+            "https://up-cn-east-2.qiniup.com"
+        );
     }
 
     #[test]
     fn schemes() {
-        assert_eq!(with_scheme("cdn.example.com", true), "https://cdn.example.com");
-        assert_eq!(with_scheme("127.0.0.1:9/dl/b", false), "http://127.0.0.1:9/dl/b");
+        assert_eq!(
+            with_scheme("cdn.example.com", true),
+            "https://cdn.example.com"
+        );
+        assert_eq!(
+            with_scheme("127.0.0.1:9/dl/b", false),
+            "http://127.0.0.1:9/dl/b"
+        );
         assert_eq!(with_scheme("http://x/", true), "http://x");
     }
 

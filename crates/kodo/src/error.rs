@@ -101,29 +101,73 @@ mod tests {
 
     #[test]
     fn codes_to_kinds() {
-        assert_eq!(kind(401, "bad token", Ctx::Object), ErrorKind::SignatureMismatch);
-        assert_eq!(kind(401, "token out of date", Ctx::Object), ErrorKind::InvalidCredentials);
-        assert_eq!(kind(401, "app/accesskey is not found", Ctx::Object), ErrorKind::InvalidCredentials);
-        assert_eq!(kind(631, "no such bucket", Ctx::Object), ErrorKind::BucketNotFound);
-        assert_eq!(kind(612, "no such file or directory", Ctx::Object), ErrorKind::NotFound);
-        assert_eq!(kind(612, "no such uploadId", Ctx::Upload), ErrorKind::UploadNotFound);
-        assert_eq!(kind(599, "server error", Ctx::Object), ErrorKind::ServerError);
-        assert_eq!(kind(573, "too many requests", Ctx::Object), ErrorKind::RateLimited);
         assert_eq!(
-            kind(400, "incorrect region, please use up-z2.qiniup.com", Ctx::Object),
-            ErrorKind::WrongRegion { bucket_region: Some("z2".into()) }
+            kind(401, "bad token", Ctx::Object),
+            ErrorKind::SignatureMismatch
         );
         assert_eq!(
-            kind(400, "incorrect region, please use up-cn-east-2.qiniup.com", Ctx::Object),
-            ErrorKind::WrongRegion { bucket_region: Some("cn-east-2".into()) }
+            kind(401, "token out of date", Ctx::Object),
+            ErrorKind::InvalidCredentials
+        );
+        assert_eq!(
+            kind(401, "app/accesskey is not found", Ctx::Object),
+            ErrorKind::InvalidCredentials
+        );
+        assert_eq!(
+            kind(631, "no such bucket", Ctx::Object),
+            ErrorKind::BucketNotFound
+        );
+        assert_eq!(
+            kind(612, "no such file or directory", Ctx::Object),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            kind(612, "no such uploadId", Ctx::Upload),
+            ErrorKind::UploadNotFound
+        );
+        assert_eq!(
+            kind(599, "server error", Ctx::Object),
+            ErrorKind::ServerError
+        );
+        assert_eq!(
+            kind(573, "too many requests", Ctx::Object),
+            ErrorKind::RateLimited
+        );
+        assert_eq!(
+            kind(
+                400,
+                "incorrect region, please use up-z2.qiniup.com",
+                Ctx::Object
+            ),
+            ErrorKind::WrongRegion {
+                bucket_region: Some("z2".into())
+            }
+        );
+        assert_eq!(
+            kind(
+                400,
+                "incorrect region, please use up-cn-east-2.qiniup.com",
+                Ctx::Object
+            ),
+            ErrorKind::WrongRegion {
+                bucket_region: Some("cn-east-2".into())
+            }
         );
     }
 
     #[test]
     fn message_has_code_request_id_and_fix() {
-        let e = from_answer(579, br#"{"error":"callback failed"}"#, Some("rq-9"), Ctx::Object);
+        let e = from_answer(
+            579,
+            br#"{"error":"callback failed"}"#,
+            Some("rq-9"),
+            Ctx::Object,
+        );
         let s = e.to_string();
-        assert!(s.contains("callback failed") && s.contains("code 579"), "{s}");
+        assert!(
+            s.contains("callback failed") && s.contains("code 579"),
+            "{s}"
+        );
         assert!(s.contains("request id rq-9") && s.contains("Fix:"), "{s}");
         let raw = from_answer(502, b"<html>bad gateway</html>", None, Ctx::Object);
         assert!(!raw.to_string().contains("<html>"), "{raw}");

@@ -129,7 +129,9 @@ impl KodoStore {
     /// The object's URL signed for a private bucket (`e=<deadline>&token=…`), valid for `ttl`.
     pub async fn private_url(&self, key: &str, ttl: Duration) -> Result<String> {
         let url = self.public_url(key).await?;
-        Ok(self.signer.private_url(&url, now_unix() + ttl.as_secs() as i64))
+        Ok(self
+            .signer
+            .private_url(&url, now_unix() + ttl.as_secs() as i64))
     }
 
     // ------------------------------------------------------------ requests
@@ -156,7 +158,12 @@ impl KodoStore {
     }
 
     /// A management request to `base` (rs, rsf or uc) with the `Qiniu` authorization.
-    fn management(&self, method: Method, base: &str, path_and_query: &str) -> Result<RequestBuilder> {
+    fn management(
+        &self,
+        method: Method,
+        base: &str,
+        path_and_query: &str,
+    ) -> Result<RequestBuilder> {
         let url = format!("{base}{path_and_query}");
         let parsed = reqwest::Url::parse(&url)
             .map_err(|e| Error::invalid_input(format!("Kodo URL {url}: {e}")))?;
@@ -200,8 +207,11 @@ impl KodoStore {
     }
 
     fn bad_answer(&self, what: &str, why: &str) -> Error {
-        Error::new(ErrorKind::Other, format!("unexpected answer from Kodo {what}: {why}"))
-            .with_bucket(&self.cfg.bucket)
+        Error::new(
+            ErrorKind::Other,
+            format!("unexpected answer from Kodo {what}: {why}"),
+        )
+        .with_bucket(&self.cfg.bucket)
     }
 
     fn json<T: for<'de> Deserialize<'de>>(&self, what: &str, answer: &Answer) -> Result<T> {
@@ -282,13 +292,13 @@ impl KodoStore {
         let url = format!("{}/", self.hosts.up);
         let answer = self
             .call(&format!("upload {key}"), Ctx::Object, || {
-                let file = reqwest::multipart::Part::stream_with_length(
-                    request_body(body)?,
-                    body.len(),
-                )
-                .file_name(file_name(key))
-                .mime_str(&content_type)
-                .map_err(|e| Error::invalid_input(format!("content type {content_type:?}: {e}")))?;
+                let file =
+                    reqwest::multipart::Part::stream_with_length(request_body(body)?, body.len())
+                        .file_name(file_name(key))
+                        .mime_str(&content_type)
+                        .map_err(|e| {
+                            Error::invalid_input(format!("content type {content_type:?}: {e}"))
+                        })?;
                 let mut form = reqwest::multipart::Form::new()
                     .text("token", self.upload_token(key))
                     .text("key", key.to_owned());
@@ -349,7 +359,9 @@ impl KodoStore {
             pq.push_str(&format!("&marker={}", enc(m)));
         }
         let answer = self
-            .call("rsf /list", Ctx::Object, || self.management(Method::GET, &self.hosts.rsf, &pq))
+            .call("rsf /list", Ctx::Object, || {
+                self.management(Method::GET, &self.hosts.rsf, &pq)
+            })
             .await?;
         self.json("rsf /list", &answer)
     }
@@ -363,9 +375,18 @@ impl KodoStore {
         let resp = req.send().await.map_err(from_transport)?;
         let status = resp.status();
         if !status.is_success() {
-            let id = resp.headers().get("x-reqid").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let id = resp
+                .headers()
+                .get("x-reqid")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body = resp.bytes().await.unwrap_or_default();
-            return Err(from_answer(status.as_u16(), &body, id.as_deref(), Ctx::Object));
+            return Err(from_answer(
+                status.as_u16(),
+                &body,
+                id.as_deref(),
+                Ctx::Object,
+            ));
         }
         let meta = meta_from_download(key, resp.headers());
         let served = match (range, status) {
@@ -471,7 +492,9 @@ impl ObjectStore for KodoStore {
             // Kodo checks nothing we send on a form upload; every upload's returned qetag
             // is compared with the local one instead.
             verified_on_upload: vec![ChecksumAlgo::Qetag],
-            returned_by_head: vec![ChecksumAlgo::Qetag],
+            // Stat returns `md5` for objects from a direct (form) upload, which `put` is;
+            // multipart objects have the qetag only.
+            returned_by_head: vec![ChecksumAlgo::Qetag, ChecksumAlgo::Md5],
             // A part's etag is its qetag, listed by ListParts; resume compares that.
             part_etag_is_md5: false,
         }
@@ -510,7 +533,9 @@ impl ObjectStore for KodoStore {
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
         let pq = format!("/stat/{}", self.entry(key));
         let answer = self
-            .call("rs /stat", Ctx::Object, || self.management(Method::GET, &self.hosts.rs, &pq))
+            .call("rs /stat", Ctx::Object, || {
+                self.management(Method::GET, &self.hosts.rs, &pq)
+            })
             .await
             .map_err(|e| e.or_key(key))?;
         let s: StatReply = self.json("rs /stat", &answer)?;
@@ -550,7 +575,9 @@ impl ObjectStore for KodoStore {
         let mut marker = req.continuation.clone();
         // Kodo has no start-after: skip keys up to it, page by page.
         loop {
-            let page = self.list_page(&req.prefix, marker.as_deref(), limit).await?;
+            let page = self
+                .list_page(&req.prefix, marker.as_deref(), limit)
+                .await?;
             let next = page.marker.filter(|m| !m.is_empty());
             let objects: Vec<ObjectMeta> = page
                 .items
@@ -568,7 +595,9 @@ impl ObjectStore for KodoStore {
     async fn delete(&self, key: &str) -> Result<()> {
         let pq = format!("/delete/{}", self.entry(key));
         match self
-            .call("rs /delete", Ctx::Object, || self.management(Method::POST, &self.hosts.rs, &pq))
+            .call("rs /delete", Ctx::Object, || {
+                self.management(Method::POST, &self.hosts.rs, &pq)
+            })
             .await
         {
             Ok(_) => Ok(()),
@@ -581,10 +610,10 @@ impl ObjectStore for KodoStore {
         let url = self.uploads_url(key, "");
         let answer = self
             .call("initiate resumable upload", Ctx::Object, || {
-                Ok(self
-                    .http
-                    .post(&url)
-                    .header("authorization", format!("UpToken {}", self.upload_token(key))))
+                Ok(self.http.post(&url).header(
+                    "authorization",
+                    format!("UpToken {}", self.upload_token(key)),
+                ))
             })
             .await
             .map_err(|e| e.or_key(key))?;
@@ -608,7 +637,10 @@ impl ObjectStore for KodoStore {
     ) -> Result<PartInfo> {
         let key = upload.key.as_str();
         let data = read_body(body).await.map_err(|e| e.or_key(key))?;
-        let sums = stowage_core::checksum::checksum_bytes(&data, &[ChecksumAlgo::Md5, ChecksumAlgo::Qetag]);
+        let sums = stowage_core::checksum::checksum_bytes(
+            &data,
+            &[ChecksumAlgo::Md5, ChecksumAlgo::Qetag],
+        );
         let md5_hex = sums.get(ChecksumAlgo::Md5).unwrap_or_default();
         let url = self.uploads_url(key, &format!("/{}/{part_number}", upload.upload_id));
         let answer = self
@@ -616,7 +648,10 @@ impl ObjectStore for KodoStore {
                 Ok(self
                     .http
                     .put(&url)
-                    .header("authorization", format!("UpToken {}", self.upload_token(key)))
+                    .header(
+                        "authorization",
+                        format!("UpToken {}", self.upload_token(key)),
+                    )
                     .header("content-type", "application/octet-stream")
                     .header("content-md5", &md5_hex)
                     .body(data.clone()))
@@ -624,7 +659,11 @@ impl ObjectStore for KodoStore {
             .await
             .map_err(|e| e.or_key(key))?;
         let reply: PartReply = self.json("upload part", &answer)?;
-        if let Some(md5) = reply.md5.as_deref().filter(|m| !m.eq_ignore_ascii_case(&md5_hex)) {
+        if let Some(md5) = reply
+            .md5
+            .as_deref()
+            .filter(|m| !m.eq_ignore_ascii_case(&md5_hex))
+        {
             return Err(Error::new(
                 ErrorKind::ChecksumMismatch,
                 format!("part {part_number}: md5 differs: local {md5_hex} but Kodo stored {md5}"),
@@ -651,14 +690,17 @@ impl ObjectStore for KodoStore {
         loop {
             let url = self.uploads_url(
                 key,
-                &format!("/{}?max-parts=1000&part-number-marker={marker}", upload.upload_id),
+                &format!(
+                    "/{}?max-parts=1000&part-number-marker={marker}",
+                    upload.upload_id
+                ),
             );
             let answer = self
                 .call("list parts", Ctx::Upload, || {
-                    Ok(self
-                        .http
-                        .get(&url)
-                        .header("authorization", format!("UpToken {}", self.upload_token(key))))
+                    Ok(self.http.get(&url).header(
+                        "authorization",
+                        format!("UpToken {}", self.upload_token(key)),
+                    ))
                 })
                 .await
                 .map_err(|e| e.or_key(key))?;
@@ -707,7 +749,10 @@ impl ObjectStore for KodoStore {
                 Ok(self
                     .http
                     .post(&url)
-                    .header("authorization", format!("UpToken {}", self.upload_token(key)))
+                    .header(
+                        "authorization",
+                        format!("UpToken {}", self.upload_token(key)),
+                    )
                     .header("content-type", "application/json")
                     .body(body.clone()))
             })
@@ -732,10 +777,10 @@ impl ObjectStore for KodoStore {
         let key = upload.key.as_str();
         let url = self.uploads_url(key, &format!("/{}", upload.upload_id));
         self.call("abort resumable upload", Ctx::Upload, || {
-            Ok(self
-                .http
-                .delete(&url)
-                .header("authorization", format!("UpToken {}", self.upload_token(key))))
+            Ok(self.http.delete(&url).header(
+                "authorization",
+                format!("UpToken {}", self.upload_token(key)),
+            ))
         })
         .await
         .map_err(|e| e.or_key(key))?;
@@ -902,7 +947,9 @@ mod tests {
 
     #[test]
     fn combined_part_qetags_match_the_core_v2() {
-        let data: Vec<u8> = (0..(9u32 << 20) + 123).map(|i| (i * 31 % 251) as u8).collect();
+        let data: Vec<u8> = (0..(9u32 << 20) + 123)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
         // Unaligned parts (8 MiB + rest): v2 with 0x9e.
         let parts = [&data[..8 << 20], &data[8 << 20..]];
         let combined = combine_part_qetags(&parts.map(|p| (p.len() as u64, q(p)))).unwrap();

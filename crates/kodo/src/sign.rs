@@ -132,7 +132,10 @@ mod tests {
 
     #[test]
     fn debug_hides_the_secret() {
-        let s = format!("{:?}", Signer::new(Credentials::new("ak", "very-secret-sk")));
+        let s = format!(
+            "{:?}",
+            Signer::new(Credentials::new("ak", "very-secret-sk"))
+        );
         assert!(s.contains("ak") && !s.contains("very-secret-sk"), "{s}");
     }
 }
