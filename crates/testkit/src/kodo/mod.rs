@@ -115,7 +115,12 @@ impl KodoEmulator {
 
     /// Starts an emulator that accepts this key pair.
     pub fn start_with(account: Account) -> io::Result<KodoEmulator> {
-        let main = StdTcpListener::bind("127.0.0.1:0")?;
+        Self::start_on(0, account)
+    }
+
+    /// Like [`KodoEmulator::start_with`], its all-zones endpoint on `port` (0: any free one).
+    pub fn start_on(port: u16, account: Account) -> io::Result<KodoEmulator> {
+        let main = StdTcpListener::bind(("127.0.0.1", port))?;
         let endpoint = format!("http://{}", main.local_addr()?);
         let mut listeners = vec![(None, main)];
         let mut zone_hosts = BTreeMap::new();
