@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use stowage_core::{Credentials, ObjectStore, Scheme, StorageUrl};
 use stowage_fs::FsStore;
+use stowage_kodo::{KodoConfig, KodoStore};
 use stowage_s3::{S3Config, S3Integrity, S3Store};
 
 use crate::StoreArgs;
@@ -33,7 +34,10 @@ pub async fn open_bucket(
             Ok(Arc::new(store))
         }
         Scheme::S3 => Ok(Arc::new(S3Store::new(s3_config(&url.bucket, args)?).await?)),
-        Scheme::Oss | Scheme::Cos | Scheme::Kodo => bail!(
+        Scheme::Kodo => Ok(Arc::new(
+            KodoStore::new(kodo_config(&url.bucket, args)?).await?,
+        )),
+        Scheme::Oss | Scheme::Cos => bail!(
             "{}:// buckets are not supported yet (the native {} adapter is still being built); use s3:// with the vendor's S3-compatible endpoint meanwhile",
             url.scheme.as_str(),
             url.scheme.as_str().to_uppercase()
@@ -61,6 +65,26 @@ fn s3_config(bucket: &str, args: &StoreArgs) -> Result<S3Config> {
         (None, None) => None,
         _ => bail!(
             "--access-key and --secret-key go together: give both, or neither to use the environment or a profile"
+        ),
+    };
+    Ok(cfg)
+}
+
+/// Kodo: `--region` is the zone (asked from Qiniu when absent), `--endpoint` puts every
+/// host (up, rs, rsf, uc, io) at one URL, keys come from the flags or
+/// `QINIU_ACCESS_KEY`/`QINIU_SECRET_KEY`.
+fn kodo_config(bucket: &str, args: &StoreArgs) -> Result<KodoConfig> {
+    let mut cfg = KodoConfig::new(bucket);
+    cfg.zone.clone_from(&args.region);
+    if let Some(ep) = &args.endpoint {
+        cfg.endpoint = Some(ep.clone());
+        cfg.https = !ep.starts_with("http://");
+    }
+    cfg.credentials = match (&args.access_key, &args.secret_key) {
+        (Some(ak), Some(sk)) => Some(Credentials::new(ak, sk)),
+        (None, None) => None,
+        _ => bail!(
+            "--access-key and --secret-key go together: give both, or neither to use QINIU_ACCESS_KEY and QINIU_SECRET_KEY"
         ),
     };
     Ok(cfg)
