@@ -91,7 +91,7 @@ fn a_wrong_secret_names_the_fix_and_hides_the_secret() {
         "{err}"
     );
     assert!(!err.contains("wrong-secret-abcdef"), "{err}");
-    let o = stowage(&emu, &emu.secret_key().to_owned(), &["ls", "kodo://nope/"]);
+    let o = stowage(&emu, emu.secret_key(), &["ls", "kodo://nope/"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         !o.status.success() && err.contains("bucket not found"),

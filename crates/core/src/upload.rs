@@ -141,11 +141,11 @@ async fn send_part(
     etag_is_md5: bool,
     retry: &RetryPolicy,
 ) -> Result<PartInfo> {
-    if let Some(held) = held.filter(|h| h.size == len) {
-        if held_part_matches(path, offset, &held, etag_is_md5).await? {
-            tracing::debug!(part_number, "part already uploaded; kept");
-            return Ok(held);
-        }
+    if let Some(held) = held.filter(|h| h.size == len)
+        && held_part_matches(path, offset, &held, etag_is_md5).await?
+    {
+        tracing::debug!(part_number, "part already uploaded; kept");
+        return Ok(held);
     }
     let what = format!("part {part_number} of {}", upload.key);
     retry

@@ -671,7 +671,7 @@ impl ObjectStore for KodoStore {
             .with_key(key));
         }
         let mut checksums = sums;
-        if !checksums.qetag.as_deref().is_some_and(|q| q == reply.etag) {
+        if checksums.qetag.as_deref().is_none_or(|q| q != reply.etag) {
             // An etag that is not the part's qetag proves nothing locally; keep the MD5 only.
             checksums.qetag = None;
         }

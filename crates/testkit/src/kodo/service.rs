@@ -25,8 +25,19 @@ use super::{Bucket, Object, Part, State, Upload, form};
 use crate::s3s_server::accept_until_stopped;
 
 type Answer = Response<Full<Bytes>>;
-/// Handlers fail with a finished (error) answer.
-type Result<T> = std::result::Result<T, Answer>;
+/// Handlers fail with Qiniu's error: a status and the `error` text.
+type Result<T> = std::result::Result<T, Fail>;
+
+pub(super) struct Fail {
+    status: u16,
+    message: String,
+}
+
+impl Fail {
+    fn answer(self) -> Answer {
+        reply(self.status, json!({ "error": self.message }))
+    }
+}
 
 const MIN_PART: usize = 1 << 20;
 const MAX_PART: usize = 1 << 30;
@@ -137,7 +148,7 @@ async fn handle(state: &State, zone: Option<&str>, req: Request<Incoming>) -> An
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return error(400, &format!("reading the body: {e}")),
+        Err(e) => return error(400, &format!("reading the body: {e}")).answer(),
     };
     let req = Req {
         host: parts
@@ -153,7 +164,7 @@ async fn handle(state: &State, zone: Option<&str>, req: Request<Incoming>) -> An
         body,
         zone: zone.map(str::to_owned),
     };
-    route(state, &req).unwrap_or_else(|answer| answer)
+    route(state, &req).unwrap_or_else(Fail::answer)
 }
 
 fn route(state: &State, req: &Req) -> Result<Answer> {
@@ -183,8 +194,11 @@ fn reply(status: u16, body: Value) -> Answer {
 }
 
 /// Qiniu's error answer: `{"error": "…"}` with Qiniu's status.
-fn error(status: u16, message: &str) -> Answer {
-    reply(status, json!({ "error": message }))
+fn error(status: u16, message: &str) -> Fail {
+    Fail {
+        status,
+        message: message.to_owned(),
+    }
 }
 
 fn request_id() -> String {
@@ -430,10 +444,10 @@ fn upload_part(state: &State, req: &Req, bucket: &mut Bucket, id: &str, n: &str)
         return Err(error(400, "part is larger than 1 GiB"));
     }
     let md5 = md5_hex(&req.body);
-    if let Some(sent) = req.header("content-md5") {
-        if !sent.eq_ignore_ascii_case(&md5) {
-            return Err(error(406, "content md5 not match"));
-        }
+    if let Some(sent) = req.header("content-md5")
+        && !sent.eq_ignore_ascii_case(&md5)
+    {
+        return Err(error(406, "content md5 not match"));
     }
     let upload = open_upload(state, bucket, id)?;
     let etag = qetag(&req.body);
