@@ -346,6 +346,7 @@ fn form_upload(state: &State, req: &Req) -> Result<Answer> {
         .iter()
         .find(|f| f.name == "file")
         .ok_or_else(|| error(400, "file is not specified in multipart"))?;
+    check_crc32(text("crc32").as_deref(), &file.data)?;
     let mut buckets = state.buckets();
     let bucket = bucket_in_zone(&mut buckets, &grant.bucket, req, "up")?;
     let hash = qetag(&file.data);
@@ -376,6 +377,20 @@ fn form_upload(state: &State, req: &Req) -> Result<Answer> {
     };
     bucket.objects.insert(key.clone(), object);
     Ok(reply(200, json!({ "hash": hash, "key": key })))
+}
+
+/// A form upload's optional `crc32` field (decimal CRC-32 of the file), checked like Qiniu
+/// does: 406 when it differs.
+fn check_crc32(sent: Option<&str>, data: &[u8]) -> Result<()> {
+    let Some(sent) = sent else { return Ok(()) };
+    let expected: u32 = sent
+        .trim()
+        .parse()
+        .map_err(|_| error(400, "crc32 must be a decimal number"))?;
+    if crc32fast::hash(data) != expected {
+        return Err(error(406, "crc32 not match"));
+    }
+    Ok(())
 }
 
 /// `/buckets/<bucket>/objects/<urlsafe_b64(key) | ~>/uploads[/<id>[/<partNumber>]]`
