@@ -53,11 +53,17 @@ impl KodoConfig {
 
     /// The configured key pair, else the environment's.
     pub(crate) fn resolve_credentials(&self) -> Result<Credentials> {
+        self.credentials_or(|name| std::env::var(name).ok())
+    }
+
+    fn credentials_or(&self, env: impl Fn(&str) -> Option<String>) -> Result<Credentials> {
         if let Some(c) = &self.credentials {
             return Ok(c.clone());
         }
-        match (std::env::var(ACCESS_KEY_ENV), std::env::var(SECRET_KEY_ENV)) {
-            (Ok(ak), Ok(sk)) if !ak.is_empty() && !sk.is_empty() => Ok(Credentials::new(ak, sk)),
+        match (env(ACCESS_KEY_ENV), env(SECRET_KEY_ENV)) {
+            (Some(ak), Some(sk)) if !ak.is_empty() && !sk.is_empty() => {
+                Ok(Credentials::new(ak, sk))
+            }
             _ => Err(Error::new(
                 ErrorKind::InvalidCredentials,
                 format!(
@@ -155,13 +161,23 @@ mod tests {
     }
 
     #[test]
-    fn missing_credentials_name_the_flags_and_variables() {
-        let mut cfg = KodoConfig::new("b");
-        cfg.credentials = None;
-        if std::env::var(ACCESS_KEY_ENV).is_err() {
-            let e = cfg.resolve_credentials().unwrap_err();
-            assert_eq!(e.kind(), &ErrorKind::InvalidCredentials);
-            assert!(e.to_string().contains("QINIU_ACCESS_KEY"), "{e}");
-        }
+    fn credentials_from_config_then_environment_else_a_named_fix() {
+        let cfg = KodoConfig::new("b");
+        let env = |name: &str| {
+            (name == ACCESS_KEY_ENV || name == SECRET_KEY_ENV).then(|| format!("{name}-v"))
+        };
+        let c = cfg.credentials_or(env).unwrap();
+        assert_eq!(c.access_key_id, "QINIU_ACCESS_KEY-v");
+        assert_eq!(c.secret_access_key(), "QINIU_SECRET_KEY-v");
+        let e = cfg.credentials_or(|_| None).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials);
+        let text = e.to_string();
+        assert!(
+            text.contains("QINIU_ACCESS_KEY") && text.contains("--secret-key"),
+            "{text}"
+        );
+        let mut given = cfg.clone();
+        given.credentials = Some(Credentials::new("ak", "sk"));
+        assert_eq!(given.credentials_or(env).unwrap().access_key_id, "ak");
     }
 }
