@@ -40,11 +40,12 @@ fn classify(status: u16, said: &str, ctx: Ctx) -> (ErrorKind, &'static str) {
             ErrorKind::InvalidCredentials,
             ": the upload or download token expired before the request arrived; check this machine's clock and the token lifetime",
         ),
-        // Qiniu tells an unknown access key apart from a bad signature only in the text;
-        // "bad token" is what a token signed with the wrong secret gets.
-        401 if lower.contains("accesskey") || lower.contains("not found") => {
-            (ErrorKind::InvalidCredentials, "")
-        }
+        // `uc`'s query names an unknown access key; elsewhere Qiniu answers an unknown key
+        // and a wrong secret alike with 401 "bad token" (see `KodoStore::explain_bad_token`).
+        401 | 612 if lower.contains("accesskey") => (
+            ErrorKind::InvalidCredentials,
+            ": Qiniu does not know this access key",
+        ),
         401 => (ErrorKind::SignatureMismatch, ""),
         403 => (ErrorKind::AccessDenied, ""),
         400 if lower.contains("incorrect region") || lower.contains("incorrect zone") => (
@@ -80,6 +81,33 @@ fn zone_in_message(said: &str) -> Option<String> {
     Some(zone.to_owned()).filter(|z| !z.is_empty())
 }
 
+/// `e` as an unknown-access-key error, keeping its context.
+pub(crate) fn unknown_access_key(e: &Error, access_key: &str) -> Error {
+    let mut out = Error::new(
+        ErrorKind::InvalidCredentials,
+        format!(
+            "{} (Qiniu's uc service does not know access key `{access_key}`)",
+            e.message()
+        ),
+    );
+    if let Some(b) = e.bucket() {
+        out = out.with_bucket(b);
+    }
+    if let Some(k) = e.key() {
+        out = out.with_key(k);
+    }
+    if let Some(c) = e.vendor_code() {
+        out = out.with_vendor_code(c);
+    }
+    if let Some(s) = e.http_status() {
+        out = out.with_http_status(s);
+    }
+    if let Some(r) = e.request_id() {
+        out = out.with_request_id(r);
+    }
+    out
+}
+
 /// A transport failure: the connection broke or never opened.
 pub(crate) fn from_transport(e: reqwest::Error) -> Error {
     // reqwest's Display names the URL, which for a private download carries a token:
@@ -110,7 +138,7 @@ mod tests {
             ErrorKind::InvalidCredentials
         );
         assert_eq!(
-            kind(401, "app/accesskey is not found", Ctx::Object),
+            kind(612, "app/accesskey is not found", Ctx::Bucket),
             ErrorKind::InvalidCredentials
         );
         assert_eq!(
@@ -124,6 +152,26 @@ mod tests {
         assert_eq!(
             kind(612, "no such uploadId", Ctx::Upload),
             ErrorKind::UploadNotFound
+        );
+        assert_eq!(
+            kind(
+                400,
+                "incorrect zone, please use up-z1.qiniu.com",
+                Ctx::Object
+            ),
+            ErrorKind::WrongRegion {
+                bucket_region: Some("z1".into())
+            }
+        );
+        assert_eq!(
+            kind(
+                400,
+                "incorrect region, please use up-z2.qiniup.com, bucket is: rec",
+                Ctx::Object
+            ),
+            ErrorKind::WrongRegion {
+                bucket_region: Some("z2".into())
+            }
         );
         assert_eq!(
             kind(599, "server error", Ctx::Object),

@@ -142,6 +142,30 @@ impl KodoStore {
     where
         F: Fn() -> Result<RequestBuilder>,
     {
+        match self.call_retried(what, ctx, build).await {
+            Err(e) => Err(self.explain_bad_token(e).await),
+            ok => ok,
+        }
+    }
+
+    /// Qiniu answers an unknown access key and a wrong secret alike (401 "bad token"); its
+    /// unauthenticated `uc` query tells them apart, so ask it once when that happens.
+    async fn explain_bad_token(&self, e: Error) -> Error {
+        if e.kind() != &ErrorKind::SignatureMismatch {
+            return e;
+        }
+        match self.query_bucket().await {
+            Err(q) if q.kind() == &ErrorKind::InvalidCredentials => {
+                error::unknown_access_key(&e, self.signer.access_key())
+            }
+            _ => e,
+        }
+    }
+
+    async fn call_retried<F>(&self, what: &str, ctx: Ctx, build: F) -> Result<Answer>
+    where
+        F: Fn() -> Result<RequestBuilder>,
+    {
         self.retry
             .run(what, |_| async {
                 let resp = build()?.send().await.map_err(from_transport)?;
@@ -229,7 +253,7 @@ impl KodoStore {
             utf8_percent_encode(&self.cfg.bucket, NON_ALPHANUMERIC)
         );
         let answer = self
-            .call("uc /v4/query", Ctx::Bucket, || Ok(self.http.get(&url)))
+            .call_retried("uc /v4/query", Ctx::Bucket, || Ok(self.http.get(&url)))
             .await?;
         let body: Value = self.json("uc /v4/query", &answer)?;
         body["hosts"]
@@ -381,12 +405,8 @@ impl KodoStore {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let body = resp.bytes().await.unwrap_or_default();
-            return Err(from_answer(
-                status.as_u16(),
-                &body,
-                id.as_deref(),
-                Ctx::Object,
-            ));
+            let e = from_answer(status.as_u16(), &body, id.as_deref(), Ctx::Object);
+            return Err(self.explain_bad_token(e).await);
         }
         let meta = meta_from_download(key, resp.headers());
         let served = match (range, status) {

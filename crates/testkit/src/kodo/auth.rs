@@ -8,7 +8,9 @@ use base64::engine::general_purpose::URL_SAFE;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 
-/// Why a credential was refused: Qiniu answers every one with 401 and an `error` text.
+/// Why a credential was refused. Qiniu answers each with 401; an unknown access key and a
+/// wrong signature both read "bad token" (only `uc`'s unauthenticated query tells an unknown
+/// key apart, with 612 "app/accesskey is not found").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthError {
     /// No or malformed `Authorization`/token.
@@ -26,7 +28,7 @@ impl AuthError {
     pub fn message(&self) -> &'static str {
         match self {
             AuthError::Malformed => "bad token",
-            AuthError::UnknownKey => "app/accesskey is not found",
+            AuthError::UnknownKey => "bad token",
             AuthError::BadSignature => "bad token",
             AuthError::Expired => "token out of date",
         }

@@ -670,7 +670,7 @@ fn query(state: &State, req: &Req) -> Result<Answer> {
     let params = req.params();
     let name = params.get("bucket").cloned().unwrap_or_default();
     if params.get("ak").map(String::as_str) != Some(state.account.access_key.as_str()) {
-        return Err(error(401, "app/accesskey is not found"));
+        return Err(error(612, "app/accesskey is not found"));
     }
     let buckets = state.buckets();
     let bucket = buckets
