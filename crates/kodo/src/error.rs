@@ -41,7 +41,7 @@ fn classify(status: u16, said: &str, ctx: Ctx) -> (ErrorKind, &'static str) {
             ": the upload or download token expired before the request arrived; check this machine's clock and the token lifetime",
         ),
         // `uc`'s query names an unknown access key; elsewhere Qiniu answers an unknown key
-        // and a wrong secret alike with 401 "bad token" (see `KodoStore::explain_bad_token`).
+        // and a wrong secret alike with 401 "bad token" (see `KodoStore::explain`).
         401 | 612 if lower.contains("accesskey") => (
             ErrorKind::InvalidCredentials,
             ": Qiniu does not know this access key",
@@ -83,13 +83,24 @@ fn zone_in_message(said: &str) -> Option<String> {
 
 /// `e` as an unknown-access-key error, keeping its context.
 pub(crate) fn unknown_access_key(e: &Error, access_key: &str) -> Error {
-    let mut out = Error::new(
-        ErrorKind::InvalidCredentials,
-        format!(
-            "{} (Qiniu's uc service does not know access key `{access_key}`)",
-            e.message()
-        ),
+    let message = format!(
+        "{} (Qiniu's uc service does not know access key `{access_key}`)",
+        e.message()
     );
+    rekind(e, ErrorKind::InvalidCredentials, message)
+}
+
+/// `e` with the bucket's zone, asked from `uc` after a wrong-zone answer that did not say it.
+pub(crate) fn in_zone(e: &Error, zone: String) -> Error {
+    let kind = ErrorKind::WrongRegion {
+        bucket_region: Some(zone),
+    };
+    rekind(e, kind, e.message().to_owned())
+}
+
+/// A new error of `kind` with `message` and every piece of context `e` has.
+fn rekind(e: &Error, kind: ErrorKind, message: String) -> Error {
+    let mut out = Error::new(kind, message);
     if let Some(b) = e.bucket() {
         out = out.with_bucket(b);
     }

@@ -143,21 +143,28 @@ impl KodoStore {
         F: Fn() -> Result<RequestBuilder>,
     {
         match self.call_retried(what, ctx, build).await {
-            Err(e) => Err(self.explain_bad_token(e).await),
+            Err(e) => Err(self.explain(e).await),
             ok => ok,
         }
     }
 
-    /// Qiniu answers an unknown access key and a wrong secret alike (401 "bad token"); its
-    /// unauthenticated `uc` query tells them apart, so ask it once when that happens.
-    async fn explain_bad_token(&self, e: Error) -> Error {
-        if e.kind() != &ErrorKind::SignatureMismatch {
-            return e;
-        }
-        match self.query_bucket().await {
-            Err(q) if q.kind() == &ErrorKind::InvalidCredentials => {
-                error::unknown_access_key(&e, self.signer.access_key())
-            }
+    /// Completes what Qiniu's answer leaves open, with one `uc` query: an unknown access key
+    /// and a wrong secret both get 401 "bad token" (`uc` names an unknown key), and a
+    /// wrong-zone answer does not always name the bucket's zone.
+    async fn explain(&self, e: Error) -> Error {
+        match e.kind() {
+            ErrorKind::SignatureMismatch => match self.query_bucket().await {
+                Err(q) if q.kind() == &ErrorKind::InvalidCredentials => {
+                    error::unknown_access_key(&e, self.signer.access_key())
+                }
+                _ => e,
+            },
+            ErrorKind::WrongRegion {
+                bucket_region: None,
+            } => match self.bucket_zone().await {
+                Ok(zone) => error::in_zone(&e, zone),
+                Err(_) => e,
+            },
             _ => e,
         }
     }
@@ -406,7 +413,7 @@ impl KodoStore {
                 .map(str::to_owned);
             let body = resp.bytes().await.unwrap_or_default();
             let e = from_answer(status.as_u16(), &body, id.as_deref(), Ctx::Object);
-            return Err(self.explain_bad_token(e).await);
+            return Err(self.explain(e).await);
         }
         let meta = meta_from_download(key, resp.headers());
         let served = match (range, status) {

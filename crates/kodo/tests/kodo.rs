@@ -312,3 +312,21 @@ async fn metadata_and_md5_come_back_from_stat() {
         checksum_bytes(b"abc", &[ChecksumAlgo::Md5]).md5
     );
 }
+
+#[tokio::test]
+async fn a_wrong_zone_answer_without_the_zone_is_completed_from_uc() {
+    let emu = shared();
+    let bucket = unique_bucket("zone-uc");
+    emu.create_bucket(&bucket, "as0");
+    let rule = FaultRule::new(
+        Match::request("POST", "/"),
+        qiniu_error(400, "incorrect region"),
+        Times::Always,
+    );
+    let proxy = FaultProxy::start(emu.endpoint(), vec![rule]).unwrap();
+    let s = store(proxy.endpoint(), &bucket, good(emu)).await;
+    let e = put_one_byte(&s, "a.ts").await.expect_err("wrong zone");
+    assert_eq!(e.bucket_region(), Some("as0"), "{e}");
+    assert_eq!((e.vendor_code(), e.key()), (Some("400"), Some("a.ts")));
+    assert!(e.to_string().contains("use that region"), "{e}");
+}
