@@ -540,7 +540,7 @@ impl ObjectStore for KodoStore {
             }
         };
         let size = body.len();
-        let body = Source::from_body(body)?;
+        let body = Source::from_body(body).await.map_err(|e| e.or_key(key))?;
         let hash = self
             .form_upload(key, &body, opts)
             .await
@@ -883,11 +883,24 @@ enum Source {
 }
 
 impl Source {
-    /// Streams must have been buffered (by computing their qetag) before.
-    fn from_body(body: PutBody) -> Result<Source> {
+    /// Streams must have been buffered (by computing their qetag) before. A file shorter
+    /// than the range is refused here rather than failing mid-request.
+    async fn from_body(body: PutBody) -> Result<Source> {
         match body {
             PutBody::Bytes(b) => Ok(Source::Bytes(b)),
-            PutBody::File { path, offset, len } => Ok(Source::File { path, offset, len }),
+            PutBody::File { path, offset, len } => {
+                let size = tokio::fs::metadata(&path)
+                    .await
+                    .map_err(|e| Error::local_io(&path, e))?
+                    .len();
+                if size < offset + len {
+                    return Err(Error::invalid_input(format!(
+                        "local file {} has {size} bytes, fewer than the {len} from offset {offset} to upload (was it truncated?)",
+                        path.display()
+                    )));
+                }
+                Ok(Source::File { path, offset, len })
+            }
             PutBody::Stream { .. } => Err(Error::new(
                 ErrorKind::Other,
                 "a stream body must be buffered before a Kodo upload",

@@ -330,3 +330,40 @@ async fn a_wrong_zone_answer_without_the_zone_is_completed_from_uc() {
     assert_eq!((e.vendor_code(), e.key()), (Some("400"), Some("a.ts")));
     assert!(e.to_string().contains("use that region"), "{e}");
 }
+
+#[tokio::test]
+async fn a_truncated_file_with_known_checksums_is_refused_before_sending() {
+    let emu = shared();
+    let bucket = unique_bucket("trunc");
+    emu.create_bucket(&bucket, "z0");
+    let s = store(emu.endpoint(), &bucket, good(emu)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.ts");
+    std::fs::write(&path, pseudo_random(1000, 8)).unwrap();
+    let opts = PutOptions {
+        checksums: Some(checksum_bytes(
+            &pseudo_random(5000, 8),
+            &[ChecksumAlgo::Qetag],
+        )),
+        ..Default::default()
+    };
+    let body = PutBody::File {
+        path: path.clone(),
+        offset: 0,
+        len: 5000,
+    };
+    let e = s
+        .put("t.ts", body, &opts)
+        .await
+        .expect_err("truncated file sent");
+    assert_eq!(
+        (e.kind(), e.key()),
+        (&ErrorKind::InvalidInput, Some("t.ts")),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("t.ts") && e.to_string().contains("truncated"),
+        "{e}"
+    );
+    assert!(emu.object(&bucket, "t.ts").is_none());
+}
