@@ -6,9 +6,11 @@
 //! v2 for multipart objects whose parts are not 4 MiB), and listings carry each object's
 //! qetag, so a verifier needs no extra request per object.
 
+mod body;
 mod config;
 mod error;
 mod sign;
+mod wire;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -20,25 +22,28 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use md5::Digest as _;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use stowage_core::checksum::QETAG_BLOCK;
 use stowage_core::retry::RetryPolicy;
 use stowage_core::{
     Capabilities, ChecksumAlgo, Checksums, Error, ErrorKind, GetResult, ListPage, ListRequest,
     MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
 use time::OffsetDateTime;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::sync::OnceCell;
 
+use body::{Source, read_body, request_body};
 pub use config::{ACCESS_KEY_ENV, DEFAULT_UC_HOST, KodoConfig, SECRET_KEY_ENV};
 use config::{Hosts, with_scheme};
 use error::{Ctx, from_answer, from_transport};
 pub use sign::Signer;
+pub use wire::combine_part_qetags;
+use wire::{
+    InitReply, ListReply, PartReply, PartsReply, StatReply, UploadReply, file_name, from_put_time,
+    listed_meta, meta_from_download, now_unix, qetag_sums,
+};
 
 const MIN_PART: u64 = 1 << 20;
 const MAX_PART: u64 = 1 << 30;
@@ -435,72 +440,6 @@ impl KodoStore {
     }
 }
 
-#[derive(Deserialize)]
-struct UploadReply {
-    hash: String,
-}
-
-#[derive(Deserialize)]
-struct StatReply {
-    fsize: u64,
-    hash: String,
-    #[serde(rename = "mimeType")]
-    mime_type: Option<String>,
-    #[serde(rename = "putTime")]
-    put_time: Option<i64>,
-    md5: Option<String>,
-    #[serde(rename = "x-qn-meta", default)]
-    meta: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct ListItem {
-    key: String,
-    hash: String,
-    fsize: u64,
-    #[serde(rename = "mimeType")]
-    mime_type: Option<String>,
-    #[serde(rename = "putTime")]
-    put_time: Option<i64>,
-    md5: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ListReply {
-    #[serde(default)]
-    marker: Option<String>,
-    #[serde(default)]
-    items: Vec<ListItem>,
-}
-
-#[derive(Deserialize)]
-struct InitReply {
-    #[serde(rename = "uploadId")]
-    upload_id: String,
-}
-
-#[derive(Deserialize)]
-struct PartReply {
-    etag: String,
-    md5: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ListedPart {
-    #[serde(rename = "partNumber")]
-    part_number: u32,
-    etag: String,
-    size: u64,
-}
-
-#[derive(Deserialize)]
-struct PartsReply {
-    #[serde(rename = "partNumberMarker", default)]
-    marker: u32,
-    #[serde(default)]
-    parts: Vec<ListedPart>,
-}
-
 #[async_trait]
 impl ObjectStore for KodoStore {
     fn name(&self) -> String {
@@ -816,202 +755,9 @@ impl ObjectStore for KodoStore {
     }
 }
 
-// ---------------------------------------------------------------- helpers
-
-fn now_unix() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn qetag_sums(hash: String) -> Checksums {
-    let mut c = Checksums::default();
-    c.set(ChecksumAlgo::Qetag, &hash);
-    c
-}
-
-/// Kodo's `putTime` is in 100-ns units since the epoch.
-fn from_put_time(put_time: i64) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(put_time) * 100).ok()
-}
-
-fn file_name(key: &str) -> String {
-    key.rsplit('/').next().unwrap_or(key).to_owned()
-}
-
-fn listed_meta(i: ListItem) -> ObjectMeta {
-    let mut checksums = qetag_sums(i.hash.clone());
-    if let Some(md5) = &i.md5 {
-        checksums.set(ChecksumAlgo::Md5, md5);
-    }
-    ObjectMeta {
-        key: i.key,
-        size: i.fsize,
-        etag: Some(i.hash),
-        last_modified: i.put_time.and_then(from_put_time),
-        content_type: i.mime_type,
-        checksums,
-        metadata: BTreeMap::new(),
-    }
-}
-
-/// What a download's headers say about the object (its `ETag` is the qetag).
-fn meta_from_download(key: &str, headers: &reqwest::header::HeaderMap) -> ObjectMeta {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let size = text("content-range")
-        .and_then(|r| r.rsplit('/').next())
-        .and_then(|n| n.parse().ok())
-        .or_else(|| text("content-length").and_then(|n| n.parse().ok()))
-        .unwrap_or(0);
-    let etag = text("etag").map(|e| e.trim_matches('"').to_owned());
-    ObjectMeta {
-        key: key.to_owned(),
-        size,
-        checksums: etag.clone().map(qetag_sums).unwrap_or_default(),
-        etag,
-        content_type: text("content-type").map(str::to_owned),
-        ..Default::default()
-    }
-}
-
-/// What a form upload sends, re-readable for each attempt.
-enum Source {
-    Bytes(Bytes),
-    File {
-        path: std::path::PathBuf,
-        offset: u64,
-        len: u64,
-    },
-}
-
-impl Source {
-    /// Streams must have been buffered (by computing their qetag) before. A file shorter
-    /// than the range is refused here rather than failing mid-request.
-    async fn from_body(body: PutBody) -> Result<Source> {
-        match body {
-            PutBody::Bytes(b) => Ok(Source::Bytes(b)),
-            PutBody::File { path, offset, len } => {
-                let size = tokio::fs::metadata(&path)
-                    .await
-                    .map_err(|e| Error::local_io(&path, e))?
-                    .len();
-                if size < offset + len {
-                    return Err(Error::invalid_input(format!(
-                        "local file {} has {size} bytes, fewer than the {len} from offset {offset} to upload (was it truncated?)",
-                        path.display()
-                    )));
-                }
-                Ok(Source::File { path, offset, len })
-            }
-            PutBody::Stream { .. } => Err(Error::new(
-                ErrorKind::Other,
-                "a stream body must be buffered before a Kodo upload",
-            )),
-        }
-    }
-
-    fn len(&self) -> u64 {
-        match self {
-            Source::Bytes(b) => b.len() as u64,
-            Source::File { len, .. } => *len,
-        }
-    }
-}
-
-/// A request body for one attempt: bytes as they are, a file range read while sending.
-fn request_body(body: &Source) -> Result<reqwest::Body> {
-    match body {
-        Source::Bytes(b) => Ok(reqwest::Body::from(b.clone())),
-        Source::File { path, offset, len } => {
-            let (path, offset, len) = (path.clone(), *offset, *len);
-            let stream = futures::stream::once(async move {
-                let mut f = tokio::fs::File::open(&path).await?;
-                f.seek(std::io::SeekFrom::Start(offset)).await?;
-                Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::new(f.take(len)))
-            })
-            .try_flatten();
-            Ok(reqwest::Body::wrap_stream(stream))
-        }
-    }
-}
-
-/// A part's bytes in memory (parts are at most a few tens of MiB in practice).
-async fn read_body(body: PutBody) -> Result<Bytes> {
-    match body.checksums(&[]).await? {
-        (PutBody::Bytes(b), _) => Ok(b),
-        (PutBody::File { path, offset, len }, _) => {
-            let io = |e| Error::local_io(&path, e);
-            let mut f = tokio::fs::File::open(&path).await.map_err(io)?;
-            f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
-            let mut buf = Vec::with_capacity(len as usize);
-            f.take(len).read_to_end(&mut buf).await.map_err(io)?;
-            if buf.len() as u64 != len {
-                return Err(Error::invalid_input(format!(
-                    "local file {} is shorter than expected: read {} of {len} bytes from offset {offset}",
-                    path.display(),
-                    buf.len()
-                )));
-            }
-            Ok(Bytes::from(buf))
-        }
-        (PutBody::Stream { .. }, _) => unreachable!("checksums() buffers streams"),
-    }
-}
-
-/// The qetag Kodo gives an object assembled from parts with these sizes and qetags
-/// (etag v2): one part is its own qetag; otherwise `prefix ‖ SHA1(inner20(q1) ‖ …)`, with
-/// prefix 0x96 when every part but the last is exactly 4 MiB (then it equals the whole
-/// file's qetag v1) and 0x9e otherwise.
-pub fn combine_part_qetags(parts: &[(u64, String)]) -> Option<String> {
-    if let [(_, only)] = parts {
-        return Some(only.clone());
-    }
-    let (_, init) = parts.split_last()?;
-    let aligned = init.iter().all(|(size, _)| *size == QETAG_BLOCK);
-    let mut outer = sha1::Sha1::new();
-    for (_, q) in parts {
-        let raw = URL_SAFE.decode(q).ok()?;
-        outer.update(raw.get(1..21)?);
-    }
-    let mut out = vec![if aligned { 0x96 } else { 0x9e }];
-    out.extend_from_slice(&outer.finalize());
-    Some(URL_SAFE.encode(out))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage_core::checksum::{checksum_bytes, qetag_v2};
-
-    fn q(data: &[u8]) -> String {
-        checksum_bytes(data, &[ChecksumAlgo::Qetag]).qetag.unwrap()
-    }
-
-    #[test]
-    fn combined_part_qetags_match_the_core_v2() {
-        let data: Vec<u8> = (0..(9u32 << 20) + 123)
-            .map(|i| (i * 31 % 251) as u8)
-            .collect();
-        // Unaligned parts (8 MiB + rest): v2 with 0x9e.
-        let parts = [&data[..8 << 20], &data[8 << 20..]];
-        let combined = combine_part_qetags(&parts.map(|p| (p.len() as u64, q(p)))).unwrap();
-        assert_eq!(combined, qetag_v2(parts));
-        assert!(URL_SAFE.decode(&combined).unwrap()[0] == 0x9e);
-        // 4 MiB parts: equal to the whole file's qetag v1.
-        let aligned = [&data[..4 << 20], &data[4 << 20..8 << 20], &data[8 << 20..]];
-        let combined = combine_part_qetags(&aligned.map(|p| (p.len() as u64, q(p)))).unwrap();
-        assert_eq!(combined, q(&data));
-        // One part is its own qetag.
-        assert_eq!(combine_part_qetags(&[(5, q(b"hello"))]), Some(q(b"hello")));
-        assert_eq!(
-            combine_part_qetags(&[(5, q(b"hello")), (5, q(b"world"))]).unwrap(),
-            "ns56DcSIfBFUENXjdhsJTIvl3Rcu"
-        );
-    }
-
-    #[test]
-    fn put_time_is_in_100ns_units() {
-        let t = from_put_time(17_000_000_000_000_000).unwrap();
-        assert_eq!(t.unix_timestamp(), 1_700_000_000);
-    }
 
     #[test]
     fn key_path_encoding_keeps_slashes_and_unreserved() {
