@@ -654,13 +654,12 @@ impl ObjectStore for KodoStore {
         let mut out = Vec::new();
         let mut marker = 0u32;
         loop {
-            let url = self.uploads_url(
-                key,
-                &format!(
-                    "/{}?max-parts=1000&part-number-marker={marker}",
-                    upload.upload_id
-                ),
-            );
+            // Qiniu spells the marker `part-number_marker` (go-sdk's generated API).
+            let mut query = format!("/{}?max-parts=1000", upload.upload_id);
+            if marker > 0 {
+                query.push_str(&format!("&part-number_marker={marker}"));
+            }
+            let url = self.uploads_url(key, &query);
             let answer = self
                 .call("list parts", Ctx::Upload, || {
                     Ok(self.http.get(&url).header(
@@ -705,7 +704,10 @@ impl ObjectStore for KodoStore {
         let body = json!({
             "parts": parts.iter().map(|p| json!({ "partNumber": p.part_number, "etag": p.etag })).collect::<Vec<_>>(),
             "fname": file_name(key),
+            // Qiniu's docs and Python SDK name it `mimeType`, go-sdk's storagev2 `mime_type`:
+            // send both, the server reads the one it knows.
             "mimeType": content_type,
+            "mime_type": content_type,
             "metadata": metadata,
         })
         .to_string();

@@ -483,7 +483,7 @@ fn list_parts(state: &State, req: &Req, bucket: &mut Bucket, id: &str) -> Result
         .unwrap_or(1000usize)
         .clamp(1, 1000);
     let marker: u32 = params
-        .get("part-number-marker")
+        .get("part-number_marker") // sic: Qiniu's spelling
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
     let upload = open_upload(state, bucket, id)?;
@@ -549,6 +549,7 @@ fn complete(
     let data = Bytes::from(chosen.concat());
     let mime = body["mimeType"]
         .as_str()
+        .or_else(|| body["mime_type"].as_str())
         .map_or_else(|| content_type::for_key(&key), str::to_owned);
     let meta = body["metadata"]
         .as_object()
