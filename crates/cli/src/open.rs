@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use stowage_core::{Credentials, ObjectStore, Scheme, StorageUrl};
 use stowage_fs::FsStore;
+use stowage_kodo::{KodoConfig, KodoStore};
 use stowage_oss::{Addressing, OssConfig, OssStore};
 use stowage_s3::{S3Config, S3Integrity, S3Store};
 
@@ -35,7 +36,10 @@ pub async fn open_bucket(
         }
         Scheme::S3 => Ok(Arc::new(S3Store::new(s3_config(&url.bucket, args)?).await?)),
         Scheme::Oss => Ok(Arc::new(OssStore::new(oss_config(&url.bucket, args)?)?)),
-        Scheme::Cos | Scheme::Kodo => bail!(
+        Scheme::Kodo => Ok(Arc::new(
+            KodoStore::new(kodo_config(&url.bucket, args)?).await?,
+        )),
+        Scheme::Cos => bail!(
             "{}:// buckets are not supported yet (the native {} adapter is still being built); use s3:// with the vendor's S3-compatible endpoint meanwhile",
             url.scheme.as_str(),
             url.scheme.as_str().to_uppercase()
@@ -87,13 +91,38 @@ fn oss_config(bucket: &str, args: &StoreArgs) -> Result<OssConfig> {
         (None, false) => Addressing::VirtualHosted,
     };
     cfg.credentials = match (&args.access_key, &args.secret_key) {
-        // An STS token has no flag (flags show in `ps`): it comes from the environment.
-        (Some(ak), Some(sk)) => Some(Credentials::new(ak, sk).with_session_token(
-            OssConfig::credentials_from_env().and_then(|c| c.session_token().map(str::to_string)),
-        )),
+        // An STS token: --session-token, else the environment.
+        (Some(ak), Some(sk)) => {
+            let env_token = || {
+                OssConfig::credentials_from_env()
+                    .and_then(|c| c.session_token().map(str::to_string))
+            };
+            let token = args.session_token.clone().or_else(env_token);
+            Some(Credentials::new(ak, sk).with_session_token(token))
+        }
         (None, None) => None,
         _ => bail!(
             "--access-key and --secret-key go together: give both, or neither to use OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET"
+        ),
+    };
+    Ok(cfg)
+}
+
+/// Kodo: `--region` is the zone (asked from Qiniu when absent), `--endpoint` puts every
+/// host (up, rs, rsf, uc, io) at one URL, keys come from the flags or
+/// `QINIU_ACCESS_KEY`/`QINIU_SECRET_KEY`.
+fn kodo_config(bucket: &str, args: &StoreArgs) -> Result<KodoConfig> {
+    let mut cfg = KodoConfig::new(bucket);
+    cfg.zone.clone_from(&args.region);
+    if let Some(ep) = &args.endpoint {
+        cfg.endpoint = Some(ep.clone());
+        cfg.https = !ep.starts_with("http://");
+    }
+    cfg.credentials = match (&args.access_key, &args.secret_key) {
+        (Some(ak), Some(sk)) => Some(Credentials::new(ak, sk)),
+        (None, None) => None,
+        _ => bail!(
+            "--access-key and --secret-key go together: give both, or neither to use QINIU_ACCESS_KEY and QINIU_SECRET_KEY"
         ),
     };
     Ok(cfg)

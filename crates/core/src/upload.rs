@@ -94,8 +94,22 @@ pub async fn multipart_upload_file(
 
     let parts: Vec<PartInfo> = futures::stream::iter(plan)
         .map(|(n, offset, len)| {
-            let held = held.get(&n).filter(|_| caps.part_etag_is_md5).cloned();
-            send_part(store, &upload, path, n, offset, len, held, &cfg.part_retry)
+            let held = held
+                .get(&n)
+                .filter(|p| caps.part_etag_is_md5 || !p.checksums.is_empty())
+                .cloned();
+            let etag_is_md5 = caps.part_etag_is_md5;
+            send_part(
+                store,
+                &upload,
+                path,
+                n,
+                offset,
+                len,
+                held,
+                etag_is_md5,
+                &cfg.part_retry,
+            )
         })
         .buffer_unordered(cfg.concurrency.max(1))
         .try_collect()
@@ -124,14 +138,14 @@ async fn send_part(
     offset: u64,
     len: u64,
     held: Option<PartInfo>,
+    etag_is_md5: bool,
     retry: &RetryPolicy,
 ) -> Result<PartInfo> {
-    if let Some(held) = held.filter(|h| h.size == len) {
-        let (_, local) = checksum_file_range(path, offset, Some(len), &[ChecksumAlgo::Md5]).await?;
-        if local.get(ChecksumAlgo::Md5).as_deref() == Some(held.etag.as_str()) {
-            tracing::debug!(part_number, "part already uploaded; kept");
-            return Ok(held);
-        }
+    if let Some(held) = held.filter(|h| h.size == len)
+        && held_part_matches(path, offset, &held, etag_is_md5).await?
+    {
+        tracing::debug!(part_number, "part already uploaded; kept");
+        return Ok(held);
     }
     let what = format!("part {part_number} of {}", upload.key);
     retry
@@ -144,6 +158,27 @@ async fn send_part(
             store.upload_part(upload, part_number, body)
         })
         .await
+}
+
+/// Whether a part the store holds has the local bytes: by its ETag when that is an MD5,
+/// else by the checksums the store listed for it (Kodo lists each part's qetag).
+async fn held_part_matches(
+    path: &Path,
+    offset: u64,
+    held: &PartInfo,
+    etag_is_md5: bool,
+) -> Result<bool> {
+    if etag_is_md5 {
+        let (_, local) =
+            checksum_file_range(path, offset, Some(held.size), &[ChecksumAlgo::Md5]).await?;
+        return Ok(local.get(ChecksumAlgo::Md5).as_deref() == Some(held.etag.as_str()));
+    }
+    let listed: Vec<ChecksumAlgo> = ChecksumAlgo::ALL
+        .into_iter()
+        .filter(|a| held.checksums.get(*a).is_some())
+        .collect();
+    let (_, local) = checksum_file_range(path, offset, Some(held.size), &listed).await?;
+    Ok(!listed.is_empty() && local.verify(&held.checksums).is_ok())
 }
 
 fn with_upload_context(e: Error, upload: &MultipartUpload) -> Error {

@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod faulty;
 pub mod http_static;
+pub mod kodo;
 pub mod moto;
 pub mod oss;
 pub mod proxy;

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use stowage_testkit::oss::{DEFAULT_REGION, OssEmulator};
 
-const USAGE: &str = "usage: stowage-testkit serve oss [--port N] [--region R] [--bucket NAME]... [--access-key AK --secret-key SK] [--clock-offset SECONDS]";
+pub const USAGE: &str = "usage: stowage-testkit serve oss [--port N] [--region R] [--bucket NAME]... [--access-key AK --secret-key SK] [--clock-offset SECONDS]";
 
 #[derive(Default)]
 struct Options {
@@ -89,9 +89,9 @@ fn serve(opts: Options) -> std::io::Result<()> {
     }
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match parse(&args) {
+/// `stowage-testkit serve oss …` (the whole argument list).
+pub fn run(args: &[String]) -> ExitCode {
+    match parse(args) {
         Ok(opts) => match serve(opts) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
