@@ -18,13 +18,9 @@ use crate::journal::{Entry, Journal, State};
 use crate::plan::{self, LocalFile, STATE_DIR};
 use crate::{Event, Options, Status, Summary, Targets};
 
-/// Checksums computed once per file: what S3 (MD5, CRC64-NVME) and OSS/COS (CRC-64/XZ)
-/// check. MD5 first: files sent in parts skip it.
-const LOCAL_ALGOS: [ChecksumAlgo; 3] = [
-    ChecksumAlgo::Md5,
-    ChecksumAlgo::Crc64Nvme,
-    ChecksumAlgo::Crc64Ecma,
-];
+/// Checksums every file gets: what S3 (CRC64-NVME) and OSS/COS (CRC-64/XZ) check and report,
+/// nearly free to compute.
+const ALWAYS: [ChecksumAlgo; 2] = [ChecksumAlgo::Crc64Nvme, ChecksumAlgo::Crc64Ecma];
 /// Key of the manifest, under the prefix.
 pub const MANIFEST_NAME: &str = "stowage-manifest.json";
 
@@ -186,16 +182,26 @@ async fn send_all<'f>(run: &Run, files: impl Iterator<Item = &'f LocalFile>) {
 
 /// Gets one object into a bucket: primary first, backup when the primary's budget is spent.
 /// Sends every non-playlist file the journal has not seen land.
-/// Whether an MD5 of the whole file is worth its pass: only for a single put into a bucket
-/// that checks MD5. A multipart object's parts carry their own, and its ETag is no MD5.
-fn wants_md5(run: &Run, entry: &Entry) -> bool {
+/// The checksums worth a pass over the file: [`ALWAYS`], plus, when the file goes up in one
+/// put, the digest each bucket checks on upload — MD5 where it takes one (Content-MD5), else
+/// Kodo's qetag. A multipart object's ETag is no MD5, and Kodo's multipart hash is a qetag v2
+/// of the parts, so those are left to the parts.
+fn local_algos(run: &Run, entry: &Entry) -> Vec<ChecksumAlgo> {
+    let mut algos = ALWAYS.to_vec();
+    if entry.size > run.opts.upload.multipart_threshold {
+        return algos;
+    }
     let stores = std::iter::once(&run.targets.primary).chain(run.targets.backup.as_ref());
-    entry.size <= run.opts.upload.multipart_threshold
-        && stores.into_iter().any(|s| {
-            s.capabilities()
-                .verified_on_upload
-                .contains(&ChecksumAlgo::Md5)
-        })
+    for store in stores {
+        let checked = store.capabilities().verified_on_upload;
+        let digest = [ChecksumAlgo::Md5, ChecksumAlgo::Qetag]
+            .into_iter()
+            .find(|a| checked.contains(a));
+        if let Some(algo) = digest.filter(|a| !algos.contains(a)) {
+            algos.push(algo);
+        }
+    }
+    algos
 }
 
 pub(crate) async fn send_pending(run: &Run, files: &[LocalFile]) {
@@ -244,12 +250,8 @@ async fn local_checksums(run: &Run, entry: &Entry) -> Result<Checksums> {
     if let Some(c) = &entry.local {
         return Ok(c.clone());
     }
-    let algos: &[ChecksumAlgo] = if wants_md5(run, entry) {
-        &LOCAL_ALGOS
-    } else {
-        &LOCAL_ALGOS[1..]
-    };
-    let (size, sums) = checksum_file(&entry.path, algos)
+    let algos = local_algos(run, entry);
+    let (size, sums) = checksum_file(&entry.path, &algos)
         .await
         .map_err(|e| e.or_key(&entry.key))?;
     if size != entry.size {

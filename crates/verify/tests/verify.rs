@@ -139,6 +139,67 @@ async fn every_injected_fault_is_named_on_moto() {
     fault_matrix(primary, backup).await;
 }
 
+#[tokio::test]
+async fn every_injected_fault_is_named_on_the_oss_emulator() {
+    let server = stowage_testkit::oss::OssEmulator::shared();
+    let creds = Credentials::new(server.access_key(), server.secret_key());
+    let mut stores = Vec::new();
+    for tag in ["op", "ob"] {
+        let name = s3_bucket(tag);
+        server.create_bucket(&name);
+        let mut cfg = stowage_oss::OssConfig::new(&name);
+        cfg.endpoint = Some(server.endpoint().to_string());
+        cfg.region = Some(stowage_testkit::oss::DEFAULT_REGION.to_string());
+        cfg.addressing = stowage_oss::Addressing::PathStyle;
+        cfg.credentials = Some(creds.clone());
+        stores.push(Arc::new(stowage_oss::OssStore::new(cfg).unwrap()) as Arc<dyn ObjectStore>);
+    }
+    let backup = stores.pop().unwrap();
+    let primary = stores.pop().unwrap();
+    let _spool = upload_to(primary.clone()).await;
+    fault_matrix(primary, backup).await;
+}
+
+#[tokio::test]
+async fn every_injected_fault_is_named_on_the_kodo_emulator() {
+    static EMU: std::sync::OnceLock<stowage_testkit::kodo::KodoEmulator> =
+        std::sync::OnceLock::new();
+    let emu = EMU.get_or_init(|| stowage_testkit::kodo::KodoEmulator::start().unwrap());
+    let creds = Credentials::new(emu.access_key(), emu.secret_key());
+    let mut stores = Vec::new();
+    for tag in ["kp", "kb"] {
+        let name = s3_bucket(tag);
+        emu.create_bucket(&name, "z0");
+        let mut cfg = stowage_kodo::KodoConfig::new(&name);
+        cfg.endpoint = Some(emu.endpoint().to_string());
+        cfg.credentials = Some(creds.clone());
+        cfg.https = false;
+        let store = stowage_kodo::KodoStore::new(cfg).await.unwrap();
+        stores.push(Arc::new(store) as Arc<dyn ObjectStore>);
+    }
+    let backup = stores.pop().unwrap();
+    let primary = stores.pop().unwrap();
+    let _spool = upload_to(primary.clone()).await;
+    let expected = manifest(primary.as_ref()).await;
+    assert!(
+        expected.iter().all(|e| !e
+            .checksums
+            .get(stowage_core::ChecksumAlgo::Qetag)
+            .unwrap_or_default()
+            .is_empty()),
+        "the manifest carries the qetag Kodo lists: {expected:?}"
+    );
+    let clean = verify(primary.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert_eq!((clean.intact, clean.unproven.len()), (6, 0), "{clean:?}");
+    assert!(
+        clean.requests <= 2,
+        "the listing's qetags prove the content: {clean:?}"
+    );
+    fault_matrix(primary, backup).await;
+}
+
 fn s3_bucket(tag: &str) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
