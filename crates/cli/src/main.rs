@@ -58,16 +58,19 @@ enum Command {
 /// How to reach a bucket; used by every command that takes a URL.
 #[derive(Debug, Clone, Default, Args)]
 pub struct StoreArgs {
-    /// S3-compatible endpoint URL (default: AWS, or $AWS_ENDPOINT_URL).
+    /// Endpoint URL: an S3-compatible server (default AWS, or $AWS_ENDPOINT_URL), an OSS
+    /// endpoint or custom domain ($OSS_ENDPOINT), or one URL for every Kodo host.
     #[arg(long)]
     endpoint: Option<String>,
-    /// Region of the bucket (default: $AWS_REGION, the profile, then us-east-1).
+    /// Region of the bucket: S3 (default $AWS_REGION, the profile, then us-east-1), OSS
+    /// (cn-hangzhou, $OSS_REGION), or the Kodo zone (z0, na0; asked from Qiniu when absent).
     #[arg(long)]
     region: Option<String>,
-    /// Profile in ~/.aws/config (default: $AWS_PROFILE).
+    /// S3 only: profile in ~/.aws/config (default: $AWS_PROFILE).
     #[arg(long)]
     profile: Option<String>,
-    /// Access key id (default: $AWS_ACCESS_KEY_ID or the profile).
+    /// Access key id (default: the vendor's variables: AWS_ACCESS_KEY_ID,
+    /// OSS_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_ID, QINIU_ACCESS_KEY; or the S3 profile).
     #[arg(long)]
     access_key: Option<String>,
     /// Secret key; prefer the environment, flags show up in `ps`.
