@@ -88,6 +88,10 @@ pub struct StoreArgs {
     /// AWS itself, md5 with --endpoint.
     #[arg(long, value_parser = ["md5", "crc64nvme"])]
     s3_integrity: Option<String>,
+    /// For s3:// URLs: reach an OSS, COS or Kodo bucket through that vendor's S3-compatible
+    /// API, with its endpoint for --region and its quirks (addressing, Content-MD5) set.
+    #[arg(long, value_parser = ["oss", "cos", "kodo"], requires = "region")]
+    s3_preset: Option<String>,
 }
 
 fn main() -> ExitCode {

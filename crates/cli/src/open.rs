@@ -48,6 +48,9 @@ pub async fn open_bucket(
 }
 
 fn s3_config(bucket: &str, args: &StoreArgs) -> Result<S3Config> {
+    if let Some(vendor) = &args.s3_preset {
+        return preset_config(bucket, args, vendor);
+    }
     let mut cfg = S3Config::from_env(bucket);
     if let Some(ep) = &args.endpoint {
         cfg.endpoint = Some(ep.clone());
@@ -71,6 +74,27 @@ fn s3_config(bucket: &str, args: &StoreArgs) -> Result<S3Config> {
             "--access-key and --secret-key go together: give both, or neither to use the environment or a profile"
         ),
     };
+    Ok(cfg)
+}
+
+/// An OSS, COS or Kodo bucket through the vendor's S3-compatible API: the preset's endpoint
+/// for the region (unless --endpoint), addressing and integrity, from stowage-region's data.
+fn preset_config(bucket: &str, args: &StoreArgs, vendor: &str) -> Result<S3Config> {
+    let vendor: stowage_region::Vendor = vendor.parse()?;
+    let region_id = args.region.as_deref().unwrap_or_default();
+    let region = vendor.region(region_id)?;
+    let Some(preset) = stowage_region::s3_preset(vendor) else {
+        bail!("{vendor} has no S3-compatible preset");
+    };
+    let settings = preset.for_region(region);
+    let mut plain = args.clone();
+    plain.s3_preset = None;
+    plain.region = Some(settings.region.clone());
+    plain.endpoint = Some(args.endpoint.clone().unwrap_or(settings.endpoint));
+    plain.s3_integrity = Some(args.s3_integrity.clone().unwrap_or(settings.integrity));
+    let mut cfg = s3_config(bucket, &plain)?;
+    // s3_config turns path style on for any --endpoint; the preset knows better.
+    cfg.force_path_style = args.path_style || settings.force_path_style;
     Ok(cfg)
 }
 
@@ -167,4 +191,42 @@ pub async fn open_object(url: &StorageUrl, args: &StoreArgs) -> Result<Located> 
         key: url.key.clone(),
         url: url.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_presets_fill_endpoint_region_addressing_and_integrity() {
+        let args = StoreArgs {
+            region: Some("cn-hangzhou".into()),
+            s3_preset: Some("oss".into()),
+            ..StoreArgs::default()
+        };
+        let cfg = s3_config("rec", &args).unwrap();
+        assert_eq!(
+            cfg.endpoint.as_deref(),
+            Some("https://s3.oss-cn-hangzhou.aliyuncs.com")
+        );
+        assert_eq!(cfg.region.as_deref(), Some("cn-hangzhou"));
+        assert!(!cfg.force_path_style, "OSS wants virtual-hosted addressing");
+        assert_eq!(cfg.integrity, S3Integrity::Md5AndCrc64Nvme);
+
+        let kodo = StoreArgs {
+            region: Some("z0".into()),
+            s3_preset: Some("kodo".into()),
+            ..StoreArgs::default()
+        };
+        let cfg = s3_config("rec", &kodo).unwrap();
+        assert!(cfg.endpoint.unwrap().contains("qiniucs.com"));
+
+        let unknown = StoreArgs {
+            region: Some("mars-1".into()),
+            s3_preset: Some("cos".into()),
+            ..StoreArgs::default()
+        };
+        let e = s3_config("rec-1250000000", &unknown).unwrap_err();
+        assert!(e.to_string().contains("mars-1"), "{e}");
+    }
 }
