@@ -64,6 +64,10 @@ pub struct UploadArgs {
     /// With --watch: least time between two publications of the growing playlist.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     playlist_every: Duration,
+    /// With --watch and --backup: this often, move what went to the backup into the primary
+    /// once it answers again (a background `stowage restore`; also once at the end).
+    #[arg(long, value_parser = parse_duration, requires = "backup")]
+    restore_every: Option<Duration>,
     /// One JSON event per line, then the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -119,6 +123,7 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
             idle_timeout: args.idle_timeout,
             stable_for: args.stable_for,
             playlist_every: args.playlist_every,
+            restore_every: args.restore_every,
             ..Default::default()
         };
         let stop = w.stop.clone();

@@ -123,6 +123,12 @@ impl Session {
 
     /// Ends the session: publishes every playlist whose segments are all confirmed, writes
     /// the manifest and summarises. Files never submitted are sent first.
+    /// Moves what went to the backup bucket into the primary, if the primary answers again.
+    /// Returns the keys moved. Cheap when nothing is in the backup.
+    pub async fn restore_from_backup(&self) -> Vec<String> {
+        run::restore_pass(&self.run).await
+    }
+
     pub async fn finish(self) -> Result<Summary> {
         let files = plan::scan(&self.run.dir)?;
         for f in &files {
@@ -151,6 +157,9 @@ pub struct WatchOptions {
     pub playlist_every: Duration,
     /// Set to stop (e.g. on Ctrl-C): what is in flight finishes, the rest is sent, then the end.
     pub stop: Arc<AtomicBool>,
+    /// While recording, this often move what went to the backup into the primary once the
+    /// primary answers again (a background `stowage restore`); `None`: only at `restore`.
+    pub restore_every: Option<Duration>,
 }
 
 impl Default for WatchOptions {
@@ -161,6 +170,7 @@ impl Default for WatchOptions {
             idle_timeout: Duration::from_secs(30),
             playlist_every: Duration::from_secs(10),
             stop: Arc::default(),
+            restore_every: None,
         }
     }
 }
@@ -189,7 +199,17 @@ pub async fn watch(
     let mut last_publish = Instant::now()
         .checked_sub(w.playlist_every)
         .unwrap_or_else(Instant::now);
+    let mut last_restore = Instant::now();
+    let mut restoring: Option<tokio::task::JoinHandle<Vec<String>>> = None;
     loop {
+        if let Some(every) = w.restore_every
+            && last_restore.elapsed() >= every
+            && restoring.as_ref().is_none_or(|t| t.is_finished())
+        {
+            let s = session.clone();
+            restoring = Some(tokio::spawn(async move { s.restore_from_backup().await }));
+            last_restore = Instant::now();
+        }
         let files = plan::scan(dir)?;
         let (named, ended) = recorder_state(&files);
         let fresh: Vec<&LocalFile> = files
@@ -239,6 +259,12 @@ pub async fn watch(
     }
     let drain = async move {
         while tasks.join_next().await.is_some() {}
+        if let Some(t) = restoring {
+            let _ = t.await;
+        }
+        if w.restore_every.is_some() {
+            session.restore_from_backup().await;
+        }
         session.finish().await
     };
     match opts.deadline {

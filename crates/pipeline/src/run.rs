@@ -660,6 +660,29 @@ pub async fn restore(dir: &Path, targets: &Targets, opts: &Options) -> Result<Su
     finish(&run, published, started).await
 }
 
+/// One pass moving what went to the backup into the primary, for a recording still in
+/// progress: the first object is tried once; if the primary still fails, the pass stops
+/// there (the next pass tries again). Returns the keys moved.
+pub(crate) async fn restore_pass(run: &Run) -> Vec<String> {
+    let Some(backup) = run.targets.backup.clone() else {
+        return Vec::new();
+    };
+    let Ok(entries) = run.journal.all() else {
+        return Vec::new();
+    };
+    let mut moved = Vec::new();
+    for entry in entries.iter().filter(|e| e.state == State::Backup) {
+        match restore_one(run, backup.as_ref(), entry).await {
+            Ok(()) => moved.push(entry.key.clone()),
+            Err(e) => {
+                tracing::debug!(key = %entry.key, error = %e, "primary still failing; restore later");
+                break;
+            }
+        }
+    }
+    moved
+}
+
 async fn restore_one(run: &Run, backup: &dyn ObjectStore, entry: &Entry) -> Result<()> {
     let local_ok = tokio::fs::metadata(&entry.path)
         .await

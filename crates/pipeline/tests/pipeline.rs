@@ -600,6 +600,7 @@ async fn watch_follows_a_recorder_and_keeps_the_playlist_honest() {
         idle_timeout: Duration::from_secs(10),
         playlist_every: Duration::from_millis(60),
         stop: Arc::default(),
+        restore_every: None,
     };
     let dir = spool.path().to_path_buf();
     let recorder = tokio::spawn(async move {
@@ -659,4 +660,82 @@ async fn watch_follows_a_recorder_and_keeps_the_playlist_honest() {
         .await
         .unwrap();
     assert!(final_playlist.ends_with(b"#EXT-X-ENDLIST\n"));
+}
+
+/// The primary fails for the first part of a live recording: those segments go to the
+/// backup; the background restore pass moves them to the primary once it answers, so the
+/// recording ends `uploaded` with the backup emptied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_restore_moves_backed_up_segments_once_the_primary_is_back() {
+    let server = S3sServer::shared();
+    let bucket = unique("bgrestore");
+    server.create_bucket(&bucket).unwrap();
+    let outage = FaultRule::new(
+        Match::request("PUT", &format!("/{bucket}/")),
+        Fault::s3_error(503, "ServiceUnavailable", "Please try again."),
+        Times::First(6),
+    );
+    let proxy = FaultProxy::start(server.endpoint(), vec![outage]).unwrap();
+    let primary: Arc<dyn ObjectStore> = Arc::new(s3s_store(proxy.endpoint(), &bucket, 1).await);
+    let backup_dir = tempfile::tempdir().unwrap();
+    let backup: Arc<dyn ObjectStore> = Arc::new(FsStore::create(backup_dir.path()).await.unwrap());
+    let targets = Targets {
+        primary: primary.clone(),
+        backup: Some(backup.clone()),
+    };
+    let opts = Options {
+        retry: RetryPolicy::immediate(2),
+        ..fast_options("bg")
+    };
+    let w = stowage_pipeline::WatchOptions {
+        poll: Duration::from_millis(40),
+        stable_for: Duration::from_millis(200),
+        idle_timeout: Duration::from_secs(10),
+        playlist_every: Duration::from_millis(60),
+        stop: Arc::default(),
+        restore_every: Some(Duration::from_millis(100)),
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let dir = spool.path().to_path_buf();
+    let recorder = tokio::spawn(async move {
+        let mut text = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:2\n");
+        for i in 0..8u64 {
+            let name = format!("sid_chan_202611241000{:02}000.ts", i * 2);
+            tokio::fs::write(dir.join(&name), pseudo_random(20_000, i + 1))
+                .await
+                .unwrap();
+            text.push_str(&format!("#EXTINF:2.0,\n{name}\n"));
+            tokio::fs::write(dir.join("sid_chan.m3u8"), &text)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(120)).await;
+        }
+        text.push_str("#EXT-X-ENDLIST\n");
+        tokio::fs::write(dir.join("sid_chan.m3u8"), text)
+            .await
+            .unwrap();
+    });
+    let summary = stowage_pipeline::watch(spool.path(), &targets, &opts, &w)
+        .await
+        .unwrap();
+    recorder.await.unwrap();
+    assert_eq!(proxy.injected(0), 6, "the outage happened");
+    assert_eq!(summary.status, Status::Uploaded, "{summary:?}");
+    assert!(summary.in_backup.is_empty(), "{summary:?}");
+    let mut names: Vec<String> = std::fs::read_dir(spool.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".stowage")
+        .collect();
+    names.sort();
+    assert_bucket_matches(primary.as_ref(), spool.path(), "bg", &names).await;
+    let left: Vec<String> = backup
+        .list_all("bg/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.ends_with(".ts"))
+        .collect();
+    assert!(left.is_empty(), "segments still in the backup: {left:?}");
 }
