@@ -312,13 +312,6 @@ fn distance(target: &Target, bucket_region: Option<&str>, from: Option<&str>) ->
     let Some(vendor) = vendor_of(target.url.scheme) else {
         return Finding::new("distance", Verdict::Skip, "a local directory");
     };
-    let Some(from) = from else {
-        return Finding::new(
-            "distance",
-            Verdict::Skip,
-            "where the recorder runs is unknown (--from REGION)",
-        );
-    };
     let Some(region_id) = bucket_region else {
         return Finding::new(
             "distance",
@@ -326,14 +319,28 @@ fn distance(target: &Target, bucket_region: Option<&str>, from: Option<&str>) ->
             "the bucket's region is unknown (--region)",
         );
     };
-    let selection = vendor
-        .region(region_id.trim_start_matches("oss-"))
-        .and_then(|region| {
-            let mut req = stowage_region::SelectRequest::new(vendor, region);
-            req.bucket = Some(target.url.bucket.clone());
-            req.from = stowage_region::select::Origin::parse(from, vendor)?;
-            stowage_region::select::select(&req)
-        });
+    let select = |from: Option<&str>| {
+        vendor
+            .region(region_id.trim_start_matches("oss-"))
+            .and_then(|region| {
+                let mut req = stowage_region::SelectRequest::new(vendor, region);
+                req.bucket = Some(target.url.bucket.clone());
+                if let Some(f) = from {
+                    req.from = stowage_region::select::Origin::parse(f, vendor)?;
+                }
+                stowage_region::select::select(&req)
+            })
+    };
+    let Some(from) = from else {
+        let endpoint = select(None)
+            .ok()
+            .and_then(|s| s.candidates.into_iter().next())
+            .map(|c| format!("; the selector's endpoint for {region_id}: {}", c.url))
+            .unwrap_or_default();
+        let detail = format!("where the recorder runs is unknown (--from REGION){endpoint}");
+        return Finding::new("distance", Verdict::Skip, detail);
+    };
+    let selection = select(Some(from));
     match selection {
         Err(e) => Finding::from_error("distance", Verdict::Warn, &e),
         Ok(sel) if sel.is_cross_region() => {
