@@ -8,7 +8,6 @@
 //! is retried on throttling, 5xx and broken connections.
 
 pub mod config;
-mod crc;
 mod error;
 pub mod sign;
 mod xml;
@@ -339,7 +338,7 @@ impl OssStore {
         let mut crc = 0u64;
         for p in parts {
             let (part_crc, size) = known.get(&p.part_number)?;
-            crc = crc::combine(crc, *part_crc, *size);
+            crc = stowage_core::checksum::crc64ecma_combine(crc, *part_crc, *size);
         }
         Some(crc)
     }
