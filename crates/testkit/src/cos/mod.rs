@@ -200,6 +200,11 @@ impl CosEmulator {
         self.state.listing_lag.store(listings, Ordering::Relaxed);
     }
 
+    /// Every distinct `Host` header received so far, in order of first use.
+    pub fn hosts_seen(&self) -> Vec<String> {
+        lock(&self.state.hosts_seen).clone()
+    }
+
     /// The bytes of an object, read directly (for tests).
     pub fn object_bytes(&self, bucket: &str, key: &str) -> Option<Bytes> {
         let buckets = self.state.buckets();
@@ -266,6 +271,8 @@ struct State {
     buckets: Mutex<BTreeMap<String, Bucket>>,
     /// Custom domain (Host header) → bucket.
     domains: Mutex<HashMap<String, String>>,
+    /// Every distinct `Host` header received, in order of first use.
+    hosts_seen: Mutex<Vec<String>>,
     clock_offset: AtomicI64,
     check_clock: AtomicBool,
     listing_lag: AtomicU32,
@@ -279,6 +286,7 @@ impl State {
             keys: Mutex::new(HashMap::new()),
             buckets: Mutex::new(BTreeMap::new()),
             domains: Mutex::new(HashMap::new()),
+            hosts_seen: Mutex::new(Vec::new()),
             clock_offset: AtomicI64::new(0),
             check_clock: AtomicBool::new(true),
             listing_lag: AtomicU32::new(0),
@@ -301,6 +309,16 @@ impl State {
     fn request_id(&self) -> String {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         format!("NjVm{n:020}")
+    }
+
+    fn note_host(&self, headers: &http::HeaderMap) {
+        let Some(host) = headers.get("host").and_then(|h| h.to_str().ok()) else {
+            return;
+        };
+        let mut seen = lock(&self.hosts_seen);
+        if !seen.iter().any(|h| h == host) {
+            seen.push(host.to_string());
+        }
     }
 
     /// The emulator's notion of now.
@@ -335,6 +353,7 @@ async fn handle(
         Err(e) => return Err(io::Error::other(e)),
     };
     let request_id = state.request_id();
+    state.note_host(&parts.headers);
     let mut response = handlers::dispatch(&state, &parts, body, &request_id);
     let headers = response.headers_mut();
     if let Ok(v) = request_id.parse() {
