@@ -19,6 +19,7 @@
 
 pub mod auth;
 mod handlers;
+mod wire;
 mod xml;
 
 use std::collections::{BTreeMap, HashMap};
@@ -335,8 +336,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn serve_connection(state: Arc<State>, socket: TcpStream) {
     let service = service_fn(move |req| handle(Arc::clone(&state), req));
-    let conn =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service);
+    // One request per connection: see `wire` for why.
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(wire::CosCase::new(socket)), service);
     tokio::spawn(async move {
         let _ = conn.await;
     });
