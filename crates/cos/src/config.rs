@@ -114,6 +114,22 @@ impl CosConfig {
         }
     }
 
+    /// Custom-domain and path-style addressing have no default host.
+    pub(crate) fn check_endpoint(&self) -> Result<()> {
+        let needs = match self.addressing {
+            Addressing::CustomDomain => "custom-domain",
+            Addressing::PathStyle => "path-style",
+            Addressing::VirtualHosted | Addressing::Accelerate => return Ok(()),
+        };
+        match self.endpoint.as_deref().map(str::trim) {
+            Some(e) if !e.is_empty() => Ok(()),
+            _ => Err(Error::invalid_input(format!(
+                "{needs} addressing needs an endpoint: pass --endpoint (the domain bound to the bucket, or the local server's URL)"
+            ))
+            .with_bucket(&self.bucket)),
+        }
+    }
+
     /// The URL prefix every request starts with (`…/` before the encoded key).
     pub(crate) fn base(&self, region: Option<&str>) -> String {
         let endpoint = match (&self.endpoint, self.addressing) {
@@ -289,6 +305,20 @@ mod tests {
             None
         );
         assert_eq!(tencentcos_fallback("https://media.example.com/"), None);
+    }
+
+    #[test]
+    fn custom_domain_and_path_style_need_an_endpoint() {
+        for addressing in [Addressing::CustomDomain, Addressing::PathStyle] {
+            let mut cfg = CosConfig::new("rec-1250000000");
+            cfg.addressing = addressing;
+            let e = cfg.check_endpoint().unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+            assert!(e.to_string().contains("--endpoint"), "{e}");
+            cfg.endpoint = Some("media.example.com".into());
+            assert!(cfg.check_endpoint().is_ok());
+        }
+        assert!(CosConfig::new("rec-1250000000").check_endpoint().is_ok());
     }
 
     #[test]

@@ -159,6 +159,7 @@ impl CosStore {
     /// the host needs it) or missing credentials, before any request.
     pub fn new(cfg: CosConfig) -> Result<CosStore> {
         validate_bucket(&cfg.bucket)?;
+        cfg.check_endpoint()?;
         let credentials = cfg.resolve_credentials()?;
         let region = cfg.resolve_region()?;
         let base = cfg.base(region.as_deref());
