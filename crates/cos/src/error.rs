@@ -184,6 +184,26 @@ mod tests {
     }
 
     #[test]
+    fn other_codes() {
+        let code = |c: &str| err(400, &format!("<Error><Code>{c}</Code></Error>"));
+        assert_eq!(code("BadDigest").kind(), &ErrorKind::ChecksumMismatch);
+        assert_eq!(code("NoSuchBucket").kind(), &ErrorKind::BucketNotFound);
+        assert_eq!(code("NoSuchUpload").kind(), &ErrorKind::UploadNotFound);
+        assert_eq!(code("EntityTooSmall").kind(), &ErrorKind::InvalidInput);
+        assert_eq!(code("SlowDown").kind(), &ErrorKind::RateLimited);
+        let e = code("InvalidAccessKeyId");
+        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials);
+        assert!(e.to_string().contains("SecretId"), "{e}");
+        let e = code("PermanentRedirect");
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::WrongRegion {
+                bucket_region: None
+            }
+        );
+    }
+
+    #[test]
     fn expired_token_says_how_to_renew() {
         let e = err(
             400,
