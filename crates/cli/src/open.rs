@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use stowage_core::{Credentials, ObjectStore, Scheme, StorageUrl};
+use stowage_cos::{CosConfig, CosStore};
 use stowage_fs::FsStore;
 use stowage_kodo::{KodoConfig, KodoStore};
 use stowage_oss::{Addressing, OssConfig, OssStore};
@@ -36,14 +37,10 @@ pub async fn open_bucket(
         }
         Scheme::S3 => Ok(Arc::new(S3Store::new(s3_config(&url.bucket, args)?).await?)),
         Scheme::Oss => Ok(Arc::new(OssStore::new(oss_config(&url.bucket, args)?)?)),
+        Scheme::Cos => Ok(Arc::new(CosStore::new(cos_config(&url.bucket, args)?)?)),
         Scheme::Kodo => Ok(Arc::new(
             KodoStore::new(kodo_config(&url.bucket, args)?).await?,
         )),
-        Scheme::Cos => bail!(
-            "{}:// buckets are not supported yet (the native {} adapter is still being built); use s3:// with the vendor's S3-compatible endpoint meanwhile",
-            url.scheme.as_str(),
-            url.scheme.as_str().to_uppercase()
-        ),
     }
 }
 
@@ -167,6 +164,45 @@ fn addressing_for(endpoint: &str) -> Addressing {
     } else {
         Addressing::CustomDomain
     }
+}
+
+/// COS: flags over `TENCENTCLOUD_*` / `COS_*` variables. `cos.<region>.myqcloud.com` (or
+/// `.tencentcos.cn`) endpoints are addressed as `<bucket>.<endpoint>`, the accelerate
+/// endpoint likewise, a loopback one path style, any other host as the bucket's custom
+/// domain; `--path-style` forces path style.
+fn cos_config(bucket: &str, args: &StoreArgs) -> Result<CosConfig> {
+    use stowage_cos::Addressing as Cos;
+    let mut cfg = CosConfig::from_env(bucket);
+    if let Some(ep) = &args.endpoint {
+        cfg.endpoint = Some(ep.clone());
+    }
+    if args.region.is_some() {
+        cfg.region.clone_from(&args.region);
+    }
+    cfg.addressing = match (&cfg.endpoint, args.path_style) {
+        (_, true) => Cos::PathStyle,
+        (Some(ep), false) if ep.contains("cos.accelerate.myqcloud.com") => Cos::Accelerate,
+        (Some(ep), false) if stowage_cos::config::region_of_endpoint(ep).is_some() => {
+            Cos::VirtualHosted
+        }
+        (Some(ep), false) if addressing_for(ep) == Addressing::PathStyle => Cos::PathStyle,
+        (Some(_), false) => Cos::CustomDomain,
+        (None, false) => Cos::VirtualHosted,
+    };
+    cfg.credentials = match (&args.access_key, &args.secret_key) {
+        (Some(id), Some(key)) => {
+            let token = args.session_token.clone().or_else(|| {
+                CosConfig::credentials_from_env()
+                    .and_then(|c| c.session_token().map(str::to_string))
+            });
+            Some(Credentials::new(id, key).with_session_token(token))
+        }
+        (None, None) => None,
+        _ => bail!(
+            "--access-key and --secret-key go together (the SecretId and SecretKey): give both, or neither to use TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"
+        ),
+    };
+    Ok(cfg)
 }
 
 /// Opens the store of a URL naming one object: for a local file, its directory is the

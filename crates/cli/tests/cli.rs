@@ -258,9 +258,10 @@ fn bad_urls_and_missing_buckets_are_named() {
         "{}",
         stderr(&o)
     );
+    // COS bucket names end with the APPID; this is refused before any request.
     let o = stowage(&["ls", "cos://bucket/x"]);
     assert!(
-        !o.status.success() && stderr(&o).contains("not supported yet"),
+        !o.status.success() && stderr(&o).contains("<name>-<APPID>"),
         "{}",
         stderr(&o)
     );
@@ -929,13 +930,15 @@ fn doctor_agora(path: &str, extra: &[&str]) -> (Option<i32>, Vec<(String, String
 
 /// The doctor on the vendor emulators: a good configuration passes every check it can run,
 /// a wrong secret fails at access with the fix and without the secret, and the bucket's
-/// region is discovered (OSS `GET /?location`, Kodo `uc`).
+/// region is discovered (OSS `GET /?location`, COS `HEAD /`, Kodo `uc`).
 #[test]
-fn doctor_on_the_oss_and_kodo_emulators() {
+fn doctor_on_the_oss_cos_and_kodo_emulators() {
     let oss = stowage_testkit::oss::OssEmulator::shared();
     oss.create_bucket("doctor-oss");
     let kodo = stowage_testkit::kodo::KodoEmulator::start().unwrap();
     kodo.create_bucket("doctor-kodo", "z2");
+    let cos = stowage_testkit::cos::CosEmulator::shared();
+    cos.create_bucket("doctor-1250000000");
     let cases = [
         (
             "oss://doctor-oss/rec",
@@ -950,6 +953,13 @@ fn doctor_on_the_oss_and_kodo_emulators() {
             kodo.access_key(),
             kodo.secret_key(),
             "z2",
+        ),
+        (
+            "cos://doctor-1250000000/rec",
+            cos.endpoint(),
+            cos.access_key(),
+            cos.secret_key(),
+            stowage_testkit::cos::DEFAULT_REGION,
         ),
     ];
     for (url, ep, ak, sk, region) in cases {

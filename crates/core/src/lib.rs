@@ -10,6 +10,7 @@ pub mod content_type;
 pub mod credentials;
 pub mod error;
 pub mod fsutil;
+pub mod payload;
 pub mod retry;
 pub mod store;
 pub mod upload;

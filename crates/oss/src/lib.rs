@@ -8,7 +8,6 @@
 //! is retried on throttling, 5xx and broken connections.
 
 pub mod config;
-mod crc;
 mod error;
 pub mod sign;
 mod xml;
@@ -16,7 +15,6 @@ mod xml;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -25,6 +23,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::header::HeaderMap;
 use stowage_core::checksum::checksum_bytes;
+use stowage_core::payload::{Payload, file_stream, parse_content_range, take_hasher};
 use stowage_core::retry::RetryPolicy;
 use stowage_core::{
     Capabilities, ChecksumAlgo, Checksums, Credentials, Error, ErrorKind, GetResult, Hasher,
@@ -32,7 +31,6 @@ use stowage_core::{
     Result,
 };
 use time::OffsetDateTime;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 pub use config::{Addressing, OssConfig, SigningVersion};
 
@@ -70,28 +68,6 @@ impl fmt::Debug for OssStore {
             .field("signing", &self.signing)
             .field("credentials", &self.credentials)
             .finish_non_exhaustive()
-    }
-}
-
-/// A request body that can be sent again on retry.
-#[derive(Clone)]
-enum Payload {
-    Empty,
-    Bytes(Bytes),
-    File {
-        path: PathBuf,
-        offset: u64,
-        len: u64,
-    },
-}
-
-impl Payload {
-    fn len(&self) -> u64 {
-        match self {
-            Payload::Empty => 0,
-            Payload::Bytes(b) => b.len() as u64,
-            Payload::File { len, .. } => *len,
-        }
     }
 }
 
@@ -339,7 +315,7 @@ impl OssStore {
         let mut crc = 0u64;
         for p in parts {
             let (part_crc, size) = known.get(&p.part_number)?;
-            crc = crc::combine(crc, *part_crc, *size);
+            crc = stowage_core::checksum::crc64ecma_combine(crc, *part_crc, *size);
         }
         Some(crc)
     }
@@ -396,75 +372,6 @@ fn part_crc(crc64ecma: Option<u64>) -> Checksums {
         sums.set(ChecksumAlgo::Crc64Ecma, &crc.to_string());
     }
     sums
-}
-
-/// The checksums of the bytes the body stream sent; an error unless it sent all `len`.
-fn take_hasher(hasher: &Mutex<Hasher>, len: u64) -> Result<Checksums> {
-    let mut guard = hasher.lock().unwrap_or_else(PoisonError::into_inner);
-    let hasher = std::mem::replace(&mut *guard, Hasher::new(&[]));
-    if hasher.len() != len {
-        return Err(Error::new(
-            ErrorKind::Network,
-            format!(
-                "the server answered after {} of {len} bytes were sent",
-                hasher.len()
-            ),
-        ));
-    }
-    Ok(hasher.finish())
-}
-
-/// Streams `len` bytes of `path` from `offset`, feeding `hasher`; a file shorter than
-/// promised is an error before anything is sent.
-async fn file_stream(
-    path: PathBuf,
-    offset: u64,
-    len: u64,
-    hasher: Option<Arc<Mutex<Hasher>>>,
-) -> Result<futures::stream::BoxStream<'static, std::io::Result<Bytes>>> {
-    let mut file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| Error::local_io(&path, e))?;
-    let size = file
-        .metadata()
-        .await
-        .map_err(|e| Error::local_io(&path, e))?
-        .len();
-    if size < offset + len {
-        return Err(Error::invalid_input(format!(
-            "local file {} has {size} bytes, fewer than the {} expected (was it truncated while uploading?)",
-            path.display(),
-            offset + len
-        )));
-    }
-    file.seek(std::io::SeekFrom::Start(offset))
-        .await
-        .map_err(|e| Error::local_io(&path, e))?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024);
-    Ok(stream
-        .inspect_ok(move |chunk| {
-            if let Some(h) = &hasher {
-                h.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .update(chunk);
-            }
-        })
-        .boxed())
-}
-
-/// A body that can be sent again: bytes or a file range as they are, a stream collected.
-async fn payload_of(body: PutBody) -> Result<Payload> {
-    match body {
-        PutBody::Bytes(b) => Ok(Payload::Bytes(b)),
-        PutBody::File { path, offset, len } => Ok(Payload::File { path, offset, len }),
-        stream @ PutBody::Stream { .. } => match stream.checksums(&[]).await? {
-            (PutBody::Bytes(b), _) => Ok(Payload::Bytes(b)),
-            (other, _) => Err(Error::new(
-                ErrorKind::Other,
-                format!("internal: a stream body came back as {other:?}"),
-            )),
-        },
-    }
 }
 
 fn unquote(etag: Option<&str>) -> Option<String> {
@@ -527,15 +434,6 @@ fn meta_from_headers(key: &str, headers: &HeaderMap, size: u64) -> ObjectMeta {
     }
 }
 
-/// `bytes a-b/total` → (a..b+1, total): what a 206 actually carries (a range past the end
-/// is cut short by the server).
-fn parse_content_range(v: Option<&str>) -> Option<(Range<u64>, u64)> {
-    let (span, total) = v?.strip_prefix("bytes ")?.split_once('/')?;
-    let (a, b) = span.split_once('-')?;
-    let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
-    Some((a..b + 1, total.parse().ok()?))
-}
-
 fn with_metadata<'a>(mut call: Call<'a>, opts: &PutOptions) -> Call<'a> {
     for (k, v) in &opts.metadata {
         call = call.header(&format!("x-oss-meta-{k}"), v.clone());
@@ -572,7 +470,9 @@ impl ObjectStore for OssStore {
             (body @ (PutBody::Bytes(_) | PutBody::File { .. }), Some(c)) => (body, c),
             (body, _) => body.checksums(&ALGOS).await.map_err(|e| e.or_key(key))?,
         };
-        let payload = payload_of(body).await.map_err(|e| e.or_key(key))?;
+        let payload = Payload::from_put_body(body)
+            .await
+            .map_err(|e| e.or_key(key))?;
         let content_type = opts.content_type_for(key);
         let call = Call::new(reqwest::Method::PUT, Some(key))
             .header("content-type", content_type.clone())
@@ -724,7 +624,9 @@ impl ObjectStore for OssStore {
         part_number: u32,
         body: PutBody,
     ) -> Result<PartInfo> {
-        let payload = payload_of(body).await.map_err(|e| e.or_key(&upload.key))?;
+        let payload = Payload::from_put_body(body)
+            .await
+            .map_err(|e| e.or_key(&upload.key))?;
         let what = format!("part {part_number} of {}", upload.key);
         self.retry
             .run(&what, |_| {
@@ -880,15 +782,6 @@ mod tests {
         assert!(e.to_string().contains("crc64ecma"), "{e}");
         let e = check_upload(&sent, &Checksums::default(), None).unwrap_err();
         assert!(e.to_string().contains("x-oss-hash-crc64ecma"), "{e}");
-    }
-
-    #[test]
-    fn content_range_gives_span_and_total() {
-        assert_eq!(
-            parse_content_range(Some("bytes 1000-65535/100000")),
-            Some((1000..65536, 100_000))
-        );
-        assert_eq!(parse_content_range(Some("bytes */100")), None);
     }
 
     #[test]

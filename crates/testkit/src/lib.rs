@@ -2,6 +2,7 @@
 //! and the conformance suite that every `ObjectStore` implementation runs.
 
 pub mod conformance;
+pub mod cos;
 pub mod faulty;
 pub mod http_static;
 pub mod kodo;

@@ -161,6 +161,27 @@ async fn every_injected_fault_is_named_on_the_oss_emulator() {
 }
 
 #[tokio::test]
+async fn every_injected_fault_is_named_on_the_cos_emulator() {
+    let server = stowage_testkit::cos::CosEmulator::shared();
+    let creds = Credentials::new(server.access_key(), server.secret_key());
+    let mut stores = Vec::new();
+    for tag in ["cp", "cb"] {
+        let name = format!("{}-1250000000", s3_bucket(tag));
+        server.create_bucket(&name);
+        let mut cfg = stowage_cos::CosConfig::new(&name);
+        cfg.endpoint = Some(server.endpoint().to_string());
+        cfg.region = Some(stowage_testkit::cos::DEFAULT_REGION.to_string());
+        cfg.addressing = stowage_cos::Addressing::PathStyle;
+        cfg.credentials = Some(creds.clone());
+        stores.push(Arc::new(stowage_cos::CosStore::new(cfg).unwrap()) as Arc<dyn ObjectStore>);
+    }
+    let backup = stores.pop().unwrap();
+    let primary = stores.pop().unwrap();
+    let _spool = upload_to(primary.clone()).await;
+    fault_matrix(primary, backup).await;
+}
+
+#[tokio::test]
 async fn every_injected_fault_is_named_on_the_kodo_emulator() {
     static EMU: std::sync::OnceLock<stowage_testkit::kodo::KodoEmulator> =
         std::sync::OnceLock::new();

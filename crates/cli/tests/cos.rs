@@ -1,0 +1,249 @@
+//! `stowage cp/ls/stat/upload/verify` with `cos://<name>-<appid>/key` URLs against the COS
+//! emulator (a real server on 127.0.0.1), credentials from flags and from the
+//! TENCENTCLOUD_* / COS_* environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use stowage_testkit::cos::CosEmulator;
+
+/// Runs the binary with no COS or Tencent Cloud settings from the outer environment, plus
+/// `env`.
+fn stowage(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stowage"));
+    cmd.args(args);
+    for var in [
+        "TENCENTCLOUD_SECRET_ID",
+        "TENCENTCLOUD_SECRET_KEY",
+        "TENCENTCLOUD_SESSION_TOKEN",
+        "TENCENTCLOUD_REGION",
+        "COS_SECRET_ID",
+        "COS_SECRET_KEY",
+        "COS_SESSION_TOKEN",
+        "COS_REGION",
+        "COS_ENDPOINT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run stowage")
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "stowage failed\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn sample_recording() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/recording")
+}
+
+fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn env_of(server: &CosEmulator) -> [(&'static str, &str); 4] {
+    [
+        ("TENCENTCLOUD_SECRET_ID", server.access_key()),
+        ("TENCENTCLOUD_SECRET_KEY", server.secret_key()),
+        ("COS_ENDPOINT", server.endpoint()),
+        ("COS_REGION", server.region()),
+    ]
+}
+
+#[test]
+fn cp_ls_stat_with_cos_urls() {
+    let server = CosEmulator::shared();
+    server.create_bucket("cli-cos-1250000000");
+    let flags = [
+        "--endpoint",
+        server.endpoint(),
+        "--region",
+        server.region(),
+        "--access-key",
+        server.access_key(),
+        "--secret-key",
+        server.secret_key(),
+    ];
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter().chain(&flags).map(|s| s.to_string()).collect()
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(stowage(&refs, &[]))
+    };
+    let sample = sample_recording();
+    run(with(&[
+        "cp",
+        sample.to_str().unwrap(),
+        "cos://cli-cos-1250000000/rec/",
+    ]));
+
+    let listed: Value = serde_json::from_str(&run(with(&[
+        "ls",
+        "--json",
+        "cos://cli-cos-1250000000/rec/",
+    ])))
+    .unwrap();
+    let listed = listed.as_array().expect("array");
+    let local = files_in(&sample);
+    assert_eq!(listed.len(), local.len());
+
+    let (name, bytes) = &local[0];
+    let stat: Value = serde_json::from_str(&run(with(&[
+        "stat",
+        "--json",
+        &format!("cos://cli-cos-1250000000/rec/{name}"),
+    ])))
+    .unwrap();
+    assert_eq!(stat["size"], bytes.len());
+    let sums: Value = serde_json::from_str(
+        ok(stowage(
+            &["checksum", "--json", sample.join(name).to_str().unwrap()],
+            &[],
+        ))
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(stat["checksums"]["crc64ecma"], sums["crc64ecma"], "{stat}");
+
+    // Back out, with the credentials from the environment this time.
+    let back = tempfile::tempdir().unwrap();
+    ok(stowage(
+        &[
+            "cp",
+            "cos://cli-cos-1250000000/rec/",
+            back.path().to_str().unwrap(),
+        ],
+        &env_of(server),
+    ));
+    assert_eq!(files_in(back.path()), local);
+
+    // COS_SECRET_ID / COS_SECRET_KEY work too.
+    let alt = [
+        ("COS_SECRET_ID", server.access_key()),
+        ("COS_SECRET_KEY", server.secret_key()),
+        ("COS_ENDPOINT", server.endpoint()),
+    ];
+    let out = ok(stowage(&["ls", "cos://cli-cos-1250000000/rec/"], &alt));
+    assert!(out.contains(name.as_str()), "{out}");
+}
+
+#[test]
+fn cos_errors_name_the_fix_without_the_secret() {
+    let server = CosEmulator::shared();
+    server.create_bucket("cli-cos-err-1250000000");
+    let o = stowage(
+        &[
+            "ls",
+            "cos://cli-cos-err-1250000000/",
+            "--endpoint",
+            server.endpoint(),
+            "--access-key",
+            server.access_key(),
+            "--secret-key",
+            "not-the-secret-xyz",
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("signature mismatch") && err.contains("secretKey"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-secret-xyz"), "{err}");
+
+    let o = stowage(
+        &[
+            "ls",
+            "cos://cli-cos-err-1250000000/",
+            "--endpoint",
+            server.endpoint(),
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("TENCENTCLOUD_SECRET_ID"), "{err}");
+
+    let o = stowage(&["ls", "cos://recordings/"], &env_of(server));
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("recordings-1250000000") || err.contains("<name>-<APPID>"),
+        "{err}"
+    );
+}
+
+/// Uploads a recording while COS's listing lags behind the writes: the verifier confirms
+/// the objects the listing misses with HEAD, and still reports one truly lost.
+#[test]
+fn upload_and_verify_a_recording_on_cos_with_a_lagging_listing() {
+    let server = CosEmulator::start().expect("emulator");
+    server.create_bucket("cli-cos-rec-1250000000");
+    // Every listing during this test misses the new objects: only HEAD can confirm them.
+    server.hide_new_objects_from_listings(1_000);
+    let spool = tempfile::tempdir().unwrap();
+    for (name, bytes) in files_in(&sample_recording()) {
+        std::fs::write(spool.path().join(name), bytes).unwrap();
+    }
+    let env = env_of(&server);
+    let spool_dir = spool.path().to_str().unwrap();
+    ok(stowage(
+        &["upload", spool_dir, "cos://cli-cos-rec-1250000000/rec"],
+        &env,
+    ));
+    let report = ok(stowage(
+        &["verify", "--json", "cos://cli-cos-rec-1250000000/rec"],
+        &env,
+    ));
+    assert!(report.contains("\"intact\""), "{report}");
+
+    let segment = files_in(&sample_recording())
+        .into_iter()
+        .find(|(n, _)| n.ends_with(".ts"))
+        .unwrap()
+        .0;
+    delete(&server, "cli-cos-rec-1250000000", &format!("rec/{segment}"));
+    let o = stowage(&["verify", "cos://cli-cos-rec-1250000000/rec"], &env);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&segment));
+}
+
+/// Deletes an object through the COS store (the CLI has no `rm`).
+fn delete(server: &CosEmulator, bucket: &str, key: &str) {
+    use stowage_core::ObjectStore as _;
+    let mut cfg = stowage_cos::CosConfig::new(bucket);
+    cfg.endpoint = Some(server.endpoint().to_string());
+    cfg.addressing = stowage_cos::Addressing::PathStyle;
+    cfg.credentials = Some(stowage_core::Credentials::new(
+        server.access_key(),
+        server.secret_key(),
+    ));
+    let store = stowage_cos::CosStore::new(cfg).expect("store");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(store.delete(key)).expect("delete");
+    assert!(server.object_bytes(bucket, key).is_none());
+}

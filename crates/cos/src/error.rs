@@ -1,0 +1,215 @@
+//! COS error responses → Stowage errors. The kind comes from COS's `Code` in the error XML
+//! (HEAD answers have no body, so there it comes from the status); the message is COS's
+//! `Message` plus what to do; the code, the request id (`x-cos-request-id`) and the status
+//! go along. The raw XML never reaches the message.
+
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use stowage_core::{Error, ErrorKind};
+
+/// The fields of COS's `<Error>` this crate reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct ErrorXml {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl ErrorXml {
+    fn parse(body: &[u8]) -> ErrorXml {
+        std::str::from_utf8(body)
+            .ok()
+            .and_then(|t| quick_xml::de::from_str(t).ok())
+            .unwrap_or_default()
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Builds the error for a non-2xx response.
+pub(crate) fn from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    let xml = ErrorXml::parse(body);
+    let code = xml.code.clone().unwrap_or_default();
+    let bucket_region = header(headers, "x-cos-bucket-region");
+    let (kind, advice) = classify(status, &code, xml.message.as_deref(), bucket_region);
+    let cos_message = xml
+        .message
+        .clone()
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    let message = match advice {
+        Some(a) => format!("{cos_message} ({a})"),
+        None => cos_message,
+    };
+    let mut err = Error::new(kind, message).with_http_status(status);
+    if !code.is_empty() {
+        err = err.with_vendor_code(code);
+    }
+    if let Some(id) = xml.request_id.or(header(headers, "x-cos-request-id")) {
+        err = err.with_request_id(id);
+    }
+    err
+}
+
+/// The kind, and advice beyond the kind's own fix where COS's code says more.
+fn classify(
+    status: u16,
+    code: &str,
+    message: Option<&str>,
+    bucket_region: Option<String>,
+) -> (ErrorKind, Option<&'static str>) {
+    use ErrorKind::*;
+    match code {
+        "NoSuchKey" => (NotFound, None),
+        "NoSuchBucket" => (BucketNotFound, None),
+        "NoSuchUpload" => (UploadNotFound, None),
+        "InvalidAccessKeyId" => (
+            InvalidCredentials,
+            Some("COS does not know this SecretId: copy it again from the CAM API key page"),
+        ),
+        "SignatureDoesNotMatch" => (SignatureMismatch, None),
+        "RequestTimeTooSkewed" => (ClockSkew, None),
+        // COS's answer to a signature whose q-sign-time window has passed by its clock.
+        "AccessDenied" if message.is_some_and(|m| m.contains("Request has expired")) => (
+            ClockSkew,
+            Some("the signature's validity window had already ended by the server's clock"),
+        ),
+        "ExpiredToken" => (
+            InvalidCredentials,
+            Some(
+                "the STS token has expired: get a new temporary key (GetFederationToken or AssumeRole) and pass it as TENCENTCLOUD_SESSION_TOKEN with its SecretId and SecretKey",
+            ),
+        ),
+        "InvalidToken" | "InvalidSecurityToken" => (
+            InvalidCredentials,
+            Some("the STS token does not belong to this SecretId: pass the token issued with it"),
+        ),
+        "PermanentRedirect" => (WrongRegion { bucket_region }, None),
+        "AccessDenied" => (AccessDenied, None),
+        "BadDigest" | "InvalidDigest" => (ChecksumMismatch, None),
+        "InvalidArgument"
+        | "InvalidPart"
+        | "InvalidPartOrder"
+        | "EntityTooSmall"
+        | "EntityTooLarge"
+        | "MalformedXML"
+        | "InvalidRange"
+        | "InvalidBucketName"
+        | "InvalidURI"
+        | "KeyTooLong"
+        | "InvalidAuthorization" => (InvalidInput, None),
+        "SlowDown" | "TooManyRequests" | "RequestLimitExceeded" => (RateLimited, None),
+        _ if (300..400).contains(&status) && bucket_region.is_some() => {
+            (WrongRegion { bucket_region }, None)
+        }
+        _ => (by_status(status), None),
+    }
+}
+
+fn by_status(status: u16) -> ErrorKind {
+    match status {
+        404 => ErrorKind::NotFound,
+        403 => ErrorKind::AccessDenied,
+        429 => ErrorKind::RateLimited,
+        500..=599 => ErrorKind::ServerError,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// A transport failure (no HTTP answer, or a broken one).
+pub(crate) fn from_transport(err: reqwest::Error, url_host: &str) -> Error {
+    let what = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect (refused, unreachable or DNS failure)"
+    } else if err.is_body() || err.is_decode() {
+        "broke while transferring the body"
+    } else {
+        "failed (connection reset or closed)"
+    };
+    Error::new(ErrorKind::Network, format!("request to {url_host} {what}")).with_source(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, body: &str) -> Error {
+        from_response(status, &HeaderMap::new(), body.as_bytes())
+    }
+
+    #[test]
+    fn codes_become_kinds_with_context() {
+        let e = err(
+            403,
+            "<?xml version='1.0' encoding='utf-8' ?><Error><Code>SignatureDoesNotMatch</Code><Message>The Signature you specified is invalid.</Message><Resource>b-125.cos.ap-guangzhou.myqcloud.com/a.ts</Resource><RequestId>NjVm</RequestId><TraceId>OGVm</TraceId></Error>",
+        );
+        assert_eq!(e.kind(), &ErrorKind::SignatureMismatch);
+        assert_eq!(e.request_id(), Some("NjVm"));
+        assert_eq!(e.vendor_code(), Some("SignatureDoesNotMatch"));
+        let s = e.to_string();
+        assert!(!s.contains("<Error>") && !s.contains("TraceId"), "{s}");
+        assert!(s.contains("Fix: the secretKey"), "{s}");
+    }
+
+    #[test]
+    fn expired_signature_window_is_clock_skew() {
+        let e = err(
+            403,
+            "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+        );
+        assert_eq!(e.kind(), &ErrorKind::ClockSkew);
+        let e = err(
+            403,
+            "<Error><Code>AccessDenied</Code><Message>Access Denied.</Message></Error>",
+        );
+        assert_eq!(e.kind(), &ErrorKind::AccessDenied);
+    }
+
+    #[test]
+    fn redirect_names_the_region_and_head_errors_use_the_status() {
+        let mut h = HeaderMap::new();
+        h.insert("x-cos-bucket-region", "ap-beijing".parse().unwrap());
+        let e = from_response(301, &h, b"");
+        assert_eq!(e.bucket_region(), Some("ap-beijing"));
+        let e = from_response(404, &HeaderMap::new(), b"");
+        assert_eq!(e.kind(), &ErrorKind::NotFound);
+        assert_eq!(err(503, "garbage").kind(), &ErrorKind::ServerError);
+        assert!(err(503, "garbage").is_retryable());
+    }
+
+    #[test]
+    fn other_codes() {
+        let code = |c: &str| err(400, &format!("<Error><Code>{c}</Code></Error>"));
+        assert_eq!(code("BadDigest").kind(), &ErrorKind::ChecksumMismatch);
+        assert_eq!(code("NoSuchBucket").kind(), &ErrorKind::BucketNotFound);
+        assert_eq!(code("NoSuchUpload").kind(), &ErrorKind::UploadNotFound);
+        assert_eq!(code("EntityTooSmall").kind(), &ErrorKind::InvalidInput);
+        assert_eq!(code("SlowDown").kind(), &ErrorKind::RateLimited);
+        let e = code("InvalidAccessKeyId");
+        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials);
+        assert!(e.to_string().contains("SecretId"), "{e}");
+        let e = code("PermanentRedirect");
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::WrongRegion {
+                bucket_region: None
+            }
+        );
+    }
+
+    #[test]
+    fn expired_token_says_how_to_renew() {
+        let e = err(
+            400,
+            "<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>",
+        );
+        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials);
+        assert!(e.to_string().contains("TENCENTCLOUD_SESSION_TOKEN"), "{e}");
+    }
+}

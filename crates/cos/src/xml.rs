@@ -1,0 +1,150 @@
+//! COS response bodies this crate reads (quick-xml + serde), the one body it writes, and
+//! URL encoding.
+
+use serde::Deserialize;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// RFC 3986 unreserved characters stay; everything else is `%XX`.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The same, keeping `/` (object keys in paths).
+const PATH: &AsciiSet = &UNRESERVED.remove(b'/');
+
+/// Percent-encodes a query key or value.
+pub(crate) fn encode_query(s: &str) -> String {
+    utf8_percent_encode(s, UNRESERVED).to_string()
+}
+
+/// Percent-encodes an object key for a URL path (`/` kept).
+pub(crate) fn encode_path(s: &str) -> String {
+    utf8_percent_encode(s, PATH).to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ListBucketResult {
+    #[serde(default)]
+    pub contents: Vec<Contents>,
+    #[serde(default)]
+    pub is_truncated: bool,
+    pub next_marker: Option<String>,
+    pub encoding_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Contents {
+    pub key: String,
+    pub last_modified: Option<String>,
+    #[serde(rename = "ETag")]
+    pub etag: Option<String>,
+    pub size: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct InitiateResult {
+    pub upload_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ListPartsResult {
+    #[serde(default, rename = "Part")]
+    pub parts: Vec<ListedPart>,
+    #[serde(default)]
+    pub is_truncated: bool,
+    pub next_part_number_marker: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ListedPart {
+    pub part_number: u32,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ListUploadsResult {
+    #[serde(default, rename = "Upload")]
+    pub uploads: Vec<ListedUpload>,
+    #[serde(default)]
+    pub is_truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+    pub encoding_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ListedUpload {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CompleteResult {
+    #[serde(rename = "ETag")]
+    pub etag: Option<String>,
+}
+
+/// Parses a response body, naming the operation when it is not the expected XML.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    what: &str,
+    body: &[u8],
+) -> stowage_core::Result<T> {
+    let text = std::str::from_utf8(body).map_err(|_| bad_reply(what, "is not UTF-8"))?;
+    quick_xml::de::from_str(text).map_err(|e| bad_reply(what, &e.to_string()))
+}
+
+fn bad_reply(what: &str, why: &str) -> stowage_core::Error {
+    stowage_core::Error::new(
+        stowage_core::ErrorKind::Other,
+        format!("the server's {what} reply could not be read: {why}"),
+    )
+}
+
+/// The CompleteMultipartUpload body: part numbers and their ETags, in order.
+pub(crate) fn complete_body<'a>(parts: impl Iterator<Item = (u32, &'a str)>) -> String {
+    let mut out = String::from("<CompleteMultipartUpload>");
+    for (n, etag) in parts {
+        out.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>\"{}\"</ETag></Part>",
+            quick_xml::escape::escape(etag)
+        ));
+    }
+    out.push_str("</CompleteMultipartUpload>");
+    out
+}
+
+/// Undoes `encoding-type=url` where the server applied it.
+pub(crate) fn decode_if(url_encoded: bool, s: String) -> String {
+    match url_encoded {
+        true => percent_encoding::percent_decode_str(&s)
+            .decode_utf8_lossy()
+            .into_owned(),
+        false => s,
+    }
+}
+
+/// Query pairs in the order given; values percent-encoded as they are signed.
+pub(crate) fn query_string(query: &[(String, String)]) -> String {
+    query
+        .iter()
+        .map(|(k, v)| match v.is_empty() {
+            true => encode_query(k),
+            false => format!("{}={}", encode_query(k), encode_query(v)),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}

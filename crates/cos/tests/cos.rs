@@ -1,0 +1,679 @@
+//! The COS store on the COS emulator (a real HTTP server on 127.0.0.1): the conformance and
+//! credential suites (path style and real `<bucket>.cos.<region>.myqcloud.com` hosts pinned
+//! to 127.0.0.1), STS tokens, each named error with its fix, region discovery, the
+//! `.tencentcos.cn` fallback, eventual consistency of listings, and faults through the
+//! fault-injecting proxy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bytes::Bytes;
+use stowage_core::{Credentials, ErrorKind, ObjectStore, PutBody, PutOptions};
+use stowage_cos::{Addressing, CosConfig, CosStore};
+use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
+use stowage_testkit::cos::{CosEmulator, DEFAULT_APPID, DEFAULT_REGION};
+
+fn unique_bucket(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{tag}-{}-{}-{DEFAULT_APPID}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn config(endpoint: &str, bucket: &str, creds: Credentials) -> CosConfig {
+    let mut cfg = CosConfig::new(bucket);
+    cfg.endpoint = Some(endpoint.to_string());
+    cfg.region = Some(DEFAULT_REGION.to_string());
+    cfg.addressing = Addressing::PathStyle;
+    cfg.credentials = Some(creds);
+    cfg
+}
+
+fn store(endpoint: &str, bucket: &str, creds: Credentials) -> CosStore {
+    CosStore::new(config(endpoint, bucket, creds)).expect("build COS store")
+}
+
+/// Real COS host names (`<bucket>.cos.<region>.myqcloud.com:<port>`) sent to `addr`.
+fn hosted_config(
+    addr: std::net::SocketAddr,
+    region: &str,
+    bucket: &str,
+    creds: Credentials,
+) -> CosConfig {
+    let mut cfg = CosConfig::new(bucket);
+    cfg.endpoint = Some(format!("http://cos.{region}.myqcloud.com:{}", addr.port()));
+    cfg.region = Some(region.to_string());
+    cfg.addressing = Addressing::VirtualHosted;
+    cfg.resolve_to = Some(addr);
+    cfg.credentials = Some(creds);
+    cfg
+}
+
+fn good(server: &CosEmulator) -> Credentials {
+    Credentials::new(server.access_key(), server.secret_key())
+}
+
+/// `build` makes a store for a bucket and credentials on the shared emulator.
+fn harness_with(build: impl Fn(&str, Credentials) -> CosConfig) -> Harness {
+    let server = CosEmulator::shared();
+    let bucket = unique_bucket("cos");
+    server.create_bucket(&bucket);
+    let make = |bucket: &str, creds: Credentials| -> Arc<dyn ObjectStore> {
+        Arc::new(CosStore::new(build(bucket, creds)).expect("store"))
+    };
+    let mut h = Harness::new(
+        make(&bucket, good(server)),
+        make(&unique_bucket("missing"), good(server)),
+    );
+    let wrong_secret = "wrong-secret-0123456789";
+    h.wrong_secret = Some((
+        make(&bucket, Credentials::new(server.access_key(), wrong_secret)),
+        wrong_secret.to_string(),
+    ));
+    h.unknown_key = Some(make(&bucket, Credentials::new("AKIDunknown", "whatever")));
+    h
+}
+
+mod path_style {
+    use super::*;
+
+    pub async fn harness() -> Harness {
+        harness_with(|bucket, creds| config(CosEmulator::shared().endpoint(), bucket, creds))
+    }
+
+    stowage_testkit::conformance_suite!(harness);
+    stowage_testkit::credential_suite!(harness);
+}
+
+mod virtual_hosted {
+    use super::*;
+
+    pub async fn harness() -> Harness {
+        harness_with(|bucket, creds| {
+            hosted_config(CosEmulator::shared().addr(), DEFAULT_REGION, bucket, creds)
+        })
+    }
+
+    stowage_testkit::credential_suite!(harness);
+
+    #[tokio::test]
+    async fn put_get_list_multipart_on_cos_hosts() {
+        // Each behaviour on its own bucket: some of them list the whole bucket.
+        stowage_testkit::conformance::put_get_head_delete(&harness().await).await;
+        stowage_testkit::conformance::multipart_resume_from_listed_parts(&harness().await).await;
+        stowage_testkit::conformance::awkward_keys(&harness().await).await;
+        let hosts = CosEmulator::shared().hosts_seen();
+        assert!(
+            hosts
+                .iter()
+                .any(|h| h.contains(".cos.ap-guangzhou.myqcloud.com:")),
+            "{hosts:?}"
+        );
+    }
+}
+
+mod errors {
+    use super::*;
+    use stowage_testkit::proxy::FaultProxy;
+
+    /// Every error message names its fix and never the secret.
+    fn assert_clean(e: &stowage_core::Error, secret: &str, fix: &str) {
+        let text = e.to_string();
+        assert!(text.contains("Fix: "), "{text}");
+        assert!(text.contains(fix), "expected `{fix}` in: {text}");
+        assert!(!text.contains(secret), "the secret leaked: {text}");
+        assert!(
+            !format!("{e:?}").contains(secret),
+            "the secret leaked: {e:?}"
+        );
+        assert!(!text.contains("<Error>"), "raw XML in: {text}");
+    }
+
+    /// The bucket addressed through another region's host: COS redirects and names the
+    /// bucket's region in `x-cos-bucket-region`.
+    #[tokio::test]
+    async fn wrong_region_names_the_bucket_region() {
+        let server = CosEmulator::shared();
+        let bucket = unique_bucket("region");
+        server.create_bucket(&bucket);
+        let cfg = hosted_config(server.addr(), "ap-beijing", &bucket, good(server));
+        let s = CosStore::new(cfg).expect("store");
+        let e = put_one_byte(&s, "a.ts")
+            .await
+            .expect_err("wrong region accepted");
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::WrongRegion {
+                bucket_region: Some(server.region().to_string())
+            },
+            "{e}"
+        );
+        assert_eq!(e.http_status(), Some(301));
+        assert!(e.request_id().is_some(), "{e}");
+        assert_clean(
+            &e,
+            server.secret_key(),
+            "the bucket is in region `ap-guangzhou`",
+        );
+    }
+
+    /// A bucket name without `-<APPID>` is refused before any request is made.
+    #[tokio::test]
+    async fn bucket_without_appid_is_invalid_input_before_any_request() {
+        let server = CosEmulator::shared();
+        let proxy = FaultProxy::start(server.endpoint(), vec![]).expect("proxy");
+        let e = CosStore::new(config(proxy.endpoint(), "examplebucket", good(server)))
+            .expect_err("bucket without APPID accepted");
+        assert_eq!(e.kind(), &ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("examplebucket-1250000000"), "{e}");
+        assert_clean(&e, server.secret_key(), "correct the input");
+        assert_eq!(proxy.requests_seen(), 0);
+    }
+
+    #[tokio::test]
+    async fn missing_bucket_is_named() {
+        let server = CosEmulator::shared();
+        let s = store(server.endpoint(), &unique_bucket("nosuch"), good(server));
+        let e = put_one_byte(&s, "a.ts")
+            .await
+            .expect_err("missing bucket accepted");
+        assert_eq!(e.kind(), &ErrorKind::BucketNotFound, "{e}");
+        assert!(
+            e.vendor_code()
+                .is_some_and(|c| c.starts_with("NoSuchBucket")),
+            "{e}"
+        );
+        assert_clean(&e, server.secret_key(), "check the bucket name");
+    }
+
+    /// COS checks the signature's `q-sign-time` window against its clock: a window that
+    /// has ended ("Request has expired") and one that starts too far ahead
+    /// (RequestTimeTooSkewed) are both a skewed clock.
+    #[tokio::test]
+    async fn skewed_clock_is_named() {
+        let server = CosEmulator::start().expect("emulator");
+        let bucket = unique_bucket("skew");
+        server.create_bucket(&bucket);
+        let s = store(server.endpoint(), &bucket, good(&server));
+        for (offset, code) in [(7200, "AccessDenied"), (-7200, "RequestTimeTooSkewed")] {
+            server.set_clock_offset(offset);
+            let e = put_one_byte(&s, "a.ts")
+                .await
+                .expect_err("skewed clock accepted");
+            assert_eq!(e.kind(), &ErrorKind::ClockSkew, "{offset}: {e}");
+            assert_eq!(e.vendor_code(), Some(code), "{e}");
+            assert_clean(&e, server.secret_key(), "sync it");
+        }
+        server.set_clock_check(false);
+        put_one_byte(&s, "a.ts")
+            .await
+            .expect("the clock check is off");
+    }
+
+    #[tokio::test]
+    async fn sts_token_works_and_its_expiry_is_named() {
+        let server = CosEmulator::shared();
+        let bucket = unique_bucket("sts");
+        server.create_bucket(&bucket);
+        let sts = server.add_sts_credentials(false);
+        let creds = Credentials::new(&sts.access_key, &sts.secret_key)
+            .with_session_token(Some(sts.security_token.clone()));
+        let s = store(server.endpoint(), &bucket, creds);
+        put_one_byte(&s, "a.ts")
+            .await
+            .expect("valid STS token refused");
+
+        let no_token = store(
+            server.endpoint(),
+            &bucket,
+            Credentials::new(&sts.access_key, &sts.secret_key),
+        );
+        let e = put_one_byte(&no_token, "a.ts")
+            .await
+            .expect_err("missing token accepted");
+        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
+
+        let expired = server.add_sts_credentials(true);
+        let creds = Credentials::new(&expired.access_key, &expired.secret_key)
+            .with_session_token(Some(expired.security_token.clone()));
+        let s = store(server.endpoint(), &bucket, creds);
+        let e = s.head("a.ts").await.expect_err("expired token accepted");
+        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
+        assert_eq!(
+            e.vendor_code(),
+            Some("ExpiredToken"),
+            "explained by GET: {e}"
+        );
+        let e = put_one_byte(&s, "a.ts")
+            .await
+            .expect_err("expired token accepted");
+        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
+        assert_eq!(e.vendor_code(), Some("ExpiredToken"), "{e}");
+        assert_clean(&e, &expired.secret_key, "TENCENTCLOUD_SESSION_TOKEN");
+        assert!(!e.to_string().contains(&expired.security_token));
+    }
+
+    #[tokio::test]
+    async fn missing_credentials_name_the_variables() {
+        let mut cfg = CosConfig::new("rec-1250000000");
+        cfg.region = Some("ap-guangzhou".into());
+        // Only when the environment has none (CI does not set them).
+        if CosConfig::credentials_from_env().is_none() {
+            let e = CosStore::new(cfg).expect_err("no credentials accepted");
+            assert_eq!(e.kind(), &ErrorKind::InvalidCredentials);
+            assert!(e.to_string().contains("TENCENTCLOUD_SECRET_ID"), "{e}");
+        }
+    }
+}
+
+mod behaviour {
+    use super::*;
+    use stowage_core::retry::RetryPolicy;
+    use stowage_core::upload::{UploadConfig, multipart_upload_file};
+    use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
+
+    #[tokio::test]
+    async fn bucket_region_comes_from_head_bucket() {
+        let server = CosEmulator::shared();
+        let bucket = unique_bucket("loc");
+        server.create_bucket(&bucket);
+        let s = store(server.endpoint(), &bucket, good(server));
+        let as_trait: &dyn stowage_core::ObjectStore = &s;
+        assert_eq!(
+            as_trait.bucket_region().await.expect("region").as_deref(),
+            Some(DEFAULT_REGION)
+        );
+    }
+
+    #[tokio::test]
+    async fn put_crc_is_the_emulators_and_the_bytes_arrive() {
+        let server = CosEmulator::shared();
+        let bucket = unique_bucket("crc");
+        server.create_bucket(&bucket);
+        let s = store(server.endpoint(), &bucket, good(server));
+        let data = pseudo_random(300_000, 2);
+        let meta = s
+            .put(
+                "a.ts",
+                PutBody::Bytes(Bytes::from(data.clone())),
+                &PutOptions::default(),
+            )
+            .await
+            .expect("put");
+        let local =
+            stowage_core::checksum::checksum_bytes(&data, &[stowage_core::ChecksumAlgo::Crc64Ecma]);
+        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
+        assert_eq!(
+            server.object_bytes(&bucket, "a.ts").as_deref(),
+            Some(&data[..])
+        );
+    }
+
+    /// A custom domain: the host names no bucket.
+    #[tokio::test]
+    async fn custom_domain_addressing() {
+        let server = CosEmulator::start().expect("emulator");
+        let host = server.addr().to_string();
+        server.add_custom_domain(&host, "media-1250000000");
+        let mut cfg = config(server.endpoint(), "media-1250000000", good(&server));
+        cfg.addressing = Addressing::CustomDomain;
+        let s = CosStore::new(cfg).expect("store");
+        put_one_byte(&s, "live/a.ts")
+            .await
+            .expect("put via custom domain");
+        assert_eq!(
+            server
+                .object_bytes("media-1250000000", "live/a.ts")
+                .as_deref(),
+            Some(&b"1"[..])
+        );
+        let listed = (&s as &dyn ObjectStore)
+            .list_all("live/")
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 1);
+    }
+
+    /// Stream bodies (collected first: Content-MD5 goes before the body) for put and parts.
+    #[tokio::test]
+    async fn stream_bodies() {
+        let server = CosEmulator::shared();
+        let bucket = unique_bucket("stream");
+        server.create_bucket(&bucket);
+        let s = store(server.endpoint(), &bucket, good(server));
+        let data = pseudo_random(150_000, 9);
+        // One part only, so its size is free.
+        let stream = |d: Vec<u8>| PutBody::Stream {
+            len: d.len() as u64,
+            stream: Box::pin(futures::stream::iter(
+                d.chunks(10_000)
+                    .map(|c| Ok(Bytes::copy_from_slice(c)))
+                    .collect::<Vec<std::io::Result<Bytes>>>(),
+            )),
+        };
+        s.put("s.ts", stream(data.clone()), &PutOptions::default())
+            .await
+            .expect("put stream");
+        assert_eq!(
+            server.object_bytes(&bucket, "s.ts").as_deref(),
+            Some(&data[..])
+        );
+        let upload = s
+            .create_multipart("m.mp4", &PutOptions::default())
+            .await
+            .expect("create");
+        let part = s
+            .upload_part(&upload, 1, stream(data.clone()))
+            .await
+            .expect("part");
+        assert_eq!(part.size, data.len() as u64);
+        s.complete_multipart(&upload, &[part])
+            .await
+            .expect("complete");
+        assert_eq!(
+            server.object_bytes(&bucket, "m.mp4").as_deref(),
+            Some(&data[..])
+        );
+    }
+
+    /// A 503 and a reset on UploadPart are retried; the object arrives intact.
+    #[tokio::test]
+    async fn faults_on_upload_part_are_retried() {
+        let server = CosEmulator::shared();
+        let bucket = unique_bucket("faults");
+        server.create_bucket(&bucket);
+        let rules = vec![
+            FaultRule::new(
+                Match::request("PUT", "partNumber=2"),
+                Fault::s3_error(503, "ServiceUnavailable", "Please retry."),
+                Times::First(1),
+            ),
+            FaultRule::new(
+                Match::request("PUT", "partNumber=3"),
+                Fault::Reset,
+                Times::First(1),
+            ),
+        ];
+        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
+        let s = store(proxy.endpoint(), &bucket, good(server));
+        let data = pseudo_random(3 * (1 << 20) + 99, 4);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.mp4");
+        std::fs::write(&path, &data).expect("write");
+        let cfg = UploadConfig {
+            multipart_threshold: 1 << 20,
+            part_size: 1 << 20,
+            concurrency: 2,
+            part_retry: RetryPolicy::immediate(1),
+        };
+        let meta = multipart_upload_file(&s, "big.mp4", &path, &PutOptions::default(), &cfg, None)
+            .await
+            .expect("multipart through faults");
+        assert_eq!(meta.size, data.len() as u64);
+        assert_eq!(proxy.injected(0), 1, "the 503 was injected");
+        assert_eq!(proxy.injected(1), 1, "the reset was injected");
+        assert_eq!(
+            server.object_bytes(&bucket, "big.mp4").as_deref(),
+            Some(&data[..])
+        );
+        let local =
+            stowage_core::checksum::checksum_bytes(&data, &[stowage_core::ChecksumAlgo::Crc64Ecma]);
+        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma, "combined CRC");
+    }
+
+    /// A server that stores other bytes than were sent is caught by the CRC check.
+    #[tokio::test]
+    async fn a_wrong_crc_from_the_server_is_a_checksum_mismatch() {
+        let server = CosEmulator::shared();
+        let bucket = unique_bucket("badcrc");
+        server.create_bucket(&bucket);
+        let fault = Fault::Status {
+            status: 200,
+            body: String::new(),
+            headers: vec![
+                ("x-cos-hash-crc64ecma".into(), "12345".into()),
+                ("etag".into(), "\"ABC\"".into()),
+            ],
+        };
+        let rules = vec![FaultRule::new(
+            Match::request("PUT", "bad.ts"),
+            fault,
+            Times::Always,
+        )];
+        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
+        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
+        cfg.max_attempts = 1;
+        let s = CosStore::new(cfg).expect("store");
+        let e = put_one_byte(&s, "bad.ts")
+            .await
+            .expect_err("wrong CRC accepted");
+        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+        assert_eq!(e.key(), Some("bad.ts"));
+    }
+
+    fn canned(crc: &str, body: &str) -> Fault {
+        Fault::Status {
+            status: 200,
+            body: body.to_string(),
+            headers: vec![
+                ("x-cos-hash-crc64ecma".into(), crc.into()),
+                (
+                    "etag".into(),
+                    "\"0123456789abcdef0123456789abcdef-2\"".into(),
+                ),
+            ],
+        }
+    }
+
+    async fn upload_two_parts(
+        s: &CosStore,
+    ) -> (stowage_core::MultipartUpload, Vec<stowage_core::PartInfo>) {
+        let upload = s
+            .create_multipart("m.mp4", &PutOptions::default())
+            .await
+            .expect("create");
+        let mut parts = Vec::new();
+        for n in 1..=2 {
+            let body = PutBody::Bytes(Bytes::from(pseudo_random(1 << 20, n.into())));
+            parts.push(s.upload_part(&upload, n, body).await.expect("part"));
+        }
+        (upload, parts)
+    }
+
+    /// A part whose returned CRC differs from the bytes sent is refused.
+    #[tokio::test]
+    async fn a_wrong_part_crc_is_a_checksum_mismatch() {
+        let server = CosEmulator::shared();
+        let bucket = unique_bucket("partcrc");
+        server.create_bucket(&bucket);
+        let rules = vec![FaultRule::new(
+            Match::request("PUT", "partNumber=1"),
+            canned("42", ""),
+            Times::Always,
+        )];
+        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
+        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
+        cfg.max_attempts = 1;
+        let s = CosStore::new(cfg).expect("store");
+        let upload = s
+            .create_multipart("m.mp4", &PutOptions::default())
+            .await
+            .expect("create");
+        let body = PutBody::Bytes(Bytes::from(pseudo_random(1 << 20, 1)));
+        let e = s
+            .upload_part(&upload, 1, body)
+            .await
+            .expect_err("wrong part CRC accepted");
+        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+        assert!(e.to_string().contains("part 1"), "{e}");
+    }
+
+    /// The completed object's CRC must be the parts' CRCs combined.
+    #[tokio::test]
+    async fn a_completed_object_with_another_crc_is_a_checksum_mismatch() {
+        let server = CosEmulator::shared();
+        let bucket = unique_bucket("completecrc");
+        server.create_bucket(&bucket);
+        let proxy = FaultProxy::start(server.endpoint(), vec![]).expect("proxy");
+        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
+        cfg.max_attempts = 1;
+        let s = CosStore::new(cfg).expect("store");
+        let (upload, parts) = upload_two_parts(&s).await;
+        let body = "<?xml version=\"1.0\"?><CompleteMultipartUploadResult><Bucket>b</Bucket><Key>m.mp4</Key><ETag>\"X-2\"</ETag></CompleteMultipartUploadResult>";
+        proxy.set_rules(vec![FaultRule::new(
+            Match::request("POST", "uploadId="),
+            canned("7", body),
+            Times::Always,
+        )]);
+        let e = s
+            .complete_multipart(&upload, &parts)
+            .await
+            .expect_err("wrong combined CRC accepted");
+        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+        assert!(e.to_string().contains("parts combine to"), "{e}");
+
+        // Without the fault, the real completion passes the same check.
+        proxy.set_rules(vec![]);
+        let meta = s
+            .complete_multipart(&upload, &parts)
+            .await
+            .expect("complete");
+        let mut whole = pseudo_random(1 << 20, 1);
+        whole.extend(pseudo_random(1 << 20, 2));
+        let local = stowage_core::checksum::checksum_bytes(
+            &whole,
+            &[stowage_core::ChecksumAlgo::Crc64Ecma],
+        );
+        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
+    }
+
+    /// A redirect without `x-cos-request-id` (not COS answering, e.g. a blocked
+    /// `myqcloud.com` domain) moves requests to `<bucket>.cos.<region>.tencentcos.cn`.
+    #[tokio::test]
+    async fn redirect_without_request_id_switches_to_tencentcos_cn() {
+        let server = CosEmulator::start().expect("emulator");
+        let bucket = unique_bucket("fallback");
+        server.create_bucket(&bucket);
+        let redirect = Fault::Status {
+            status: 302,
+            body: String::new(),
+            headers: vec![("location".into(), "https://example.invalid/blocked".into())],
+        };
+        let rules = vec![FaultRule::new(Match::Any, redirect, Times::First(1))];
+        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
+        let cfg = hosted_config(proxy.addr(), DEFAULT_REGION, &bucket, good(&server));
+        let s = CosStore::new(cfg).expect("store");
+        put_one_byte(&s, "a.ts")
+            .await
+            .expect("put after the switch");
+        assert_eq!(proxy.injected(0), 1);
+        assert_eq!(
+            server.object_bytes(&bucket, "a.ts").as_deref(),
+            Some(&b"1"[..])
+        );
+        let port = proxy.addr().port();
+        assert_eq!(
+            server.hosts_seen(),
+            [format!(
+                "{bucket}.cos.{DEFAULT_REGION}.tencentcos.cn:{port}"
+            )],
+            "only the fallback host reached the server"
+        );
+        s.head("a.ts")
+            .await
+            .expect("later requests stay on the fallback host");
+        assert_eq!(server.hosts_seen().len(), 1);
+    }
+
+    /// A redirect COS itself sends (with `x-cos-request-id`) is not a reason to switch.
+    #[tokio::test]
+    async fn redirect_from_cos_is_an_error_not_a_switch() {
+        let server = CosEmulator::start().expect("emulator");
+        let bucket = unique_bucket("nofallback");
+        server.create_bucket(&bucket);
+        let redirect = Fault::Status {
+            status: 307,
+            body: String::new(),
+            headers: vec![("x-cos-request-id".into(), "NjVmTest".into())],
+        };
+        let rules = vec![FaultRule::new(Match::Any, redirect, Times::First(1))];
+        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
+        let mut cfg = hosted_config(proxy.addr(), DEFAULT_REGION, &bucket, good(&server));
+        cfg.max_attempts = 1;
+        let s = CosStore::new(cfg).expect("store");
+        let e = put_one_byte(&s, "a.ts")
+            .await
+            .expect_err("redirect accepted");
+        assert_eq!(e.http_status(), Some(307), "{e}");
+        assert_eq!(e.request_id(), Some("NjVmTest"));
+        assert!(server.hosts_seen().is_empty(), "{:?}", server.hosts_seen());
+    }
+
+    /// COS's GET Bucket is eventually consistent: a new object may be missing from a
+    /// listing while HEAD already finds it (what the verifier relies on).
+    #[tokio::test]
+    async fn listing_may_lag_but_head_finds_new_objects() {
+        let server = CosEmulator::start().expect("emulator");
+        let bucket = unique_bucket("lag");
+        server.create_bucket(&bucket);
+        let s = store(server.endpoint(), &bucket, good(&server));
+        put_one_byte(&s, "rec/old.ts").await.expect("put");
+        server.hide_new_objects_from_listings(1);
+        put_one_byte(&s, "rec/new.ts").await.expect("put");
+        let keys = |page: Vec<stowage_core::ObjectMeta>| -> Vec<String> {
+            page.into_iter().map(|o| o.key).collect()
+        };
+        let first = (&s as &dyn ObjectStore)
+            .list_all("rec/")
+            .await
+            .expect("list");
+        assert_eq!(
+            keys(first),
+            ["rec/old.ts"],
+            "the new object is not listed yet"
+        );
+        let meta = s
+            .head("rec/new.ts")
+            .await
+            .expect("HEAD finds the new object");
+        assert_eq!(meta.size, 1);
+        let second = (&s as &dyn ObjectStore)
+            .list_all("rec/")
+            .await
+            .expect("list");
+        assert_eq!(keys(second), ["rec/new.ts", "rec/old.ts"]);
+    }
+
+    /// Marker paging: small pages walk the whole prefix, each key once.
+    #[tokio::test]
+    async fn marker_paging_walks_every_key_once() {
+        let server = CosEmulator::shared();
+        let bucket = unique_bucket("paging");
+        server.create_bucket(&bucket);
+        let s = store(server.endpoint(), &bucket, good(server));
+        for i in 0..7 {
+            put_one_byte(&s, &format!("p/{i}.ts")).await.expect("put");
+        }
+        let mut req = stowage_core::ListRequest {
+            prefix: "p/".into(),
+            max_keys: Some(3),
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = s.list(&req).await.expect("list");
+            pages += 1;
+            seen.extend(page.objects.into_iter().map(|o| o.key));
+            match page.next {
+                Some(next) => req.continuation = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        let want: Vec<String> = (0..7).map(|i| format!("p/{i}.ts")).collect();
+        assert_eq!(seen, want);
+    }
+}
