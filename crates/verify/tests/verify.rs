@@ -119,10 +119,9 @@ async fn every_injected_fault_is_named_on_the_in_process_s3_server() {
 async fn every_injected_fault_is_named_on_moto() {
     let server = MotoServer::shared().unwrap_or_else(|e| panic!("{e}"));
     let creds = Credentials::new(moto::ACCESS_KEY, moto::SECRET_KEY);
-    let mut stores = Vec::new();
-    for tag in ["mp", "mb"] {
-        let name = s3_bucket(tag);
-        let s = stowage_s3::S3Store::new(s3_config(server.endpoint(), &name, &creds))
+    let creds = &creds;
+    let (primary, backup) = two_buckets("m", |name| async move {
+        let s = stowage_s3::S3Store::new(s3_config(server.endpoint(), &name, creds))
             .await
             .unwrap();
         s.client()
@@ -131,54 +130,47 @@ async fn every_injected_fault_is_named_on_moto() {
             .send()
             .await
             .unwrap();
-        stores.push(Arc::new(s) as Arc<dyn ObjectStore>);
-    }
-    let backup = stores.pop().unwrap();
-    let primary = stores.pop().unwrap();
-    let _spool = upload_to(primary.clone()).await;
-    fault_matrix(primary, backup).await;
+        Arc::new(s) as Arc<dyn ObjectStore>
+    })
+    .await;
+    upload_then_break(primary, backup).await;
 }
 
 #[tokio::test]
 async fn every_injected_fault_is_named_on_the_oss_emulator() {
     let server = stowage_testkit::oss::OssEmulator::shared();
     let creds = Credentials::new(server.access_key(), server.secret_key());
-    let mut stores = Vec::new();
-    for tag in ["op", "ob"] {
-        let name = s3_bucket(tag);
+    let creds = &creds;
+    let (primary, backup) = two_buckets("o", |name| async move {
         server.create_bucket(&name);
         let mut cfg = stowage_oss::OssConfig::new(&name);
         cfg.endpoint = Some(server.endpoint().to_string());
         cfg.region = Some(stowage_testkit::oss::DEFAULT_REGION.to_string());
         cfg.addressing = stowage_oss::Addressing::PathStyle;
         cfg.credentials = Some(creds.clone());
-        stores.push(Arc::new(stowage_oss::OssStore::new(cfg).unwrap()) as Arc<dyn ObjectStore>);
-    }
-    let backup = stores.pop().unwrap();
-    let primary = stores.pop().unwrap();
-    let _spool = upload_to(primary.clone()).await;
-    fault_matrix(primary, backup).await;
+        Arc::new(stowage_oss::OssStore::new(cfg).unwrap()) as Arc<dyn ObjectStore>
+    })
+    .await;
+    upload_then_break(primary, backup).await;
 }
 
 #[tokio::test]
 async fn every_injected_fault_is_named_on_the_cos_emulator() {
     let server = stowage_testkit::cos::CosEmulator::shared();
     let creds = Credentials::new(server.access_key(), server.secret_key());
-    let mut stores = Vec::new();
-    for tag in ["cp", "cb"] {
-        let name = format!("{}-1250000000", s3_bucket(tag));
+    let creds = &creds;
+    let (primary, backup) = two_buckets("c", |name| async move {
+        let name = format!("{name}-1250000000");
         server.create_bucket(&name);
         let mut cfg = stowage_cos::CosConfig::new(&name);
         cfg.endpoint = Some(server.endpoint().to_string());
         cfg.region = Some(stowage_testkit::cos::DEFAULT_REGION.to_string());
         cfg.addressing = stowage_cos::Addressing::PathStyle;
         cfg.credentials = Some(creds.clone());
-        stores.push(Arc::new(stowage_cos::CosStore::new(cfg).unwrap()) as Arc<dyn ObjectStore>);
-    }
-    let backup = stores.pop().unwrap();
-    let primary = stores.pop().unwrap();
-    let _spool = upload_to(primary.clone()).await;
-    fault_matrix(primary, backup).await;
+        Arc::new(stowage_cos::CosStore::new(cfg).unwrap()) as Arc<dyn ObjectStore>
+    })
+    .await;
+    upload_then_break(primary, backup).await;
 }
 
 #[tokio::test]
@@ -187,19 +179,16 @@ async fn every_injected_fault_is_named_on_the_kodo_emulator() {
         std::sync::OnceLock::new();
     let emu = EMU.get_or_init(|| stowage_testkit::kodo::KodoEmulator::start().unwrap());
     let creds = Credentials::new(emu.access_key(), emu.secret_key());
-    let mut stores = Vec::new();
-    for tag in ["kp", "kb"] {
-        let name = s3_bucket(tag);
+    let creds = &creds;
+    let (primary, backup) = two_buckets("k", |name| async move {
         emu.create_bucket(&name, "z0");
         let mut cfg = stowage_kodo::KodoConfig::new(&name);
         cfg.endpoint = Some(emu.endpoint().to_string());
         cfg.credentials = Some(creds.clone());
         cfg.https = false;
-        let store = stowage_kodo::KodoStore::new(cfg).await.unwrap();
-        stores.push(Arc::new(store) as Arc<dyn ObjectStore>);
-    }
-    let backup = stores.pop().unwrap();
-    let primary = stores.pop().unwrap();
+        Arc::new(stowage_kodo::KodoStore::new(cfg).await.unwrap()) as Arc<dyn ObjectStore>
+    })
+    .await;
     let _spool = upload_to(primary.clone()).await;
     let expected = manifest(primary.as_ref()).await;
     assert!(
@@ -218,6 +207,23 @@ async fn every_injected_fault_is_named_on_the_kodo_emulator() {
         clean.requests <= 2,
         "the listing's qetags prove the content: {clean:?}"
     );
+    fault_matrix(primary, backup).await;
+}
+
+/// A primary and a backup bucket, each opened by `open` from a fresh bucket name.
+async fn two_buckets<F, Fut>(tag: &str, open: F) -> (Arc<dyn ObjectStore>, Arc<dyn ObjectStore>)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn ObjectStore>>,
+{
+    let primary = open(s3_bucket(&format!("{tag}p"))).await;
+    let backup = open(s3_bucket(&format!("{tag}b"))).await;
+    (primary, backup)
+}
+
+/// Uploads the test recording into `primary` with the pipeline, then runs the fault matrix.
+async fn upload_then_break(primary: Arc<dyn ObjectStore>, backup: Arc<dyn ObjectStore>) {
+    let _spool = upload_to(primary.clone()).await;
     fault_matrix(primary, backup).await;
 }
 
