@@ -1,6 +1,8 @@
 //! The `stowage` binary end to end: local buckets, the in-process S3 server, moto, and
 //! the AWS CLI reading back what stowage uploaded.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -9,32 +11,7 @@ use stowage_testkit::moto::{self, MotoServer};
 use stowage_testkit::s3s_server::S3sServer;
 
 fn stowage(args: &[&str]) -> Output {
-    stowage_env(args, &[])
-}
-
-/// Runs the binary with no AWS settings from the outer environment, plus `env`.
-fn stowage_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stowage"));
-    cmd.args(args);
-    for var in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/stowage-test-config");
-    cmd.env(
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "/nonexistent/stowage-test-credentials",
-    );
-    cmd.envs(env.iter().copied());
-    cmd.output().expect("run stowage")
+    common::stowage_env(args, &[])
 }
 
 fn stdout(o: &Output) -> String {
@@ -231,11 +208,11 @@ fn credentials_come_from_the_environment() {
         ("AWS_ENDPOINT_URL", server.endpoint()),
     ];
     let f = sample_recording().join("38f8e3cfdc474cd56fc1ceba380d7e1a_demo-channel.m3u8");
-    ok(stowage_env(
+    ok(common::stowage_env(
         &["cp", f.to_str().unwrap(), "s3://cli-env/p.m3u8"],
         &env,
     ));
-    let stat: Value = serde_json::from_str(&ok(stowage_env(
+    let stat: Value = serde_json::from_str(&ok(common::stowage_env(
         &["stat", "--json", "s3://cli-env/p.m3u8"],
         &env,
     )))
@@ -292,7 +269,7 @@ fn aws_cli_reads_what_stowage_uploaded_to_moto() {
     let data = stowage_testkit::conformance::pseudo_random(70 << 20, 42); // multipart
     std::fs::write(&big, &data).unwrap();
     for src in [big.clone(), sample_recording()] {
-        ok(stowage_env(
+        ok(common::stowage_env(
             &[
                 "cp",
                 src.to_str().unwrap(),
@@ -963,17 +940,20 @@ fn doctor_on_the_oss_cos_and_kodo_emulators() {
         ),
     ];
     for (url, ep, ak, sk, region) in cases {
-        let args = [
-            "--endpoint",
-            ep,
-            "--region",
-            region,
-            "--access-key",
-            ak,
-            "--secret-key",
-            sk,
-        ];
-        let (code, checks) = doctor(url, &args);
+        let run = |secret: &str| {
+            let args = [
+                "--endpoint",
+                ep,
+                "--region",
+                region,
+                "--access-key",
+                ak,
+                "--secret-key",
+                secret,
+            ];
+            doctor(url, &args)
+        };
+        let (code, checks) = run(sk);
         assert_eq!(code, Some(0), "{url}: {checks:?}");
         for name in ["configuration", "access", "write", "latency", "throughput"] {
             assert_eq!(
@@ -989,17 +969,7 @@ fn doctor_on_the_oss_cos_and_kodo_emulators() {
         );
 
         let wrong = "wrong-secret-value-5678";
-        let args = [
-            "--endpoint",
-            ep,
-            "--region",
-            region,
-            "--access-key",
-            ak,
-            "--secret-key",
-            wrong,
-        ];
-        let (code, checks) = doctor(url, &args);
+        let (code, checks) = run(wrong);
         assert_eq!(code, Some(1), "{url}: {checks:?}");
         let (v, text) = verdict_of(&checks, "access");
         assert_eq!(v, "fail", "{url}: {checks:?}");

@@ -1,36 +1,17 @@
 //! `stowage endpoints` end to end: tables, Agora storageConfig files, the latency probe
 //! against a local endpoint, and bucket-region discovery against moto.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 use stowage_testkit::moto::{self, MotoServer};
 
-/// Runs the binary without the outer AWS environment, plus `env`.
 fn stowage(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stowage"));
-    cmd.args(args);
-    for var in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/stowage-test-config");
-    cmd.env(
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "/nonexistent/stowage-test-credentials",
-    );
-    cmd.envs(env.iter().copied());
-    cmd.output().expect("run stowage")
+    common::stowage_env(args, env)
 }
 
 fn text(o: &Output) -> (String, String) {
