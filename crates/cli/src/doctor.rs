@@ -661,6 +661,7 @@ async fn playback(store: &dyn ObjectStore, prefix: &str, base: &str) -> Finding 
             let check = stowage_verify::playback::PlaybackCheck {
                 base: base.to_string(),
                 origin: stowage_verify::playback::DEFAULT_ORIGIN.to_string(),
+                signer: None,
             };
             let seen = check.check(&playlist).await;
             let problems: Vec<String> = seen

@@ -8,9 +8,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use std::sync::Arc;
 use stowage_core::ObjectStore;
 use stowage_core::StorageUrl;
-use stowage_verify::playback::PlaybackCheck;
+
+use stowage_verify::playback::{PlaybackCheck, UrlSigner};
 use stowage_verify::{Expected, Problem, RepairSource, Report, VerifyOptions};
 
 use crate::StoreArgs;
@@ -62,8 +64,12 @@ pub struct VerifyArgs {
     /// printed), checking status, Content-Type and CORS.
     #[arg(long, value_name = "URL")]
     playback_base: Option<String>,
+    /// Check playback through the bucket's own signed download URLs instead (Kodo private
+    /// buckets: each object gets its `e=…&token=…`).
+    #[arg(long, conflicts_with = "playback_base")]
+    playback_signed: bool,
     /// The web page origin the player runs on, for the CORS check.
-    #[arg(long, default_value = stowage_verify::playback::DEFAULT_ORIGIN, requires = "playback_base")]
+    #[arg(long, default_value = stowage_verify::playback::DEFAULT_ORIGIN)]
     origin: String,
     #[arg(long)]
     json: bool,
@@ -197,6 +203,43 @@ async fn finish(
     check(args, primary, prefix, expected, &opts).await
 }
 
+/// The playback check asked for: through `--playback-base`, or through the bucket's own
+/// signed download URLs (`--playback-signed`, Kodo's private buckets).
+async fn playback_check(args: &VerifyArgs) -> Result<Option<PlaybackCheck>> {
+    let signer: Option<Arc<dyn UrlSigner>> = if args.playback_signed {
+        let url = StorageUrl::parse(&args.url)?;
+        if url.scheme != stowage_core::Scheme::Kodo {
+            bail!(
+                "--playback-signed works with kodo:// buckets (private download URLs); for S3, OSS and COS pass --playback-base with the bucket's public or CDN URL"
+            );
+        }
+        let store = crate::open::open_kodo(&url, &args.store).await?;
+        Some(Arc::new(KodoSigner(store)))
+    } else {
+        None
+    };
+    Ok(match (&args.playback_base, signer) {
+        (None, None) => None,
+        (base, signer) => Some(PlaybackCheck {
+            base: base.clone().unwrap_or_default(),
+            origin: args.origin.clone(),
+            signer,
+        }),
+    })
+}
+
+/// Kodo private download URLs, valid for an hour.
+struct KodoSigner(stowage_kodo::KodoStore);
+
+#[async_trait::async_trait]
+impl UrlSigner for KodoSigner {
+    async fn signed_url(&self, key: &str) -> stowage_core::Result<String> {
+        self.0
+            .private_url(key, std::time::Duration::from_secs(3600))
+            .await
+    }
+}
+
 /// One verification, with the playback check when asked.
 async fn check(
     args: &VerifyArgs,
@@ -206,11 +249,7 @@ async fn check(
     opts: &VerifyOptions<'_>,
 ) -> Result<Report> {
     let mut report = stowage_verify::verify_with(primary, prefix, expected, opts).await?;
-    if let Some(base) = &args.playback_base {
-        let playback = PlaybackCheck {
-            base: base.clone(),
-            origin: args.origin.clone(),
-        };
+    if let Some(playback) = playback_check(args).await? {
         for exp in expected.iter().filter(|e| e.key.ends_with(".m3u8")) {
             let seen = playback.check(&exp.key).await;
             report.requests += seen.requests;

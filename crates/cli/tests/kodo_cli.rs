@@ -98,3 +98,59 @@ fn a_wrong_secret_names_the_fix_and_hides_the_secret() {
         "{err}"
     );
 }
+
+/// The playback check through Kodo's private download URLs: each object gets its own
+/// `e=…&token=…`; the same objects through the bare download domain are refused.
+#[test]
+fn verify_plays_a_private_kodo_recording_through_signed_urls() {
+    let emu = KodoEmulator::start().unwrap();
+    emu.create_bucket("rec", "z0");
+    let sk = emu.secret_key().to_owned();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/recording");
+    let spool = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(sample).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, spool.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let spool_dir = spool.path().to_str().unwrap();
+    ok(stowage(
+        &emu,
+        &sk,
+        &["upload", spool_dir, "kodo://rec/live"],
+    ));
+
+    let played = ok(stowage(
+        &emu,
+        &sk,
+        &["verify", "kodo://rec/live", "--playback-signed"],
+    ));
+    assert!(
+        played.contains("complete: 4 of 4 objects intact"),
+        "{played}"
+    );
+
+    let bare = format!("{}/dl/rec", emu.endpoint());
+    let o = stowage(
+        &emu,
+        &sk,
+        &["verify", "kodo://rec/live", "--playback-base", &bare],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("playback") && out.contains("HTTP 40"), "{out}");
+
+    let o = stowage(
+        &emu,
+        &sk,
+        &[
+            "verify",
+            "kodo://rec/live",
+            "--playback-signed",
+            "--playback-base",
+            &bare,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "the two ways conflict");
+}

@@ -17,13 +17,22 @@ use crate::Problem;
 /// The origin the check claims to come from, unless the caller names its player's site.
 pub const DEFAULT_ORIGIN: &str = "https://player.example";
 
+/// Gives each object its own signed URL: a private bucket's download URL with a token for
+/// that object (Kodo's `e=<deadline>&token=…`), where one base URL cannot serve every key.
+#[async_trait::async_trait]
+pub trait UrlSigner: Send + Sync {
+    async fn signed_url(&self, key: &str) -> stowage_core::Result<String>;
+}
+
 /// Where and how to fetch.
 pub struct PlaybackCheck {
     /// The URL the bucket's root is served at; a query string (a CDN token) is kept on every
-    /// request and never printed.
+    /// request and never printed. Unused when `signer` is set.
     pub base: String,
     /// The web page origin the player runs on.
     pub origin: String,
+    /// Signs each object's URL instead of joining keys to `base`.
+    pub signer: Option<std::sync::Arc<dyn UrlSigner>>,
 }
 
 /// What one playlist's check saw.
@@ -49,7 +58,14 @@ impl PlaybackCheck {
                 return out;
             }
         };
-        let url = self.url_for(key);
+        let url = match self.object_url(key).await {
+            Ok(u) => u,
+            Err(e) => {
+                out.problems
+                    .push(problem(key, format!("no URL to load: {e}")));
+                return out;
+            }
+        };
         out.requests += 1;
         let Some((headers, body)) = self.fetch(&client, &url, key, None, &mut out).await else {
             return out;
@@ -69,7 +85,18 @@ impl PlaybackCheck {
         let Some(first) = playlist.segments.first() else {
             return out;
         };
-        let seg_url = resolve(&url, &first.uri);
+        let seg_url = match (&self.signer, first.uri.contains("://")) {
+            // A signed URL's token is for its own object: sign the segment's key anew.
+            (Some(_), false) => match self.object_url(&segment_key(key, &first.uri)).await {
+                Ok(u) => u,
+                Err(e) => {
+                    out.problems
+                        .push(problem(&first.uri, format!("no URL to load: {e}")));
+                    return out;
+                }
+            },
+            _ => resolve(&url, &first.uri),
+        };
         let seg_name = redact(&seg_url);
         out.requests += 1;
         let range = Some("bytes=0-187"); // one MPEG-TS packet
@@ -88,6 +115,13 @@ impl PlaybackCheck {
             ));
         }
         out
+    }
+
+    async fn object_url(&self, key: &str) -> stowage_core::Result<String> {
+        match &self.signer {
+            Some(signer) => signer.signed_url(key).await,
+            None => Ok(self.url_for(key)),
+        }
     }
 
     /// The object's URL: base path + key, with the base's query string.
@@ -248,6 +282,15 @@ fn resolve(playlist_url: &str, uri: &str) -> String {
     }
 }
 
+/// The key of a segment named relatively by the playlist at `playlist_key`.
+fn segment_key(playlist_key: &str, uri: &str) -> String {
+    let uri = uri.split('?').next().unwrap_or(uri);
+    match playlist_key.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{uri}"),
+        None => uri.to_string(),
+    }
+}
+
 /// A URL fit for a report: the query string (tokens, signatures) dropped.
 fn redact(url: &str) -> String {
     url.split('?').next().unwrap_or(url).to_string()
@@ -285,6 +328,7 @@ mod tests {
         let c = PlaybackCheck {
             base: "https://cdn.example/rec/?auth_key=SECRET".into(),
             origin: DEFAULT_ORIGIN.into(),
+            signer: None,
         };
         let url = c.url_for("p/sid c.m3u8");
         assert_eq!(
@@ -300,5 +344,10 @@ mod tests {
             "https://x.example/a.ts"
         );
         assert!(!redact(&url).contains("SECRET"));
+        assert_eq!(
+            segment_key("rec/sid_c.m3u8", "sid_c_1.ts"),
+            "rec/sid_c_1.ts"
+        );
+        assert_eq!(segment_key("sid_c.m3u8", "sid_c_1.ts?x=1"), "sid_c_1.ts");
     }
 }

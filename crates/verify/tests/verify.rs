@@ -612,6 +612,7 @@ fn playback(server: &StaticServer, query: &str) -> PlaybackCheck {
     PlaybackCheck {
         base: format!("{}/{query}", server.url()),
         origin: "https://player.example".into(),
+        signer: None,
     }
 }
 
