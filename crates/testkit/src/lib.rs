@@ -10,3 +10,4 @@ pub mod moto;
 pub mod oss;
 pub mod proxy;
 pub mod s3s_server;
+mod xml_api;

@@ -20,7 +20,6 @@
 pub mod auth;
 mod handlers;
 mod wire;
-mod xml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

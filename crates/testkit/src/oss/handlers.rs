@@ -7,21 +7,20 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::{Bytes, BytesMut};
 use http::request::Parts;
-use http_body_util::Full;
 use hyper::Response;
 use md5::Digest as _;
-use percent_encoding::percent_decode_str;
 
 use super::auth::{self, Authorization};
-use super::xml::{self, elem};
 use super::{Bucket, Object, Part, State, Upload};
+use crate::xml_api::request::{
+    Reply, decode_path, finish, lookup, lowercase_headers, query_pairs, url_encode,
+};
+use crate::xml_api::xml::{self, elem};
 
 /// Largest allowed difference between the request's time and the server's (OSS: 15 min).
 const MAX_SKEW_SECONDS: i64 = 15 * 60;
 /// Smallest part but the last (OSS: 100 KB).
 const MIN_PART_SIZE: usize = 100 * 1024;
-
-type Reply = Response<Full<Bytes>>;
 
 /// An OSS error response.
 struct OssError {
@@ -104,16 +103,6 @@ impl OssError {
     }
 }
 
-fn finish(builder: http::response::Builder, body: Bytes) -> Reply {
-    builder.body(Full::new(body)).unwrap_or_else(|e| {
-        let mut r = Response::new(Full::new(Bytes::from(format!(
-            "emulator bug: bad response: {e}"
-        ))));
-        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-        r
-    })
-}
-
 /// One parsed request.
 struct Req<'a> {
     method: &'a str,
@@ -128,10 +117,7 @@ struct Req<'a> {
 
 impl Req<'_> {
     fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        lookup(&self.query, name)
     }
 
     fn has(&self, name: &str) -> bool {
@@ -139,10 +125,7 @@ impl Req<'_> {
     }
 
     fn header(&self, lower: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == lower)
-            .map(|(_, v)| v.as_str())
+        lookup(&self.headers, lower)
     }
 
     fn url_encoding(&self) -> bool {
@@ -150,51 +133,11 @@ impl Req<'_> {
     }
 }
 
-fn decode(s: &str) -> String {
-    percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-fn decode_path(s: &str) -> String {
-    percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
-/// OSS `encoding-type=url`: every byte but unreserved ones percent-encoded.
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(
-            |b| match b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-                true => char::from(b).to_string(),
-                false => format!("%{b:02X}"),
-            },
-        )
-        .collect()
-}
-
 fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            (k.as_str().to_ascii_lowercase(), value)
-        })
-        .collect();
-    let host = headers
-        .iter()
-        .find(|(k, _)| k == "host")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let headers = lowercase_headers(parts);
+    let host = lookup(&headers, "host").unwrap_or_default().to_string();
     let raw_query = parts.uri.query().unwrap_or("");
-    let query = raw_query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect();
+    let query = query_pairs(raw_query);
     let path = parts.uri.path();
     let (bucket, key) = match virtual_host_bucket(state, &host) {
         Some(b) => (Some(b), Some(decode_path(&path[1.min(path.len())..]))),

@@ -14,7 +14,6 @@
 
 pub mod auth;
 mod handlers;
-mod xml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
