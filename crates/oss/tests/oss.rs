@@ -3,21 +3,16 @@
 //! discovery, and retries through the fault-injecting proxy.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 use stowage_core::{Credentials, ErrorKind, ObjectStore, PutBody, PutOptions};
 use stowage_oss::{Addressing, OssConfig, OssStore, SigningVersion};
+use stowage_testkit::adapter_tests::unique_name;
 use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
 use stowage_testkit::oss::OssEmulator;
 
 fn unique_bucket(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    unique_name(tag)
 }
 
 fn config(endpoint: &str, bucket: &str, creds: Credentials) -> OssConfig {
@@ -90,19 +85,7 @@ mod v1 {
 
 mod errors {
     use super::*;
-
-    /// Every error message names its fix and never the secret.
-    fn assert_clean(e: &stowage_core::Error, secret: &str, fix: &str) {
-        let text = e.to_string();
-        assert!(text.contains("Fix: "), "{text}");
-        assert!(text.contains(fix), "expected `{fix}` in: {text}");
-        assert!(!text.contains(secret), "the secret leaked: {text}");
-        assert!(
-            !format!("{e:?}").contains(secret),
-            "the secret leaked: {e:?}"
-        );
-        assert!(!text.contains("<Error>"), "raw XML in: {text}");
-    }
+    use stowage_testkit::adapter_tests::assert_clean;
 
     #[tokio::test]
     async fn wrong_region_names_the_bucket_region() {
@@ -218,8 +201,6 @@ mod errors {
 
 mod behaviour {
     use super::*;
-    use stowage_core::retry::RetryPolicy;
-    use stowage_core::upload::{UploadConfig, multipart_upload_file};
     use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
 
     #[tokio::test]
@@ -290,38 +271,9 @@ mod behaviour {
         let bucket = unique_bucket("stream");
         server.create_bucket(&bucket);
         let s = store(server.endpoint(), &bucket, good(server));
-        let data = pseudo_random(150_000, 9);
-        let stream = |d: Vec<u8>| PutBody::Stream {
-            len: d.len() as u64,
-            stream: Box::pin(futures::stream::iter(
-                d.chunks(10_000)
-                    .map(|c| Ok(Bytes::copy_from_slice(c)))
-                    .collect::<Vec<std::io::Result<Bytes>>>(),
-            )),
-        };
-        s.put("s.ts", stream(data.clone()), &PutOptions::default())
-            .await
-            .expect("put stream");
-        assert_eq!(
-            server.object_bytes(&bucket, "s.ts").as_deref(),
-            Some(&data[..])
-        );
-        let upload = s
-            .create_multipart("m.mp4", &PutOptions::default())
-            .await
-            .expect("create");
-        let part = s
-            .upload_part(&upload, 1, stream(data.clone()))
-            .await
-            .expect("part");
-        assert_eq!(part.size, data.len() as u64);
-        s.complete_multipart(&upload, &[part])
-            .await
-            .expect("complete");
-        assert_eq!(
-            server.object_bytes(&bucket, "m.mp4").as_deref(),
-            Some(&data[..])
-        );
+        // One part only, so its size is free.
+        stowage_testkit::adapter_tests::stream_bodies(&s, |key| server.object_bytes(&bucket, key))
+            .await;
     }
 
     /// A 503 and a reset on UploadPart are retried; the object arrives intact.
@@ -330,43 +282,12 @@ mod behaviour {
         let server = OssEmulator::shared();
         let bucket = unique_bucket("faults");
         server.create_bucket(&bucket);
-        let rules = vec![
-            FaultRule::new(
-                Match::request("PUT", "partNumber=2"),
-                Fault::s3_error(503, "ServiceUnavailable", "Please retry."),
-                Times::First(1),
-            ),
-            FaultRule::new(
-                Match::request("PUT", "partNumber=3"),
-                Fault::Reset,
-                Times::First(1),
-            ),
-        ];
-        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
-        let s = store(proxy.endpoint(), &bucket, good(server));
-        let data = pseudo_random(3 * (1 << 20) + 99, 4);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("big.mp4");
-        std::fs::write(&path, &data).expect("write");
-        let cfg = UploadConfig {
-            multipart_threshold: 1 << 20,
-            part_size: 1 << 20,
-            concurrency: 2,
-            part_retry: RetryPolicy::immediate(1),
-        };
-        let meta = multipart_upload_file(&s, "big.mp4", &path, &PutOptions::default(), &cfg, None)
-            .await
-            .expect("multipart through faults");
-        assert_eq!(meta.size, data.len() as u64);
-        assert_eq!(proxy.injected(0), 1, "the 503 was injected");
-        assert_eq!(proxy.injected(1), 1, "the reset was injected");
-        assert_eq!(
-            server.object_bytes(&bucket, "big.mp4").as_deref(),
-            Some(&data[..])
-        );
-        let local =
-            stowage_core::checksum::checksum_bytes(&data, &[stowage_core::ChecksumAlgo::Crc64Ecma]);
-        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma, "combined CRC");
+        stowage_testkit::adapter_tests::part_faults_are_retried(
+            server.endpoint(),
+            |endpoint| store(endpoint, &bucket, good(server)),
+            |key| server.object_bytes(&bucket, key),
+        )
+        .await;
     }
 
     /// A server that stores other bytes than were sent is caught by the CRC check.
