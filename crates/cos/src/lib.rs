@@ -25,18 +25,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
 use stowage_core::checksum::checksum_bytes;
-use stowage_core::payload::{Payload, file_stream, parse_content_range, take_hasher};
+use stowage_core::payload::{Payload, file_stream, take_hasher};
 use stowage_core::retry::RetryPolicy;
 use stowage_core::{
     Capabilities, ChecksumAlgo, Credentials, Error, ErrorKind, GetResult, Hasher, ListPage,
     ListRequest, MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
 use stowage_http::errors::from_transport;
-use stowage_http::{
-    Call, Dialect, PartCrcs, Reply, check_status, header_str, parse_time, part_crc, unquote,
-};
+use stowage_http::get::{empty_range, range_header};
+use stowage_http::{Call, Dialect, PartCrcs, Reply, check_status, parse_time, part_crc, unquote};
 use time::OffsetDateTime;
 
 pub use config::{Addressing, CosConfig, validate_bucket};
@@ -403,59 +401,18 @@ impl ObjectStore for CosStore {
         if let Some(r) = &range
             && r.start >= r.end
         {
-            // HTTP ranges cannot say "no bytes": answer from HEAD.
-            let meta = self.head(key).await?;
-            if r.start > r.end || r.end > meta.size {
-                return Err(Error::invalid_input(format!(
-                    "range {}..{} is outside the object's {} bytes",
-                    r.start, r.end, meta.size
-                ))
-                .with_key(key));
-            }
-            let range = r.clone();
-            let body = futures::stream::empty().boxed();
-            return Ok(GetResult { meta, range, body });
+            return empty_range(self.head(key).await?, r, key);
         }
         let mut call = Call::new(reqwest::Method::GET, Some(key));
         if let Some(r) = &range {
-            call = call.header("range", format!("bytes={}-{}", r.start, r.end - 1));
+            call = call.header("range", range_header(r));
         }
         let resp = self
             .retry
             .run("GET", |_| self.respond(&call, None))
             .await
             .map_err(|e| self.context(e, Some(key)))?;
-        let headers = resp.headers().clone();
-        let length: u64 = header_str(&headers, "content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let (size, got) = match (resp.status().as_u16(), &range) {
-            (206, Some(r)) => match parse_content_range(header_str(&headers, "content-range")) {
-                Some((got, total)) => (total, got),
-                None => (r.end, r.clone()),
-            },
-            (200, None) => (length, 0..length),
-            (status, _) => {
-                return Err(Error::new(
-                    ErrorKind::Other,
-                    format!(
-                        "the server answered a range request with HTTP {status} instead of 206"
-                    ),
-                )
-                .with_key(key));
-            }
-        };
-        let meta = DIALECT.meta_from_headers(key, &headers, size);
-        let host = self.base().to_string();
-        let body = resp
-            .bytes_stream()
-            .map_err(move |e| from_transport(e, &host))
-            .boxed();
-        Ok(GetResult {
-            meta,
-            range: got,
-            body,
-        })
+        DIALECT.get_result(key, range.as_ref(), resp, self.base().to_string())
     }
 
     /// GET Bucket with `marker` paging. COS's listing is eventually consistent: an object

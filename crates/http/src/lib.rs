@@ -5,6 +5,7 @@
 pub mod call;
 pub mod check;
 pub mod errors;
+pub mod get;
 pub mod parts;
 pub mod xml;
 
