@@ -15,6 +15,7 @@ use super::{Bucket, Object, Part, State, Upload};
 use crate::xml_api::request::{
     Reply, decode_path, finish, lookup, lowercase_headers, query_pairs, url_encode,
 };
+use crate::xml_api::state::lock;
 use crate::xml_api::xml::{self, elem};
 
 /// How far ahead of the server's clock a signature may start.
@@ -154,7 +155,7 @@ fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
 /// A custom domain, or `<bucket>.<anything>` for a bucket that exists, addresses a bucket
 /// by host.
 fn host_bucket(state: &State, host: &str) -> Option<String> {
-    if let Some(bucket) = super::lock(&state.domains).get(host) {
+    if let Some(bucket) = lock(&state.domains).get(host) {
         return Some(bucket.clone());
     }
     let (first, _) = host.split_once('.')?;
@@ -202,7 +203,7 @@ fn authenticate(state: &State, req: &Req<'_>) -> Result<(), CosError> {
         )
     })?;
     let (secret, token) = {
-        let keys = super::lock(&state.keys);
+        let keys = state.keys.lock();
         let Some(k) = keys.get(&auth.secret_id) else {
             return Err(CosError::new(
                 403,
@@ -248,10 +249,10 @@ fn check_time(state: &State, auth: &Authorization) -> Result<(), CosError> {
             "q-sign-time is not <start>;<end> in unix seconds.",
         )
     })?;
-    if !state.check_clock.load(std::sync::atomic::Ordering::Relaxed) {
+    if !state.clock.checked() {
         return Ok(());
     }
-    let now = state.now().unix_timestamp();
+    let now = state.clock.now().unix_timestamp();
     if now > end {
         return Err(CosError::access_denied("Request has expired"));
     }

@@ -15,6 +15,7 @@ use super::{Bucket, Object, Part, State, Upload};
 use crate::xml_api::request::{
     Reply, decode_path, finish, lookup, lowercase_headers, query_pairs, url_encode,
 };
+use crate::xml_api::state::lock;
 use crate::xml_api::xml::{self, elem};
 
 /// Largest allowed difference between the request's time and the server's (OSS: 15 min).
@@ -161,7 +162,7 @@ fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
 
 /// A custom domain, or `<bucket>.<anything>`, addresses a bucket by host.
 fn virtual_host_bucket(state: &State, host: &str) -> Option<String> {
-    if let Some(bucket) = super::lock(&state.domains).get(host) {
+    if let Some(bucket) = lock(&state.domains).get(host) {
         return Some(bucket.clone());
     }
     let (first, _) = host.split_once('.')?;
@@ -193,7 +194,7 @@ fn authenticate(state: &State, req: &Req<'_>) -> Result<(), OssError> {
     let auth = Authorization::parse(header)
         .ok_or_else(|| OssError::invalid_argument("Authorization header is invalid."))?;
     let (secret, token) = {
-        let keys = super::lock(&state.keys);
+        let keys = state.keys.lock();
         let Some(k) = keys.get(auth.access_key()) else {
             return Err(OssError::new(
                 403,
@@ -261,9 +262,9 @@ fn check_time(state: &State, req: &Req<'_>, auth: &Authorization) -> Result<(), 
             "OSS authentication requires a valid Date.",
         ));
     };
-    let now = state.now();
+    let now = state.clock.now();
     let skew = (now - t).whole_seconds().abs();
-    if state.check_clock.load(std::sync::atomic::Ordering::Relaxed) && skew > MAX_SKEW_SECONDS {
+    if state.clock.checked() && skew > MAX_SKEW_SECONDS {
         return Err(OssError::new(
             403,
             "RequestTimeTooSkewed",

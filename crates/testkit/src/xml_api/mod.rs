@@ -3,4 +3,5 @@
 //! verification, addressing, headers and error XML.
 
 pub mod request;
+pub mod state;
 pub mod xml;
