@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use hyper::Response;
@@ -12,6 +10,9 @@ use md5::Digest as _;
 
 use super::auth::{self, Authorization};
 use super::{Bucket, Object, Part, State, Upload};
+use crate::xml_api::object::{
+    self, content_md5_matches, content_type, crc64, parse_range, xml_reply,
+};
 use crate::xml_api::request::{
     Reply, decode_path, finish, lookup, lowercase_headers, query_pairs, url_encode,
 };
@@ -349,52 +350,24 @@ fn head_bucket(state: &State) -> Reply {
     )
 }
 
-fn xml_reply(status: u16, body: String) -> Reply {
-    finish(
-        Response::builder()
-            .status(status)
-            .header("content-type", "application/xml"),
-        Bytes::from(body),
-    )
-}
-
-pub(super) fn crc64(data: &[u8]) -> u64 {
-    let mut d = crc64fast::Digest::new();
-    d.write(data);
-    d.sum64()
-}
-
 fn md5_hex(data: &[u8]) -> String {
     hex::encode(md5::Md5::digest(data))
 }
 
 /// Refuses a body whose `Content-MD5` does not match it.
 fn check_content_md5(req: &Req<'_>) -> Result<(), CosError> {
-    let Some(given) = req.header("content-md5") else {
-        return Ok(());
-    };
-    let actual = STANDARD.encode(md5::Md5::digest(&req.body));
-    if given.trim() != actual {
-        return Err(CosError::new(
+    match content_md5_matches(&req.headers, &req.body) {
+        true => Ok(()),
+        false => Err(CosError::new(
             400,
             "BadDigest",
             "The Content-MD5 you specified did not match what was received.",
-        ));
+        )),
     }
-    Ok(())
 }
 
 fn user_metadata(req: &Req<'_>) -> BTreeMap<String, String> {
-    req.headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("x-cos-meta-")?.to_string(), v.clone())))
-        .collect()
-}
-
-fn content_type(req: &Req<'_>) -> String {
-    req.header("content-type")
-        .unwrap_or("application/octet-stream")
-        .to_string()
+    object::user_metadata(&req.headers, "x-cos-meta-")
 }
 
 fn put_object(b: &mut Bucket, key: &str, req: &Req<'_>, lag: u32) -> Result<Reply, CosError> {
@@ -402,7 +375,7 @@ fn put_object(b: &mut Bucket, key: &str, req: &Req<'_>, lag: u32) -> Result<Repl
     let md5 = md5_hex(&req.body);
     let object = Object {
         data: req.body.clone(),
-        content_type: content_type(req),
+        content_type: content_type(&req.headers),
         etag: format!("\"{md5}\""),
         crc64: crc64(&req.body),
         modified: SystemTime::now(),
@@ -415,20 +388,6 @@ fn put_object(b: &mut Bucket, key: &str, req: &Req<'_>, lag: u32) -> Result<Repl
         .header("x-cos-hash-crc64ecma", object.crc64.to_string());
     b.objects.insert(key.to_string(), object);
     Ok(finish(reply, Bytes::new()))
-}
-
-/// `bytes=a-b`, `bytes=a-`, `bytes=-n` → a half-open range; `None` for no or a malformed
-/// header (OSS then sends the whole object).
-fn parse_range(header: Option<&str>, len: u64) -> Option<Result<(u64, u64), ()>> {
-    let spec = header?.strip_prefix("bytes=")?;
-    let (a, b) = spec.split_once('-')?;
-    let range = match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
-        (Some(start), Some(end)) if start <= end => (start, (end + 1).min(len)),
-        (Some(start), None) if b.is_empty() => (start, len),
-        (None, Some(n)) if a.is_empty() => (len.saturating_sub(n), len),
-        _ => return None,
-    };
-    Some(if range.0 >= len { Err(()) } else { Ok(range) })
 }
 
 fn get_object(b: &Bucket, key: &str, req: &Req<'_>, with_body: bool) -> Result<Reply, CosError> {
@@ -589,7 +548,7 @@ fn initiate(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Reply {
         id.clone(),
         Upload {
             key: key.to_string(),
-            content_type: content_type(req),
+            content_type: content_type(&req.headers),
             metadata: user_metadata(req),
             initiated: SystemTime::now(),
             parts: BTreeMap::new(),
