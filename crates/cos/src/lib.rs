@@ -34,6 +34,7 @@ use stowage_core::{
 };
 use stowage_http::errors::from_transport;
 use stowage_http::get::{empty_range, range_header};
+use stowage_http::parts::check_combined;
 use stowage_http::{Call, Dialect, PartCrcs, Reply, check_status, parse_time, part_crc, unquote};
 use time::OffsetDateTime;
 
@@ -544,18 +545,8 @@ impl ObjectStore for CosStore {
         let result: xml::CompleteResult = xml::parse("CompleteMultipartUpload", &reply.body)
             .map_err(|e| e.with_key(&upload.key))?;
         self.part_crcs.forget(&upload.upload_id);
-        if let (Some(want), Some(got)) = (expected, returned.crc64ecma)
-            && want != got
-        {
-            return Err(Error::new(
-                ErrorKind::ChecksumMismatch,
-                format!(
-                    "the completed object's crc64ecma is {got}, but its parts combine to {want}"
-                ),
-            )
-            .with_bucket(&self.bucket)
-            .with_key(&upload.key));
-        }
+        check_combined(expected, returned.crc64ecma)
+            .map_err(|e| e.with_bucket(&self.bucket).with_key(&upload.key))?;
         Ok(ObjectMeta {
             key: upload.key.clone(),
             size: parts.iter().map(|p| p.size).sum(),

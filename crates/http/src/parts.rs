@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 
-use stowage_core::PartInfo;
 use stowage_core::checksum::crc64ecma_combine;
+use stowage_core::{Error, ErrorKind, PartInfo, Result};
 
 /// Part number → (CRC-64, size) of the parts of one upload.
 type Parts = BTreeMap<u32, (u64, u64)>;
@@ -52,6 +52,18 @@ impl PartCrcs {
     }
 }
 
+/// Compares the completed object's CRC-64 with the one its parts combine to, when both
+/// are known.
+pub fn check_combined(expected: Option<u64>, returned: Option<u64>) -> Result<()> {
+    match (expected, returned) {
+        (Some(want), Some(got)) if want != got => Err(Error::new(
+            ErrorKind::ChecksumMismatch,
+            format!("the completed object's crc64ecma is {got}, but its parts combine to {want}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +90,15 @@ mod tests {
         assert_eq!(crcs.known("u", 2, 8), None);
         crcs.forget("u");
         assert_eq!(crcs.predicted("u", &[part(1)]), None);
+    }
+
+    #[test]
+    fn combined_crc_is_checked_when_both_are_known() {
+        assert!(check_combined(Some(1), Some(1)).is_ok());
+        assert!(check_combined(None, Some(1)).is_ok());
+        assert!(check_combined(Some(1), None).is_ok());
+        let e = check_combined(Some(1), Some(2)).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch);
+        assert!(e.to_string().contains("combine to 1"), "{e}");
     }
 }
