@@ -253,6 +253,7 @@ mod errors {
 
 mod behaviour {
     use super::*;
+    use stowage_testkit::adapter_tests::{self, CrcAnswers};
     use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
 
     #[tokio::test]
@@ -343,63 +344,29 @@ mod behaviour {
         .await;
     }
 
+    const CRC_ANSWERS: CrcAnswers = CrcAnswers {
+        crc_header: "x-cos-hash-crc64ecma",
+        multipart_etag: "\"0123456789abcdef0123456789abcdef-2\"",
+        part_size: 1 << 20,
+    };
+
+    /// A store through `endpoint` (the fault proxy) that tries each request once.
+    fn once(endpoint: &str, bucket: &str, server: &CosEmulator) -> CosStore {
+        let mut cfg = config(endpoint, bucket, good(server));
+        cfg.max_attempts = 1;
+        CosStore::new(cfg).expect("store")
+    }
+
     /// A server that stores other bytes than were sent is caught by the CRC check.
     #[tokio::test]
     async fn a_wrong_crc_from_the_server_is_a_checksum_mismatch() {
         let server = CosEmulator::shared();
         let bucket = unique_bucket("badcrc");
         server.create_bucket(&bucket);
-        let fault = Fault::Status {
-            status: 200,
-            body: String::new(),
-            headers: vec![
-                ("x-cos-hash-crc64ecma".into(), "12345".into()),
-                ("etag".into(), "\"ABC\"".into()),
-            ],
-        };
-        let rules = vec![FaultRule::new(
-            Match::request("PUT", "bad.ts"),
-            fault,
-            Times::Always,
-        )];
-        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
-        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
-        cfg.max_attempts = 1;
-        let s = CosStore::new(cfg).expect("store");
-        let e = put_one_byte(&s, "bad.ts")
-            .await
-            .expect_err("wrong CRC accepted");
-        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
-        assert_eq!(e.key(), Some("bad.ts"));
-    }
-
-    fn canned(crc: &str, body: &str) -> Fault {
-        Fault::Status {
-            status: 200,
-            body: body.to_string(),
-            headers: vec![
-                ("x-cos-hash-crc64ecma".into(), crc.into()),
-                (
-                    "etag".into(),
-                    "\"0123456789abcdef0123456789abcdef-2\"".into(),
-                ),
-            ],
-        }
-    }
-
-    async fn upload_two_parts(
-        s: &CosStore,
-    ) -> (stowage_core::MultipartUpload, Vec<stowage_core::PartInfo>) {
-        let upload = s
-            .create_multipart("m.mp4", &PutOptions::default())
-            .await
-            .expect("create");
-        let mut parts = Vec::new();
-        for n in 1..=2 {
-            let body = PutBody::Bytes(Bytes::from(pseudo_random(1 << 20, n.into())));
-            parts.push(s.upload_part(&upload, n, body).await.expect("part"));
-        }
-        (upload, parts)
+        adapter_tests::wrong_crc_is_a_checksum_mismatch(server.endpoint(), CRC_ANSWERS, |e| {
+            once(e, &bucket, server)
+        })
+        .await;
     }
 
     /// A part whose returned CRC differs from the bytes sent is refused.
@@ -408,26 +375,10 @@ mod behaviour {
         let server = CosEmulator::shared();
         let bucket = unique_bucket("partcrc");
         server.create_bucket(&bucket);
-        let rules = vec![FaultRule::new(
-            Match::request("PUT", "partNumber=1"),
-            canned("42", ""),
-            Times::Always,
-        )];
-        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
-        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
-        cfg.max_attempts = 1;
-        let s = CosStore::new(cfg).expect("store");
-        let upload = s
-            .create_multipart("m.mp4", &PutOptions::default())
-            .await
-            .expect("create");
-        let body = PutBody::Bytes(Bytes::from(pseudo_random(1 << 20, 1)));
-        let e = s
-            .upload_part(&upload, 1, body)
-            .await
-            .expect_err("wrong part CRC accepted");
-        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
-        assert!(e.to_string().contains("part 1"), "{e}");
+        adapter_tests::wrong_part_crc_is_a_checksum_mismatch(server.endpoint(), CRC_ANSWERS, |e| {
+            once(e, &bucket, server)
+        })
+        .await;
     }
 
     /// The completed object's CRC must be the parts' CRCs combined.
@@ -436,37 +387,12 @@ mod behaviour {
         let server = CosEmulator::shared();
         let bucket = unique_bucket("completecrc");
         server.create_bucket(&bucket);
-        let proxy = FaultProxy::start(server.endpoint(), vec![]).expect("proxy");
-        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
-        cfg.max_attempts = 1;
-        let s = CosStore::new(cfg).expect("store");
-        let (upload, parts) = upload_two_parts(&s).await;
-        let body = "<?xml version=\"1.0\"?><CompleteMultipartUploadResult><Bucket>b</Bucket><Key>m.mp4</Key><ETag>\"X-2\"</ETag></CompleteMultipartUploadResult>";
-        proxy.set_rules(vec![FaultRule::new(
-            Match::request("POST", "uploadId="),
-            canned("7", body),
-            Times::Always,
-        )]);
-        let e = s
-            .complete_multipart(&upload, &parts)
-            .await
-            .expect_err("wrong combined CRC accepted");
-        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
-        assert!(e.to_string().contains("parts combine to"), "{e}");
-
-        // Without the fault, the real completion passes the same check.
-        proxy.set_rules(vec![]);
-        let meta = s
-            .complete_multipart(&upload, &parts)
-            .await
-            .expect("complete");
-        let mut whole = pseudo_random(1 << 20, 1);
-        whole.extend(pseudo_random(1 << 20, 2));
-        let local = stowage_core::checksum::checksum_bytes(
-            &whole,
-            &[stowage_core::ChecksumAlgo::Crc64Ecma],
-        );
-        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
+        adapter_tests::wrong_completed_crc_is_a_checksum_mismatch(
+            server.endpoint(),
+            CRC_ANSWERS,
+            |e| once(e, &bucket, server),
+        )
+        .await;
     }
 
     /// A redirect without `x-cos-request-id` (not COS answering, e.g. a blocked

@@ -201,7 +201,7 @@ mod errors {
 
 mod behaviour {
     use super::*;
-    use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
+    use stowage_testkit::adapter_tests::{self, CrcAnswers};
 
     #[tokio::test]
     async fn bucket_location_is_the_region_id() {
@@ -290,63 +290,29 @@ mod behaviour {
         .await;
     }
 
+    const CRC_ANSWERS: CrcAnswers = CrcAnswers {
+        crc_header: "x-oss-hash-crc64ecma",
+        multipart_etag: "\"0123456789ABCDEF0123456789ABCDEF-2\"",
+        part_size: 200 * 1024,
+    };
+
+    /// A store through `endpoint` (the fault proxy) that tries each request once.
+    fn once(endpoint: &str, bucket: &str, server: &OssEmulator) -> OssStore {
+        let mut cfg = config(endpoint, bucket, good(server));
+        cfg.max_attempts = 1;
+        OssStore::new(cfg).expect("store")
+    }
+
     /// A server that stores other bytes than were sent is caught by the CRC check.
     #[tokio::test]
     async fn a_wrong_crc_from_the_server_is_a_checksum_mismatch() {
         let server = OssEmulator::shared();
         let bucket = unique_bucket("badcrc");
         server.create_bucket(&bucket);
-        let fault = Fault::Status {
-            status: 200,
-            body: String::new(),
-            headers: vec![
-                ("x-oss-hash-crc64ecma".into(), "12345".into()),
-                ("etag".into(), "\"ABC\"".into()),
-            ],
-        };
-        let rules = vec![FaultRule::new(
-            Match::request("PUT", "bad.ts"),
-            fault,
-            Times::Always,
-        )];
-        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
-        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
-        cfg.max_attempts = 1;
-        let s = OssStore::new(cfg).expect("store");
-        let e = put_one_byte(&s, "bad.ts")
-            .await
-            .expect_err("wrong CRC accepted");
-        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
-        assert_eq!(e.key(), Some("bad.ts"));
-    }
-
-    fn canned(crc: &str, body: &str) -> Fault {
-        Fault::Status {
-            status: 200,
-            body: body.to_string(),
-            headers: vec![
-                ("x-oss-hash-crc64ecma".into(), crc.into()),
-                (
-                    "etag".into(),
-                    "\"0123456789ABCDEF0123456789ABCDEF-2\"".into(),
-                ),
-            ],
-        }
-    }
-
-    async fn upload_two_parts(
-        s: &OssStore,
-    ) -> (stowage_core::MultipartUpload, Vec<stowage_core::PartInfo>) {
-        let upload = s
-            .create_multipart("m.mp4", &PutOptions::default())
-            .await
-            .expect("create");
-        let mut parts = Vec::new();
-        for n in 1..=2 {
-            let body = PutBody::Bytes(Bytes::from(pseudo_random(200 * 1024, n.into())));
-            parts.push(s.upload_part(&upload, n, body).await.expect("part"));
-        }
-        (upload, parts)
+        adapter_tests::wrong_crc_is_a_checksum_mismatch(server.endpoint(), CRC_ANSWERS, |e| {
+            once(e, &bucket, server)
+        })
+        .await;
     }
 
     /// A part whose returned CRC differs from the bytes sent is refused.
@@ -355,26 +321,10 @@ mod behaviour {
         let server = OssEmulator::shared();
         let bucket = unique_bucket("partcrc");
         server.create_bucket(&bucket);
-        let rules = vec![FaultRule::new(
-            Match::request("PUT", "partNumber=1"),
-            canned("42", ""),
-            Times::Always,
-        )];
-        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
-        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
-        cfg.max_attempts = 1;
-        let s = OssStore::new(cfg).expect("store");
-        let upload = s
-            .create_multipart("m.mp4", &PutOptions::default())
-            .await
-            .expect("create");
-        let body = PutBody::Bytes(Bytes::from(pseudo_random(200 * 1024, 1)));
-        let e = s
-            .upload_part(&upload, 1, body)
-            .await
-            .expect_err("wrong part CRC accepted");
-        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
-        assert!(e.to_string().contains("part 1"), "{e}");
+        adapter_tests::wrong_part_crc_is_a_checksum_mismatch(server.endpoint(), CRC_ANSWERS, |e| {
+            once(e, &bucket, server)
+        })
+        .await;
     }
 
     /// The completed object's CRC must be the parts' CRCs combined.
@@ -383,36 +333,11 @@ mod behaviour {
         let server = OssEmulator::shared();
         let bucket = unique_bucket("completecrc");
         server.create_bucket(&bucket);
-        let proxy = FaultProxy::start(server.endpoint(), vec![]).expect("proxy");
-        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
-        cfg.max_attempts = 1;
-        let s = OssStore::new(cfg).expect("store");
-        let (upload, parts) = upload_two_parts(&s).await;
-        let body = "<?xml version=\"1.0\"?><CompleteMultipartUploadResult><Bucket>b</Bucket><Key>m.mp4</Key><ETag>\"X-2\"</ETag></CompleteMultipartUploadResult>";
-        proxy.set_rules(vec![FaultRule::new(
-            Match::request("POST", "uploadId="),
-            canned("7", body),
-            Times::Always,
-        )]);
-        let e = s
-            .complete_multipart(&upload, &parts)
-            .await
-            .expect_err("wrong combined CRC accepted");
-        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
-        assert!(e.to_string().contains("parts combine to"), "{e}");
-
-        // Without the fault, the real completion passes the same check.
-        proxy.set_rules(vec![]);
-        let meta = s
-            .complete_multipart(&upload, &parts)
-            .await
-            .expect("complete");
-        let mut whole = pseudo_random(200 * 1024, 1);
-        whole.extend(pseudo_random(200 * 1024, 2));
-        let local = stowage_core::checksum::checksum_bytes(
-            &whole,
-            &[stowage_core::ChecksumAlgo::Crc64Ecma],
-        );
-        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
+        adapter_tests::wrong_completed_crc_is_a_checksum_mismatch(
+            server.endpoint(),
+            CRC_ANSWERS,
+            |e| once(e, &bucket, server),
+        )
+        .await;
     }
 }

@@ -234,3 +234,125 @@ pub async fn part_faults_are_retried<S: ObjectStore>(
     let local = checksum_bytes(&data, &[ChecksumAlgo::Crc64Ecma]);
     assert_eq!(meta.checksums.crc64ecma, local.crc64ecma, "combined CRC");
 }
+
+/// How a vendor's answers look where the CRC-64 checks are tested through the fault proxy.
+#[derive(Debug, Clone, Copy)]
+pub struct CrcAnswers {
+    /// The header carrying the server's CRC-64 (`x-oss-hash-crc64ecma`).
+    pub crc_header: &'static str,
+    /// A multipart ETag in the vendor's case (`"…-2"`).
+    pub multipart_etag: &'static str,
+    /// A part size the vendor accepts for a part but the last.
+    pub part_size: usize,
+}
+
+impl CrcAnswers {
+    /// A 200 answer with `crc` as the server's CRC-64 and `body`.
+    fn canned(&self, crc: &str, body: &str) -> Fault {
+        Fault::Status {
+            status: 200,
+            body: body.to_string(),
+            headers: vec![
+                (self.crc_header.into(), crc.into()),
+                ("etag".into(), self.multipart_etag.into()),
+            ],
+        }
+    }
+}
+
+/// A server that stores other bytes than were sent is caught by the CRC check. `build`
+/// makes a store (one attempt per request) for an endpoint.
+pub async fn wrong_crc_is_a_checksum_mismatch<S: ObjectStore>(
+    upstream: &str,
+    answers: CrcAnswers,
+    build: impl FnOnce(&str) -> S,
+) {
+    let fault = Fault::Status {
+        status: 200,
+        body: String::new(),
+        headers: vec![
+            (answers.crc_header.into(), "12345".into()),
+            ("etag".into(), "\"ABC\"".into()),
+        ],
+    };
+    let rules = vec![FaultRule::new(
+        Match::request("PUT", "bad.ts"),
+        fault,
+        Times::Always,
+    )];
+    let proxy = FaultProxy::start(upstream, rules).expect("proxy");
+    let s = build(proxy.endpoint());
+    let e = crate::conformance::put_one_byte(&s, "bad.ts")
+        .await
+        .expect_err("wrong CRC accepted");
+    assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+    assert_eq!(e.key(), Some("bad.ts"));
+}
+
+/// A part whose returned CRC differs from the bytes sent is refused.
+pub async fn wrong_part_crc_is_a_checksum_mismatch<S: ObjectStore>(
+    upstream: &str,
+    answers: CrcAnswers,
+    build: impl FnOnce(&str) -> S,
+) {
+    let rules = vec![FaultRule::new(
+        Match::request("PUT", "partNumber=1"),
+        answers.canned("42", ""),
+        Times::Always,
+    )];
+    let proxy = FaultProxy::start(upstream, rules).expect("proxy");
+    let s = build(proxy.endpoint());
+    let upload = s
+        .create_multipart("m.mp4", &PutOptions::default())
+        .await
+        .expect("create");
+    let body = PutBody::Bytes(Bytes::from(pseudo_random(answers.part_size, 1)));
+    let e = s
+        .upload_part(&upload, 1, body)
+        .await
+        .expect_err("wrong part CRC accepted");
+    assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+    assert!(e.to_string().contains("part 1"), "{e}");
+}
+
+/// The completed object's CRC must be the parts' CRCs combined; without the fault, the
+/// real completion passes the same check.
+pub async fn wrong_completed_crc_is_a_checksum_mismatch<S: ObjectStore>(
+    upstream: &str,
+    answers: CrcAnswers,
+    build: impl FnOnce(&str) -> S,
+) {
+    let proxy = FaultProxy::start(upstream, vec![]).expect("proxy");
+    let s = build(proxy.endpoint());
+    let upload = s
+        .create_multipart("m.mp4", &PutOptions::default())
+        .await
+        .expect("create");
+    let mut parts = Vec::new();
+    for n in 1..=2 {
+        let body = PutBody::Bytes(Bytes::from(pseudo_random(answers.part_size, n.into())));
+        parts.push(s.upload_part(&upload, n, body).await.expect("part"));
+    }
+    let body = "<?xml version=\"1.0\"?><CompleteMultipartUploadResult><Bucket>b</Bucket><Key>m.mp4</Key><ETag>\"X-2\"</ETag></CompleteMultipartUploadResult>";
+    proxy.set_rules(vec![FaultRule::new(
+        Match::request("POST", "uploadId="),
+        answers.canned("7", body),
+        Times::Always,
+    )]);
+    let e = s
+        .complete_multipart(&upload, &parts)
+        .await
+        .expect_err("wrong combined CRC accepted");
+    assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+    assert!(e.to_string().contains("parts combine to"), "{e}");
+
+    proxy.set_rules(vec![]);
+    let meta = s
+        .complete_multipart(&upload, &parts)
+        .await
+        .expect("complete");
+    let mut whole = pseudo_random(answers.part_size, 1);
+    whole.extend(pseudo_random(answers.part_size, 2));
+    let local = checksum_bytes(&whole, &[ChecksumAlgo::Crc64Ecma]);
+    assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
+}
