@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::request::Parts;
 use hyper::Response;
 use md5::Digest as _;
 
 use super::auth::{self, Authorization};
-use super::{Bucket, Object, Part, State, Upload};
+use super::{Bucket, Object, State};
+use crate::xml_api::multipart::{Part, PartsProblem, Upload, join_parts, list_uploads_xml};
 use crate::xml_api::object::{
     self, content_md5_matches, content_type, crc64, parse_range, xml_reply,
 };
@@ -668,58 +669,28 @@ fn complete(
 
 /// Checks the listed parts (ascending, present, matching ETags, big enough) and joins them.
 fn assemble(upload: &Upload, listed: &[xml::CompletePart]) -> Result<Object, CosError> {
-    if listed.is_empty() {
-        return Err(CosError::invalid_argument("No part is listed."));
-    }
-    if listed
-        .windows(2)
-        .any(|w| w[0].part_number >= w[1].part_number)
-    {
-        return Err(CosError::new(
+    let joined = join_parts(upload, listed, MIN_PART_SIZE).map_err(|problem| match problem {
+        PartsProblem::NoParts => CosError::invalid_argument("No part is listed."),
+        PartsProblem::NotAscending => CosError::new(
             400,
             "InvalidPartOrder",
             "The list of parts was not in ascending order.",
-        ));
-    }
-    let mut data = BytesMut::new();
-    let mut md5s = Vec::new();
-    for (i, want) in listed.iter().enumerate() {
-        let part = upload
-            .parts
-            .get(&want.part_number)
-            .filter(|p| {
-                p.etag
-                    .trim_matches('"')
-                    .eq_ignore_ascii_case(want.etag.trim_matches('"'))
-            })
-            .ok_or_else(|| {
-                CosError::new(
-                    400,
-                    "InvalidPart",
-                    format!(
-                        "Part {} could not be found or its entity tag did not match.",
-                        want.part_number
-                    ),
-                )
-            })?;
-        if i + 1 < listed.len() && part.data.len() < MIN_PART_SIZE {
-            return Err(CosError::new(
-                400,
-                "EntityTooSmall",
-                format!(
-                    "Part {} is smaller than the minimum allowed size.",
-                    want.part_number
-                ),
-            ));
-        }
-        data.extend_from_slice(&part.data);
-        md5s.extend(hex::decode(part.etag.trim_matches('"')).unwrap_or_default());
-    }
-    let data = data.freeze();
+        ),
+        PartsProblem::Missing(n) => CosError::new(
+            400,
+            "InvalidPart",
+            format!("Part {n} could not be found or its entity tag did not match."),
+        ),
+        PartsProblem::TooSmall(n) => CosError::new(
+            400,
+            "EntityTooSmall",
+            format!("Part {n} is smaller than the minimum allowed size."),
+        ),
+    })?;
     Ok(Object {
-        crc64: crc64(&data),
-        etag: format!("\"{}-{}\"", md5_hex(&md5s), listed.len()),
-        data,
+        crc64: crc64(&joined.data),
+        etag: format!("\"{}-{}\"", md5_hex(&joined.md5s), listed.len()),
+        data: joined.data,
         content_type: upload.content_type.clone(),
         modified: SystemTime::now(),
         metadata: upload.metadata.clone(),
@@ -735,40 +706,8 @@ fn abort(b: &mut Bucket, req: &Req<'_>) -> Result<Reply, CosError> {
 
 fn list_uploads(b: &Bucket, bucket: &str, req: &Req<'_>) -> Reply {
     let prefix = req.param("prefix").unwrap_or("");
-    let enc = |s: &str| match req.url_encoding() {
-        true => url_encode(s),
-        false => s.to_string(),
-    };
-    let mut uploads: Vec<(&String, &Upload)> = b
-        .uploads
-        .iter()
-        .filter(|(_, u)| u.key.starts_with(prefix))
-        .collect();
-    uploads.sort_by(|a, b| (&a.1.key, a.0).cmp(&(&b.1.key, b.0)));
-    let mut out = elem("Bucket", bucket) + &elem("KeyMarker", "") + &elem("UploadIdMarker", "");
-    for (tag, value) in [
-        ("NextKeyMarker", String::new()),
-        ("NextUploadIdMarker", String::new()),
-        ("Delimiter", String::new()),
-        ("Prefix", enc(prefix)),
-        ("MaxUploads", "1000".to_string()),
-        ("IsTruncated", "false".to_string()),
-    ] {
-        out += &elem(tag, &value);
-    }
-    if req.url_encoding() {
-        out += &elem("EncodingType", "url");
-    }
-    for (id, u) in uploads {
-        out += &format!(
-            "<Upload>{}{}{}{}</Upload>",
-            elem("Key", &enc(&u.key)),
-            elem("UploadId", id),
-            elem("StorageClass", "STANDARD"),
-            elem("Initiated", &xml::iso8601(u.initiated)),
-        );
-    }
-    xml_reply(200, xml::document("ListMultipartUploadsResult", &out))
+    let body = list_uploads_xml(&b.uploads, bucket, prefix, req.url_encoding(), "STANDARD");
+    xml_reply(200, body)
 }
 
 #[cfg(test)]

@@ -5,13 +5,14 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::request::Parts;
 use hyper::Response;
 use md5::Digest as _;
 
 use super::auth::{self, Authorization};
-use super::{Bucket, Object, Part, State, Upload};
+use super::{Bucket, Object, State};
+use crate::xml_api::multipart::{Part, PartsProblem, Upload, join_parts, list_uploads_xml};
 use crate::xml_api::object::{
     self, content_md5, content_md5_matches, content_type, crc64, parse_range, xml_reply,
 };
@@ -732,53 +733,33 @@ fn complete(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Result<Re
 
 /// Checks the listed parts (ascending, present, matching ETags, big enough) and joins them.
 fn assemble(upload: &Upload, listed: &[xml::CompletePart]) -> Result<Object, OssError> {
-    if listed.is_empty() {
-        return Err(OssError::invalid_argument("No part is listed."));
-    }
-    if listed
-        .windows(2)
-        .any(|w| w[0].part_number >= w[1].part_number)
-    {
-        return Err(OssError::new(
+    let joined = join_parts(upload, listed, MIN_PART_SIZE).map_err(|problem| match problem {
+        PartsProblem::NoParts => OssError::invalid_argument("No part is listed."),
+        PartsProblem::NotAscending => OssError::new(
             400,
             "InvalidPartOrder",
             "0042-00000205",
             "The list of parts was not in ascending order.",
-        ));
-    }
-    let mut data = BytesMut::new();
-    let mut md5s = Vec::new();
-    for (i, want) in listed.iter().enumerate() {
-        let part = upload
-            .parts
-            .get(&want.part_number)
-            .filter(|p| p.etag.trim_matches('"').eq_ignore_ascii_case(want.etag.trim_matches('"')))
-            .ok_or_else(|| {
-                OssError::new(
-                    400,
-                    "InvalidPart",
-                    "0042-00000206",
-                    "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.",
-                )
-                .with("PartNumber", want.part_number.to_string())
-            })?;
-        if i + 1 < listed.len() && part.data.len() < MIN_PART_SIZE {
-            return Err(OssError::new(
-                400,
-                "EntityTooSmall",
-                "0042-00000207",
-                "Your proposed upload is smaller than the minimum allowed size.",
-            )
-            .with("PartNumber", want.part_number.to_string()));
-        }
-        data.extend_from_slice(&part.data);
-        md5s.extend(hex::decode(part.etag.trim_matches('"')).unwrap_or_default());
-    }
-    let data = data.freeze();
+        ),
+        PartsProblem::Missing(n) => OssError::new(
+            400,
+            "InvalidPart",
+            "0042-00000206",
+            "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.",
+        )
+        .with("PartNumber", n.to_string()),
+        PartsProblem::TooSmall(n) => OssError::new(
+            400,
+            "EntityTooSmall",
+            "0042-00000207",
+            "Your proposed upload is smaller than the minimum allowed size.",
+        )
+        .with("PartNumber", n.to_string()),
+    })?;
     Ok(Object {
-        crc64: crc64(&data),
-        etag: format!("\"{}-{}\"", md5_upper(&md5s), listed.len()),
-        data,
+        crc64: crc64(&joined.data),
+        etag: format!("\"{}-{}\"", md5_upper(&joined.md5s), listed.len()),
+        data: joined.data,
         content_type: upload.content_type.clone(),
         modified: SystemTime::now(),
         metadata: upload.metadata.clone(),
@@ -794,40 +775,8 @@ fn abort(b: &mut Bucket, req: &Req<'_>) -> Result<Reply, OssError> {
 
 fn list_uploads(b: &Bucket, bucket: &str, req: &Req<'_>) -> Reply {
     let prefix = req.param("prefix").unwrap_or("");
-    let enc = |s: &str| match req.url_encoding() {
-        true => url_encode(s),
-        false => s.to_string(),
-    };
-    let mut uploads: Vec<(&String, &Upload)> = b
-        .uploads
-        .iter()
-        .filter(|(_, u)| u.key.starts_with(prefix))
-        .collect();
-    uploads.sort_by(|a, b| (&a.1.key, a.0).cmp(&(&b.1.key, b.0)));
-    let mut out = elem("Bucket", bucket) + &elem("KeyMarker", "") + &elem("UploadIdMarker", "");
-    for (tag, value) in [
-        ("NextKeyMarker", String::new()),
-        ("NextUploadIdMarker", String::new()),
-        ("Delimiter", String::new()),
-        ("Prefix", enc(prefix)),
-        ("MaxUploads", "1000".to_string()),
-        ("IsTruncated", "false".to_string()),
-    ] {
-        out += &elem(tag, &value);
-    }
-    if req.url_encoding() {
-        out += &elem("EncodingType", "url");
-    }
-    for (id, u) in uploads {
-        out += &format!(
-            "<Upload>{}{}{}{}</Upload>",
-            elem("Key", &enc(&u.key)),
-            elem("UploadId", id),
-            elem("StorageClass", "Standard"),
-            elem("Initiated", &xml::iso8601(u.initiated)),
-        );
-    }
-    xml_reply(200, xml::document("ListMultipartUploadsResult", &out))
+    let body = list_uploads_xml(&b.uploads, bucket, prefix, req.url_encoding(), "Standard");
+    xml_reply(200, body)
 }
 
 #[cfg(test)]

@@ -32,7 +32,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::s3s_server::{ServerThread, accept_until_stopped};
-pub use crate::xml_api::state::StsCredentials;
+pub use crate::xml_api::multipart::Upload;
+use crate::xml_api::state::StsCredentials;
 use crate::xml_api::state::{Clock, Keys, lock, random_token, read_request, stamp};
 
 /// The region a default emulator says its buckets are in.
@@ -179,21 +180,6 @@ struct Object {
     modified: SystemTime,
     metadata: BTreeMap<String, String>,
     multipart: bool,
-}
-
-struct Part {
-    data: Bytes,
-    etag: String,
-    crc64: u64,
-    modified: SystemTime,
-}
-
-struct Upload {
-    key: String,
-    content_type: String,
-    metadata: BTreeMap<String, String>,
-    initiated: SystemTime,
-    parts: BTreeMap<u32, Part>,
 }
 
 #[derive(Default)]

@@ -2,6 +2,7 @@
 //! the same shapes for listings and multipart). Each emulator keeps its own signature
 //! verification, addressing, headers and error XML.
 
+pub mod multipart;
 pub mod object;
 pub mod request;
 pub mod state;
