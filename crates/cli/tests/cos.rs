@@ -2,60 +2,31 @@
 //! emulator (a real server on 127.0.0.1), credentials from flags and from the
 //! TENCENTCLOUD_* / COS_* environment.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod vendor_cli;
+
+use std::process::Output;
 
 use serde_json::Value;
 use stowage_testkit::cos::CosEmulator;
+use vendor_cli::{files_in, ok, sample_recording, stowage_without};
+
+/// Variables of the outer environment the tests must not see.
+const CLEARED: &[&str] = &[
+    "TENCENTCLOUD_SECRET_ID",
+    "TENCENTCLOUD_SECRET_KEY",
+    "TENCENTCLOUD_SESSION_TOKEN",
+    "TENCENTCLOUD_REGION",
+    "COS_SECRET_ID",
+    "COS_SECRET_KEY",
+    "COS_SESSION_TOKEN",
+    "COS_REGION",
+    "COS_ENDPOINT",
+];
 
 /// Runs the binary with no COS or Tencent Cloud settings from the outer environment, plus
 /// `env`.
 fn stowage(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stowage"));
-    cmd.args(args);
-    for var in [
-        "TENCENTCLOUD_SECRET_ID",
-        "TENCENTCLOUD_SECRET_KEY",
-        "TENCENTCLOUD_SESSION_TOKEN",
-        "TENCENTCLOUD_REGION",
-        "COS_SECRET_ID",
-        "COS_SECRET_KEY",
-        "COS_SESSION_TOKEN",
-        "COS_REGION",
-        "COS_ENDPOINT",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied());
-    cmd.output().expect("run stowage")
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "stowage failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn sample_recording() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/recording")
-}
-
-fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
+    stowage_without(CLEARED, args, env)
 }
 
 fn env_of(server: &CosEmulator) -> [(&'static str, &str); 4] {

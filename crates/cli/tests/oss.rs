@@ -1,60 +1,31 @@
 //! `stowage cp/ls/stat` with `oss://bucket/key` URLs against the OSS emulator (a real
 //! server on 127.0.0.1), credentials from flags and from the OSS_* environment.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod vendor_cli;
+
+use std::process::Output;
 
 use serde_json::Value;
 use stowage_testkit::oss::OssEmulator;
+use vendor_cli::{files_in, ok, sample_recording, stowage_without};
+
+/// Variables of the outer environment the tests must not see.
+const CLEARED: &[&str] = &[
+    "OSS_ACCESS_KEY_ID",
+    "OSS_ACCESS_KEY_SECRET",
+    "OSS_SESSION_TOKEN",
+    "OSS_REGION",
+    "OSS_ENDPOINT",
+    "OSS_SIGNATURE_VERSION",
+    "ALIBABA_CLOUD_ACCESS_KEY_ID",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+    "ALIBABA_CLOUD_REGION",
+];
 
 /// Runs the binary with no OSS or Aliyun settings from the outer environment, plus `env`.
 fn stowage(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stowage"));
-    cmd.args(args);
-    for var in [
-        "OSS_ACCESS_KEY_ID",
-        "OSS_ACCESS_KEY_SECRET",
-        "OSS_SESSION_TOKEN",
-        "OSS_REGION",
-        "OSS_ENDPOINT",
-        "OSS_SIGNATURE_VERSION",
-        "ALIBABA_CLOUD_ACCESS_KEY_ID",
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-        "ALIBABA_CLOUD_SECURITY_TOKEN",
-        "ALIBABA_CLOUD_REGION",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied());
-    cmd.output().expect("run stowage")
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "stowage failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn sample_recording() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/recording")
-}
-
-fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
+    stowage_without(CLEARED, args, env)
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use stowage_core::{Credentials, Error, ErrorKind, Result};
+use stowage_http::env::{credentials_from_env, env_first};
 
 /// How the bucket appears in request URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,11 +76,7 @@ impl CosConfig {
             ],
             ["COS_SECRET_ID", "COS_SECRET_KEY", "COS_SESSION_TOKEN"],
         ];
-        sets.iter().find_map(|[id, key, token]| {
-            let id = env_first(&[id])?;
-            let key = env_first(&[key])?;
-            Some(Credentials::new(id, key).with_session_token(env_first(&[token])))
-        })
+        credentials_from_env(&sets)
     }
 
     pub(crate) fn resolve_credentials(&self) -> Result<Credentials> {
@@ -149,12 +146,6 @@ impl CosConfig {
             Addressing::PathStyle => format!("{scheme}://{host}/{}/", self.bucket),
         }
     }
-}
-
-fn env_first(names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
 }
 
 /// Checks the `<name>-<appid>` form COS requires: lower-case letters, digits and `-`, the

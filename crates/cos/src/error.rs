@@ -6,6 +6,7 @@
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use stowage_core::{Error, ErrorKind};
+use stowage_http::errors::kind_by_status;
 
 /// The fields of COS's `<Error>` this crate reads.
 #[derive(Debug, Default, Deserialize)]
@@ -107,32 +108,8 @@ fn classify(
         _ if (300..400).contains(&status) && bucket_region.is_some() => {
             (WrongRegion { bucket_region }, None)
         }
-        _ => (by_status(status), None),
+        _ => (kind_by_status(status), None),
     }
-}
-
-fn by_status(status: u16) -> ErrorKind {
-    match status {
-        404 => ErrorKind::NotFound,
-        403 => ErrorKind::AccessDenied,
-        429 => ErrorKind::RateLimited,
-        500..=599 => ErrorKind::ServerError,
-        _ => ErrorKind::Other,
-    }
-}
-
-/// A transport failure (no HTTP answer, or a broken one).
-pub(crate) fn from_transport(err: reqwest::Error, url_host: &str) -> Error {
-    let what = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect (refused, unreachable or DNS failure)"
-    } else if err.is_body() || err.is_decode() {
-        "broke while transferring the body"
-    } else {
-        "failed (connection reset or closed)"
-    };
-    Error::new(ErrorKind::Network, format!("request to {url_host} {what}")).with_source(err)
 }
 
 #[cfg(test)]

@@ -17,25 +17,25 @@ mod error;
 mod sign;
 mod xml;
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
-use reqwest::header::HeaderMap;
 use stowage_core::checksum::checksum_bytes;
-use stowage_core::payload::{Payload, file_stream, parse_content_range, take_hasher};
+use stowage_core::payload::{Payload, file_stream, take_hasher};
 use stowage_core::retry::RetryPolicy;
 use stowage_core::{
-    Capabilities, ChecksumAlgo, Checksums, Credentials, Error, ErrorKind, GetResult, Hasher,
-    ListPage, ListRequest, MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions,
-    Result,
+    Capabilities, ChecksumAlgo, Credentials, Error, ErrorKind, GetResult, Hasher, ListPage,
+    ListRequest, MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
+use stowage_http::errors::from_transport;
+use stowage_http::get::{empty_range, range_header};
+use stowage_http::parts::check_combined;
+use stowage_http::{Call, Dialect, PartCrcs, Reply, check_status, parse_time, part_crc, unquote};
 use time::OffsetDateTime;
 
 pub use config::{Addressing, CosConfig, validate_bucket};
@@ -45,6 +45,11 @@ use crate::sign::Signer;
 /// Smallest part but the last (COS: 1 MB).
 pub const MIN_PART: u64 = 1024 * 1024;
 const ALGOS: [ChecksumAlgo; 2] = [ChecksumAlgo::Md5, ChecksumAlgo::Crc64Ecma];
+/// COS's names for the CRC-64 and user-metadata headers.
+const DIALECT: Dialect = Dialect {
+    crc64_header: "x-cos-hash-crc64ecma",
+    meta_prefix: "x-cos-meta-",
+};
 
 /// A COS bucket.
 pub struct CosStore {
@@ -61,11 +66,8 @@ pub struct CosStore {
     retry: RetryPolicy,
     /// Per upload id, the CRC-64 and size of each part sent (or listed), to predict the
     /// whole object's CRC at completion.
-    part_crcs: Mutex<HashMap<String, PartCrcs>>,
+    part_crcs: PartCrcs,
 }
-
-/// Part number → (CRC-64, size) of the parts of one upload.
-type PartCrcs = BTreeMap<u32, (u64, u64)>;
 
 impl fmt::Debug for CosStore {
     // The credentials' own Debug hides the secret and token; nothing else is sensitive.
@@ -77,58 +79,6 @@ impl fmt::Debug for CosStore {
             .field("credentials", &self.credentials)
             .finish_non_exhaustive()
     }
-}
-
-/// One COS request.
-struct Call<'a> {
-    method: reqwest::Method,
-    key: Option<&'a str>,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    payload: Payload,
-}
-
-impl<'a> Call<'a> {
-    fn new(method: reqwest::Method, key: Option<&'a str>) -> Self {
-        Call {
-            method,
-            key,
-            query: Vec::new(),
-            headers: Vec::new(),
-            payload: Payload::Empty,
-        }
-    }
-
-    fn query(mut self, k: &str, v: impl Into<String>) -> Self {
-        self.query.push((k.to_string(), v.into()));
-        self
-    }
-
-    fn header(mut self, k: &str, v: impl Into<String>) -> Self {
-        self.headers.push((k.to_string(), v.into()));
-        self
-    }
-
-    fn payload(mut self, payload: Payload) -> Self {
-        self.payload = payload;
-        self
-    }
-}
-
-/// A successful response with its body read.
-struct Reply {
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        header_str(&self.headers, name)
-    }
-}
-
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 impl CosStore {
@@ -159,7 +109,7 @@ impl CosStore {
                 initial_backoff: Duration::from_millis(100),
                 max_backoff: Duration::from_secs(5),
             },
-            part_crcs: Mutex::new(HashMap::new()),
+            part_crcs: PartCrcs::default(),
         })
     }
 
@@ -230,9 +180,9 @@ impl CosStore {
                 "redirect without x-cos-request-id: switching to the tencentcos.cn host"
             );
             let resp = self.send_signed(call, hasher).await?;
-            return check_status(resp).await;
+            return check_status(resp, error::from_response).await;
         }
-        check_status(resp).await
+        check_status(resp, error::from_response).await
     }
 
     async fn send_signed(
@@ -254,9 +204,7 @@ impl CosStore {
         if has_body {
             req = req.body(self.body(&call.payload, hasher).await?);
         }
-        req.send()
-            .await
-            .map_err(|e| error::from_transport(e, self.base()))
+        req.send().await.map_err(|e| from_transport(e, self.base()))
     }
 
     /// One attempt, with the reply's body read.
@@ -270,7 +218,7 @@ impl CosStore {
         let body = resp
             .bytes()
             .await
-            .map_err(|e| error::from_transport(e, self.base()))?;
+            .map_err(|e| from_transport(e, self.base()))?;
         Ok(Reply { headers, body })
     }
 
@@ -313,49 +261,6 @@ impl CosStore {
         }
     }
 
-    fn remember_part(&self, upload_id: &str, part: u32, crc: u64, size: u64) {
-        let mut map = self
-            .part_crcs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.entry(upload_id.to_string())
-            .or_default()
-            .insert(part, (crc, size));
-    }
-
-    /// The CRC of the parts listed, in order, when every one is known.
-    fn predicted_crc(&self, upload_id: &str, parts: &[PartInfo]) -> Option<u64> {
-        let map = self
-            .part_crcs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let known = map.get(upload_id)?;
-        let mut crc = 0u64;
-        for p in parts {
-            let (part_crc, size) = known.get(&p.part_number)?;
-            crc = stowage_core::checksum::crc64ecma_combine(crc, *part_crc, *size);
-        }
-        Some(crc)
-    }
-
-    /// The CRC of a part this process sent, when its size matches what the server holds.
-    fn known_part_crc(&self, upload_id: &str, part: u32, size: u64) -> Option<u64> {
-        let map = self
-            .part_crcs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (crc, known_size) = map.get(upload_id)?.get(&part)?;
-        (*known_size == size).then_some(*crc)
-    }
-
-    fn forget_upload(&self, upload_id: &str) {
-        let mut map = self
-            .part_crcs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.remove(upload_id);
-    }
-
     async fn upload_part_once(
         &self,
         upload: &MultipartUpload,
@@ -373,16 +278,19 @@ impl CosStore {
             Payload::Bytes(b) => checksum_bytes(b, &ALGOS),
             _ => take_hasher(&hasher, payload.len())?,
         };
-        let returned = returned_crc(&reply.headers);
+        let returned = DIALECT.returned_crc(&reply.headers);
         let etag = unquote(reply.header("etag"));
-        check_upload(&local, &returned, etag.as_deref()).map_err(|e| {
-            Error::new(
-                e.kind().clone(),
-                format!("part {part_number}: {}", e.message()),
-            )
-        })?;
+        DIALECT
+            .check_upload(&local, &returned, etag.as_deref())
+            .map_err(|e| {
+                Error::new(
+                    e.kind().clone(),
+                    format!("part {part_number}: {}", e.message()),
+                )
+            })?;
         if let Some(crc) = local.crc64ecma {
-            self.remember_part(&upload.upload_id, part_number, crc, payload.len());
+            self.part_crcs
+                .remember(&upload.upload_id, part_number, crc, payload.len());
         }
         Ok(PartInfo {
             part_number,
@@ -391,26 +299,6 @@ impl CosStore {
             checksums: part_crc(local.crc64ecma),
         })
     }
-}
-
-/// A part's checksums: its CRC-64/XZ, when known.
-fn part_crc(crc64ecma: Option<u64>) -> Checksums {
-    let mut sums = Checksums::default();
-    if let Some(crc) = crc64ecma {
-        sums.set(ChecksumAlgo::Crc64Ecma, &crc.to_string());
-    }
-    sums
-}
-
-/// A 2xx response as it is; any other becomes an [`Error`] (its body read).
-async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response> {
-    let status = resp.status().as_u16();
-    if (200..300).contains(&status) {
-        return Ok(resp);
-    }
-    let headers = resp.headers().clone();
-    let body = resp.bytes().await.unwrap_or_default();
-    Err(error::from_response(status, &headers, &body))
 }
 
 /// The HTTP client: no automatic redirects (a COS redirect is an answer to read), and the
@@ -439,73 +327,6 @@ fn build_client(cfg: &CosConfig, bases: &[Option<&String>]) -> Result<reqwest::C
 fn host_of(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
     rest.split(['/', ':']).next()
-}
-
-fn unquote(etag: Option<&str>) -> Option<String> {
-    etag.map(|e| e.trim_matches('"').to_ascii_lowercase())
-}
-
-fn returned_crc(headers: &HeaderMap) -> Checksums {
-    Checksums {
-        crc64ecma: header_str(headers, "x-cos-hash-crc64ecma").and_then(|v| v.trim().parse().ok()),
-        ..Default::default()
-    }
-}
-
-/// Compares the CRC-64 (and for plain uploads the ETag, an MD5) with what was sent.
-fn check_upload(sent: &Checksums, returned: &Checksums, etag: Option<&str>) -> Result<()> {
-    if returned.crc64ecma.is_none() {
-        return Err(Error::new(
-            ErrorKind::ChecksumMismatch,
-            "the server returned no x-cos-hash-crc64ecma, so the upload cannot be verified",
-        ));
-    }
-    sent.verify(returned)?;
-    if let (Some(etag), Some(md5)) = (etag, sent.get(ChecksumAlgo::Md5))
-        && etag.len() == 32
-        && etag != md5
-    {
-        return Err(Error::new(
-            ErrorKind::ChecksumMismatch,
-            format!("the server's ETag {etag} is not the MD5 {md5} of the bytes sent"),
-        ));
-    }
-    Ok(())
-}
-
-fn parse_time(s: Option<&str>) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s?, &time::format_description::well_known::Rfc3339).ok()
-}
-
-fn http_time(s: Option<&str>) -> Option<OffsetDateTime> {
-    httpdate::parse_http_date(s?).ok().map(Into::into)
-}
-
-/// What HEAD and GET return about an object.
-fn meta_from_headers(key: &str, headers: &HeaderMap, size: u64) -> ObjectMeta {
-    let metadata = headers
-        .iter()
-        .filter_map(|(k, v)| {
-            let name = k.as_str().strip_prefix("x-cos-meta-")?;
-            Some((name.to_string(), v.to_str().ok()?.to_string()))
-        })
-        .collect();
-    ObjectMeta {
-        key: key.to_string(),
-        size,
-        etag: unquote(header_str(headers, "etag")),
-        last_modified: http_time(header_str(headers, "last-modified")),
-        content_type: header_str(headers, "content-type").map(str::to_string),
-        checksums: returned_crc(headers),
-        metadata,
-    }
-}
-
-fn with_metadata<'a>(mut call: Call<'a>, opts: &PutOptions) -> Call<'a> {
-    for (k, v) in &opts.metadata {
-        call = call.header(&format!("x-cos-meta-{k}"), v.clone());
-    }
-    call
 }
 
 #[async_trait]
@@ -545,10 +366,12 @@ impl ObjectStore for CosStore {
             .header("content-type", content_type.clone())
             .header("content-md5", sent.md5_base64().unwrap_or_default())
             .payload(payload.clone());
-        let reply = self.execute(with_metadata(call, opts)).await?;
-        let returned = returned_crc(&reply.headers);
+        let reply = self.execute(DIALECT.with_metadata(call, opts)).await?;
+        let returned = DIALECT.returned_crc(&reply.headers);
         let etag = unquote(reply.header("etag"));
-        check_upload(&sent, &returned, etag.as_deref()).map_err(|e| self.context(e, Some(key)))?;
+        DIALECT
+            .check_upload(&sent, &returned, etag.as_deref())
+            .map_err(|e| self.context(e, Some(key)))?;
         Ok(ObjectMeta {
             key: key.to_string(),
             size: payload.len(),
@@ -572,66 +395,25 @@ impl ObjectStore for CosStore {
             .header("content-length")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        Ok(meta_from_headers(key, &reply.headers, size))
+        Ok(DIALECT.meta_from_headers(key, &reply.headers, size))
     }
 
     async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<GetResult> {
         if let Some(r) = &range
             && r.start >= r.end
         {
-            // HTTP ranges cannot say "no bytes": answer from HEAD.
-            let meta = self.head(key).await?;
-            if r.start > r.end || r.end > meta.size {
-                return Err(Error::invalid_input(format!(
-                    "range {}..{} is outside the object's {} bytes",
-                    r.start, r.end, meta.size
-                ))
-                .with_key(key));
-            }
-            let range = r.clone();
-            let body = futures::stream::empty().boxed();
-            return Ok(GetResult { meta, range, body });
+            return empty_range(self.head(key).await?, r, key);
         }
         let mut call = Call::new(reqwest::Method::GET, Some(key));
         if let Some(r) = &range {
-            call = call.header("range", format!("bytes={}-{}", r.start, r.end - 1));
+            call = call.header("range", range_header(r));
         }
         let resp = self
             .retry
             .run("GET", |_| self.respond(&call, None))
             .await
             .map_err(|e| self.context(e, Some(key)))?;
-        let headers = resp.headers().clone();
-        let length: u64 = header_str(&headers, "content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let (size, got) = match (resp.status().as_u16(), &range) {
-            (206, Some(r)) => match parse_content_range(header_str(&headers, "content-range")) {
-                Some((got, total)) => (total, got),
-                None => (r.end, r.clone()),
-            },
-            (200, None) => (length, 0..length),
-            (status, _) => {
-                return Err(Error::new(
-                    ErrorKind::Other,
-                    format!(
-                        "the server answered a range request with HTTP {status} instead of 206"
-                    ),
-                )
-                .with_key(key));
-            }
-        };
-        let meta = meta_from_headers(key, &headers, size);
-        let host = self.base().to_string();
-        let body = resp
-            .bytes_stream()
-            .map_err(move |e| error::from_transport(e, &host))
-            .boxed();
-        Ok(GetResult {
-            meta,
-            range: got,
-            body,
-        })
+        DIALECT.get_result(key, range.as_ref(), resp, self.base().to_string())
     }
 
     /// GET Bucket with `marker` paging. COS's listing is eventually consistent: an object
@@ -682,7 +464,7 @@ impl ObjectStore for CosStore {
         let call = Call::new(reqwest::Method::POST, Some(key))
             .query("uploads", "")
             .header("content-type", opts.content_type_for(key));
-        let reply = self.execute(with_metadata(call, opts)).await?;
+        let reply = self.execute(DIALECT.with_metadata(call, opts)).await?;
         let result: xml::InitiateResult =
             xml::parse("InitiateMultipartUpload", &reply.body).map_err(|e| e.with_key(key))?;
         Ok(MultipartUpload {
@@ -721,7 +503,9 @@ impl ObjectStore for CosStore {
             let reply = self.execute(call).await?;
             let page: xml::ListPartsResult = xml::parse("ListParts", &reply.body)?;
             for p in page.parts {
-                let known = self.known_part_crc(&upload.upload_id, p.part_number, p.size);
+                let known = self
+                    .part_crcs
+                    .known(&upload.upload_id, p.part_number, p.size);
                 parts.push(PartInfo {
                     part_number: p.part_number,
                     etag: p.etag.trim_matches('"').to_ascii_lowercase(),
@@ -742,7 +526,7 @@ impl ObjectStore for CosStore {
         parts: &[PartInfo],
     ) -> Result<ObjectMeta> {
         // Known when this process sent every part (COS's ListParts carries no CRC).
-        let expected = self.predicted_crc(&upload.upload_id, parts);
+        let expected = self.part_crcs.predicted(&upload.upload_id, parts);
         let etags: Vec<String> = parts.iter().map(|p| p.etag.clone()).collect();
         let body = xml::complete_body(
             parts
@@ -757,22 +541,12 @@ impl ObjectStore for CosStore {
             .header("content-md5", md5.unwrap_or_default())
             .payload(Payload::Bytes(Bytes::from(body)));
         let reply = self.execute(call).await?;
-        let returned = returned_crc(&reply.headers);
+        let returned = DIALECT.returned_crc(&reply.headers);
         let result: xml::CompleteResult = xml::parse("CompleteMultipartUpload", &reply.body)
             .map_err(|e| e.with_key(&upload.key))?;
-        self.forget_upload(&upload.upload_id);
-        if let (Some(want), Some(got)) = (expected, returned.crc64ecma)
-            && want != got
-        {
-            return Err(Error::new(
-                ErrorKind::ChecksumMismatch,
-                format!(
-                    "the completed object's crc64ecma is {got}, but its parts combine to {want}"
-                ),
-            )
-            .with_bucket(&self.bucket)
-            .with_key(&upload.key));
-        }
+        self.part_crcs.forget(&upload.upload_id);
+        check_combined(expected, returned.crc64ecma)
+            .map_err(|e| e.with_bucket(&self.bucket).with_key(&upload.key))?;
         Ok(ObjectMeta {
             key: upload.key.clone(),
             size: parts.iter().map(|p| p.size).sum(),
@@ -786,7 +560,7 @@ impl ObjectStore for CosStore {
         let call = Call::new(reqwest::Method::DELETE, Some(&upload.key))
             .query("uploadId", upload.upload_id.clone());
         self.execute(call).await?;
-        self.forget_upload(&upload.upload_id);
+        self.part_crcs.forget(&upload.upload_id);
         Ok(())
     }
 
@@ -833,6 +607,7 @@ impl ObjectStore for CosStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stowage_core::Checksums;
 
     #[test]
     fn upload_check_catches_crc_and_etag_differences() {
@@ -842,14 +617,18 @@ mod tests {
             ..Default::default()
         };
         let md5 = sent.get(ChecksumAlgo::Md5).unwrap();
-        assert!(check_upload(&sent, &returned, Some(&md5)).is_ok());
+        assert!(DIALECT.check_upload(&sent, &returned, Some(&md5)).is_ok());
         let wrong_etag = "0".repeat(32);
-        let e = check_upload(&sent, &returned, Some(&wrong_etag)).unwrap_err();
+        let e = DIALECT
+            .check_upload(&sent, &returned, Some(&wrong_etag))
+            .unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch);
         returned.crc64ecma = Some(1);
-        let e = check_upload(&sent, &returned, None).unwrap_err();
+        let e = DIALECT.check_upload(&sent, &returned, None).unwrap_err();
         assert!(e.to_string().contains("crc64ecma"), "{e}");
-        let e = check_upload(&sent, &Checksums::default(), None).unwrap_err();
+        let e = DIALECT
+            .check_upload(&sent, &Checksums::default(), None)
+            .unwrap_err();
         assert!(e.to_string().contains("x-cos-hash-crc64ecma"), "{e}");
     }
 

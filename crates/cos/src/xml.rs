@@ -98,53 +98,9 @@ pub(crate) struct CompleteResult {
     pub etag: Option<String>,
 }
 
-/// Parses a response body, naming the operation when it is not the expected XML.
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(
-    what: &str,
-    body: &[u8],
-) -> stowage_core::Result<T> {
-    let text = std::str::from_utf8(body).map_err(|_| bad_reply(what, "is not UTF-8"))?;
-    quick_xml::de::from_str(text).map_err(|e| bad_reply(what, &e.to_string()))
-}
-
-fn bad_reply(what: &str, why: &str) -> stowage_core::Error {
-    stowage_core::Error::new(
-        stowage_core::ErrorKind::Other,
-        format!("the server's {what} reply could not be read: {why}"),
-    )
-}
-
-/// The CompleteMultipartUpload body: part numbers and their ETags, in order.
-pub(crate) fn complete_body<'a>(parts: impl Iterator<Item = (u32, &'a str)>) -> String {
-    let mut out = String::from("<CompleteMultipartUpload>");
-    for (n, etag) in parts {
-        out.push_str(&format!(
-            "<Part><PartNumber>{n}</PartNumber><ETag>\"{}\"</ETag></Part>",
-            quick_xml::escape::escape(etag)
-        ));
-    }
-    out.push_str("</CompleteMultipartUpload>");
-    out
-}
-
-/// Undoes `encoding-type=url` where the server applied it.
-pub(crate) fn decode_if(url_encoded: bool, s: String) -> String {
-    match url_encoded {
-        true => percent_encoding::percent_decode_str(&s)
-            .decode_utf8_lossy()
-            .into_owned(),
-        false => s,
-    }
-}
+pub(crate) use stowage_http::xml::{complete_body, decode_if, parse};
 
 /// Query pairs in the order given; values percent-encoded as they are signed.
 pub(crate) fn query_string(query: &[(String, String)]) -> String {
-    query
-        .iter()
-        .map(|(k, v)| match v.is_empty() {
-            true => encode_query(k),
-            false => format!("{}={}", encode_query(k), encode_query(v)),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    stowage_http::xml::query_string(query, encode_query)
 }

@@ -5,21 +5,16 @@
 //! fault-injecting proxy.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 use stowage_core::{Credentials, ErrorKind, ObjectStore, PutBody, PutOptions};
 use stowage_cos::{Addressing, CosConfig, CosStore};
+use stowage_testkit::adapter_tests::unique_name;
 use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
 use stowage_testkit::cos::{CosEmulator, DEFAULT_APPID, DEFAULT_REGION};
 
 fn unique_bucket(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{tag}-{}-{}-{DEFAULT_APPID}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{}-{DEFAULT_APPID}", unique_name(tag))
 }
 
 fn config(endpoint: &str, bucket: &str, creds: Credentials) -> CosConfig {
@@ -116,20 +111,8 @@ mod virtual_hosted {
 
 mod errors {
     use super::*;
+    use stowage_testkit::adapter_tests::assert_clean;
     use stowage_testkit::proxy::FaultProxy;
-
-    /// Every error message names its fix and never the secret.
-    fn assert_clean(e: &stowage_core::Error, secret: &str, fix: &str) {
-        let text = e.to_string();
-        assert!(text.contains("Fix: "), "{text}");
-        assert!(text.contains(fix), "expected `{fix}` in: {text}");
-        assert!(!text.contains(secret), "the secret leaked: {text}");
-        assert!(
-            !format!("{e:?}").contains(secret),
-            "the secret leaked: {e:?}"
-        );
-        assert!(!text.contains("<Error>"), "raw XML in: {text}");
-    }
 
     /// The bucket addressed through another region's host: COS redirects and names the
     /// bucket's region in `x-cos-bucket-region`.
@@ -270,8 +253,7 @@ mod errors {
 
 mod behaviour {
     use super::*;
-    use stowage_core::retry::RetryPolicy;
-    use stowage_core::upload::{UploadConfig, multipart_upload_file};
+    use stowage_testkit::adapter_tests::{self, CrcAnswers};
     use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
 
     #[tokio::test]
@@ -343,39 +325,9 @@ mod behaviour {
         let bucket = unique_bucket("stream");
         server.create_bucket(&bucket);
         let s = store(server.endpoint(), &bucket, good(server));
-        let data = pseudo_random(150_000, 9);
         // One part only, so its size is free.
-        let stream = |d: Vec<u8>| PutBody::Stream {
-            len: d.len() as u64,
-            stream: Box::pin(futures::stream::iter(
-                d.chunks(10_000)
-                    .map(|c| Ok(Bytes::copy_from_slice(c)))
-                    .collect::<Vec<std::io::Result<Bytes>>>(),
-            )),
-        };
-        s.put("s.ts", stream(data.clone()), &PutOptions::default())
-            .await
-            .expect("put stream");
-        assert_eq!(
-            server.object_bytes(&bucket, "s.ts").as_deref(),
-            Some(&data[..])
-        );
-        let upload = s
-            .create_multipart("m.mp4", &PutOptions::default())
-            .await
-            .expect("create");
-        let part = s
-            .upload_part(&upload, 1, stream(data.clone()))
-            .await
-            .expect("part");
-        assert_eq!(part.size, data.len() as u64);
-        s.complete_multipart(&upload, &[part])
-            .await
-            .expect("complete");
-        assert_eq!(
-            server.object_bytes(&bucket, "m.mp4").as_deref(),
-            Some(&data[..])
-        );
+        stowage_testkit::adapter_tests::stream_bodies(&s, |key| server.object_bytes(&bucket, key))
+            .await;
     }
 
     /// A 503 and a reset on UploadPart are retried; the object arrives intact.
@@ -384,43 +336,25 @@ mod behaviour {
         let server = CosEmulator::shared();
         let bucket = unique_bucket("faults");
         server.create_bucket(&bucket);
-        let rules = vec![
-            FaultRule::new(
-                Match::request("PUT", "partNumber=2"),
-                Fault::s3_error(503, "ServiceUnavailable", "Please retry."),
-                Times::First(1),
-            ),
-            FaultRule::new(
-                Match::request("PUT", "partNumber=3"),
-                Fault::Reset,
-                Times::First(1),
-            ),
-        ];
-        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
-        let s = store(proxy.endpoint(), &bucket, good(server));
-        let data = pseudo_random(3 * (1 << 20) + 99, 4);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("big.mp4");
-        std::fs::write(&path, &data).expect("write");
-        let cfg = UploadConfig {
-            multipart_threshold: 1 << 20,
-            part_size: 1 << 20,
-            concurrency: 2,
-            part_retry: RetryPolicy::immediate(1),
-        };
-        let meta = multipart_upload_file(&s, "big.mp4", &path, &PutOptions::default(), &cfg, None)
-            .await
-            .expect("multipart through faults");
-        assert_eq!(meta.size, data.len() as u64);
-        assert_eq!(proxy.injected(0), 1, "the 503 was injected");
-        assert_eq!(proxy.injected(1), 1, "the reset was injected");
-        assert_eq!(
-            server.object_bytes(&bucket, "big.mp4").as_deref(),
-            Some(&data[..])
-        );
-        let local =
-            stowage_core::checksum::checksum_bytes(&data, &[stowage_core::ChecksumAlgo::Crc64Ecma]);
-        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma, "combined CRC");
+        stowage_testkit::adapter_tests::part_faults_are_retried(
+            server.endpoint(),
+            |endpoint| store(endpoint, &bucket, good(server)),
+            |key| server.object_bytes(&bucket, key),
+        )
+        .await;
+    }
+
+    const CRC_ANSWERS: CrcAnswers = CrcAnswers {
+        crc_header: "x-cos-hash-crc64ecma",
+        multipart_etag: "\"0123456789abcdef0123456789abcdef-2\"",
+        part_size: 1 << 20,
+    };
+
+    /// A store through `endpoint` (the fault proxy) that tries each request once.
+    fn once(endpoint: &str, bucket: &str, server: &CosEmulator) -> CosStore {
+        let mut cfg = config(endpoint, bucket, good(server));
+        cfg.max_attempts = 1;
+        CosStore::new(cfg).expect("store")
     }
 
     /// A server that stores other bytes than were sent is caught by the CRC check.
@@ -429,57 +363,10 @@ mod behaviour {
         let server = CosEmulator::shared();
         let bucket = unique_bucket("badcrc");
         server.create_bucket(&bucket);
-        let fault = Fault::Status {
-            status: 200,
-            body: String::new(),
-            headers: vec![
-                ("x-cos-hash-crc64ecma".into(), "12345".into()),
-                ("etag".into(), "\"ABC\"".into()),
-            ],
-        };
-        let rules = vec![FaultRule::new(
-            Match::request("PUT", "bad.ts"),
-            fault,
-            Times::Always,
-        )];
-        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
-        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
-        cfg.max_attempts = 1;
-        let s = CosStore::new(cfg).expect("store");
-        let e = put_one_byte(&s, "bad.ts")
-            .await
-            .expect_err("wrong CRC accepted");
-        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
-        assert_eq!(e.key(), Some("bad.ts"));
-    }
-
-    fn canned(crc: &str, body: &str) -> Fault {
-        Fault::Status {
-            status: 200,
-            body: body.to_string(),
-            headers: vec![
-                ("x-cos-hash-crc64ecma".into(), crc.into()),
-                (
-                    "etag".into(),
-                    "\"0123456789abcdef0123456789abcdef-2\"".into(),
-                ),
-            ],
-        }
-    }
-
-    async fn upload_two_parts(
-        s: &CosStore,
-    ) -> (stowage_core::MultipartUpload, Vec<stowage_core::PartInfo>) {
-        let upload = s
-            .create_multipart("m.mp4", &PutOptions::default())
-            .await
-            .expect("create");
-        let mut parts = Vec::new();
-        for n in 1..=2 {
-            let body = PutBody::Bytes(Bytes::from(pseudo_random(1 << 20, n.into())));
-            parts.push(s.upload_part(&upload, n, body).await.expect("part"));
-        }
-        (upload, parts)
+        adapter_tests::wrong_crc_is_a_checksum_mismatch(server.endpoint(), CRC_ANSWERS, |e| {
+            once(e, &bucket, server)
+        })
+        .await;
     }
 
     /// A part whose returned CRC differs from the bytes sent is refused.
@@ -488,26 +375,10 @@ mod behaviour {
         let server = CosEmulator::shared();
         let bucket = unique_bucket("partcrc");
         server.create_bucket(&bucket);
-        let rules = vec![FaultRule::new(
-            Match::request("PUT", "partNumber=1"),
-            canned("42", ""),
-            Times::Always,
-        )];
-        let proxy = FaultProxy::start(server.endpoint(), rules).expect("proxy");
-        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
-        cfg.max_attempts = 1;
-        let s = CosStore::new(cfg).expect("store");
-        let upload = s
-            .create_multipart("m.mp4", &PutOptions::default())
-            .await
-            .expect("create");
-        let body = PutBody::Bytes(Bytes::from(pseudo_random(1 << 20, 1)));
-        let e = s
-            .upload_part(&upload, 1, body)
-            .await
-            .expect_err("wrong part CRC accepted");
-        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
-        assert!(e.to_string().contains("part 1"), "{e}");
+        adapter_tests::wrong_part_crc_is_a_checksum_mismatch(server.endpoint(), CRC_ANSWERS, |e| {
+            once(e, &bucket, server)
+        })
+        .await;
     }
 
     /// The completed object's CRC must be the parts' CRCs combined.
@@ -516,37 +387,12 @@ mod behaviour {
         let server = CosEmulator::shared();
         let bucket = unique_bucket("completecrc");
         server.create_bucket(&bucket);
-        let proxy = FaultProxy::start(server.endpoint(), vec![]).expect("proxy");
-        let mut cfg = config(proxy.endpoint(), &bucket, good(server));
-        cfg.max_attempts = 1;
-        let s = CosStore::new(cfg).expect("store");
-        let (upload, parts) = upload_two_parts(&s).await;
-        let body = "<?xml version=\"1.0\"?><CompleteMultipartUploadResult><Bucket>b</Bucket><Key>m.mp4</Key><ETag>\"X-2\"</ETag></CompleteMultipartUploadResult>";
-        proxy.set_rules(vec![FaultRule::new(
-            Match::request("POST", "uploadId="),
-            canned("7", body),
-            Times::Always,
-        )]);
-        let e = s
-            .complete_multipart(&upload, &parts)
-            .await
-            .expect_err("wrong combined CRC accepted");
-        assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
-        assert!(e.to_string().contains("parts combine to"), "{e}");
-
-        // Without the fault, the real completion passes the same check.
-        proxy.set_rules(vec![]);
-        let meta = s
-            .complete_multipart(&upload, &parts)
-            .await
-            .expect("complete");
-        let mut whole = pseudo_random(1 << 20, 1);
-        whole.extend(pseudo_random(1 << 20, 2));
-        let local = stowage_core::checksum::checksum_bytes(
-            &whole,
-            &[stowage_core::ChecksumAlgo::Crc64Ecma],
-        );
-        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
+        adapter_tests::wrong_completed_crc_is_a_checksum_mismatch(
+            server.endpoint(),
+            CRC_ANSWERS,
+            |e| once(e, &bucket, server),
+        )
+        .await;
     }
 
     /// A redirect without `x-cos-request-id` (not COS answering, e.g. a blocked

@@ -1,6 +1,7 @@
 //! How to reach a bucket: endpoint, addressing style, region, signing version, credentials.
 
 use stowage_core::{Credentials, Error, ErrorKind, Result};
+use stowage_http::env::{credentials_from_env, env_first};
 
 /// How the bucket appears in request URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,11 +84,7 @@ impl OssConfig {
                 "ALIBABA_CLOUD_SECURITY_TOKEN",
             ],
         ];
-        sets.iter().find_map(|[id, secret, token]| {
-            let id = env_first(&[id])?;
-            let secret = env_first(&[secret])?;
-            Some(Credentials::new(id, secret).with_session_token(env_first(&[token])))
-        })
+        credentials_from_env(&sets)
     }
 
     pub(crate) fn resolve_credentials(&self) -> Result<Credentials> {
@@ -145,12 +142,6 @@ impl OssConfig {
 #[derive(Debug, Clone)]
 pub(crate) struct Base {
     pub prefix: String,
-}
-
-fn env_first(names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
 }
 
 /// `oss-cn-hangzhou` → `cn-hangzhou` (GetBucketLocation's form → V4's).

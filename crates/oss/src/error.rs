@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use stowage_core::{Error, ErrorKind};
+use stowage_http::errors::kind_by_status;
 
 use crate::config::region_of_endpoint;
 
@@ -107,32 +108,8 @@ fn classify(status: u16, code: &str, xml: &ErrorXml) -> (ErrorKind, Option<&'sta
         | "InvalidPart" | "InvalidPartOrder" | "MalformedXML" | "InvalidRange"
         | "InvalidBucketName" => (InvalidInput, None),
         "SlowDown" | "QpsLimitExceeded" | "DownloadTrafficRateLimitExceeded" => (RateLimited, None),
-        _ => (by_status(status), None),
+        _ => (kind_by_status(status), None),
     }
-}
-
-fn by_status(status: u16) -> ErrorKind {
-    match status {
-        404 => ErrorKind::NotFound,
-        403 => ErrorKind::AccessDenied,
-        429 => ErrorKind::RateLimited,
-        500..=599 => ErrorKind::ServerError,
-        _ => ErrorKind::Other,
-    }
-}
-
-/// A transport failure (no HTTP answer, or a broken one).
-pub(crate) fn from_transport(err: reqwest::Error, url_host: &str) -> Error {
-    let what = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect (refused, unreachable or DNS failure)"
-    } else if err.is_body() || err.is_decode() {
-        "broke while transferring the body"
-    } else {
-        "failed (connection reset or closed)"
-    };
-    Error::new(ErrorKind::Network, format!("request to {url_host} {what}")).with_source(err)
 }
 
 #[cfg(test)]

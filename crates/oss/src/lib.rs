@@ -12,24 +12,24 @@ mod error;
 pub mod sign;
 mod xml;
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
-use reqwest::header::HeaderMap;
 use stowage_core::checksum::checksum_bytes;
-use stowage_core::payload::{Payload, file_stream, parse_content_range, take_hasher};
+use stowage_core::payload::{Payload, file_stream, take_hasher};
 use stowage_core::retry::RetryPolicy;
 use stowage_core::{
-    Capabilities, ChecksumAlgo, Checksums, Credentials, Error, ErrorKind, GetResult, Hasher,
-    ListPage, ListRequest, MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions,
-    Result,
+    Capabilities, ChecksumAlgo, Credentials, Error, ErrorKind, GetResult, Hasher, ListPage,
+    ListRequest, MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
+use stowage_http::errors::from_transport;
+use stowage_http::get::{empty_range, range_header};
+use stowage_http::parts::check_combined;
+use stowage_http::{Call, Dialect, PartCrcs, Reply, check_status, parse_time, part_crc, unquote};
 use time::OffsetDateTime;
 
 pub use config::{Addressing, OssConfig, SigningVersion};
@@ -40,6 +40,11 @@ use crate::sign::SignInput;
 /// Smallest part but the last (OSS: 100 KB).
 pub const MIN_PART: u64 = 100 * 1024;
 const ALGOS: [ChecksumAlgo; 2] = [ChecksumAlgo::Md5, ChecksumAlgo::Crc64Ecma];
+/// OSS's names for the CRC-64 and user-metadata headers.
+const DIALECT: Dialect = Dialect {
+    crc64_header: "x-oss-hash-crc64ecma",
+    meta_prefix: "x-oss-meta-",
+};
 
 /// An OSS bucket.
 pub struct OssStore {
@@ -52,11 +57,8 @@ pub struct OssStore {
     retry: RetryPolicy,
     /// Per upload id, the CRC-64 and size of each part sent (or listed), to predict the
     /// whole object's CRC at completion.
-    part_crcs: Mutex<HashMap<String, PartCrcs>>,
+    part_crcs: PartCrcs,
 }
-
-/// Part number → (CRC-64, size) of the parts of one upload.
-type PartCrcs = BTreeMap<u32, (u64, u64)>;
 
 impl fmt::Debug for OssStore {
     // The credentials' own Debug hides the secret and token; nothing else is sensitive.
@@ -69,58 +71,6 @@ impl fmt::Debug for OssStore {
             .field("credentials", &self.credentials)
             .finish_non_exhaustive()
     }
-}
-
-/// One OSS request.
-struct Call<'a> {
-    method: reqwest::Method,
-    key: Option<&'a str>,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    payload: Payload,
-}
-
-impl<'a> Call<'a> {
-    fn new(method: reqwest::Method, key: Option<&'a str>) -> Self {
-        Call {
-            method,
-            key,
-            query: Vec::new(),
-            headers: Vec::new(),
-            payload: Payload::Empty,
-        }
-    }
-
-    fn query(mut self, k: &str, v: impl Into<String>) -> Self {
-        self.query.push((k.to_string(), v.into()));
-        self
-    }
-
-    fn header(mut self, k: &str, v: impl Into<String>) -> Self {
-        self.headers.push((k.to_string(), v.into()));
-        self
-    }
-
-    fn payload(mut self, payload: Payload) -> Self {
-        self.payload = payload;
-        self
-    }
-}
-
-/// A successful response with its body read.
-struct Reply {
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        header_str(&self.headers, name)
-    }
-}
-
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 impl OssStore {
@@ -155,7 +105,7 @@ impl OssStore {
                 initial_backoff: Duration::from_millis(100),
                 max_backoff: Duration::from_secs(5),
             },
-            part_crcs: Mutex::new(HashMap::new()),
+            part_crcs: PartCrcs::default(),
         })
     }
 
@@ -249,14 +199,8 @@ impl OssStore {
         let resp = req
             .send()
             .await
-            .map_err(|e| error::from_transport(e, &self.base.prefix))?;
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(resp);
-        }
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await.unwrap_or_default();
-        Err(error::from_response(status, &headers, &body))
+            .map_err(|e| from_transport(e, &self.base.prefix))?;
+        check_status(resp, error::from_response).await
     }
 
     /// One attempt, with the reply's body read.
@@ -270,7 +214,7 @@ impl OssStore {
         let body = resp
             .bytes()
             .await
-            .map_err(|e| error::from_transport(e, &self.base.prefix))?;
+            .map_err(|e| from_transport(e, &self.base.prefix))?;
         Ok(Reply { headers, body })
     }
 
@@ -295,39 +239,6 @@ impl OssStore {
         }
     }
 
-    fn remember_part(&self, upload_id: &str, part: u32, crc: u64, size: u64) {
-        let mut map = self
-            .part_crcs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.entry(upload_id.to_string())
-            .or_default()
-            .insert(part, (crc, size));
-    }
-
-    /// The CRC of the parts listed, in order, when every one is known.
-    fn predicted_crc(&self, upload_id: &str, parts: &[PartInfo]) -> Option<u64> {
-        let map = self
-            .part_crcs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let known = map.get(upload_id)?;
-        let mut crc = 0u64;
-        for p in parts {
-            let (part_crc, size) = known.get(&p.part_number)?;
-            crc = stowage_core::checksum::crc64ecma_combine(crc, *part_crc, *size);
-        }
-        Some(crc)
-    }
-
-    fn forget_upload(&self, upload_id: &str) {
-        let mut map = self
-            .part_crcs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.remove(upload_id);
-    }
-
     async fn upload_part_once(
         &self,
         upload: &MultipartUpload,
@@ -345,16 +256,19 @@ impl OssStore {
             Payload::Bytes(b) => checksum_bytes(b, &ALGOS),
             _ => take_hasher(&hasher, payload.len())?,
         };
-        let returned = returned_crc(&reply.headers);
+        let returned = DIALECT.returned_crc(&reply.headers);
         let etag = unquote(reply.header("etag"));
-        check_upload(&local, &returned, etag.as_deref()).map_err(|e| {
-            Error::new(
-                e.kind().clone(),
-                format!("part {part_number}: {}", e.message()),
-            )
-        })?;
+        DIALECT
+            .check_upload(&local, &returned, etag.as_deref())
+            .map_err(|e| {
+                Error::new(
+                    e.kind().clone(),
+                    format!("part {part_number}: {}", e.message()),
+                )
+            })?;
         if let Some(crc) = local.crc64ecma {
-            self.remember_part(&upload.upload_id, part_number, crc, payload.len());
+            self.part_crcs
+                .remember(&upload.upload_id, part_number, crc, payload.len());
         }
         Ok(PartInfo {
             part_number,
@@ -363,82 +277,6 @@ impl OssStore {
             checksums: part_crc(local.crc64ecma),
         })
     }
-}
-
-/// A part's checksums: its CRC-64/XZ, when known.
-fn part_crc(crc64ecma: Option<u64>) -> Checksums {
-    let mut sums = Checksums::default();
-    if let Some(crc) = crc64ecma {
-        sums.set(ChecksumAlgo::Crc64Ecma, &crc.to_string());
-    }
-    sums
-}
-
-fn unquote(etag: Option<&str>) -> Option<String> {
-    etag.map(|e| e.trim_matches('"').to_ascii_lowercase())
-}
-
-fn returned_crc(headers: &HeaderMap) -> Checksums {
-    Checksums {
-        crc64ecma: header_str(headers, "x-oss-hash-crc64ecma").and_then(|v| v.trim().parse().ok()),
-        ..Default::default()
-    }
-}
-
-/// Compares the CRC-64 (and for plain uploads the ETag, an MD5) with what was sent.
-fn check_upload(sent: &Checksums, returned: &Checksums, etag: Option<&str>) -> Result<()> {
-    if returned.crc64ecma.is_none() {
-        return Err(Error::new(
-            ErrorKind::ChecksumMismatch,
-            "the server returned no x-oss-hash-crc64ecma, so the upload cannot be verified",
-        ));
-    }
-    sent.verify(returned)?;
-    if let (Some(etag), Some(md5)) = (etag, sent.get(ChecksumAlgo::Md5))
-        && etag.len() == 32
-        && etag != md5
-    {
-        return Err(Error::new(
-            ErrorKind::ChecksumMismatch,
-            format!("the server's ETag {etag} is not the MD5 {md5} of the bytes sent"),
-        ));
-    }
-    Ok(())
-}
-
-fn parse_time(s: Option<&str>) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s?, &time::format_description::well_known::Rfc3339).ok()
-}
-
-fn http_time(s: Option<&str>) -> Option<OffsetDateTime> {
-    httpdate::parse_http_date(s?).ok().map(Into::into)
-}
-
-/// What HEAD and GET return about an object.
-fn meta_from_headers(key: &str, headers: &HeaderMap, size: u64) -> ObjectMeta {
-    let metadata = headers
-        .iter()
-        .filter_map(|(k, v)| {
-            let name = k.as_str().strip_prefix("x-oss-meta-")?;
-            Some((name.to_string(), v.to_str().ok()?.to_string()))
-        })
-        .collect();
-    ObjectMeta {
-        key: key.to_string(),
-        size,
-        etag: unquote(header_str(headers, "etag")),
-        last_modified: http_time(header_str(headers, "last-modified")),
-        content_type: header_str(headers, "content-type").map(str::to_string),
-        checksums: returned_crc(headers),
-        metadata,
-    }
-}
-
-fn with_metadata<'a>(mut call: Call<'a>, opts: &PutOptions) -> Call<'a> {
-    for (k, v) in &opts.metadata {
-        call = call.header(&format!("x-oss-meta-{k}"), v.clone());
-    }
-    call
 }
 
 #[async_trait]
@@ -478,10 +316,12 @@ impl ObjectStore for OssStore {
             .header("content-type", content_type.clone())
             .header("content-md5", sent.md5_base64().unwrap_or_default())
             .payload(payload.clone());
-        let reply = self.execute(with_metadata(call, opts)).await?;
-        let returned = returned_crc(&reply.headers);
+        let reply = self.execute(DIALECT.with_metadata(call, opts)).await?;
+        let returned = DIALECT.returned_crc(&reply.headers);
         let etag = unquote(reply.header("etag"));
-        check_upload(&sent, &returned, etag.as_deref()).map_err(|e| self.context(e, Some(key)))?;
+        DIALECT
+            .check_upload(&sent, &returned, etag.as_deref())
+            .map_err(|e| self.context(e, Some(key)))?;
         Ok(ObjectMeta {
             key: key.to_string(),
             size: payload.len(),
@@ -501,66 +341,25 @@ impl ObjectStore for OssStore {
             .header("content-length")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        Ok(meta_from_headers(key, &reply.headers, size))
+        Ok(DIALECT.meta_from_headers(key, &reply.headers, size))
     }
 
     async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<GetResult> {
         if let Some(r) = &range
             && r.start >= r.end
         {
-            // HTTP ranges cannot say "no bytes": answer from HEAD.
-            let meta = self.head(key).await?;
-            if r.start > r.end || r.end > meta.size {
-                return Err(Error::invalid_input(format!(
-                    "range {}..{} is outside the object's {} bytes",
-                    r.start, r.end, meta.size
-                ))
-                .with_key(key));
-            }
-            let range = r.clone();
-            let body = futures::stream::empty().boxed();
-            return Ok(GetResult { meta, range, body });
+            return empty_range(self.head(key).await?, r, key);
         }
         let mut call = Call::new(reqwest::Method::GET, Some(key));
         if let Some(r) = &range {
-            call = call.header("range", format!("bytes={}-{}", r.start, r.end - 1));
+            call = call.header("range", range_header(r));
         }
         let resp = self
             .retry
             .run("GET", |_| self.respond(&call, None))
             .await
             .map_err(|e| self.context(e, Some(key)))?;
-        let headers = resp.headers().clone();
-        let length: u64 = header_str(&headers, "content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let (size, got) = match (resp.status().as_u16(), &range) {
-            (206, Some(r)) => match parse_content_range(header_str(&headers, "content-range")) {
-                Some((got, total)) => (total, got),
-                None => (r.end, r.clone()),
-            },
-            (200, None) => (length, 0..length),
-            (status, _) => {
-                return Err(Error::new(
-                    ErrorKind::Other,
-                    format!(
-                        "the server answered a range request with HTTP {status} instead of 206"
-                    ),
-                )
-                .with_key(key));
-            }
-        };
-        let meta = meta_from_headers(key, &headers, size);
-        let host = self.base.prefix.clone();
-        let body = resp
-            .bytes_stream()
-            .map_err(move |e| error::from_transport(e, &host))
-            .boxed();
-        Ok(GetResult {
-            meta,
-            range: got,
-            body,
-        })
+        DIALECT.get_result(key, range.as_ref(), resp, self.base.prefix.clone())
     }
 
     async fn list(&self, req: &ListRequest) -> Result<ListPage> {
@@ -608,7 +407,7 @@ impl ObjectStore for OssStore {
         let call = Call::new(reqwest::Method::POST, Some(key))
             .query("uploads", "")
             .header("content-type", opts.content_type_for(key));
-        let reply = self.execute(with_metadata(call, opts)).await?;
+        let reply = self.execute(DIALECT.with_metadata(call, opts)).await?;
         let result: xml::InitiateResult =
             xml::parse("InitiateMultipartUpload", &reply.body).map_err(|e| e.with_key(key))?;
         Ok(MultipartUpload {
@@ -648,7 +447,8 @@ impl ObjectStore for OssStore {
             let page: xml::ListPartsResult = xml::parse("ListParts", &reply.body)?;
             for p in page.parts {
                 if let Some(crc) = p.hash_crc64ecma {
-                    self.remember_part(&upload.upload_id, p.part_number, crc, p.size);
+                    self.part_crcs
+                        .remember(&upload.upload_id, p.part_number, crc, p.size);
                 }
                 parts.push(PartInfo {
                     part_number: p.part_number,
@@ -669,11 +469,11 @@ impl ObjectStore for OssStore {
         upload: &MultipartUpload,
         parts: &[PartInfo],
     ) -> Result<ObjectMeta> {
-        if self.predicted_crc(&upload.upload_id, parts).is_none() {
+        if self.part_crcs.predicted(&upload.upload_id, parts).is_none() {
             // Parts sent by another process: their CRCs come from ListParts.
             self.list_parts(upload).await?;
         }
-        let expected = self.predicted_crc(&upload.upload_id, parts);
+        let expected = self.part_crcs.predicted(&upload.upload_id, parts);
         let etags: Vec<String> = parts.iter().map(|p| p.etag.to_ascii_uppercase()).collect();
         let body = xml::complete_body(
             parts
@@ -688,22 +488,12 @@ impl ObjectStore for OssStore {
             .header("content-md5", md5.unwrap_or_default())
             .payload(Payload::Bytes(Bytes::from(body)));
         let reply = self.execute(call).await?;
-        let returned = returned_crc(&reply.headers);
+        let returned = DIALECT.returned_crc(&reply.headers);
         let result: xml::CompleteResult = xml::parse("CompleteMultipartUpload", &reply.body)
             .map_err(|e| e.with_key(&upload.key))?;
-        self.forget_upload(&upload.upload_id);
-        if let (Some(want), Some(got)) = (expected, returned.crc64ecma)
-            && want != got
-        {
-            return Err(Error::new(
-                ErrorKind::ChecksumMismatch,
-                format!(
-                    "the completed object's crc64ecma is {got}, but its parts combine to {want}"
-                ),
-            )
-            .with_bucket(&self.bucket)
-            .with_key(&upload.key));
-        }
+        self.part_crcs.forget(&upload.upload_id);
+        check_combined(expected, returned.crc64ecma)
+            .map_err(|e| e.with_bucket(&self.bucket).with_key(&upload.key))?;
         Ok(ObjectMeta {
             key: upload.key.clone(),
             size: parts.iter().map(|p| p.size).sum(),
@@ -717,7 +507,7 @@ impl ObjectStore for OssStore {
         let call = Call::new(reqwest::Method::DELETE, Some(&upload.key))
             .query("uploadId", upload.upload_id.clone());
         self.execute(call).await?;
-        self.forget_upload(&upload.upload_id);
+        self.part_crcs.forget(&upload.upload_id);
         Ok(())
     }
 
@@ -764,6 +554,7 @@ impl ObjectStore for OssStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stowage_core::Checksums;
 
     #[test]
     fn upload_check_catches_crc_and_etag_differences() {
@@ -773,14 +564,18 @@ mod tests {
             ..Default::default()
         };
         let md5 = sent.get(ChecksumAlgo::Md5).unwrap();
-        assert!(check_upload(&sent, &returned, Some(&md5)).is_ok());
+        assert!(DIALECT.check_upload(&sent, &returned, Some(&md5)).is_ok());
         let wrong_etag = "0".repeat(32);
-        let e = check_upload(&sent, &returned, Some(&wrong_etag)).unwrap_err();
+        let e = DIALECT
+            .check_upload(&sent, &returned, Some(&wrong_etag))
+            .unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch);
         returned.crc64ecma = Some(1);
-        let e = check_upload(&sent, &returned, None).unwrap_err();
+        let e = DIALECT.check_upload(&sent, &returned, None).unwrap_err();
         assert!(e.to_string().contains("crc64ecma"), "{e}");
-        let e = check_upload(&sent, &Checksums::default(), None).unwrap_err();
+        let e = DIALECT
+            .check_upload(&sent, &Checksums::default(), None)
+            .unwrap_err();
         assert!(e.to_string().contains("x-oss-hash-crc64ecma"), "{e}");
     }
 

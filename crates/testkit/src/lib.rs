@@ -1,6 +1,7 @@
 //! Test infrastructure for Stowage: real servers on loopback sockets, fault injection,
 //! and the conformance suite that every `ObjectStore` implementation runs.
 
+pub mod adapter_tests;
 pub mod conformance;
 pub mod cos;
 pub mod faulty;
@@ -10,3 +11,4 @@ pub mod moto;
 pub mod oss;
 pub mod proxy;
 pub mod s3s_server;
+mod xml_api;

@@ -3,25 +3,27 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::request::Parts;
-use http_body_util::Full;
 use hyper::Response;
 use md5::Digest as _;
-use percent_encoding::percent_decode_str;
 
 use super::auth::{self, Authorization};
-use super::xml::{self, elem};
-use super::{Bucket, Object, Part, State, Upload};
+use super::{Bucket, Object, State};
+use crate::xml_api::multipart::{Part, PartsProblem, Upload, join_parts, list_uploads_xml};
+use crate::xml_api::object::{
+    self, content_md5_matches, content_type, crc64, parse_range, xml_reply,
+};
+use crate::xml_api::request::{
+    Reply, decode_path, finish, lookup, lowercase_headers, query_pairs, url_encode,
+};
+use crate::xml_api::state::lock;
+use crate::xml_api::xml::{self, elem};
 
 /// How far ahead of the server's clock a signature may start.
 const MAX_SKEW_SECONDS: i64 = 15 * 60;
 /// Smallest part but the last (COS: 1 MB).
 const MIN_PART_SIZE: usize = 1024 * 1024;
-
-type Reply = Response<Full<Bytes>>;
 
 /// A COS error response.
 struct CosError {
@@ -93,16 +95,6 @@ impl CosError {
     }
 }
 
-fn finish(builder: http::response::Builder, body: Bytes) -> Reply {
-    builder.body(Full::new(body)).unwrap_or_else(|e| {
-        let mut r = Response::new(Full::new(Bytes::from(format!(
-            "emulator bug: bad response: {e}"
-        ))));
-        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-        r
-    })
-}
-
 /// One parsed request.
 struct Req<'a> {
     method: &'a str,
@@ -120,10 +112,7 @@ struct Req<'a> {
 
 impl Req<'_> {
     fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        lookup(&self.query, name)
     }
 
     fn has(&self, name: &str) -> bool {
@@ -131,10 +120,7 @@ impl Req<'_> {
     }
 
     fn header(&self, lower: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == lower)
-            .map(|(_, v)| v.as_str())
+        lookup(&self.headers, lower)
     }
 
     fn url_encoding(&self) -> bool {
@@ -142,53 +128,10 @@ impl Req<'_> {
     }
 }
 
-fn decode(s: &str) -> String {
-    percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-fn decode_path(s: &str) -> String {
-    percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
-/// COS `encoding-type=url`: every byte but unreserved ones percent-encoded.
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(
-            |b| match b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-                true => char::from(b).to_string(),
-                false => format!("%{b:02X}"),
-            },
-        )
-        .collect()
-}
-
 fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            (k.as_str().to_ascii_lowercase(), value)
-        })
-        .collect();
-    let host = headers
-        .iter()
-        .find(|(k, _)| k == "host")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let query = parts
-        .uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect();
+    let headers = lowercase_headers(parts);
+    let host = lookup(&headers, "host").unwrap_or_default().to_string();
+    let query = query_pairs(parts.uri.query().unwrap_or(""));
     let path = decode_path(parts.uri.path());
     let (bucket, key) = match host_bucket(state, &host) {
         Some(b) => (Some(b), Some(path[1.min(path.len())..].to_string())),
@@ -214,7 +157,7 @@ fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
 /// A custom domain, or `<bucket>.<anything>` for a bucket that exists, addresses a bucket
 /// by host.
 fn host_bucket(state: &State, host: &str) -> Option<String> {
-    if let Some(bucket) = super::lock(&state.domains).get(host) {
+    if let Some(bucket) = lock(&state.domains).get(host) {
         return Some(bucket.clone());
     }
     let (first, _) = host.split_once('.')?;
@@ -262,7 +205,7 @@ fn authenticate(state: &State, req: &Req<'_>) -> Result<(), CosError> {
         )
     })?;
     let (secret, token) = {
-        let keys = super::lock(&state.keys);
+        let keys = state.keys.lock();
         let Some(k) = keys.get(&auth.secret_id) else {
             return Err(CosError::new(
                 403,
@@ -308,10 +251,10 @@ fn check_time(state: &State, auth: &Authorization) -> Result<(), CosError> {
             "q-sign-time is not <start>;<end> in unix seconds.",
         )
     })?;
-    if !state.check_clock.load(std::sync::atomic::Ordering::Relaxed) {
+    if !state.clock.checked() {
         return Ok(());
     }
-    let now = state.now().unix_timestamp();
+    let now = state.clock.now().unix_timestamp();
     if now > end {
         return Err(CosError::access_denied("Request has expired"));
     }
@@ -408,52 +351,24 @@ fn head_bucket(state: &State) -> Reply {
     )
 }
 
-fn xml_reply(status: u16, body: String) -> Reply {
-    finish(
-        Response::builder()
-            .status(status)
-            .header("content-type", "application/xml"),
-        Bytes::from(body),
-    )
-}
-
-pub(super) fn crc64(data: &[u8]) -> u64 {
-    let mut d = crc64fast::Digest::new();
-    d.write(data);
-    d.sum64()
-}
-
 fn md5_hex(data: &[u8]) -> String {
     hex::encode(md5::Md5::digest(data))
 }
 
 /// Refuses a body whose `Content-MD5` does not match it.
 fn check_content_md5(req: &Req<'_>) -> Result<(), CosError> {
-    let Some(given) = req.header("content-md5") else {
-        return Ok(());
-    };
-    let actual = STANDARD.encode(md5::Md5::digest(&req.body));
-    if given.trim() != actual {
-        return Err(CosError::new(
+    match content_md5_matches(&req.headers, &req.body) {
+        true => Ok(()),
+        false => Err(CosError::new(
             400,
             "BadDigest",
             "The Content-MD5 you specified did not match what was received.",
-        ));
+        )),
     }
-    Ok(())
 }
 
 fn user_metadata(req: &Req<'_>) -> BTreeMap<String, String> {
-    req.headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("x-cos-meta-")?.to_string(), v.clone())))
-        .collect()
-}
-
-fn content_type(req: &Req<'_>) -> String {
-    req.header("content-type")
-        .unwrap_or("application/octet-stream")
-        .to_string()
+    object::user_metadata(&req.headers, "x-cos-meta-")
 }
 
 fn put_object(b: &mut Bucket, key: &str, req: &Req<'_>, lag: u32) -> Result<Reply, CosError> {
@@ -461,7 +376,7 @@ fn put_object(b: &mut Bucket, key: &str, req: &Req<'_>, lag: u32) -> Result<Repl
     let md5 = md5_hex(&req.body);
     let object = Object {
         data: req.body.clone(),
-        content_type: content_type(req),
+        content_type: content_type(&req.headers),
         etag: format!("\"{md5}\""),
         crc64: crc64(&req.body),
         modified: SystemTime::now(),
@@ -474,20 +389,6 @@ fn put_object(b: &mut Bucket, key: &str, req: &Req<'_>, lag: u32) -> Result<Repl
         .header("x-cos-hash-crc64ecma", object.crc64.to_string());
     b.objects.insert(key.to_string(), object);
     Ok(finish(reply, Bytes::new()))
-}
-
-/// `bytes=a-b`, `bytes=a-`, `bytes=-n` → a half-open range; `None` for no or a malformed
-/// header (OSS then sends the whole object).
-fn parse_range(header: Option<&str>, len: u64) -> Option<Result<(u64, u64), ()>> {
-    let spec = header?.strip_prefix("bytes=")?;
-    let (a, b) = spec.split_once('-')?;
-    let range = match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
-        (Some(start), Some(end)) if start <= end => (start, (end + 1).min(len)),
-        (Some(start), None) if b.is_empty() => (start, len),
-        (None, Some(n)) if a.is_empty() => (len.saturating_sub(n), len),
-        _ => return None,
-    };
-    Some(if range.0 >= len { Err(()) } else { Ok(range) })
 }
 
 fn get_object(b: &Bucket, key: &str, req: &Req<'_>, with_body: bool) -> Result<Reply, CosError> {
@@ -648,7 +549,7 @@ fn initiate(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Reply {
         id.clone(),
         Upload {
             key: key.to_string(),
-            content_type: content_type(req),
+            content_type: content_type(&req.headers),
             metadata: user_metadata(req),
             initiated: SystemTime::now(),
             parts: BTreeMap::new(),
@@ -768,58 +669,28 @@ fn complete(
 
 /// Checks the listed parts (ascending, present, matching ETags, big enough) and joins them.
 fn assemble(upload: &Upload, listed: &[xml::CompletePart]) -> Result<Object, CosError> {
-    if listed.is_empty() {
-        return Err(CosError::invalid_argument("No part is listed."));
-    }
-    if listed
-        .windows(2)
-        .any(|w| w[0].part_number >= w[1].part_number)
-    {
-        return Err(CosError::new(
+    let joined = join_parts(upload, listed, MIN_PART_SIZE).map_err(|problem| match problem {
+        PartsProblem::NoParts => CosError::invalid_argument("No part is listed."),
+        PartsProblem::NotAscending => CosError::new(
             400,
             "InvalidPartOrder",
             "The list of parts was not in ascending order.",
-        ));
-    }
-    let mut data = BytesMut::new();
-    let mut md5s = Vec::new();
-    for (i, want) in listed.iter().enumerate() {
-        let part = upload
-            .parts
-            .get(&want.part_number)
-            .filter(|p| {
-                p.etag
-                    .trim_matches('"')
-                    .eq_ignore_ascii_case(want.etag.trim_matches('"'))
-            })
-            .ok_or_else(|| {
-                CosError::new(
-                    400,
-                    "InvalidPart",
-                    format!(
-                        "Part {} could not be found or its entity tag did not match.",
-                        want.part_number
-                    ),
-                )
-            })?;
-        if i + 1 < listed.len() && part.data.len() < MIN_PART_SIZE {
-            return Err(CosError::new(
-                400,
-                "EntityTooSmall",
-                format!(
-                    "Part {} is smaller than the minimum allowed size.",
-                    want.part_number
-                ),
-            ));
-        }
-        data.extend_from_slice(&part.data);
-        md5s.extend(hex::decode(part.etag.trim_matches('"')).unwrap_or_default());
-    }
-    let data = data.freeze();
+        ),
+        PartsProblem::Missing(n) => CosError::new(
+            400,
+            "InvalidPart",
+            format!("Part {n} could not be found or its entity tag did not match."),
+        ),
+        PartsProblem::TooSmall(n) => CosError::new(
+            400,
+            "EntityTooSmall",
+            format!("Part {n} is smaller than the minimum allowed size."),
+        ),
+    })?;
     Ok(Object {
-        crc64: crc64(&data),
-        etag: format!("\"{}-{}\"", md5_hex(&md5s), listed.len()),
-        data,
+        crc64: crc64(&joined.data),
+        etag: format!("\"{}-{}\"", md5_hex(&joined.md5s), listed.len()),
+        data: joined.data,
         content_type: upload.content_type.clone(),
         modified: SystemTime::now(),
         metadata: upload.metadata.clone(),
@@ -835,40 +706,8 @@ fn abort(b: &mut Bucket, req: &Req<'_>) -> Result<Reply, CosError> {
 
 fn list_uploads(b: &Bucket, bucket: &str, req: &Req<'_>) -> Reply {
     let prefix = req.param("prefix").unwrap_or("");
-    let enc = |s: &str| match req.url_encoding() {
-        true => url_encode(s),
-        false => s.to_string(),
-    };
-    let mut uploads: Vec<(&String, &Upload)> = b
-        .uploads
-        .iter()
-        .filter(|(_, u)| u.key.starts_with(prefix))
-        .collect();
-    uploads.sort_by(|a, b| (&a.1.key, a.0).cmp(&(&b.1.key, b.0)));
-    let mut out = elem("Bucket", bucket) + &elem("KeyMarker", "") + &elem("UploadIdMarker", "");
-    for (tag, value) in [
-        ("NextKeyMarker", String::new()),
-        ("NextUploadIdMarker", String::new()),
-        ("Delimiter", String::new()),
-        ("Prefix", enc(prefix)),
-        ("MaxUploads", "1000".to_string()),
-        ("IsTruncated", "false".to_string()),
-    ] {
-        out += &elem(tag, &value);
-    }
-    if req.url_encoding() {
-        out += &elem("EncodingType", "url");
-    }
-    for (id, u) in uploads {
-        out += &format!(
-            "<Upload>{}{}{}{}</Upload>",
-            elem("Key", &enc(&u.key)),
-            elem("UploadId", id),
-            elem("StorageClass", "STANDARD"),
-            elem("Initiated", &xml::iso8601(u.initiated)),
-        );
-    }
-    xml_reply(200, xml::document("ListMultipartUploadsResult", &out))
+    let body = list_uploads_xml(&b.uploads, bucket, prefix, req.url_encoding(), "STANDARD");
+    xml_reply(200, body)
 }
 
 #[cfg(test)]

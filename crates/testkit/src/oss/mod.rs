@@ -14,27 +14,27 @@
 
 pub mod auth;
 mod handlers;
-mod xml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use rand::Rng as _;
-use rand::distributions::Alphanumeric;
 use tokio::net::TcpStream;
 
 use crate::s3s_server::{ServerThread, accept_until_stopped};
+pub use crate::xml_api::multipart::Upload;
+use crate::xml_api::state::StsCredentials;
+use crate::xml_api::state::{Clock, Keys, lock, random_token, read_request, stamp};
 
 /// The region a default emulator says its buckets are in.
 pub const DEFAULT_REGION: &str = "cn-hangzhou";
@@ -60,22 +60,6 @@ impl fmt::Debug for OssEmulator {
     }
 }
 
-/// STS credentials the emulator accepts (or, when expired, refuses as OSS does).
-#[derive(Clone)]
-pub struct StsCredentials {
-    pub access_key: String,
-    pub secret_key: String,
-    pub security_token: String,
-}
-
-impl fmt::Debug for StsCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StsCredentials")
-            .field("access_key", &self.access_key)
-            .finish_non_exhaustive()
-    }
-}
-
 impl OssEmulator {
     /// Starts an emulator on `127.0.0.1:0` in [`DEFAULT_REGION`] with random credentials.
     pub fn start() -> io::Result<OssEmulator> {
@@ -87,7 +71,7 @@ impl OssEmulator {
         let access_key = format!("LTAI-stowage-{}", random_token(8));
         let secret_key = random_token(30);
         let state = Arc::new(State::new(region));
-        state.add_key(&access_key, &secret_key, None);
+        state.keys.add(&access_key, &secret_key, None);
         let listener = StdTcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
         let served = Arc::clone(&state);
@@ -147,7 +131,7 @@ impl OssEmulator {
 
     /// Accepts another long-term key pair (e.g. fixed ones for a client under test).
     pub fn add_credentials(&self, access_key: &str, secret_key: &str) {
-        self.state.add_key(access_key, secret_key, None);
+        self.state.keys.add(access_key, secret_key, None);
     }
 
     /// Serves `bucket` at `host` (the `Host` header, port included) as a bound custom
@@ -164,24 +148,18 @@ impl OssEmulator {
             secret_key: random_token(30),
             security_token: format!("CAIS-{}", random_token(40)),
         };
-        let token = TokenState {
-            value: sts.security_token.clone(),
-            expired,
-        };
-        self.state
-            .add_key(&sts.access_key, &sts.secret_key, Some(token));
-        sts
+        self.state.keys.add_sts(sts, expired)
     }
 
     /// Moves the emulator's clock by `seconds` (requests more than 15 minutes off are
     /// refused with `RequestTimeTooSkewed`).
     pub fn set_clock_offset(&self, seconds: i64) {
-        self.state.clock_offset.store(seconds, Ordering::Relaxed);
+        self.state.clock.set_offset(seconds);
     }
 
     /// Turns the request-time check on (the default) or off.
     pub fn set_clock_check(&self, on: bool) {
-        self.state.check_clock.store(on, Ordering::Relaxed);
+        self.state.clock.set_check(on);
     }
 
     /// The bytes of an object, read directly (for tests).
@@ -189,24 +167,6 @@ impl OssEmulator {
         let buckets = self.state.buckets();
         Some(buckets.get(bucket)?.objects.get(key)?.data.clone())
     }
-}
-
-fn random_token(len: usize) -> String {
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
-
-struct TokenState {
-    value: String,
-    expired: bool,
-}
-
-struct KeyState {
-    secret: String,
-    token: Option<TokenState>,
 }
 
 /// One stored object.
@@ -222,21 +182,6 @@ struct Object {
     multipart: bool,
 }
 
-struct Part {
-    data: Bytes,
-    etag: String,
-    crc64: u64,
-    modified: SystemTime,
-}
-
-struct Upload {
-    key: String,
-    content_type: String,
-    metadata: BTreeMap<String, String>,
-    initiated: SystemTime,
-    parts: BTreeMap<u32, Part>,
-}
-
 #[derive(Default)]
 struct Bucket {
     objects: BTreeMap<String, Object>,
@@ -245,12 +190,11 @@ struct Bucket {
 
 struct State {
     region: String,
-    keys: Mutex<HashMap<String, KeyState>>,
+    keys: Keys,
     buckets: Mutex<BTreeMap<String, Bucket>>,
     /// Custom domain (Host header) → bucket.
     domains: Mutex<HashMap<String, String>>,
-    clock_offset: AtomicI64,
-    check_clock: AtomicBool,
+    clock: Clock,
     next_id: AtomicU64,
 }
 
@@ -258,21 +202,12 @@ impl State {
     fn new(region: &str) -> State {
         State {
             region: region.to_string(),
-            keys: Mutex::new(HashMap::new()),
+            keys: Keys::default(),
             buckets: Mutex::new(BTreeMap::new()),
             domains: Mutex::new(HashMap::new()),
-            clock_offset: AtomicI64::new(0),
-            check_clock: AtomicBool::new(true),
+            clock: Clock::default(),
             next_id: AtomicU64::new(1),
         }
-    }
-
-    fn add_key(&self, access_key: &str, secret: &str, token: Option<TokenState>) {
-        let key = KeyState {
-            secret: secret.to_string(),
-            token,
-        };
-        lock(&self.keys).insert(access_key.to_string(), key);
     }
 
     fn buckets(&self) -> MutexGuard<'_, BTreeMap<String, Bucket>> {
@@ -283,17 +218,6 @@ impl State {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         format!("5F{n:022X}")
     }
-
-    /// The emulator's notion of now.
-    fn now(&self) -> time::OffsetDateTime {
-        let offset = self.clock_offset.load(Ordering::Relaxed);
-        time::OffsetDateTime::now_utc() + time::Duration::seconds(offset)
-    }
-}
-
-/// A poisoned lock only means another request panicked; the maps are still consistent.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn serve_connection(state: Arc<State>, socket: TcpStream) {
@@ -309,24 +233,9 @@ async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, io::Error> {
-    let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        // The client went away mid-body: nothing to answer.
-        Err(e) => return Err(io::Error::other(e)),
-    };
+    let (parts, body) = read_request(req).await?;
     let request_id = state.request_id();
     let mut response = handlers::dispatch(&state, &parts, body, &request_id);
-    let headers = response.headers_mut();
-    if let Ok(v) = request_id.parse() {
-        headers.insert("x-oss-request-id", v);
-    }
-    if let Ok(v) = httpdate::fmt_http_date(SystemTime::now()).parse() {
-        headers.insert("date", v);
-    }
-    headers.insert(
-        "server",
-        hyper::header::HeaderValue::from_static("AliyunOSS"),
-    );
+    stamp(&mut response, "x-oss-request-id", &request_id, "AliyunOSS");
     Ok(response)
 }

@@ -1,4 +1,5 @@
-//! OSS's XML shapes, written by hand (they are small and flat) and read with quick-xml.
+//! The XML the OSS and COS emulators share: their replies are written by hand (they are
+//! small and flat) and the CompleteMultipartUpload body is read with quick-xml.
 
 use std::time::SystemTime;
 
@@ -14,7 +15,7 @@ pub fn document(root: &str, children: &str) -> String {
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root}>{children}</{root}>")
 }
 
-/// ISO 8601 with milliseconds, as OSS writes `LastModified` and `Initiated`.
+/// ISO 8601 with milliseconds, as OSS and COS write `LastModified` and `Initiated`.
 pub fn iso8601(t: SystemTime) -> String {
     let t = time::OffsetDateTime::from(t);
     let fmt = time::macros::format_description!(

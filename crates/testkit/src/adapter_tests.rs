@@ -1,0 +1,358 @@
+//! Helpers the OSS and COS adapters' test files share: unique bucket names, the check that
+//! a named error carries its fix and never the secret, behaviours run against any store
+//! whose emulator can show the bytes it holds, and the official-SDK cross-check runner.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bytes::Bytes;
+use stowage_core::checksum::checksum_bytes;
+use stowage_core::retry::RetryPolicy;
+use stowage_core::upload::{UploadConfig, multipart_upload_file};
+use stowage_core::{ChecksumAlgo, Error, ErrorKind, ObjectStore, PutBody, PutOptions};
+
+use crate::conformance::pseudo_random;
+use crate::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
+
+/// `<tag>-<pid>-<n>`: a name no other test of this process (or another) uses.
+pub fn unique_name(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Every error message names its fix and never the secret.
+pub fn assert_clean(e: &Error, secret: &str, fix: &str) {
+    let text = e.to_string();
+    assert!(text.contains("Fix: "), "{text}");
+    assert!(text.contains(fix), "expected `{fix}` in: {text}");
+    assert!(!text.contains(secret), "the secret leaked: {text}");
+    assert!(
+        !format!("{e:?}").contains(secret),
+        "the secret leaked: {e:?}"
+    );
+    assert!(!text.contains("<Error>"), "raw XML in: {text}");
+}
+
+/// The CRC-64/XZ of `data`, as OSS and COS return it.
+pub fn crc64(data: &[u8]) -> u64 {
+    checksum_bytes(data, &[ChecksumAlgo::Crc64Ecma])
+        .crc64ecma
+        .expect("crc64")
+}
+
+/// A put of a 150 000-byte stream and a one-part multipart upload from a stream (bodies
+/// collected first: Content-MD5 goes before the body); `stored` reads what the server holds.
+pub async fn stream_bodies(s: &dyn ObjectStore, stored: impl Fn(&str) -> Option<Bytes>) {
+    let data = pseudo_random(150_000, 9);
+    let stream = |d: Vec<u8>| PutBody::Stream {
+        len: d.len() as u64,
+        stream: Box::pin(futures::stream::iter(
+            d.chunks(10_000)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect::<Vec<std::io::Result<Bytes>>>(),
+        )),
+    };
+    s.put("s.ts", stream(data.clone()), &PutOptions::default())
+        .await
+        .expect("put stream");
+    assert_eq!(stored("s.ts").as_deref(), Some(&data[..]));
+    let upload = s
+        .create_multipart("m.mp4", &PutOptions::default())
+        .await
+        .expect("create");
+    let part = s
+        .upload_part(&upload, 1, stream(data.clone()))
+        .await
+        .expect("part");
+    assert_eq!(part.size, data.len() as u64);
+    s.complete_multipart(&upload, &[part])
+        .await
+        .expect("complete");
+    assert_eq!(stored("m.mp4").as_deref(), Some(&data[..]));
+}
+
+/// What an official SDK cross-check needs: its script under `tests/sdk/`, the environment
+/// it reads, and what to install when the SDK is missing.
+pub struct SdkScript<'a> {
+    pub script: &'a str,
+    pub env: Vec<(&'static str, String)>,
+    pub missing: &'a str,
+}
+
+/// Stowage uploads one small object and one of `parts` parts of `part_size` (plus a short
+/// tail) to `s`; returns the `key=crc` pairs the SDK script checks.
+pub async fn upload_with_stowage(
+    s: &dyn ObjectStore,
+    scratch: &Path,
+    part_size: usize,
+    parts: usize,
+) -> String {
+    let small = pseudo_random(150_000, 31);
+    s.put(
+        "stowage/small.ts",
+        PutBody::Bytes(Bytes::from(small.clone())),
+        &PutOptions::default(),
+    )
+    .await
+    .expect("stowage put");
+    let big = pseudo_random(parts * part_size + 77, 32);
+    let path = scratch.join("stowage-big.mp4");
+    std::fs::write(&path, &big).expect("write");
+    let cfg = UploadConfig {
+        multipart_threshold: part_size as u64,
+        part_size: part_size as u64,
+        concurrency: 3,
+        part_retry: RetryPolicy::immediate(2),
+    };
+    multipart_upload_file(
+        s,
+        "stowage/big.mp4",
+        &path,
+        &PutOptions::default(),
+        &cfg,
+        None,
+    )
+    .await
+    .expect("stowage multipart");
+    format!(
+        "stowage/small.ts={},stowage/big.mp4={}",
+        crc64(&small),
+        crc64(&big)
+    )
+}
+
+/// Runs the SDK script with python3; its last stdout line is its JSON result.
+pub fn run_sdk_script(sdk: &SdkScript<'_>) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/sdk")
+        .join(sdk.script);
+    let out = Command::new("python3")
+        .arg(&script)
+        .envs(sdk.env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", script.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(3) {
+        panic!("{} (scripts/test installs it)\n{stderr}", sdk.missing);
+    }
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| {
+        panic!("the cross-check printed no JSON result ({e}); status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status)
+    })
+}
+
+/// Every SDK check passed (at least `min_checks` ran), and Stowage reads the
+/// `sdk_objects` objects the SDK uploaded with the CRC-64 the SDK computed.
+pub async fn check_sdk_result(
+    s: &dyn ObjectStore,
+    result: &serde_json::Value,
+    min_checks: usize,
+    sdk_objects: usize,
+) {
+    let checks = result["checks"].as_array().expect("checks");
+    let failed: Vec<_> = checks.iter().filter(|c| c["ok"] != true).collect();
+    assert!(failed.is_empty(), "SDK checks failed: {failed:#?}");
+    assert!(
+        checks.len() >= min_checks,
+        "too few checks ran: {checks:#?}"
+    );
+    assert_eq!(result["ok"], true);
+
+    let objects = result["sdk_objects"].as_object().expect("sdk_objects");
+    assert_eq!(objects.len(), sdk_objects);
+    for (key, want) in objects {
+        let want = want.as_u64().expect("crc");
+        let head = s.head(key).await.expect("head SDK object");
+        assert_eq!(head.checksums.crc64ecma, Some(want), "{key}");
+        let data = s
+            .get(key, None)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("read");
+        assert_eq!(crc64(&data), want, "{key}");
+    }
+}
+
+/// A store built with the wrong secret is refused as a signature mismatch, and the error
+/// does not repeat the secret.
+pub async fn assert_wrong_secret_refused(s: &dyn ObjectStore, wrong: &str) {
+    let e = s
+        .head("sdk/small.ts")
+        .await
+        .expect_err("wrong secret accepted");
+    assert_eq!(e.kind(), &ErrorKind::SignatureMismatch, "{e}");
+    assert!(!e.to_string().contains(wrong));
+}
+
+/// A 503 and a reset on UploadPart (through the fault proxy in front of `upstream`) are
+/// retried; the object arrives intact with the parts' combined CRC-64. `build` makes the
+/// store for an endpoint; `stored` reads what the server holds.
+pub async fn part_faults_are_retried<S: ObjectStore>(
+    upstream: &str,
+    build: impl FnOnce(&str) -> S,
+    stored: impl Fn(&str) -> Option<Bytes>,
+) {
+    let rules = vec![
+        FaultRule::new(
+            Match::request("PUT", "partNumber=2"),
+            Fault::s3_error(503, "ServiceUnavailable", "Please retry."),
+            Times::First(1),
+        ),
+        FaultRule::new(
+            Match::request("PUT", "partNumber=3"),
+            Fault::Reset,
+            Times::First(1),
+        ),
+    ];
+    let proxy = FaultProxy::start(upstream, rules).expect("proxy");
+    let s = build(proxy.endpoint());
+    let data = pseudo_random(3 * (1 << 20) + 99, 4);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.mp4");
+    std::fs::write(&path, &data).expect("write");
+    let cfg = UploadConfig {
+        multipart_threshold: 1 << 20,
+        part_size: 1 << 20,
+        concurrency: 2,
+        part_retry: RetryPolicy::immediate(1),
+    };
+    let meta = multipart_upload_file(&s, "big.mp4", &path, &PutOptions::default(), &cfg, None)
+        .await
+        .expect("multipart through faults");
+    assert_eq!(meta.size, data.len() as u64);
+    assert_eq!(proxy.injected(0), 1, "the 503 was injected");
+    assert_eq!(proxy.injected(1), 1, "the reset was injected");
+    assert_eq!(stored("big.mp4").as_deref(), Some(&data[..]));
+    let local = checksum_bytes(&data, &[ChecksumAlgo::Crc64Ecma]);
+    assert_eq!(meta.checksums.crc64ecma, local.crc64ecma, "combined CRC");
+}
+
+/// How a vendor's answers look where the CRC-64 checks are tested through the fault proxy.
+#[derive(Debug, Clone, Copy)]
+pub struct CrcAnswers {
+    /// The header carrying the server's CRC-64 (`x-oss-hash-crc64ecma`).
+    pub crc_header: &'static str,
+    /// A multipart ETag in the vendor's case (`"…-2"`).
+    pub multipart_etag: &'static str,
+    /// A part size the vendor accepts for a part but the last.
+    pub part_size: usize,
+}
+
+impl CrcAnswers {
+    /// A 200 answer with `crc` as the server's CRC-64 and `body`.
+    fn canned(&self, crc: &str, body: &str) -> Fault {
+        Fault::Status {
+            status: 200,
+            body: body.to_string(),
+            headers: vec![
+                (self.crc_header.into(), crc.into()),
+                ("etag".into(), self.multipart_etag.into()),
+            ],
+        }
+    }
+}
+
+/// A server that stores other bytes than were sent is caught by the CRC check. `build`
+/// makes a store (one attempt per request) for an endpoint.
+pub async fn wrong_crc_is_a_checksum_mismatch<S: ObjectStore>(
+    upstream: &str,
+    answers: CrcAnswers,
+    build: impl FnOnce(&str) -> S,
+) {
+    let fault = Fault::Status {
+        status: 200,
+        body: String::new(),
+        headers: vec![
+            (answers.crc_header.into(), "12345".into()),
+            ("etag".into(), "\"ABC\"".into()),
+        ],
+    };
+    let rules = vec![FaultRule::new(
+        Match::request("PUT", "bad.ts"),
+        fault,
+        Times::Always,
+    )];
+    let proxy = FaultProxy::start(upstream, rules).expect("proxy");
+    let s = build(proxy.endpoint());
+    let e = crate::conformance::put_one_byte(&s, "bad.ts")
+        .await
+        .expect_err("wrong CRC accepted");
+    assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+    assert_eq!(e.key(), Some("bad.ts"));
+}
+
+/// A part whose returned CRC differs from the bytes sent is refused.
+pub async fn wrong_part_crc_is_a_checksum_mismatch<S: ObjectStore>(
+    upstream: &str,
+    answers: CrcAnswers,
+    build: impl FnOnce(&str) -> S,
+) {
+    let rules = vec![FaultRule::new(
+        Match::request("PUT", "partNumber=1"),
+        answers.canned("42", ""),
+        Times::Always,
+    )];
+    let proxy = FaultProxy::start(upstream, rules).expect("proxy");
+    let s = build(proxy.endpoint());
+    let upload = s
+        .create_multipart("m.mp4", &PutOptions::default())
+        .await
+        .expect("create");
+    let body = PutBody::Bytes(Bytes::from(pseudo_random(answers.part_size, 1)));
+    let e = s
+        .upload_part(&upload, 1, body)
+        .await
+        .expect_err("wrong part CRC accepted");
+    assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+    assert!(e.to_string().contains("part 1"), "{e}");
+}
+
+/// The completed object's CRC must be the parts' CRCs combined; without the fault, the
+/// real completion passes the same check.
+pub async fn wrong_completed_crc_is_a_checksum_mismatch<S: ObjectStore>(
+    upstream: &str,
+    answers: CrcAnswers,
+    build: impl FnOnce(&str) -> S,
+) {
+    let proxy = FaultProxy::start(upstream, vec![]).expect("proxy");
+    let s = build(proxy.endpoint());
+    let upload = s
+        .create_multipart("m.mp4", &PutOptions::default())
+        .await
+        .expect("create");
+    let mut parts = Vec::new();
+    for n in 1..=2 {
+        let body = PutBody::Bytes(Bytes::from(pseudo_random(answers.part_size, n.into())));
+        parts.push(s.upload_part(&upload, n, body).await.expect("part"));
+    }
+    let body = "<?xml version=\"1.0\"?><CompleteMultipartUploadResult><Bucket>b</Bucket><Key>m.mp4</Key><ETag>\"X-2\"</ETag></CompleteMultipartUploadResult>";
+    proxy.set_rules(vec![FaultRule::new(
+        Match::request("POST", "uploadId="),
+        answers.canned("7", body),
+        Times::Always,
+    )]);
+    let e = s
+        .complete_multipart(&upload, &parts)
+        .await
+        .expect_err("wrong combined CRC accepted");
+    assert_eq!(e.kind(), &ErrorKind::ChecksumMismatch, "{e}");
+    assert!(e.to_string().contains("parts combine to"), "{e}");
+
+    proxy.set_rules(vec![]);
+    let meta = s
+        .complete_multipart(&upload, &parts)
+        .await
+        .expect("complete");
+    let mut whole = pseudo_random(answers.part_size, 1);
+    whole.extend(pseudo_random(answers.part_size, 2));
+    let local = checksum_bytes(&whole, &[ChecksumAlgo::Crc64Ecma]);
+    assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
+}
