@@ -18,7 +18,7 @@ use stowage_core::upload::{UploadConfig, put_file};
 use stowage_core::{ErrorKind, ObjectMeta, ObjectStore, PutOptions, StorageUrl};
 
 use crate::StoreArgs;
-use crate::open::open_bucket;
+use crate::open::{join_key, open_bucket, open_place};
 use crate::output::{checksums_json, human_size};
 
 #[derive(Debug, Args)]
@@ -180,11 +180,11 @@ async fn destination_dir(
     dst: &StorageUrl,
     args: &StoreArgs,
 ) -> Result<(Arc<dyn ObjectStore>, String)> {
-    let store = open_bucket(dst, args, true).await?;
-    let prefix = match dst.local_path() {
-        Some(_) => String::new(),
-        None if dst.key.is_empty() || dst.key.ends_with('/') => dst.key.clone(),
-        None => format!("{}/", dst.key),
+    let (store, key) = open_place(dst, args, true).await?;
+    let prefix = if key.is_empty() || key.ends_with('/') {
+        key
+    } else {
+        format!("{key}/")
     };
     Ok((store, prefix))
 }
@@ -195,11 +195,13 @@ async fn destination_object(dst: &StorageUrl, name: &str, args: &StoreArgs) -> R
         let into_dir = dst.is_dir_like() || path.is_dir();
         let target = if into_dir { path.join(name) } else { path };
         let parent = target.parent().map(Path::to_path_buf).unwrap_or_default();
-        let key = target
+        let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let store = open_bucket(&StorageUrl::parse(&parent.to_string_lossy())?, args, true).await?;
+        let parent_url = StorageUrl::parse(&parent.to_string_lossy())?;
+        let (store, dir_key) = open_place(&parent_url, args, true).await?;
+        let key = join_key(&dir_key, &name);
         return Ok(End::Object { store, key });
     }
     let store = open_bucket(dst, args, true).await?;

@@ -15,7 +15,7 @@ use stowage_core::StorageUrl;
 use stowage_pipeline::{Event, Options, Status, Summary, Targets};
 
 use crate::StoreArgs;
-use crate::open::open_bucket;
+use crate::open::{join_key, open_bucket, open_place};
 use crate::output::human_size;
 
 #[derive(Debug, Args)]
@@ -148,10 +148,11 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
 
 async fn targets(args: &UploadArgs) -> Result<(Targets, String)> {
     let dest = StorageUrl::parse(&args.dest)?;
-    let primary = open_bucket(&dest, &args.store, true).await?;
+    let (primary, url_key) = open_place(&dest, &args.store, true).await?;
     let prefix = match dest.local_path() {
-        Some(_) => args.prefix.clone(),
-        None if args.prefix.is_empty() => dest.key.clone(),
+        // A local bucket's root may be named with --prefix below it.
+        Some(_) => join_key(&url_key, &args.prefix),
+        None if args.prefix.is_empty() => url_key,
         None => bail!("give the prefix in the URL (s3://bucket/prefix) or with --prefix, not both"),
     };
     let backup = match &args.backup {

@@ -88,6 +88,92 @@ fn recording_round_trip_through_a_local_bucket() {
     assert_eq!(files_in(back.path()), local);
 }
 
+/// A local bucket is addressed like an S3 one: a URL below its root names a prefix, a
+/// manifest or an object (its checksums included), not a new bucket.
+#[test]
+fn deep_local_urls_name_keys_inside_the_bucket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    for (name, bytes) in files_in(&sample_recording()) {
+        std::fs::write(spool.join(name), bytes).unwrap();
+    }
+    let bucket = tmp.path().join("bucket");
+    let root_url = format!("file://{}", bucket.display());
+    let spool_arg = spool.to_str().unwrap();
+    ok(stowage(&[
+        "upload", spool_arg, &root_url, "--prefix", "rec/demo",
+    ]));
+    let demo = format!("{root_url}/rec/demo");
+    let manifest = format!("{demo}/stowage-manifest.json");
+    for args in [
+        vec!["verify", demo.as_str()],
+        vec!["verify", &format!("{demo}/")],
+        vec!["verify", manifest.as_str()],
+        vec!["verify", root_url.as_str(), "--prefix", "rec/demo"],
+    ] {
+        let out = ok(stowage(&args));
+        assert!(
+            out.contains("complete: 4 of 4 objects intact"),
+            "{args:?}: {out}"
+        );
+    }
+    // A look-alike prefix beside it is not listed as part of the recording's directory.
+    let stray = tmp.path().join("stray.json");
+    std::fs::write(&stray, b"{}").unwrap();
+    ok(stowage(&[
+        "cp",
+        stray.to_str().unwrap(),
+        &format!("{root_url}/rec/demo2/x.json"),
+    ]));
+    assert!(
+        !bucket.join("rec/demo2/.stowage").exists(),
+        "a copy below the root goes into the bucket, not into a new one"
+    );
+    let stray_stat: Value = serde_json::from_str(&ok(stowage(&[
+        "stat",
+        "--json",
+        &format!("{root_url}/rec/demo2/x.json"),
+    ])))
+    .unwrap();
+    assert_eq!(stray_stat["key"], "rec/demo2/x.json");
+    let listed: Value = serde_json::from_str(&ok(stowage(&["ls", "--json", &demo]))).unwrap();
+    let keys: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with("rec/demo/")), "{keys:?}");
+
+    let (segment, bytes) = files_in(&spool)
+        .into_iter()
+        .find(|(n, _)| n.ends_with(".ts"))
+        .unwrap();
+    let stat: Value = serde_json::from_str(&ok(stowage(&[
+        "stat",
+        "--json",
+        &format!("{demo}/{segment}"),
+    ])))
+    .unwrap();
+    assert_eq!(stat["key"], format!("rec/demo/{segment}"));
+    assert_eq!(stat["size"], bytes.len());
+    assert!(
+        stat["checksums"]["md5"].is_string(),
+        "stored checksums found: {stat}"
+    );
+
+    std::fs::remove_file(bucket.join("rec/demo").join(&segment)).unwrap();
+    let o = stowage(&["verify", &demo]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("missing   rec/demo/{segment}")),
+        "{}",
+        stdout(&o)
+    );
+}
+
 #[test]
 fn round_trip_through_s3_with_flags() {
     let server = S3sServer::shared();
