@@ -118,6 +118,7 @@ async fn s3_puts() {
         profile: None,
         max_attempts: 3,
         integrity: Default::default(),
+        ca_bundle: None,
     };
     let store: Arc<dyn ObjectStore> = Arc::new(stowage_s3::S3Store::new(cfg).await.expect("store"));
     let segment = Bytes::from(pseudo_random(MIB, 3));

@@ -44,6 +44,7 @@ async fn main() {
             max_attempts: 3,
             // What the CLI uses with --endpoint: Content-MD5, so single-part ETags are MD5s.
             integrity: S3Integrity::Md5AndCrc64Nvme,
+            ca_bundle: None,
         })
     };
     let direct: Arc<dyn ObjectStore> = Arc::new(store(server.endpoint()).await.expect("store"));

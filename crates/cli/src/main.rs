@@ -92,6 +92,10 @@ pub struct StoreArgs {
     /// API, with its endpoint for --region and its quirks (addressing, Content-MD5) set.
     #[arg(long, value_parser = ["oss", "cos", "kodo"], requires = "region")]
     s3_preset: Option<String>,
+    /// Also trust the CA certificates in this PEM file: an on-premises S3-compatible server
+    /// or a TLS-inspecting proxy with a private CA.
+    #[arg(long, env = "STOWAGE_CA_BUNDLE", value_name = "PEM")]
+    ca_bundle: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {

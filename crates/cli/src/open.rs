@@ -60,6 +60,7 @@ fn s3_config(bucket: &str, args: &StoreArgs) -> Result<S3Config> {
         _ => S3Integrity::Md5AndCrc64Nvme,
     };
     cfg.region.clone_from(&args.region);
+    cfg.ca_bundle = ca_bundle(args)?;
     if args.profile.is_some() {
         cfg.profile.clone_from(&args.profile);
     }
@@ -101,6 +102,7 @@ fn preset_config(bucket: &str, args: &StoreArgs, vendor: &str) -> Result<S3Confi
 /// custom domain; `--path-style` forces path style.
 fn oss_config(bucket: &str, args: &StoreArgs) -> Result<OssConfig> {
     let mut cfg = OssConfig::from_env(bucket);
+    cfg.ca_bundle = ca_bundle(args)?;
     if let Some(ep) = &args.endpoint {
         cfg.endpoint = Some(ep.clone());
     }
@@ -140,6 +142,7 @@ pub async fn open_kodo(url: &StorageUrl, args: &StoreArgs) -> Result<KodoStore> 
 /// `QINIU_ACCESS_KEY`/`QINIU_SECRET_KEY`.
 fn kodo_config(bucket: &str, args: &StoreArgs) -> Result<KodoConfig> {
     let mut cfg = KodoConfig::new(bucket);
+    cfg.ca_bundle = ca_bundle(args)?;
     cfg.zone.clone_from(&args.region);
     if let Some(ep) = &args.endpoint {
         cfg.endpoint = Some(ep.clone());
@@ -153,6 +156,14 @@ fn kodo_config(bucket: &str, args: &StoreArgs) -> Result<KodoConfig> {
         ),
     };
     Ok(cfg)
+}
+
+/// The private CA to trust besides the usual roots (`--ca-bundle`, `STOWAGE_CA_BUNDLE`).
+fn ca_bundle(args: &StoreArgs) -> Result<Option<stowage_core::tls::CaBundle>> {
+    Ok(match &args.ca_bundle {
+        Some(path) => Some(stowage_core::tls::CaBundle::from_file(path)?),
+        None => None,
+    })
 }
 
 fn addressing_for(endpoint: &str) -> Addressing {
@@ -179,6 +190,7 @@ fn addressing_for(endpoint: &str) -> Addressing {
 fn cos_config(bucket: &str, args: &StoreArgs) -> Result<CosConfig> {
     use stowage_cos::Addressing as Cos;
     let mut cfg = CosConfig::from_env(bucket);
+    cfg.ca_bundle = ca_bundle(args)?;
     if let Some(ep) = &args.endpoint {
         cfg.endpoint = Some(ep.clone());
     }

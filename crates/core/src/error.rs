@@ -34,6 +34,9 @@ pub enum ErrorKind {
     ServerError,
     /// The connection failed, was reset, or timed out.
     Network,
+    /// The TLS handshake failed: the server's certificate is not trusted, names another
+    /// host, or has expired. Not retried: the same certificate comes back.
+    Tls,
     /// The bytes stored differ from the bytes sent.
     ChecksumMismatch,
     /// The request itself is invalid: a bad key, URL, option, or unreadable local file.
@@ -70,6 +73,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate limited",
             ErrorKind::ServerError => "server error",
             ErrorKind::Network => "network error",
+            ErrorKind::Tls => "TLS certificate not accepted",
             ErrorKind::ChecksumMismatch => "checksum mismatch",
             ErrorKind::InvalidInput => "invalid input",
             ErrorKind::Unsupported => "unsupported",
@@ -109,6 +113,9 @@ impl ErrorKind {
             ErrorKind::ServerError => "the server failed: retry; if it persists, check the vendor's status page".into(),
             ErrorKind::Network => {
                 "the endpoint could not be reached or the connection broke: check the endpoint URL, DNS and network".into()
+            }
+            ErrorKind::Tls => {
+                "the server's certificate is not trusted (or names another host, or has expired): for a private CA pass --ca-bundle FILE (PEM); check the endpoint's host name is the one the certificate names".into()
             }
             ErrorKind::ChecksumMismatch => {
                 "the stored bytes differ from the local file: upload it again, and check the file is not being written meanwhile".into()

@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod payload;
 pub mod retry;
 pub mod store;
+pub mod tls;
 pub mod upload;
 pub mod url;
 

@@ -42,6 +42,8 @@ pub struct CosConfig {
     /// private networks and for tests that serve real COS host names from 127.0.0.1. The
     /// port comes from the endpoint URL.
     pub resolve_to: Option<SocketAddr>,
+    /// Extra root certificates to trust (a private CA), besides the usual roots.
+    pub ca_bundle: Option<stowage_core::tls::CaBundle>,
 }
 
 impl CosConfig {
@@ -54,6 +56,7 @@ impl CosConfig {
             credentials: None,
             max_attempts: 3,
             resolve_to: None,
+            ca_bundle: None,
         }
     }
 

@@ -29,8 +29,8 @@ use stowage_core::checksum::checksum_bytes;
 use stowage_core::payload::{Payload, file_stream, take_hasher};
 use stowage_core::retry::RetryPolicy;
 use stowage_core::{
-    Capabilities, ChecksumAlgo, Credentials, Error, ErrorKind, GetResult, Hasher, ListPage,
-    ListRequest, MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
+    Capabilities, ChecksumAlgo, Credentials, Error, GetResult, Hasher, ListPage, ListRequest,
+    MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
 use stowage_http::errors::from_transport;
 use stowage_http::get::{empty_range, range_header};
@@ -304,7 +304,7 @@ impl CosStore {
 /// The HTTP client: no automatic redirects (a COS redirect is an answer to read), and the
 /// bucket's hosts pinned to `resolve_to` when set.
 fn build_client(cfg: &CosConfig, bases: &[Option<&String>]) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
+    let mut builder = stowage_http::client::client_builder(cfg.ca_bundle.as_ref())?
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(120))
         .redirect(reqwest::redirect::Policy::none());
@@ -315,12 +315,7 @@ fn build_client(cfg: &CosConfig, bases: &[Option<&String>]) -> Result<reqwest::C
             }
         }
     }
-    builder.build().map_err(|e| {
-        Error::new(
-            ErrorKind::Other,
-            format!("cannot build the HTTP client: {e}"),
-        )
-    })
+    stowage_http::client::build(builder)
 }
 
 /// `http://h.example:8080/x/` → `h.example`.
@@ -607,7 +602,7 @@ impl ObjectStore for CosStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage_core::Checksums;
+    use stowage_core::{Checksums, ErrorKind};
 
     #[test]
     fn upload_check_catches_crc_and_etag_differences() {

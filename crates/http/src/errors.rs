@@ -16,6 +16,13 @@ pub fn kind_by_status(status: u16) -> ErrorKind {
 
 /// A transport failure (no HTTP answer, or a broken one).
 pub fn from_transport(err: reqwest::Error, url_host: &str) -> Error {
+    if let Some(why) = stowage_core::tls::certificate_failure(&err) {
+        return Error::new(
+            ErrorKind::Tls,
+            format!("TLS handshake with {url_host} failed: {why}"),
+        )
+        .with_source(err);
+    }
     let what = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {

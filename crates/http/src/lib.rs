@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod check;
+pub mod client;
 pub mod env;
 pub mod errors;
 pub mod get;

@@ -33,6 +33,8 @@ pub struct KodoConfig {
     pub max_attempts: u32,
     /// `uc` host, for zone and domain discovery.
     pub uc_host: String,
+    /// Extra root certificates to trust (a private CA), besides the usual roots.
+    pub ca_bundle: Option<stowage_core::tls::CaBundle>,
 }
 
 impl KodoConfig {
@@ -48,6 +50,7 @@ impl KodoConfig {
             token_ttl: Duration::from_secs(3600),
             max_attempts: 3,
             uc_host: DEFAULT_UC_HOST.to_owned(),
+            ca_bundle: None,
         }
     }
 

@@ -124,6 +124,13 @@ pub(crate) fn from_transport(e: reqwest::Error) -> Error {
     // reqwest's Display names the URL, which for a private download carries a token:
     // strip it from the message.
     let e = e.without_url();
+    if let Some(why) = stowage_core::tls::certificate_failure(&e) {
+        return Error::new(
+            ErrorKind::Tls,
+            format!("TLS handshake with Kodo failed: {why}"),
+        )
+        .with_source(e);
+    }
     Error::new(ErrorKind::Network, format!("request to Kodo failed: {e}")).with_source(e)
 }
 

@@ -90,11 +90,11 @@ impl KodoStore {
     /// Opens a bucket. Without `zone` or `endpoint` the zone is asked from `uc` now.
     pub async fn new(cfg: KodoConfig) -> Result<KodoStore> {
         let signer = Signer::new(cfg.resolve_credentials()?);
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(from_transport)?;
+        let http = stowage_http::client::build(
+            stowage_http::client::client_builder(cfg.ca_bundle.as_ref())?
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(60)),
+        )?;
         let mut store = KodoStore {
             hosts: Hosts::single(""),
             retry: RetryPolicy {

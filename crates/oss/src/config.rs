@@ -42,6 +42,8 @@ pub struct OssConfig {
     pub credentials: Option<Credentials>,
     /// Attempts per request for retryable failures (5xx, throttling, broken connections).
     pub max_attempts: u32,
+    /// Extra root certificates to trust (a private CA), besides the usual roots.
+    pub ca_bundle: Option<stowage_core::tls::CaBundle>,
 }
 
 impl OssConfig {
@@ -54,6 +56,7 @@ impl OssConfig {
             signing: SigningVersion::V4,
             credentials: None,
             max_attempts: 3,
+            ca_bundle: None,
         }
     }
 

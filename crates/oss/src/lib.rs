@@ -23,8 +23,8 @@ use stowage_core::checksum::checksum_bytes;
 use stowage_core::payload::{Payload, file_stream, take_hasher};
 use stowage_core::retry::RetryPolicy;
 use stowage_core::{
-    Capabilities, ChecksumAlgo, Credentials, Error, ErrorKind, GetResult, Hasher, ListPage,
-    ListRequest, MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
+    Capabilities, ChecksumAlgo, Credentials, Error, GetResult, Hasher, ListPage, ListRequest,
+    MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
 use stowage_http::errors::from_transport;
 use stowage_http::get::{empty_range, range_header};
@@ -83,16 +83,11 @@ impl OssStore {
             (Err(_), SigningVersion::V1) if cfg.endpoint.is_some() => String::new(),
             (Err(e), _) => return Err(e),
         };
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Other,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
+        let client = stowage_http::client::build(
+            stowage_http::client::client_builder(cfg.ca_bundle.as_ref())?
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(120)),
+        )?;
         Ok(OssStore {
             base: cfg.base(&region),
             bucket: cfg.bucket,
@@ -554,7 +549,7 @@ impl ObjectStore for OssStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage_core::Checksums;
+    use stowage_core::{Checksums, ErrorKind};
 
     #[test]
     fn upload_check_catches_crc_and_etag_differences() {

@@ -119,6 +119,7 @@ async fn s3s_store(endpoint: &str, bucket: &str, max_attempts: u32) -> S3Store {
         profile: None,
         max_attempts,
         integrity: Default::default(),
+        ca_bundle: None,
     })
     .await
     .unwrap()
@@ -359,6 +360,7 @@ async fn moto_end_to_end_with_multipart() {
         profile: None,
         max_attempts: 3,
         integrity: Default::default(),
+        ca_bundle: None,
     })
     .await
     .unwrap();

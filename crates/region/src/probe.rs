@@ -15,6 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
+use stowage_core::tls::CaBundle;
 use stowage_core::{Error, ErrorKind, Result};
 
 use crate::select::Candidate;
@@ -74,17 +75,24 @@ impl std::fmt::Debug for Prober {
 impl Prober {
     /// A prober that gives up on an endpoint after `timeout` and trusts a result for `ttl`.
     pub fn new(timeout: Duration, ttl: Duration) -> Result<Self> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Other,
-                    format!("cannot load the system's TLS root certificates: {e}"),
-                )
-            })?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        Prober::with_ca_bundle(timeout, ttl, None)
+    }
+
+    /// [`Prober::new`], also trusting `ca`'s certificates (a private CA, `--ca-bundle`).
+    pub fn with_ca_bundle(timeout: Duration, ttl: Duration, ca: Option<&CaBundle>) -> Result<Self> {
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = match ca {
+            None => builder
+                .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Other,
+                        format!("cannot load the system's TLS root certificates: {e}"),
+                    )
+                })?,
+            Some(ca) => builder.with_tls_config(tls_config_trusting(ca)?),
+        };
+        let https = builder.https_or_http().enable_http1().build();
         // No idle connections: every probe pays for its own connect, which is what it measures.
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(0)
@@ -190,6 +198,35 @@ fn all_dead(ranked: &[Ranked]) -> Error {
             }
         ),
     )
+}
+
+/// A TLS client configuration with the system's roots and `ca`'s certificates.
+fn tls_config_trusting(ca: &CaBundle) -> Result<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    for cert in CertificateDer::pem_slice_iter(ca.pem()) {
+        let cert = cert.map_err(|e| {
+            Error::invalid_input(format!(
+                "the CA bundle {} is not valid PEM: {e}",
+                ca.source()
+            ))
+        })?;
+        roots.add(cert).map_err(|e| {
+            Error::invalid_input(format!(
+                "the CA bundle {} holds a certificate rustls cannot use as a root: {e}",
+                ca.source()
+            ))
+        })?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::new(ErrorKind::Other, format!("TLS configuration: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
 }
 
 /// `scheme://host[:port]` of a URL (a bare host gets `https://`).

@@ -35,6 +35,8 @@ pub struct S3Config {
     pub max_attempts: u32,
     /// Which checksums every put carries for the server to verify.
     pub integrity: S3Integrity,
+    /// Extra root certificates to trust (a private CA), besides the usual roots.
+    pub ca_bundle: Option<stowage_core::tls::CaBundle>,
 }
 
 /// What a put sends so that the server can refuse corrupted bytes.
@@ -76,6 +78,7 @@ impl S3Config {
             profile: std::env::var("AWS_PROFILE").ok().filter(|s| !s.is_empty()),
             max_attempts: 3,
             integrity: Default::default(),
+            ca_bundle: None,
         }
     }
 
@@ -107,7 +110,7 @@ impl S3Config {
         }
         // The profile provider builds (but only uses when a profile asks for it) an
         // instance-metadata client, which needs an HTTP client at construction.
-        let provider_config = ProviderConfig::default().with_http_client(crate::https_client());
+        let provider_config = ProviderConfig::default().with_http_client(crate::https_client(None));
         let mut profile = ProfileFileCredentialsProvider::builder().configure(&provider_config);
         if let Some(p) = &self.profile {
             profile = profile.profile_name(p);

@@ -55,6 +55,13 @@ where
     if looks_like_missing_credentials(&text) {
         return missing_credentials();
     }
+    let connector = df.as_connector_error();
+    if let Some(why) = connector.and_then(|c| stowage_core::tls::certificate_failure(c)) {
+        return Error::new(
+            ErrorKind::Tls,
+            format!("TLS handshake with {} failed: {why}", ctx.endpoint),
+        );
+    }
     let what = if df.is_timeout() {
         "timed out"
     } else if df.is_io() {

@@ -65,7 +65,7 @@ impl Bucket {
         }
         let region = cfg.resolve_region().await;
         let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client())
+            .http_client(https_client(cfg.ca_bundle.as_ref()))
             .region(Region::new(region.clone()))
             .credentials_provider(cfg.credentials_provider())
             .load()
@@ -235,11 +235,22 @@ impl Bucket {
 }
 
 /// One HTTPS stack (hyper 1 + rustls with ring): no aws-lc C build, no second TLS stack.
-fn https_client() -> aws_sdk_s3::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+/// The platform's roots, plus `ca`'s certificates when given.
+fn https_client(ca: Option<&stowage_core::tls::CaBundle>) -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{
+        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
+    };
+    let mut trust = TrustStore::default();
+    for cert in ca.map(|c| c.certificates()).unwrap_or_default() {
+        trust.add_pem_certificate(cert);
+    }
+    let builder =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
+    match TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Building the context cannot fail today (the builder only stores its parts).
+        Err(_) => builder.build_https(),
+    }
 }
 
 /// Turns a [`PutBody`] into the SDK's body type; files are streamed from disk.

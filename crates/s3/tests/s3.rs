@@ -43,6 +43,7 @@ async fn store_with(
         profile: None,
         max_attempts: 3,
         integrity,
+        ca_bundle: None,
     };
     S3Store::new(cfg).await.expect("build S3 store")
 }
@@ -218,6 +219,7 @@ mod behaviour {
             profile: None,
             max_attempts,
             integrity: Default::default(),
+            ca_bundle: None,
         };
         (proxy, S3Store::new(cfg).await.expect("store"), bucket)
     }
@@ -338,6 +340,7 @@ mod behaviour {
             profile: None,
             max_attempts: 1,
             integrity: Default::default(),
+            ca_bundle: None,
         };
         let s = S3Store::new(cfg).await.expect("store");
         let e = s.head("x.ts").await.unwrap_err();
@@ -426,6 +429,7 @@ async fn crc64nvme_only_integrity_is_still_checked() {
             profile: None,
             max_attempts: 1,
             integrity: Default::default(),
+            ca_bundle: None,
         }
     })
     .await

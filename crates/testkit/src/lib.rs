@@ -11,4 +11,5 @@ pub mod moto;
 pub mod oss;
 pub mod proxy;
 pub mod s3s_server;
+pub mod tls_front;
 mod xml_api;

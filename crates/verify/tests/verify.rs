@@ -243,6 +243,7 @@ fn s3_config(endpoint: &str, bucket: &str, creds: &Credentials) -> stowage_s3::S
         profile: None,
         max_attempts: 2,
         integrity: Default::default(),
+        ca_bundle: None,
     }
 }
 

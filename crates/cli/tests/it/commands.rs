@@ -556,6 +556,7 @@ fn upload_survives_kill_nine_at_twenty_points() {
             profile: None,
             max_attempts: 3,
             integrity: Default::default(),
+            ca_bundle: None,
         }))
         .unwrap();
     rt.block_on(async {

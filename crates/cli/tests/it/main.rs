@@ -10,3 +10,4 @@ mod doctor;
 mod endpoints;
 mod kodo;
 mod oss;
+mod tls;

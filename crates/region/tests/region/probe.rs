@@ -190,3 +190,37 @@ async fn failover_stops_on_an_error_another_endpoint_would_repeat() {
     assert_eq!(e.kind(), &ErrorKind::AccessDenied);
     assert_eq!(tried.load(Ordering::SeqCst), 1);
 }
+
+/// Real vendors answer over HTTPS only: a TLS endpoint whose certificate chains to a trusted
+/// CA is alive (the handshake is part of the measured connect), one whose CA is not trusted
+/// is dead, with the certificate named as the reason.
+#[tokio::test]
+async fn https_endpoints_are_alive_only_with_a_trusted_certificate() {
+    let plain = endpoint(Duration::ZERO, 403).await;
+    let front = stowage_testkit::tls_front::TlsFront::start(&plain.url).await;
+    let candidates = [candidate(front.url())];
+    let ca = stowage_core::tls::CaBundle::from_pem(front.ca_pem(), "test CA").unwrap();
+    let trusting =
+        Prober::with_ca_bundle(Duration::from_secs(5), Duration::ZERO, Some(&ca)).unwrap();
+    let ranked = trusting.rank(&candidates).await;
+    assert!(
+        matches!(ranked[0].probe, Probe::Alive { status: 403, .. }),
+        "{:?}",
+        ranked[0].probe
+    );
+    assert_eq!(
+        plain.requests.load(Ordering::SeqCst),
+        1,
+        "the HEAD went through TLS"
+    );
+
+    match prober(Duration::ZERO).probe(front.url()).await {
+        Probe::Dead { reason } => assert!(reason.contains("certificate"), "{reason}"),
+        alive => panic!("an untrusted certificate probed alive: {alive:?}"),
+    }
+    assert_eq!(
+        plain.requests.load(Ordering::SeqCst),
+        1,
+        "no request after a refused handshake"
+    );
+}

@@ -31,6 +31,7 @@ async fn store(endpoint: &str, bucket: &str, creds: Credentials) -> S3Store {
         profile: None,
         max_attempts: 1,
         integrity: Default::default(),
+        ca_bundle: None,
     };
     S3Store::new(cfg).await.expect("build S3 store")
 }
