@@ -8,8 +8,10 @@ mod cp;
 mod doctor;
 mod endpoints;
 mod inspect;
+mod notice;
 mod open;
 mod output;
+mod placement;
 mod playlist;
 mod progress;
 mod upload;
@@ -92,11 +94,38 @@ pub struct StoreArgs {
     /// API, with its endpoint for --region and its quirks (addressing, Content-MD5) set.
     #[arg(long, value_parser = ["oss", "cos", "kodo"], requires = "region")]
     s3_preset: Option<String>,
+    /// Where this machine (the uploader) runs: a region id (eu-central-1, cn-hangzhou),
+    /// vendor:region (oss:cn-hangzhou), or a geography (europe, mainland-china, …). Picks
+    /// the endpoint with the bucket's region and warns when the bucket is far away.
+    /// `verify` spells it --from-region (its --from is where repairs come from).
+    #[arg(
+        id = "uploader_from",
+        long = "from",
+        value_name = "REGION",
+        env = "STOWAGE_FROM"
+    )]
+    from: Option<String>,
+    /// Use the vendor's internal endpoint (OSS `oss-<region>-internal`, COS `cos-internal`)
+    /// when --from is the bucket's own region, e.g. on an ECS or CVM instance there.
+    #[arg(long, env = "STOWAGE_INTERNAL")]
+    internal: bool,
+    /// Use the vendor's accelerated endpoint (S3 Transfer Acceleration, OSS/COS global
+    /// acceleration, Kodo's upload-<zone>) when --from is on another continent; acceleration
+    /// must be enabled on the bucket.
+    #[arg(long, env = "STOWAGE_ACCELERATE")]
+    accelerate: bool,
+    /// Time the candidate endpoints (one HEAD each) and use the fastest that answers; fail,
+    /// naming them, when none does. With --endpoint, checks that that endpoint answers.
+    #[arg(long, env = "STOWAGE_PROBE_ENDPOINTS")]
+    probe_endpoints: bool,
 }
 
 fn main() -> ExitCode {
     init_logging();
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -128,6 +157,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Parses the command line. `verify` has its own `--from` (where repairs come from), so
+/// there the shared uploader-region flag is spelled `--from-region`.
+fn parse_cli() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command().mut_subcommand("verify", |verify| {
+        verify.mut_arg("uploader_from", |arg| arg.long("from-region"))
+    });
+    Cli::from_arg_matches(&command.get_matches())
 }
 
 /// Our warnings, and only errors from the AWS SDK (which warns about absent config files).

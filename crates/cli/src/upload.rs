@@ -15,7 +15,8 @@ use stowage_core::StorageUrl;
 use stowage_pipeline::{Event, Options, Status, Summary, Targets};
 
 use crate::StoreArgs;
-use crate::open::open_bucket;
+use crate::notice::Notices;
+use crate::open::open_placed;
 use crate::output::human_size;
 
 #[derive(Debug, Args)]
@@ -95,8 +96,9 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 }
 
 pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
-    let (targets, prefix) = targets(&args).await?;
     let json = args.json;
+    let notices = crate::notice::Notices::new(json);
+    let (targets, prefix) = targets(&args, &notices).await?;
     let reporter = Arc::new(crate::progress::Reporter::new(json));
     let sink = reporter.clone();
     let opts = Options {
@@ -146,20 +148,27 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
     })
 }
 
-async fn targets(args: &UploadArgs) -> Result<(Targets, String)> {
+/// The primary and backup buckets; the cross-region warning for each is printed here,
+/// before anything is sent.
+async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, String)> {
     let dest = StorageUrl::parse(&args.dest)?;
-    let primary = open_bucket(&dest, &args.store, true).await?;
+    let opened = open_placed(&dest, &args.store, true).await?;
+    notices.cross_region(&dest, opened.placement.as_ref());
+    let primary = opened.store;
     let prefix = match dest.local_path() {
         Some(_) => args.prefix.clone(),
         None if args.prefix.is_empty() => dest.key.clone(),
         None => bail!("give the prefix in the URL (s3://bucket/prefix) or with --prefix, not both"),
     };
     let backup = match &args.backup {
-        Some(b) => Some(
-            open_bucket(&StorageUrl::parse(b)?, &args.store, true)
+        Some(b) => {
+            let url = StorageUrl::parse(b)?;
+            let opened = open_placed(&url, &args.store, true)
                 .await
-                .context("opening the backup bucket")?,
-        ),
+                .context("opening the backup bucket")?;
+            notices.cross_region(&url, opened.placement.as_ref());
+            Some(opened.store)
+        }
         None => None,
     };
     Ok((Targets { primary, backup }, prefix))

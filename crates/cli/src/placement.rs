@@ -1,0 +1,153 @@
+//! Which endpoint a bucket is reached through: stowage-region's selection (internal when
+//! co-located and allowed, accelerated across continents when allowed, else the regional
+//! public host), optionally ranked by the latency probe, and the Agora FAQ's cross-region
+//! advice that goes with it.
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use stowage_region::{
+    Advice, Candidate, Level, Origin, Prober, Protocol, Region, SelectRequest, Selection, Vendor,
+    select,
+};
+
+use crate::StoreArgs;
+
+/// How long one endpoint may take to answer the probe's `HEAD /`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// A command opens a bucket once or twice; the cache only spares a second probe.
+const PROBE_TTL: Duration = Duration::from_secs(60);
+
+/// Where a bucket is, where the uploader runs, and what the selector made of it.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub vendor: Vendor,
+    pub region: &'static Region,
+    /// `--from` as the user wrote it.
+    pub from: Option<String>,
+    pub selection: Selection,
+    /// The candidate the adapter is configured with; `None` when an explicit endpoint wins.
+    pub chosen: Option<Candidate>,
+}
+
+impl Placement {
+    /// The FAQ's cross-region warning, when the uploader and the bucket are apart.
+    pub fn cross_region(&self) -> Option<&Advice> {
+        if !self.selection.is_cross_region() {
+            return None;
+        }
+        // distance_advice comes first and is the only warning about distance.
+        self.selection
+            .advice
+            .iter()
+            .find(|a| a.level == Level::Warning)
+    }
+}
+
+/// True when a flag (or its environment variable) asks for endpoint selection or advice.
+/// Without any, the adapters build their default endpoints exactly as before.
+pub fn wanted(args: &StoreArgs) -> bool {
+    args.from.is_some() || args.internal || args.accelerate || args.probe_endpoints
+}
+
+/// What to select for: the bucket, where it is, and whether the user named an endpoint.
+pub struct Target<'a> {
+    pub vendor: Vendor,
+    pub protocol: Protocol,
+    pub region: &'static Region,
+    pub bucket: &'a str,
+    /// `--endpoint` (or the vendor's endpoint variable, or an S3 preset's endpoint).
+    pub explicit: Option<&'a str>,
+}
+
+/// Selects (and with --probe-endpoints, probes) the endpoints for `target`.
+pub async fn place(target: &Target<'_>, args: &StoreArgs) -> Result<Placement> {
+    let from = match &args.from {
+        Some(f) => Origin::parse(f, target.vendor)?,
+        None => Origin::Unknown,
+    };
+    let req = SelectRequest {
+        vendor: target.vendor,
+        region: target.region,
+        bucket: Some(target.bucket.to_string()),
+        from,
+        allow_internal: args.internal,
+        accelerate: args.accelerate,
+        protocol: target.protocol,
+        // An explicit endpoint is a candidate too, so a region without a documented native
+        // host (Kodo Hanoi) still gets its advice.
+        custom: target.explicit.map(str::to_string).into_iter().collect(),
+    };
+    let selection = select(&req)?;
+    let chosen = match target.explicit {
+        Some(_) => None,
+        None => Some(choose(&selection.candidates, args.probe_endpoints).await?),
+    };
+    Ok(Placement {
+        vendor: target.vendor,
+        region: target.region,
+        from: args.from.clone(),
+        selection,
+        chosen,
+    })
+}
+
+/// The selector's first candidate, or with `probe` the fastest one that answers.
+pub async fn choose(candidates: &[Candidate], probe: bool) -> Result<Candidate> {
+    if !probe {
+        return candidates
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow!("the selector offered no endpoint; give one with --endpoint"));
+    }
+    let prober = Prober::new(PROBE_TIMEOUT, PROBE_TTL)?;
+    match prober.fastest(candidates).await {
+        Ok(best) => Ok(best.candidate),
+        Err(e) => Err(anyhow!(
+            "--probe-endpoints: {}. Fix: check this machine's network, DNS and firewall for these hosts, or give a reachable endpoint with --endpoint (or drop --probe-endpoints)",
+            e.message()
+        )),
+    }
+}
+
+/// With --probe-endpoints and an explicit endpoint: that endpoint must answer.
+pub async fn require_alive(endpoint: &str) -> Result<()> {
+    choose(&[Candidate::custom(endpoint)], true).await.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stowage_testkit::oss::OssEmulator;
+
+    /// A loopback port nothing listens on (bound, then released).
+    fn dead_endpoint() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    #[tokio::test]
+    async fn probing_skips_a_dead_endpoint_for_a_live_one() {
+        let live = OssEmulator::start().unwrap();
+        let candidates = [
+            Candidate::custom(&dead_endpoint()),
+            Candidate::custom(live.endpoint()),
+        ];
+        // Without the probe the selector's order stands, dead or not.
+        assert_eq!(choose(&candidates, false).await.unwrap(), candidates[0]);
+        assert_eq!(choose(&candidates, true).await.unwrap(), candidates[1]);
+    }
+
+    #[tokio::test]
+    async fn when_every_endpoint_is_dead_the_error_lists_them_with_the_fix() {
+        let (a, b) = (dead_endpoint(), dead_endpoint());
+        let candidates = [Candidate::custom(&a), Candidate::custom(&b)];
+        let e = choose(&candidates, true).await.unwrap_err().to_string();
+        assert!(e.contains(&a) && e.contains(&b), "{e}");
+        assert!(e.contains("--endpoint"), "{e}");
+        let e = require_alive(&a).await.unwrap_err().to_string();
+        assert!(e.contains(&a), "{e}");
+    }
+}
