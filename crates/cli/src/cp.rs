@@ -302,7 +302,7 @@ async fn open_destination(
     notices: &Notices,
 ) -> Result<Arc<dyn ObjectStore>> {
     let opened = open_placed(dst, args, true).await?;
-    notices.cross_region(dst, opened.placement.as_ref());
+    notices.opened(dst, opened.placement.as_ref(), args);
     Ok(opened.store)
 }
 

@@ -1,4 +1,5 @@
-//! The Agora FAQ's cross-region warning, printed once per bucket region when `upload`, `restore` or
+//! The Agora FAQ's cross-region warning (once per bucket region) and notes on --internal /
+//! --accelerate the endpoint choice does not follow, printed when `upload`, `restore` or
 //! `cp` starts: a plain line on stderr, or with `--json` a JSON event line (the shape
 //! `upload --json` uses: `{"event": "cross_region", …}`), also on stderr so that stdout
 //! keeps each command's own output. It never stops the upload.
@@ -9,7 +10,8 @@ use std::sync::Mutex;
 use serde_json::json;
 use stowage_core::StorageUrl;
 
-use crate::placement::Placement;
+use crate::StoreArgs;
+use crate::placement::{Placement, Unmet};
 
 /// Prints notices about the buckets a command writes to, each place at most once.
 pub struct Notices {
@@ -25,23 +27,60 @@ impl Notices {
         }
     }
 
-    /// Prints the cross-region warning for `url`'s bucket, when its placement carries one.
-    pub fn cross_region(&self, url: &StorageUrl, placement: Option<&Placement>) {
+    /// Prints what an operator must know about the endpoint of `url`'s bucket: the
+    /// cross-region warning, and each of --internal / --accelerate the choice does not follow.
+    pub fn opened(&self, url: &StorageUrl, placement: Option<&Placement>, args: &StoreArgs) {
         let Some(p) = placement else { return };
-        let Some(line) = cross_region_line(url, p, self.json) else {
-            return;
-        };
-        // Once per place: a primary and a backup in the same region share the advice.
-        let place = format!("{}:{}", p.vendor, p.region.id);
+        for note in p.unmet(args) {
+            self.once(
+                format!("{}|{}", bucket_of(url), note.flag),
+                unmet_line(url, &note, self.json),
+            );
+        }
+        if let Some(line) = cross_region_line(url, p, self.json) {
+            // Once per place: a primary and a backup in the same region share the advice.
+            self.once(format!("{}:{}", p.vendor, p.region.id), line);
+        }
+    }
+
+    fn once(&self, topic: String, line: String) {
         let first = self
             .shown
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(place);
+            .insert(topic);
         if first {
             eprintln!("{line}");
         }
     }
+}
+
+fn bucket_of(url: &StorageUrl) -> String {
+    format!("{}://{}", url.scheme.as_str(), url.bucket)
+}
+
+/// A flag the endpoint choice does not follow, as one line.
+pub fn unmet_line(url: &StorageUrl, note: &Unmet, json: bool) -> String {
+    if json {
+        return json!({
+            "event": "endpoint_note",
+            "bucket": bucket_of(url),
+            "flag": note.flag,
+            "endpoint": note.endpoint,
+            "reason": note.reason,
+        })
+        .to_string();
+    }
+    let used = match &note.endpoint {
+        Some(e) => format!("{e} is used"),
+        None => "the given endpoint is used".to_string(),
+    };
+    format!(
+        "note: {} not followed for {}: {used}: {}",
+        note.flag,
+        bucket_of(url),
+        note.reason
+    )
 }
 
 /// The warning as one line, or `None` when uploader and bucket are not apart.
@@ -51,7 +90,7 @@ pub fn cross_region_line(url: &StorageUrl, p: &Placement, json: bool) -> Option<
     if json {
         let event = json!({
             "event": "cross_region",
-            "bucket": format!("{}://{}", url.scheme.as_str(), url.bucket),
+            "bucket": bucket_of(url),
             "vendor": p.vendor,
             "bucket_region": p.region.id,
             "from": p.from,
@@ -89,6 +128,7 @@ mod tests {
             vendor: Vendor::Oss,
             region,
             from: Some(from.to_string()),
+            from_geography: None,
             selection: select(&req).unwrap(),
             chosen: None,
         }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use stowage_core::{Credentials, ObjectStore, Scheme, StorageUrl};
 use stowage_cos::{CosConfig, CosStore};
 use stowage_fs::FsStore;
@@ -228,9 +228,9 @@ async fn discover(
     let store = open_remote(url, args, None).await?;
     stowage_region::discover_region(store.as_ref(), vendor)
         .await
-        .with_context(|| {
-            format!(
-                "cannot ask {url} for its region, which choosing its endpoint needs; give it with --region"
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the bucket's region is needed to choose its endpoint (--from, --internal, --accelerate, --probe-endpoints) and asking {url} failed; pass --region to skip the question. {e}"
             )
         })
 }

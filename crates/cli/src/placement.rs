@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use stowage_region::{
-    Advice, Candidate, Level, Origin, Prober, Protocol, Region, SelectRequest, Selection, Vendor,
-    select,
+    Advice, Candidate, Distance, EndpointKind, Geography, Level, Origin, Prober, Protocol, Region,
+    SelectRequest, Selection, Vendor, select,
 };
 
 use crate::StoreArgs;
@@ -25,6 +25,8 @@ pub struct Placement {
     pub region: &'static Region,
     /// `--from` as the user wrote it.
     pub from: Option<String>,
+    /// Where `--from` is, when given.
+    pub from_geography: Option<Geography>,
     pub selection: Selection,
     /// The candidate the adapter is configured with; `None` when an explicit endpoint wins.
     pub chosen: Option<Candidate>,
@@ -42,6 +44,76 @@ impl Placement {
             .iter()
             .find(|a| a.level == Level::Warning)
     }
+
+    /// The flags among --internal and --accelerate that the choice does not follow, with
+    /// why: an operator who asked for the internal endpoint must not believe they have it.
+    pub fn unmet(&self, args: &StoreArgs) -> Vec<Unmet> {
+        let asked = [
+            (args.internal, "--internal", EndpointKind::Internal),
+            (args.accelerate, "--accelerate", EndpointKind::Accelerated),
+        ];
+        asked
+            .into_iter()
+            .filter(|(on, ..)| *on)
+            .filter_map(|(_, flag, kind)| {
+                let reason = self.why_not(kind)?;
+                Some(Unmet {
+                    flag,
+                    endpoint: self.chosen.as_ref().map(|c| c.url.clone()),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// Why the chosen endpoint is not of `kind`; `None` when it is.
+    fn why_not(&self, kind: EndpointKind) -> Option<String> {
+        let Some(chosen) = &self.chosen else {
+            return Some("an explicit endpoint (--endpoint, or the vendor's endpoint variable) wins over selection".into());
+        };
+        if chosen.kind == kind {
+            return None;
+        }
+        if let Some(passed_over) = self.selection.candidates.iter().find(|c| c.kind == kind) {
+            return Some(format!(
+                "--probe-endpoints chose it over {} (slower, or no answer)",
+                passed_over.url
+            ));
+        }
+        let place = format!("{} {}", self.vendor, self.region.id);
+        let from = self.from.as_deref().unwrap_or("unknown");
+        Some(match (kind, self.selection.distance) {
+            (_, Distance::Unknown) => {
+                "where this machine runs is unknown: pass --from REGION".to_string()
+            }
+            (EndpointKind::Internal, Distance::SameRegion) => {
+                format!("the tables list no internal endpoint for {place}")
+            }
+            (EndpointKind::Internal, _) => {
+                format!("this machine ({from}) is not in the bucket's region ({place})")
+            }
+            _ if !self.across_continents() => format!(
+                "this machine ({from}) is on the bucket's continent ({place}); acceleration is used across continents"
+            ),
+            _ => format!(
+                "no accelerated endpoint is offered for this bucket ({place}; S3 needs a bucket name without dots)"
+            ),
+        })
+    }
+
+    fn across_continents(&self) -> bool {
+        self.from_geography
+            .is_some_and(|g| g.continent() != self.region.geography.continent())
+    }
+}
+
+/// A selection flag the chosen endpoint does not follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmet {
+    pub flag: &'static str,
+    /// The endpoint used instead (`None`: the explicit one).
+    pub endpoint: Option<String>,
+    pub reason: String,
 }
 
 /// True when a flag (or its environment variable) asks for endpoint selection or advice.
@@ -66,6 +138,7 @@ pub async fn place(target: &Target<'_>, args: &StoreArgs) -> Result<Placement> {
         Some(f) => Origin::parse(f, target.vendor)?,
         None => Origin::Unknown,
     };
+    let from_geography = from.geography();
     let req = SelectRequest {
         vendor: target.vendor,
         region: target.region,
@@ -87,6 +160,7 @@ pub async fn place(target: &Target<'_>, args: &StoreArgs) -> Result<Placement> {
         vendor: target.vendor,
         region: target.region,
         from: args.from.clone(),
+        from_geography,
         selection,
         chosen,
     })
@@ -126,6 +200,76 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         format!("http://127.0.0.1:{port}")
+    }
+
+    /// The placement of an `oss://rec` (or `s3://rec`) bucket in `region` with `args`.
+    async fn placed(vendor: Vendor, region: &str, args: &StoreArgs) -> Placement {
+        let target = Target {
+            vendor,
+            protocol: Protocol::Native,
+            region: vendor.region(region).unwrap(),
+            bucket: "rec",
+            explicit: args.endpoint.as_deref(),
+        };
+        place(&target, args).await.unwrap()
+    }
+
+    fn reasons(p: &Placement, args: &StoreArgs) -> Vec<String> {
+        p.unmet(args)
+            .into_iter()
+            .map(|u| format!("{} {}", u.flag, u.reason))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn flags_the_choice_does_not_follow_say_why() {
+        let args = |from: Option<&str>, internal, accelerate| StoreArgs {
+            from: from.map(str::to_string),
+            internal,
+            accelerate,
+            ..StoreArgs::default()
+        };
+        let followed = args(Some("oss:cn-hangzhou"), true, false);
+        let p = placed(Vendor::Oss, "cn-hangzhou", &followed).await;
+        assert_eq!(p.chosen.as_ref().unwrap().kind, EndpointKind::Internal);
+        assert!(reasons(&p, &followed).is_empty());
+
+        let far = args(Some("eu-central-1"), true, false);
+        let p = placed(Vendor::Oss, "cn-hangzhou", &far).await;
+        assert_eq!(
+            reasons(&p, &far),
+            [
+                "--internal this machine (eu-central-1) is not in the bucket's region (oss cn-hangzhou)"
+            ]
+        );
+
+        let nowhere = args(None, true, true);
+        let p = placed(Vendor::Oss, "cn-hangzhou", &nowhere).await;
+        let r = reasons(&p, &nowhere);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(r.iter().all(|r| r.ends_with("pass --from REGION")), "{r:?}");
+
+        let s3_here = args(Some("s3:eu-central-1"), true, false);
+        let p = placed(Vendor::S3, "eu-central-1", &s3_here).await;
+        assert_eq!(
+            reasons(&p, &s3_here),
+            ["--internal the tables list no internal endpoint for s3 eu-central-1"]
+        );
+
+        let near = args(Some("cn-beijing"), false, true);
+        let p = placed(Vendor::Oss, "cn-hangzhou", &near).await;
+        assert!(reasons(&p, &near)[0].contains("on the bucket's continent"));
+        let across = args(Some("us-east-1"), false, true);
+        let p = placed(Vendor::Oss, "cn-hangzhou", &across).await;
+        assert_eq!(p.chosen.as_ref().unwrap().kind, EndpointKind::Accelerated);
+        assert!(reasons(&p, &across).is_empty());
+
+        let explicit = StoreArgs {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            ..args(Some("oss:cn-hangzhou"), true, false)
+        };
+        let p = placed(Vendor::Oss, "cn-hangzhou", &explicit).await;
+        assert!(reasons(&p, &explicit)[0].contains("explicit endpoint"));
     }
 
     #[tokio::test]

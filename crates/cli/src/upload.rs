@@ -153,7 +153,7 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
 async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, String)> {
     let dest = StorageUrl::parse(&args.dest)?;
     let opened = open_placed(&dest, &args.store, true).await?;
-    notices.cross_region(&dest, opened.placement.as_ref());
+    notices.opened(&dest, opened.placement.as_ref(), &args.store);
     let primary = opened.store;
     let prefix = match dest.local_path() {
         Some(_) => args.prefix.clone(),
@@ -166,7 +166,7 @@ async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, Strin
             let opened = open_placed(&url, &args.store, true)
                 .await
                 .context("opening the backup bucket")?;
-            notices.cross_region(&url, opened.placement.as_ref());
+            notices.opened(&url, opened.placement.as_ref(), &args.store);
             Some(opened.store)
         }
         None => None,

@@ -290,6 +290,35 @@ fn cp_to_cos_from_another_continent_warns_and_copies() {
 }
 
 #[test]
+fn a_flag_the_endpoint_choice_does_not_follow_gets_a_note() {
+    let server = OssEmulator::shared();
+    server.create_bucket("sel-note");
+    let dir = spool();
+    let o = run(
+        &[
+            "upload",
+            dir.path().to_str().unwrap(),
+            "oss://sel-note/rec",
+            "--from",
+            "oss:cn-hangzhou",
+            "--internal",
+        ],
+        &oss_flags(server),
+        &[],
+    );
+    assert_ok(&o);
+    let err = stderr(&o);
+    let notes: Vec<&str> = err.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(
+        notes[0].contains("--internal not followed for oss://sel-note"),
+        "{err}"
+    );
+    assert!(notes[0].contains("explicit endpoint"), "{err}");
+    assert!(!err.contains("cross-region"), "same region: {err}");
+}
+
+#[test]
 fn probe_endpoints_accepts_a_live_endpoint_and_refuses_a_dead_one_before_sending() {
     let server = OssEmulator::shared();
     server.create_bucket("sel-probe");
