@@ -4,15 +4,20 @@
 //! never blocking the upload; none in the bucket's own region; the probe refusing a dead
 //! endpoint before anything is sent.
 //!
-//! Real vendor hosts cannot be reached here, so these tests give an explicit --endpoint (the
-//! emulator), which wins over selection; what selection configures for each vendor is
-//! unit-tested in `src/open.rs`, and the probe's choice between a live and a dead local
-//! endpoint in `src/placement.rs`.
+//! Real vendor hosts cannot be reached here. Uploads that must land give an explicit
+//! --endpoint (the emulator), which wins over selection; which vendor host selection picks is
+//! seen through a local `HTTPS_PROXY` that records each `CONNECT` and refuses it (the OSS,
+//! COS and Kodo adapters' reqwest honours it; the S3 SDK does not, so S3's mapping is
+//! unit-tested in `src/open.rs`). The probe's choice between a live and a dead local endpoint
+//! is tested in `src/placement.rs`.
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use stowage_testkit::cos::CosEmulator;
@@ -371,6 +376,160 @@ fn probe_endpoints_accepts_a_live_endpoint_and_refuses_a_dead_one_before_sending
         "nothing was attempted: {}",
         stdout(&o)
     );
+}
+
+/// A forward proxy that writes down the host of every `CONNECT` and refuses it: which vendor
+/// host an adapter was configured with, seen over a real socket without reaching the vendor
+/// (reqwest, under the OSS, COS and Kodo adapters, honours `HTTPS_PROXY`).
+struct ConnectRecorder {
+    proxy: String,
+    hosts: Arc<Mutex<Vec<String>>>,
+}
+
+impl ConnectRecorder {
+    fn start() -> ConnectRecorder {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = format!("http://{}", listener.local_addr().unwrap());
+        let hosts = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&hosts);
+        // Lives as long as the test process; each connection is answered at once.
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if let Some(host) = refuse_connect(stream) {
+                    seen.lock().unwrap().push(host);
+                }
+            }
+        });
+        ConnectRecorder { proxy, hosts }
+    }
+
+    /// Runs stowage through the proxy; returns its output and the hosts it asked for.
+    fn run(&self, args: &[&str]) -> (Output, Vec<String>) {
+        self.hosts.lock().unwrap().clear();
+        let env = [
+            ("HTTPS_PROXY", self.proxy.as_str()),
+            ("https_proxy", self.proxy.as_str()),
+            ("ALL_PROXY", ""),
+            ("all_proxy", ""),
+            ("NO_PROXY", ""),
+            ("no_proxy", ""),
+        ];
+        let o = common::stowage_env(args, &env);
+        let mut hosts = self.hosts.lock().unwrap().clone();
+        hosts.dedup();
+        (o, hosts)
+    }
+}
+
+/// Reads one request head; answers 403 and returns the CONNECT target.
+fn refuse_connect(mut stream: TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).ok()? == 1 {
+        head.push(byte[0]);
+    }
+    let _ = stream.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    let head = String::from_utf8_lossy(&head);
+    let target = head.strip_prefix("CONNECT ")?.split(' ').next()?;
+    Some(target.to_string())
+}
+
+#[test]
+fn each_adapter_is_sent_to_the_selected_vendor_host_in_its_own_spelling() {
+    let proxy = ConnectRecorder::start();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), b"segment").unwrap();
+    let file = file.path().to_str().unwrap();
+    let keys = [
+        "--access-key",
+        "AKIDexample",
+        "--secret-key",
+        "not-a-secret",
+    ];
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "oss://sel-host/x",
+            &[
+                "--region",
+                "cn-hangzhou",
+                "--from",
+                "oss:cn-hangzhou",
+                "--internal",
+            ],
+            "sel-host.oss-cn-hangzhou-internal.aliyuncs.com:443",
+        ),
+        (
+            "oss://sel-host/x",
+            &[
+                "--region",
+                "cn-hangzhou",
+                "--from",
+                "us-east-1",
+                "--accelerate",
+            ],
+            "sel-host.oss-accelerate.aliyuncs.com:443",
+        ),
+        // Where this machine runs is unknown: the regional public host, --internal or not.
+        (
+            "oss://sel-host/x",
+            &["--region", "cn-hangzhou", "--internal"],
+            "sel-host.oss-cn-hangzhou.aliyuncs.com:443",
+        ),
+        // An explicit endpoint wins over selection.
+        (
+            "oss://sel-host/x",
+            &[
+                "--region",
+                "cn-shanghai",
+                "--from",
+                "oss:cn-shanghai",
+                "--internal",
+                "--endpoint",
+                "https://oss-cn-shanghai.aliyuncs.com",
+            ],
+            "sel-host.oss-cn-shanghai.aliyuncs.com:443",
+        ),
+        (
+            "cos://sel-host-1250000000/x",
+            &[
+                "--region",
+                "ap-guangzhou",
+                "--from",
+                "eu-central-1",
+                "--accelerate",
+            ],
+            "sel-host-1250000000.cos.accelerate.myqcloud.com:443",
+        ),
+        (
+            "cos://sel-host-1250000000/x",
+            &[
+                "--region",
+                "ap-guangzhou",
+                "--from",
+                "cos:ap-guangzhou",
+                "--internal",
+            ],
+            "sel-host-1250000000.cos-internal.ap-guangzhou.tencentcos.cn:443",
+        ),
+        (
+            "kodo://sel-host/x",
+            &["--region", "z0", "--from", "us-east-1", "--accelerate"],
+            "upload.qiniup.com:443",
+        ),
+        (
+            "kodo://sel-host/x",
+            &["--region", "z2", "--from", "cn-shenzhen"],
+            "up-z2.qiniup.com:443",
+        ),
+    ];
+    for (url, flags, host) in cases {
+        let mut args = vec!["cp", file, url];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&keys);
+        let (o, hosts) = proxy.run(&args);
+        assert!(!o.status.success(), "the proxy refuses everything");
+        assert_eq!(hosts, [host.to_string()], "{url} {flags:?}: {}", stderr(&o));
+    }
 }
 
 #[test]
