@@ -147,18 +147,16 @@ fn vendor_of(scheme: Scheme, args: &StoreArgs) -> Result<Option<(Vendor, Protoco
     })
 }
 
-/// The endpoint the user named: --endpoint, the vendor's endpoint variable, or an S3
-/// preset's (which the preset derives from --region: the user chose that API).
+/// The endpoint the user named: --endpoint, or the vendor's endpoint variable (which an S3
+/// preset overrides with its own, so there only --endpoint counts).
 fn explicit_endpoint(url: &StorageUrl, args: &StoreArgs) -> Result<Option<String>> {
-    let plain = StoreArgs {
-        probe_endpoints: false,
-        ..args.clone()
-    };
+    let bucket = &url.bucket;
     Ok(match url.scheme {
-        Scheme::S3 => s3_config(&url.bucket, &plain, None)?.endpoint,
-        Scheme::Oss => oss_config(&url.bucket, &plain, None)?.endpoint,
-        Scheme::Cos => cos_config(&url.bucket, &plain, None)?.endpoint,
-        Scheme::Kodo => kodo_config(&url.bucket, &plain, None)?.endpoint,
+        Scheme::S3 if args.s3_preset.is_some() => args.endpoint.clone(),
+        Scheme::S3 => s3_config(bucket, args, None)?.endpoint,
+        Scheme::Oss => oss_config(bucket, args, None)?.endpoint,
+        Scheme::Cos => cos_config(bucket, args, None)?.endpoint,
+        Scheme::Kodo => kodo_config(bucket, args, None)?.endpoint,
         Scheme::File => None,
     })
 }
@@ -237,7 +235,7 @@ async fn discover(
 
 fn s3_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result<S3Config> {
     if let Some(vendor) = &args.s3_preset {
-        return preset_config(bucket, args, vendor);
+        return preset_config(bucket, args, vendor, chosen);
     }
     let mut cfg = S3Config::from_env(bucket);
     if let Some(ep) = &args.endpoint {
@@ -280,8 +278,14 @@ fn apply_s3(cfg: &mut S3Config, chosen: Chosen) {
 }
 
 /// An OSS, COS or Kodo bucket through the vendor's S3-compatible API: the preset's endpoint
-/// for the region (unless --endpoint), addressing and integrity, from stowage-region's data.
-fn preset_config(bucket: &str, args: &StoreArgs, vendor: &str) -> Result<S3Config> {
+/// for the region (unless --endpoint; its internal or accelerated one when selected),
+/// addressing and integrity, from stowage-region's data.
+fn preset_config(
+    bucket: &str,
+    args: &StoreArgs,
+    vendor: &str,
+    chosen: Option<Chosen>,
+) -> Result<S3Config> {
     let vendor: stowage_region::Vendor = vendor.parse()?;
     let region_id = args.region.as_deref().unwrap_or_default();
     let region = vendor.region(region_id)?;
@@ -292,7 +296,13 @@ fn preset_config(bucket: &str, args: &StoreArgs, vendor: &str) -> Result<S3Confi
     let mut plain = args.clone();
     plain.s3_preset = None;
     plain.region = Some(settings.region.clone());
-    plain.endpoint = Some(args.endpoint.clone().unwrap_or(settings.endpoint));
+    let selected = chosen.filter(|c| !c.is_public()).map(|c| c.host_url());
+    plain.endpoint = Some(
+        args.endpoint
+            .clone()
+            .or(selected)
+            .unwrap_or(settings.endpoint),
+    );
     plain.s3_integrity = Some(args.s3_integrity.clone().unwrap_or(settings.integrity));
     let mut cfg = s3_config(bucket, &plain, None)?;
     // s3_config turns path style on for any --endpoint; the preset knows better.
@@ -647,6 +657,39 @@ mod tests {
         let cfg = oss_config("rec", &args, None).unwrap();
         assert_eq!(cfg.endpoint.as_deref(), Some("http://127.0.0.1:9"));
         assert_eq!(cfg.addressing, Addressing::PathStyle);
+    }
+
+    #[tokio::test]
+    async fn s3_presets_take_the_vendors_internal_s3_endpoint_when_selected() {
+        let args = StoreArgs {
+            region: Some("cn-hangzhou".into()),
+            s3_preset: Some("oss".into()),
+            from: Some("oss:cn-hangzhou".into()),
+            internal: true,
+            ..StoreArgs::default()
+        };
+        let url = StorageUrl::parse("s3://rec/x").unwrap();
+        let placement = placement_of(&url, &args).await.unwrap().unwrap();
+        let candidate = placement.chosen.as_ref().unwrap();
+        assert_eq!(candidate.kind, EndpointKind::Internal);
+        let chosen = Chosen {
+            candidate,
+            region: placement.region,
+        };
+        let cfg = s3_config("rec", &args, Some(chosen)).unwrap();
+        assert_eq!(
+            cfg.endpoint.as_deref(),
+            Some("https://s3.oss-cn-hangzhou-internal.aliyuncs.com")
+        );
+        assert!(!cfg.force_path_style, "the OSS preset is virtual-hosted");
+        assert_eq!(cfg.integrity, S3Integrity::Md5AndCrc64Nvme);
+        // --endpoint still wins.
+        let explicit = StoreArgs {
+            endpoint: Some("https://oss.example.com".into()),
+            ..args
+        };
+        let cfg = s3_config("rec", &explicit, Some(chosen)).unwrap();
+        assert_eq!(cfg.endpoint.as_deref(), Some("https://oss.example.com"));
     }
 
     #[tokio::test]
