@@ -16,7 +16,7 @@ use stowage_core::{
 };
 
 use crate::StoreArgs;
-use crate::open::open_bucket;
+use crate::open::{EndpointChoiceError, open_bucket};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -114,6 +114,14 @@ pub async fn diagnose(args: &DoctorArgs) -> Vec<Finding> {
     }
     let store = match open_bucket(&target.url, &target.store, false).await {
         Ok(s) => s,
+        Err(e) if e.downcast_ref::<EndpointChoiceError>().is_some() => {
+            let text = e.to_string();
+            out.push(match text.split_once(" Fix: ") {
+                Some((detail, fix)) => Finding::new("endpoint", Verdict::Fail, detail).fix(fix),
+                None => Finding::new("endpoint", Verdict::Fail, text),
+            });
+            return out;
+        }
         Err(e) => {
             out.push(
                 Finding::new("credentials", Verdict::Fail, format!("{e:#}"))

@@ -31,6 +31,19 @@ pub struct Opened {
     pub placement: Option<Placement>,
 }
 
+/// Choosing the endpoint failed (unknown --from, a region the tables lack, no endpoint
+/// answering the probe), before any store was opened: not a credentials problem.
+#[derive(Debug)]
+pub struct EndpointChoiceError(pub String);
+
+impl std::fmt::Display for EndpointChoiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EndpointChoiceError {}
+
 /// The endpoint the selector chose, for an adapter's config.
 #[derive(Debug, Clone, Copy)]
 struct Chosen<'a> {
@@ -70,7 +83,9 @@ pub async fn open_placed(url: &StorageUrl, args: &StoreArgs, create: bool) -> Re
         });
     }
     let placement = match placement::wanted(args) {
-        true => placement_of(url, args).await?,
+        true => placement_of(url, args)
+            .await
+            .map_err(|e| EndpointChoiceError(e.to_string()))?,
         false => None,
     };
     let chosen = placement.as_ref().and_then(|p| {

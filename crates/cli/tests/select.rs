@@ -533,6 +533,54 @@ fn each_adapter_is_sent_to_the_selected_vendor_host_in_its_own_spelling() {
 }
 
 #[test]
+fn doctor_reports_a_bad_from_as_an_endpoint_failure_not_a_credentials_one() {
+    let server = OssEmulator::shared();
+    server.create_bucket("sel-doctor");
+    let o = run(
+        &[
+            "doctor",
+            "--json",
+            "oss://sel-doctor/rec",
+            "--from",
+            "atlantis-1",
+        ],
+        &oss_flags(server),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let last = report["checks"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["check"], "endpoint", "{report}");
+    assert_eq!(last["verdict"], "fail");
+    assert!(
+        last["detail"].as_str().unwrap().contains("atlantis-1"),
+        "{last}"
+    );
+
+    // A good --from: the doctor runs through, with the distance check from the same flag.
+    let o = run(
+        &[
+            "doctor",
+            "--json",
+            "oss://sel-doctor/rec",
+            "--from",
+            "eu-central-1",
+        ],
+        &oss_flags(server),
+        &[],
+    );
+    let report: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let distance = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "distance")
+        .cloned()
+        .unwrap_or_else(|| panic!("no distance check: {report}"));
+    assert_eq!(distance["verdict"], "warn", "{distance}");
+}
+
+#[test]
 fn verify_spells_the_uploader_region_from_region_and_doctor_from() {
     let o = common::stowage_env(&["verify", "--help"], &[]);
     assert_ok(&o);
