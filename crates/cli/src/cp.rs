@@ -19,7 +19,7 @@ use stowage_core::{ErrorKind, ObjectMeta, ObjectStore, PutOptions, StorageUrl};
 
 use crate::StoreArgs;
 use crate::notice::Notices;
-use crate::open::{open_bucket, open_placed};
+use crate::open::{join_key, open_bucket, open_place, open_place_placed};
 use crate::output::{checksums_json, human_size};
 
 #[derive(Debug, Args)]
@@ -189,11 +189,11 @@ async fn destination_dir(
     args: &StoreArgs,
     notices: &Notices,
 ) -> Result<(Arc<dyn ObjectStore>, String)> {
-    let store = open_destination(dst, args, notices).await?;
-    let prefix = match dst.local_path() {
-        Some(_) => String::new(),
-        None if dst.key.is_empty() || dst.key.ends_with('/') => dst.key.clone(),
-        None => format!("{}/", dst.key),
+    let (store, key) = open_destination(dst, args, notices).await?;
+    let prefix = if key.is_empty() || key.ends_with('/') {
+        key
+    } else {
+        format!("{key}/")
     };
     Ok((store, prefix))
 }
@@ -209,14 +209,16 @@ async fn destination_object(
         let into_dir = dst.is_dir_like() || path.is_dir();
         let target = if into_dir { path.join(name) } else { path };
         let parent = target.parent().map(Path::to_path_buf).unwrap_or_default();
-        let key = target
+        let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let store = open_bucket(&StorageUrl::parse(&parent.to_string_lossy())?, args, true).await?;
+        let parent_url = StorageUrl::parse(&parent.to_string_lossy())?;
+        let (store, dir_key) = open_place(&parent_url, args, true).await?;
+        let key = join_key(&dir_key, &name);
         return Ok(End::Object { store, key });
     }
-    let store = open_destination(dst, args, notices).await?;
+    let (store, _) = open_destination(dst, args, notices).await?;
     let key = if dst.is_dir_like() {
         format!("{}{name}", dst.key)
     } else {
@@ -295,15 +297,16 @@ async fn download_target(
     }
 }
 
-/// Opens the bucket files are copied into, printing its cross-region warning (once).
+/// Opens the bucket files are copied into and the key `dst` names in it, printing the
+/// bucket's cross-region warning (once).
 async fn open_destination(
     dst: &StorageUrl,
     args: &StoreArgs,
     notices: &Notices,
-) -> Result<Arc<dyn ObjectStore>> {
-    let opened = open_placed(dst, args, true).await?;
+) -> Result<(Arc<dyn ObjectStore>, String)> {
+    let (opened, key) = open_place_placed(dst, args, true).await?;
     notices.opened(dst, opened.placement.as_ref(), args);
-    Ok(opened.store)
+    Ok((opened.store, key))
 }
 
 async fn transfer(from: &End, to: &End) -> Result<(u64, Option<ObjectMeta>)> {

@@ -8,7 +8,7 @@ use stowage_core::{ChecksumAlgo, StorageUrl};
 use time::format_description::well_known::Rfc3339;
 
 use crate::StoreArgs;
-use crate::open::{open_bucket, open_object};
+use crate::open::open_object;
 use crate::output::{human_size, meta_json};
 
 #[derive(Debug, Args)]
@@ -33,13 +33,12 @@ pub struct StatArgs {
 
 pub async fn ls(args: LsArgs) -> Result<ExitCode> {
     let url = StorageUrl::parse(&args.url)?;
-    let (store, prefix) = match url.local_path() {
-        Some(_) => (open_bucket(&url, &args.store, false).await?, String::new()),
-        None => (
-            open_bucket(&url, &args.store, false).await?,
-            url.key.clone(),
-        ),
-    };
+    let located = open_object(&url, &args.store).await?;
+    let (store, mut prefix) = (located.store, located.key);
+    // A local directory lists what is inside it, not its name-alikes (`demo2/` beside `demo/`).
+    if url.local_path().is_some_and(|p| p.is_dir()) && !prefix.is_empty() {
+        prefix.push('/');
+    }
     let objects = store.list_all(&prefix).await?;
     if args.json {
         let list: Vec<_> = objects.iter().map(meta_json).collect();

@@ -2,6 +2,7 @@
 //! known, stowage-region's selector picks the endpoint (see `placement`) and each adapter is
 //! configured with it in its own spelling; an explicit endpoint always wins.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
@@ -486,28 +487,86 @@ fn apply_cos(cfg: &mut CosConfig, chosen: Chosen) {
     }
 }
 
-/// Opens the store of a URL naming one object: for a local file, its directory is the
-/// bucket and its name the key.
+/// Opens the store of a URL naming one object (or a prefix): the bucket, and the key in it.
 pub async fn open_object(url: &StorageUrl, args: &StoreArgs) -> Result<Located> {
-    if url.scheme == Scheme::File {
-        let path = url.local_path().unwrap_or_default();
-        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-            bail!("{} does not name a file", path.display());
-        };
-        let dir_url = StorageUrl::parse(&dir.to_string_lossy())?;
-        let store = open_bucket(&dir_url, args, false).await?;
-        return Ok(Located {
-            store,
-            key: name.to_string_lossy().into_owned(),
-            url: url.clone(),
-        });
-    }
-    let store = open_bucket(url, args, false).await?;
+    let (store, key) = open_place(url, args, false).await?;
     Ok(Located {
         store,
-        key: url.key.clone(),
+        key,
         url: url.clone(),
     })
+}
+
+/// The bucket a URL lies in and the key (object or prefix) it names below the bucket's root.
+/// A local path is split at its directory bucket's root (see [`split_local`]); `create`
+/// makes a missing local directory a new bucket.
+pub async fn open_place(
+    url: &StorageUrl,
+    args: &StoreArgs,
+    create: bool,
+) -> Result<(Arc<dyn ObjectStore>, String)> {
+    let (opened, key) = open_place_placed(url, args, create).await?;
+    Ok((opened.store, key))
+}
+
+/// [`open_place`], with how the bucket's endpoint was chosen (for the commands that warn).
+pub async fn open_place_placed(
+    url: &StorageUrl,
+    args: &StoreArgs,
+    create: bool,
+) -> Result<(Opened, String)> {
+    let Some(path) = url.local_path() else {
+        return Ok((open_placed(url, args, create).await?, url.key.clone()));
+    };
+    let (root, key) = split_local(&path);
+    let store = if create {
+        FsStore::create(&root).await?
+    } else {
+        FsStore::open(&root).await?
+    };
+    let opened = Opened {
+        store: Arc::new(store),
+        placement: None,
+    };
+    Ok((opened, key))
+}
+
+/// Splits a local path into the directory bucket it lies in and the key below it, so that
+/// `file:///srv/bucket/rec/demo/x.ts` names key `rec/demo/x.ts` of bucket `/srv/bucket`, the
+/// way `s3://bucket/rec/demo/x.ts` does (and the object's stored checksums are found).
+/// The bucket is the nearest directory at or above the path that holds a directory bucket's
+/// state (`.stowage/meta/`, made by its first write; a recording spool's `.stowage/` holds
+/// only journals and is not mistaken for one). Without one, an existing file's
+/// directory is its bucket, and any other path (a directory, or one not made yet) is a
+/// bucket itself.
+pub fn split_local(path: &Path) -> (PathBuf, String) {
+    let marked = path.ancestors().find(|dir| {
+        dir.join(stowage_fs::INTERNAL_DIR)
+            .join(stowage_fs::META_DIR)
+            .is_dir()
+    });
+    let root = match marked {
+        Some(root) => root.to_path_buf(),
+        None if path.is_file() => path.parent().unwrap_or(path).to_path_buf(),
+        None => path.to_path_buf(),
+    };
+    let key = path
+        .strip_prefix(&root)
+        .unwrap_or(Path::new(""))
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    (root, key)
+}
+
+/// `key/rest`, leaving out empty parts.
+pub fn join_key(key: &str, rest: &str) -> String {
+    [key.trim_matches('/'), rest.trim_matches('/')]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
@@ -720,6 +779,36 @@ mod tests {
         assert!(e.to_string().contains("--endpoint"), "names the fix: {e}");
         args.endpoint = Some("http://127.0.0.1:9".into());
         assert!(placement_of(&url, &args).await.unwrap().is_none());
+    }
+
+    #[test]
+    fn local_paths_split_at_the_nearest_bucket_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("bucket");
+        let deep = root.join("rec/demo");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("a.ts"), b"x").unwrap();
+        // No state directory yet: a directory is its own bucket, a file's parent is.
+        assert_eq!(split_local(&deep), (deep.clone(), String::new()));
+        assert_eq!(
+            split_local(&deep.join("a.ts")),
+            (deep.clone(), "a.ts".into())
+        );
+        // A spool's journal directory does not make a bucket; a bucket's stored checksums do.
+        std::fs::create_dir(deep.join(".stowage")).unwrap();
+        assert_eq!(split_local(&deep), (deep.clone(), String::new()));
+        std::fs::create_dir_all(root.join(".stowage/meta")).unwrap();
+        assert_eq!(split_local(&deep), (root.clone(), "rec/demo".into()));
+        assert_eq!(
+            split_local(&deep.join("a.ts")),
+            (root.clone(), "rec/demo/a.ts".into())
+        );
+        // A path not there yet still splits at the root above it.
+        assert_eq!(
+            split_local(&deep.join("later.m3u8")),
+            (root.clone(), "rec/demo/later.m3u8".into())
+        );
+        assert_eq!(split_local(&root), (root, String::new()));
     }
 
     #[test]

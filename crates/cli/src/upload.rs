@@ -16,7 +16,7 @@ use stowage_pipeline::{Event, Options, Status, Summary, Targets};
 
 use crate::StoreArgs;
 use crate::notice::Notices;
-use crate::open::open_placed;
+use crate::open::{join_key, open_place_placed, open_placed};
 use crate::output::human_size;
 
 #[derive(Debug, Args)]
@@ -152,12 +152,13 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
 /// before anything is sent.
 async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, String)> {
     let dest = StorageUrl::parse(&args.dest)?;
-    let opened = open_placed(&dest, &args.store, true).await?;
+    let (opened, url_key) = open_place_placed(&dest, &args.store, true).await?;
     notices.opened(&dest, opened.placement.as_ref(), &args.store);
     let primary = opened.store;
     let prefix = match dest.local_path() {
-        Some(_) => args.prefix.clone(),
-        None if args.prefix.is_empty() => dest.key.clone(),
+        // A local bucket's root may be named with --prefix below it.
+        Some(_) => join_key(&url_key, &args.prefix),
+        None if args.prefix.is_empty() => url_key,
         None => bail!("give the prefix in the URL (s3://bucket/prefix) or with --prefix, not both"),
     };
     let backup = match &args.backup {

@@ -20,10 +20,11 @@ use crate::open::open_bucket;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The recording's place: s3://bucket/prefix, or file:///dir with --prefix; or a playlist,
-    /// s3://bucket/prefix/sid_cname.m3u8, checked with its `_<tick>_<index>` and `bak<n>_` copies.
+    /// The recording's place: its prefix (s3://bucket/rec/demo, or a local bucket's directory
+    /// file:///srv/bucket/rec/demo), its manifest (…/stowage-manifest.json), or a playlist
+    /// (…/sid_cname.m3u8, checked with its `_<tick>_<index>` and `bak<n>_` copies).
     url: String,
-    /// Key prefix inside a local-directory bucket.
+    /// Key prefix below the URL (for a local bucket whose root the URL names).
     #[arg(long, default_value = "")]
     prefix: String,
     /// The manifest to verify against (default: <prefix>/stowage-manifest.json in the bucket).
@@ -96,26 +97,31 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
 
 async fn verify(args: &VerifyArgs) -> Result<Report> {
     let url = StorageUrl::parse(&args.url)?;
-    let primary = open_bucket(&url, &args.store, false).await?;
-    let prefix = match url.local_path() {
-        Some(_) => args.prefix.trim_matches('/').to_string(),
-        None => url.key.trim_matches('/').to_string(),
-    };
-    let manifest_key = if prefix.is_empty() {
-        "stowage-manifest.json".to_string()
-    } else {
-        format!("{prefix}/stowage-manifest.json")
+    let (primary, key) = open_place(&url, args).await?;
+    // The URL may name the recording's prefix, its manifest, or one of its playlists.
+    let (prefix, manifest_key) = match key.strip_suffix(MANIFEST_NAME) {
+        Some(dir) if dir.is_empty() || dir.ends_with('/') => {
+            (dir.trim_matches('/').to_string(), key.clone())
+        }
+        _ => {
+            let prefix = key.trim_matches('/').to_string();
+            let manifest_key = match prefix.as_str() {
+                "" => MANIFEST_NAME.to_string(),
+                p => format!("{p}/{MANIFEST_NAME}"),
+            };
+            (prefix, manifest_key)
+        }
     };
     if let Some(dir) = &args.dir {
         let expected = stowage_verify::expected_from_dir(dir, &prefix).await?;
         return finish(args, primary.as_ref(), &prefix, &expected, &manifest_key).await;
     }
     let no_input = args.manifest.is_none() && args.agora.is_none();
-    if no_input && url.local_path().is_none() && url.key.ends_with(".m3u8") {
+    if no_input && key.ends_with(".m3u8") {
         // A playlist URL: check it and its Agora siblings; without a manifest, other files
         // under the directory are not "orphans" of anything.
-        let dir_prefix = url.key.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-        let expected = stowage_verify::expected_from_playlist(primary.as_ref(), &url.key).await?;
+        let dir_prefix = key.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let expected = stowage_verify::expected_from_playlist(primary.as_ref(), &key).await?;
         let mut report = finish(
             args,
             primary.as_ref(),
@@ -149,6 +155,16 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
         }
     };
     finish(args, primary.as_ref(), &prefix, &expected, &manifest_key).await
+}
+
+/// The manifest's name beside the recording (the pipeline writes it).
+const MANIFEST_NAME: &str = "stowage-manifest.json";
+
+/// The bucket and the key (prefix, manifest or playlist) the URL names; `--prefix` goes
+/// below that (for a local bucket's root).
+async fn open_place(url: &StorageUrl, args: &VerifyArgs) -> Result<(Arc<dyn ObjectStore>, String)> {
+    let (store, key) = crate::open::open_place(url, &args.store, false).await?;
+    Ok((store, crate::open::join_key(&key, &args.prefix)))
 }
 
 /// Verifies, repairs when asked, and verifies again.

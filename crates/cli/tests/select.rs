@@ -11,6 +11,10 @@
 //! unit-tested in `src/open.rs`). The probe's choice between a live and a dead local endpoint
 //! is tested in `src/placement.rs`.
 
+// The helpers of the main CLI test binary (tests/it), shared by path; this file is its own
+// binary so that no existing test file is edited. Not every helper is used here.
+#[allow(dead_code)]
+#[path = "it/common.rs"]
 mod common;
 
 use std::io::{Read, Write};
@@ -19,17 +23,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 
+use common::{sample_recording, stderr, stdout};
 use serde_json::Value;
 use stowage_testkit::cos::CosEmulator;
 use stowage_testkit::oss::OssEmulator;
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn assert_ok(o: &Output) {
     assert!(
@@ -43,8 +40,7 @@ fn assert_ok(o: &Output) {
 /// A copy of the example recording in a fresh directory (upload keeps its journal there).
 fn spool() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/recording");
-    for entry in std::fs::read_dir(sample).unwrap() {
+    for entry in std::fs::read_dir(sample_recording()).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
     }

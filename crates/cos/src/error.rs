@@ -67,7 +67,15 @@ fn classify(
     use ErrorKind::*;
     match code {
         "NoSuchKey" => (NotFound, None),
-        "NoSuchBucket" => (BucketNotFound, None),
+        "NoSuchBucket" if bucket_region.is_some() => (WrongRegion { bucket_region }, None),
+        // Reports of the real service (no Tencent statement) show a bucket addressed through
+        // another region's host answered with a plain NoSuchBucket, no redirect.
+        "NoSuchBucket" => (
+            BucketNotFound,
+            Some(
+                "COS also answers NoSuchBucket when the bucket is in another region than the endpoint's: check the bucket's region in the COS console and pass it with --region",
+            ),
+        ),
         "NoSuchUpload" => (UploadNotFound, None),
         "InvalidAccessKeyId" => (
             InvalidCredentials,
@@ -154,6 +162,10 @@ mod tests {
         h.insert("x-cos-bucket-region", "ap-beijing".parse().unwrap());
         let e = from_response(301, &h, b"");
         assert_eq!(e.bucket_region(), Some("ap-beijing"));
+        // A NoSuchBucket that names the bucket's region is a wrong-region answer.
+        let body = b"<Error><Code>NoSuchBucket</Code><Message>x</Message></Error>";
+        let e = from_response(404, &h, body);
+        assert_eq!(e.bucket_region(), Some("ap-beijing"), "{e}");
         let e = from_response(404, &HeaderMap::new(), b"");
         assert_eq!(e.kind(), &ErrorKind::NotFound);
         assert_eq!(err(503, "garbage").kind(), &ErrorKind::ServerError);
@@ -164,7 +176,9 @@ mod tests {
     fn other_codes() {
         let code = |c: &str| err(400, &format!("<Error><Code>{c}</Code></Error>"));
         assert_eq!(code("BadDigest").kind(), &ErrorKind::ChecksumMismatch);
-        assert_eq!(code("NoSuchBucket").kind(), &ErrorKind::BucketNotFound);
+        let missing = code("NoSuchBucket");
+        assert_eq!(missing.kind(), &ErrorKind::BucketNotFound);
+        assert!(missing.to_string().contains("another region"), "{missing}");
         assert_eq!(code("NoSuchUpload").kind(), &ErrorKind::UploadNotFound);
         assert_eq!(code("EntityTooSmall").kind(), &ErrorKind::InvalidInput);
         assert_eq!(code("SlowDown").kind(), &ErrorKind::RateLimited);

@@ -35,6 +35,10 @@ pub use keys::validate_key;
 
 /// Name of the directory (under the root) holding Stowage's own state.
 pub use stowage_core::fsutil::STATE_DIR as INTERNAL_DIR;
+/// The directory of stored checksums inside [`INTERNAL_DIR`]; made by a bucket's first write,
+/// it tells a directory bucket's root from a recording spool (whose `.stowage/` holds
+/// journals only).
+pub const META_DIR: &str = "meta";
 const LIST_PAGE_MAX: usize = 1000;
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -103,7 +107,7 @@ impl FsStore {
     fn sidecar_path(&self, key: &str) -> PathBuf {
         self.root
             .join(INTERNAL_DIR)
-            .join("meta")
+            .join(META_DIR)
             .join(format!("{key}.json"))
     }
 

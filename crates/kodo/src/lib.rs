@@ -659,10 +659,14 @@ impl ObjectStore for KodoStore {
         let mut out = Vec::new();
         let mut marker = 0u32;
         loop {
-            // Qiniu spells the marker `part-number_marker` (go-sdk's generated API).
+            // Qiniu's docs (kodo/6858) and java-sdk spell the marker `part-number-marker`,
+            // go-sdk's generated storagev2 `part-number_marker`: send both, the server reads
+            // the one it knows.
             let mut query = format!("/{}?max-parts=1000", upload.upload_id);
             if marker > 0 {
-                query.push_str(&format!("&part-number_marker={marker}"));
+                query.push_str(&format!(
+                    "&part-number-marker={marker}&part-number_marker={marker}"
+                ));
             }
             let url = self.uploads_url(key, &query);
             let answer = self

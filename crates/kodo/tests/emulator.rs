@@ -208,7 +208,7 @@ async fn management_calls_need_a_valid_authorization() {
 }
 
 #[tokio::test]
-async fn list_parts_pages_with_qinius_marker() {
+async fn list_parts_pages_with_the_documented_marker() {
     let (emu, signer) = setup();
     let s = store(&emu).await;
     let up = s
@@ -242,7 +242,7 @@ async fn list_parts_pages_with_qinius_marker() {
     let first = page("max-parts=2".into()).await;
     assert_eq!(first["parts"].as_array().unwrap().len(), 2);
     assert_eq!(first["partNumberMarker"], 2);
-    let second = page("max-parts=2&part-number_marker=2".into()).await;
+    let second = page("max-parts=2&part-number-marker=2".into()).await;
     assert_eq!(second["parts"][0]["partNumber"], 3);
     assert_eq!(second["partNumberMarker"], 0);
     // The store follows the pages itself.

@@ -96,13 +96,22 @@ fn classify(status: u16, code: &str, xml: &ErrorXml) -> (ErrorKind, Option<&'sta
             InvalidCredentials,
             Some("the STS token does not belong to this access key: pass the token issued with it"),
         ),
-        "AccessDenied" if xml.endpoint.is_some() => (
+        // OSS's wrong-endpoint answer: 403 AccessDenied with an <Endpoint> element in the
+        // bodies users report; Aliyun's newer 403 reference files the same message under
+        // PermanentRedirect. The element, not the code, is what tells it apart.
+        "AccessDenied" | "PermanentRedirect" if xml.endpoint.is_some() => (
             WrongRegion {
                 bucket_region: xml.endpoint.as_deref().and_then(region_of_endpoint),
             },
             None,
         ),
         "AccessDenied" => (AccessDenied, None),
+        "PermanentRedirect" => (
+            WrongRegion {
+                bucket_region: None,
+            },
+            None,
+        ),
         "InvalidDigest" | "BadDigest" | "InvalidCRC64" => (ChecksumMismatch, None),
         "InvalidArgument" | "InvalidObjectName" | "EntityTooSmall" | "EntityTooLarge"
         | "InvalidPart" | "InvalidPartOrder" | "MalformedXML" | "InvalidRange"
@@ -144,6 +153,11 @@ mod tests {
             "<Error><Code>AccessDenied</Code><Message>must be addressed using the specified endpoint</Message><Endpoint>oss-cn-beijing.aliyuncs.com</Endpoint></Error>",
         );
         assert_eq!(e.bucket_region(), Some("cn-beijing"));
+        let e = err(
+            301,
+            "<Error><Code>PermanentRedirect</Code><Message>must be addressed using the specified endpoint</Message><Endpoint>oss-ap-southeast-1.aliyuncs.com</Endpoint></Error>",
+        );
+        assert_eq!(e.bucket_region(), Some("ap-southeast-1"));
     }
 
     #[test]

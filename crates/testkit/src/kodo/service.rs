@@ -483,7 +483,7 @@ fn list_parts(state: &State, req: &Req, bucket: &mut Bucket, id: &str) -> Result
         .unwrap_or(1000usize)
         .clamp(1, 1000);
     let marker: u32 = params
-        .get("part-number_marker") // sic: Qiniu's spelling
+        .get("part-number-marker") // as Qiniu documents it (kodo/6858)
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
     let upload = open_upload(state, bucket, id)?;

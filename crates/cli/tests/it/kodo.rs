@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use stowage_testkit::kodo::KodoEmulator;
 
+use crate::common::ok;
+
 /// Runs the binary against `emu` with the key pair in Qiniu's environment variables.
 fn stowage(emu: &KodoEmulator, secret: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stowage"))
@@ -14,16 +16,6 @@ fn stowage(emu: &KodoEmulator, secret: &str, args: &[&str]) -> Output {
         .env("QINIU_SECRET_KEY", secret)
         .output()
         .expect("run stowage")
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "stowage failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]

@@ -2,13 +2,11 @@
 //! emulator (a real server on 127.0.0.1), credentials from flags and from the
 //! TENCENTCLOUD_* / COS_* environment.
 
-mod vendor_cli;
-
 use std::process::Output;
 
+use crate::common::{files_in, ok, sample_recording, stowage_without};
 use serde_json::Value;
 use stowage_testkit::cos::CosEmulator;
-use vendor_cli::{files_in, ok, sample_recording, stowage_without};
 
 /// Variables of the outer environment the tests must not see.
 const CLEARED: &[&str] = &[

@@ -1,8 +1,6 @@
 //! `stowage endpoints` end to end: tables, Agora storageConfig files, the latency probe
 //! against a local endpoint, and bucket-region discovery against moto.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Output;
@@ -10,30 +8,10 @@ use std::process::Output;
 use serde_json::Value;
 use stowage_testkit::moto::{self, MotoServer};
 
+use crate::common::{fails, ok, stowage_env};
+
 fn stowage(args: &[&str], env: &[(&str, &str)]) -> Output {
-    common::stowage_env(args, env)
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn ok(o: Output) -> String {
-    let (out, err) = text(&o);
-    assert!(
-        o.status.success(),
-        "stowage failed\nstdout: {out}\nstderr: {err}"
-    );
-    out
-}
-
-fn fails(o: Output) -> String {
-    let (out, err) = text(&o);
-    assert!(!o.status.success(), "stowage should fail\nstdout: {out}");
-    err
+    stowage_env(args, env)
 }
 
 fn json(o: Output) -> Value {

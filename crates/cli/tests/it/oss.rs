@@ -1,13 +1,11 @@
 //! `stowage cp/ls/stat` with `oss://bucket/key` URLs against the OSS emulator (a real
 //! server on 127.0.0.1), credentials from flags and from the OSS_* environment.
 
-mod vendor_cli;
-
 use std::process::Output;
 
+use crate::common::{files_in, ok, sample_recording, stowage_without};
 use serde_json::Value;
 use stowage_testkit::oss::OssEmulator;
-use vendor_cli::{files_in, ok, sample_recording, stowage_without};
 
 /// Variables of the outer environment the tests must not see.
 const CLEARED: &[&str] = &[

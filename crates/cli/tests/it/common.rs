@@ -1,0 +1,93 @@
+//! What the CLI tests share: running the binary with a clean environment, reading its
+//! output, the sample recording, and reading a directory back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The AWS settings a developer's shell may hold; no test may see them.
+const AWS_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+];
+
+/// Runs the binary with the `cleared` variables removed from the outer environment, plus
+/// `env`.
+pub fn stowage_without(cleared: &[&str], args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stowage"));
+    cmd.args(args);
+    for var in cleared {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run stowage")
+}
+
+/// Runs the binary with no AWS settings from the outer environment (no keys, region,
+/// profile, endpoint or config files), plus `env`.
+pub fn stowage_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let no_files = [
+        ("AWS_CONFIG_FILE", "/nonexistent/stowage-test-config"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/stowage-test-credentials",
+        ),
+    ];
+    let all: Vec<(&str, &str)> = no_files.iter().chain(env).copied().collect();
+    stowage_without(AWS_VARS, args, &all)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The command's stdout, after asserting that it succeeded.
+pub fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "stowage failed\nstdout: {}\nstderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// The command's stderr, after asserting that it failed.
+pub fn fails(o: Output) -> String {
+    assert!(
+        !o.status.success(),
+        "stowage should fail\nstdout: {}",
+        stdout(&o)
+    );
+    stderr(&o)
+}
+
+pub fn sample_recording() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/recording")
+}
+
+/// The files directly in `dir`, by name, with their bytes, sorted.
+pub fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}

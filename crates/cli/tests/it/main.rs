@@ -1,0 +1,12 @@
+//! The `stowage` binary end to end, one module per area. One test binary rather than one
+//! per file: each binary links aws-sdk-s3 and every adapter, so several cost minutes of
+//! linking and hundreds of megabytes each.
+
+mod common;
+
+mod commands;
+mod cos;
+mod doctor;
+mod endpoints;
+mod kodo;
+mod oss;
