@@ -19,6 +19,7 @@ mod verify_cmd;
 
 use std::process::ExitCode;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -57,7 +58,8 @@ enum Command {
     Endpoints(endpoints::EndpointsArgs),
 }
 
-/// How to reach a bucket; used by every command that takes a URL.
+/// How to reach a bucket; used by every command that takes a URL. The switches' variables
+/// take 1/0, true/false, yes/no, on/off.
 #[derive(Debug, Clone, Default, Args)]
 pub struct StoreArgs {
     /// Endpoint URL: an S3-compatible server (default AWS, or $AWS_ENDPOINT_URL), an OSS
@@ -107,16 +109,16 @@ pub struct StoreArgs {
     from: Option<String>,
     /// Use the vendor's internal endpoint (OSS `oss-<region>-internal`, COS `cos-internal`)
     /// when --from is the bucket's own region, e.g. on an ECS or CVM instance there.
-    #[arg(long, env = "STOWAGE_INTERNAL")]
+    #[arg(long, env = "STOWAGE_INTERNAL", value_parser = BoolishValueParser::new())]
     internal: bool,
     /// Use the vendor's accelerated endpoint (S3 Transfer Acceleration, OSS/COS global
     /// acceleration, Kodo's upload-<zone>) when --from is on another continent; acceleration
     /// must be enabled on the bucket.
-    #[arg(long, env = "STOWAGE_ACCELERATE")]
+    #[arg(long, env = "STOWAGE_ACCELERATE", value_parser = BoolishValueParser::new())]
     accelerate: bool,
     /// Time the candidate endpoints (one HEAD each) and use the fastest that answers; fail,
     /// naming them, when none does. With --endpoint, checks that that endpoint answers.
-    #[arg(long, env = "STOWAGE_PROBE_ENDPOINTS")]
+    #[arg(long, env = "STOWAGE_PROBE_ENDPOINTS", value_parser = BoolishValueParser::new())]
     probe_endpoints: bool,
 }
 

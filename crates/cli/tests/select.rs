@@ -317,6 +317,25 @@ fn a_flag_the_endpoint_choice_does_not_follow_gets_a_note() {
     );
     assert!(notes[0].contains("explicit endpoint"), "{err}");
     assert!(!err.contains("cross-region"), "same region: {err}");
+
+    // The switch from the environment, in the spellings operators use.
+    for (value, notes) in [("yes", 1), ("1", 1), ("0", 0), ("false", 0)] {
+        let o = run(
+            &[
+                "upload",
+                dir.path().to_str().unwrap(),
+                "oss://sel-note/rec",
+                "--from",
+                "oss:cn-hangzhou",
+            ],
+            &oss_flags(server),
+            &[("STOWAGE_INTERNAL", value)],
+        );
+        assert_ok(&o);
+        let err = stderr(&o);
+        let seen = err.lines().filter(|l| l.starts_with("note: ")).count();
+        assert_eq!(seen, notes, "STOWAGE_INTERNAL={value}: {err}");
+    }
 }
 
 #[test]
