@@ -18,7 +18,8 @@ use stowage_core::upload::{UploadConfig, put_file};
 use stowage_core::{ErrorKind, ObjectMeta, ObjectStore, PutOptions, StorageUrl};
 
 use crate::StoreArgs;
-use crate::open::{join_key, open_bucket, open_place};
+use crate::notice::Notices;
+use crate::open::{join_key, open_bucket, open_place, open_place_placed};
 use crate::output::{checksums_json, human_size};
 
 #[derive(Debug, Args)]
@@ -62,7 +63,8 @@ type Outcome = (End, End, Result<(u64, Option<ObjectMeta>)>);
 pub async fn run(args: CpArgs) -> Result<ExitCode> {
     let src = StorageUrl::parse(&args.src)?;
     let dst = StorageUrl::parse(&args.dst)?;
-    let plan = plan(&src, &dst, &args.store).await?;
+    let notices = Notices::new(args.json);
+    let plan = plan(&src, &dst, &args.store, &notices).await?;
     if plan.is_empty() {
         bail!("nothing to copy: {src} names no file or object");
     }
@@ -130,10 +132,15 @@ fn report(results: &[Outcome], json: bool, elapsed: std::time::Duration) -> Resu
 }
 
 /// Pairs every source file or object with its destination.
-async fn plan(src: &StorageUrl, dst: &StorageUrl, args: &StoreArgs) -> Result<Vec<(End, End)>> {
+async fn plan(
+    src: &StorageUrl,
+    dst: &StorageUrl,
+    args: &StoreArgs,
+    notices: &Notices,
+) -> Result<Vec<(End, End)>> {
     match src.local_path() {
-        Some(path) => plan_from_local(&path, dst, args).await,
-        None => plan_from_bucket(src, dst, args).await,
+        Some(path) => plan_from_local(&path, dst, args, notices).await,
+        None => plan_from_bucket(src, dst, args, notices).await,
     }
 }
 
@@ -141,12 +148,13 @@ async fn plan_from_local(
     path: &Path,
     dst: &StorageUrl,
     args: &StoreArgs,
+    notices: &Notices,
 ) -> Result<Vec<(End, End)>> {
     let meta = tokio::fs::metadata(path)
         .await
         .with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_dir() {
-        let (store, prefix) = destination_dir(dst, args).await?;
+        let (store, prefix) = destination_dir(dst, args, notices).await?;
         let files = stowage_core::fsutil::local_files(path)?;
         return Ok(files
             .into_iter()
@@ -171,7 +179,7 @@ async fn plan_from_local(
         .unwrap_or_default();
     Ok(vec![(
         End::Local(path.to_path_buf()),
-        destination_object(dst, &name, args).await?,
+        destination_object(dst, &name, args, notices).await?,
     )])
 }
 
@@ -179,8 +187,9 @@ async fn plan_from_local(
 async fn destination_dir(
     dst: &StorageUrl,
     args: &StoreArgs,
+    notices: &Notices,
 ) -> Result<(Arc<dyn ObjectStore>, String)> {
-    let (store, key) = open_place(dst, args, true).await?;
+    let (store, key) = open_destination(dst, args, notices).await?;
     let prefix = if key.is_empty() || key.ends_with('/') {
         key
     } else {
@@ -190,7 +199,12 @@ async fn destination_dir(
 }
 
 /// Where one file named `name` goes: into `dst` if it names a directory or prefix, else at `dst`.
-async fn destination_object(dst: &StorageUrl, name: &str, args: &StoreArgs) -> Result<End> {
+async fn destination_object(
+    dst: &StorageUrl,
+    name: &str,
+    args: &StoreArgs,
+    notices: &Notices,
+) -> Result<End> {
     if let Some(path) = dst.local_path() {
         let into_dir = dst.is_dir_like() || path.is_dir();
         let target = if into_dir { path.join(name) } else { path };
@@ -204,7 +218,7 @@ async fn destination_object(dst: &StorageUrl, name: &str, args: &StoreArgs) -> R
         let key = join_key(&dir_key, &name);
         return Ok(End::Object { store, key });
     }
-    let store = open_bucket(dst, args, true).await?;
+    let (store, _) = open_destination(dst, args, notices).await?;
     let key = if dst.is_dir_like() {
         format!("{}{name}", dst.key)
     } else {
@@ -217,6 +231,7 @@ async fn plan_from_bucket(
     src: &StorageUrl,
     dst: &StorageUrl,
     args: &StoreArgs,
+    notices: &Notices,
 ) -> Result<Vec<(End, End)>> {
     let store = open_bucket(src, args, false).await?;
     if !src.is_dir_like() {
@@ -227,7 +242,8 @@ async fn plan_from_bucket(
                     store: store.clone(),
                     key: src.key.clone(),
                 };
-                return Ok(vec![(from, download_target(dst, &name, args).await?)]);
+                let to = download_target(dst, &name, args, notices).await?;
+                return Ok(vec![(from, to)]);
             }
             Err(e) if e.kind() == &ErrorKind::NotFound => {} // maybe a prefix
             Err(e) => return Err(e.into()),
@@ -242,7 +258,7 @@ async fn plan_from_bucket(
     let (dst_store, dst_prefix) = match dst.local_path() {
         Some(dir) => (None, dir.to_string_lossy().into_owned()),
         None => {
-            let (s, p) = destination_dir(dst, args).await?;
+            let (s, p) = destination_dir(dst, args, notices).await?;
             (Some(s), p)
         }
     };
@@ -268,12 +284,29 @@ async fn plan_from_bucket(
     Ok(plan)
 }
 
-async fn download_target(dst: &StorageUrl, name: &str, args: &StoreArgs) -> Result<End> {
+async fn download_target(
+    dst: &StorageUrl,
+    name: &str,
+    args: &StoreArgs,
+    notices: &Notices,
+) -> Result<End> {
     match dst.local_path() {
         Some(path) if dst.is_dir_like() || path.is_dir() => Ok(End::Local(path.join(name))),
         Some(path) => Ok(End::Local(path)),
-        None => destination_object(dst, name, args).await,
+        None => destination_object(dst, name, args, notices).await,
     }
+}
+
+/// Opens the bucket files are copied into and the key `dst` names in it, printing the
+/// bucket's cross-region warning (once).
+async fn open_destination(
+    dst: &StorageUrl,
+    args: &StoreArgs,
+    notices: &Notices,
+) -> Result<(Arc<dyn ObjectStore>, String)> {
+    let (opened, key) = open_place_placed(dst, args, true).await?;
+    notices.opened(dst, opened.placement.as_ref(), args);
+    Ok((opened.store, key))
 }
 
 async fn transfer(from: &End, to: &End) -> Result<(u64, Option<ObjectMeta>)> {

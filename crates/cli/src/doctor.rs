@@ -16,7 +16,7 @@ use stowage_core::{
 };
 
 use crate::StoreArgs;
-use crate::open::open_bucket;
+use crate::open::{EndpointChoiceError, open_bucket};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -27,11 +27,6 @@ pub struct DoctorArgs {
     /// codes, bucket, keys, STS token and fileNamePrefix are checked and used.
     #[arg(long, value_name = "FILE", conflicts_with = "url")]
     agora: Option<std::path::PathBuf>,
-    /// Where the recorder (the uploader) runs: a region id (us-east-1, cn-hangzhou),
-    /// vendor:region, or a geography (europe, mainland-china…). A bucket elsewhere gets the
-    /// FAQ's cross-region warning.
-    #[arg(long, value_name = "REGION")]
-    from: Option<String>,
     /// How long recordings last, in hours: an STS token expiring sooner gets a warning.
     #[arg(long, default_value_t = 4.0)]
     recording_hours: f64,
@@ -46,6 +41,8 @@ pub struct DoctorArgs {
     probe_mib: u64,
     #[arg(long)]
     json: bool,
+    /// How to reach the bucket; its --from (where the recorder, the uploader, runs) also
+    /// drives the FAQ's cross-region check.
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -117,6 +114,14 @@ pub async fn diagnose(args: &DoctorArgs) -> Vec<Finding> {
     }
     let store = match open_bucket(&target.url, &target.store, false).await {
         Ok(s) => s,
+        Err(e) if e.downcast_ref::<EndpointChoiceError>().is_some() => {
+            let text = e.to_string();
+            out.push(match text.split_once(" Fix: ") {
+                Some((detail, fix)) => Finding::new("endpoint", Verdict::Fail, detail).fix(fix),
+                None => Finding::new("endpoint", Verdict::Fail, text),
+            });
+            return out;
+        }
         Err(e) => {
             out.push(
                 Finding::new("credentials", Verdict::Fail, format!("{e:#}"))
@@ -137,7 +142,11 @@ pub async fn diagnose(args: &DoctorArgs) -> Vec<Finding> {
     }
     let region = region(store.as_ref(), &target).await;
     out.push(region.0);
-    out.push(distance(&target, region.1.as_deref(), args.from.as_deref()));
+    out.push(distance(
+        &target,
+        region.1.as_deref(),
+        args.store.from.as_deref(),
+    ));
     if args.read_only {
         out.push(Finding::new("write", Verdict::Skip, "--read-only"));
         return out;

@@ -8,8 +8,10 @@ mod cp;
 mod doctor;
 mod endpoints;
 mod inspect;
+mod notice;
 mod open;
 mod output;
+mod placement;
 mod playlist;
 mod progress;
 mod upload;
@@ -17,6 +19,7 @@ mod verify_cmd;
 
 use std::process::ExitCode;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -55,7 +58,8 @@ enum Command {
     Endpoints(endpoints::EndpointsArgs),
 }
 
-/// How to reach a bucket; used by every command that takes a URL.
+/// How to reach a bucket; used by every command that takes a URL. The switches' variables
+/// take 1/0, true/false, yes/no, on/off.
 #[derive(Debug, Clone, Default, Args)]
 pub struct StoreArgs {
     /// Endpoint URL: an S3-compatible server (default AWS, or $AWS_ENDPOINT_URL), an OSS
@@ -96,11 +100,38 @@ pub struct StoreArgs {
     /// or a TLS-inspecting proxy with a private CA.
     #[arg(long, env = "STOWAGE_CA_BUNDLE", value_name = "PEM")]
     ca_bundle: Option<std::path::PathBuf>,
+    /// Where this machine (the uploader) runs: a region id (eu-central-1, cn-hangzhou),
+    /// vendor:region (oss:cn-hangzhou), or a geography (europe, mainland-china, …). Picks
+    /// the endpoint with the bucket's region and warns when the bucket is far away.
+    /// `verify` spells it --from-region (its --from is where repairs come from).
+    #[arg(
+        id = "uploader_from",
+        long = "from",
+        value_name = "REGION",
+        env = "STOWAGE_FROM"
+    )]
+    from: Option<String>,
+    /// Use the vendor's internal endpoint (OSS `oss-<region>-internal`, COS `cos-internal`)
+    /// when --from is the bucket's own region, e.g. on an ECS or CVM instance there.
+    #[arg(long, env = "STOWAGE_INTERNAL", value_parser = BoolishValueParser::new())]
+    internal: bool,
+    /// Use the vendor's accelerated endpoint (S3 Transfer Acceleration, OSS/COS global
+    /// acceleration, Kodo's upload-<zone>) when --from is on another continent; acceleration
+    /// must be enabled on the bucket.
+    #[arg(long, env = "STOWAGE_ACCELERATE", value_parser = BoolishValueParser::new())]
+    accelerate: bool,
+    /// Time the candidate endpoints (one HEAD each) and use the fastest that answers; fail,
+    /// naming them, when none does. With --endpoint, checks that that endpoint answers.
+    #[arg(long, env = "STOWAGE_PROBE_ENDPOINTS", value_parser = BoolishValueParser::new())]
+    probe_endpoints: bool,
 }
 
 fn main() -> ExitCode {
     init_logging();
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,6 +163,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Parses the command line. `verify` has its own `--from` (where repairs come from), so
+/// there the shared uploader-region flag is spelled `--from-region`.
+fn parse_cli() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command().mut_subcommand("verify", |verify| {
+        verify.mut_arg("uploader_from", |arg| arg.long("from-region"))
+    });
+    Cli::from_arg_matches(&command.get_matches())
 }
 
 /// Our warnings, and only errors from the AWS SDK (which warns about absent config files).

@@ -15,7 +15,8 @@ use stowage_core::StorageUrl;
 use stowage_pipeline::{Event, Options, Status, Summary, Targets};
 
 use crate::StoreArgs;
-use crate::open::{join_key, open_bucket, open_place};
+use crate::notice::Notices;
+use crate::open::{join_key, open_place_placed, open_placed};
 use crate::output::human_size;
 
 #[derive(Debug, Args)]
@@ -95,8 +96,9 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 }
 
 pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
-    let (targets, prefix) = targets(&args).await?;
     let json = args.json;
+    let notices = crate::notice::Notices::new(json);
+    let (targets, prefix) = targets(&args, &notices).await?;
     let reporter = Arc::new(crate::progress::Reporter::new(json));
     let sink = reporter.clone();
     let opts = Options {
@@ -146,9 +148,13 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
     })
 }
 
-async fn targets(args: &UploadArgs) -> Result<(Targets, String)> {
+/// The primary and backup buckets; the cross-region warning for each is printed here,
+/// before anything is sent.
+async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, String)> {
     let dest = StorageUrl::parse(&args.dest)?;
-    let (primary, url_key) = open_place(&dest, &args.store, true).await?;
+    let (opened, url_key) = open_place_placed(&dest, &args.store, true).await?;
+    notices.opened(&dest, opened.placement.as_ref(), &args.store);
+    let primary = opened.store;
     let prefix = match dest.local_path() {
         // A local bucket's root may be named with --prefix below it.
         Some(_) => join_key(&url_key, &args.prefix),
@@ -156,11 +162,14 @@ async fn targets(args: &UploadArgs) -> Result<(Targets, String)> {
         None => bail!("give the prefix in the URL (s3://bucket/prefix) or with --prefix, not both"),
     };
     let backup = match &args.backup {
-        Some(b) => Some(
-            open_bucket(&StorageUrl::parse(b)?, &args.store, true)
+        Some(b) => {
+            let url = StorageUrl::parse(b)?;
+            let opened = open_placed(&url, &args.store, true)
                 .await
-                .context("opening the backup bucket")?,
-        ),
+                .context("opening the backup bucket")?;
+            notices.opened(&url, opened.placement.as_ref(), &args.store);
+            Some(opened.store)
+        }
         None => None,
     };
     Ok((Targets { primary, backup }, prefix))

@@ -10,4 +10,5 @@ mod doctor;
 mod endpoints;
 mod kodo;
 mod oss;
+mod select;
 mod tls;
