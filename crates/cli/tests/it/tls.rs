@@ -85,101 +85,79 @@ fn round_trip_over_tls(front: &TlsFront, target: Target) {
     ));
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// Puts a TLS front before `backend` and runs the round trip on `url` with `pairs` as flags.
+fn through_a_front(backend: &str, url: &str, pairs: &[(&str, &str)], secret: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .unwrap()
-}
-
-fn flags(endpoint: &str, pairs: &[(&str, &str)]) -> Vec<String> {
-    let mut out = vec!["--endpoint".to_string(), endpoint.to_string()];
+        .unwrap();
+    let front = rt.block_on(TlsFront::start(backend));
+    let mut flags = vec!["--endpoint".to_string(), front.url().to_string()];
     for (flag, value) in pairs {
-        out.push(flag.to_string());
-        out.push(value.to_string());
+        flags.extend([flag.to_string(), value.to_string()]);
     }
-    out
+    let target = Target {
+        url: url.into(),
+        flags,
+        secret: secret.into(),
+    };
+    round_trip_over_tls(&front, target);
 }
 
 #[test]
 fn s3_over_tls_with_a_private_ca() {
     let server = S3sServer::shared();
     server.create_bucket("cli-tls").unwrap();
-    let rt = runtime();
-    let front = rt.block_on(TlsFront::start(server.endpoint()));
-    let target = Target {
-        url: "s3://cli-tls".into(),
-        flags: flags(
-            front.url(),
-            &[
-                ("--access-key", server.access_key()),
-                ("--secret-key", server.secret_key()),
-            ],
-        ),
-        secret: server.secret_key().into(),
-    };
-    round_trip_over_tls(&front, target);
+    let keys = [
+        ("--access-key", server.access_key()),
+        ("--secret-key", server.secret_key()),
+    ];
+    through_a_front(
+        server.endpoint(),
+        "s3://cli-tls",
+        &keys,
+        server.secret_key(),
+    );
 }
 
 #[test]
 fn oss_over_tls_with_a_private_ca() {
     let server = OssEmulator::shared();
     server.create_bucket("cli-tls");
-    let rt = runtime();
-    let front = rt.block_on(TlsFront::start(server.endpoint()));
-    let target = Target {
-        url: "oss://cli-tls".into(),
-        flags: flags(
-            front.url(),
-            &[
-                ("--region", server.region()),
-                ("--access-key", server.access_key()),
-                ("--secret-key", server.secret_key()),
-            ],
-        ),
-        secret: server.secret_key().into(),
-    };
-    round_trip_over_tls(&front, target);
+    let flags = [
+        ("--region", server.region()),
+        ("--access-key", server.access_key()),
+        ("--secret-key", server.secret_key()),
+    ];
+    through_a_front(
+        server.endpoint(),
+        "oss://cli-tls",
+        &flags,
+        server.secret_key(),
+    );
 }
 
 #[test]
 fn cos_over_tls_with_a_private_ca() {
     let server = CosEmulator::shared();
     server.create_bucket("cli-tls-1250000000");
-    let rt = runtime();
-    let front = rt.block_on(TlsFront::start(server.endpoint()));
-    let target = Target {
-        url: "cos://cli-tls-1250000000".into(),
-        flags: flags(
-            front.url(),
-            &[
-                ("--region", server.region()),
-                ("--access-key", server.access_key()),
-                ("--secret-key", server.secret_key()),
-            ],
-        ),
-        secret: server.secret_key().into(),
-    };
-    round_trip_over_tls(&front, target);
+    let flags = [
+        ("--region", server.region()),
+        ("--access-key", server.access_key()),
+        ("--secret-key", server.secret_key()),
+    ];
+    let url = "cos://cli-tls-1250000000";
+    through_a_front(server.endpoint(), url, &flags, server.secret_key());
 }
 
 #[test]
 fn kodo_over_tls_with_a_private_ca() {
     let emu = KodoEmulator::start().unwrap();
     emu.create_bucket("cli-tls", "z0");
-    let rt = runtime();
-    let front = rt.block_on(TlsFront::start(emu.endpoint()));
-    let target = Target {
-        url: "kodo://cli-tls".into(),
-        flags: flags(
-            front.url(),
-            &[
-                ("--access-key", emu.access_key()),
-                ("--secret-key", emu.secret_key()),
-            ],
-        ),
-        secret: emu.secret_key().into(),
-    };
-    round_trip_over_tls(&front, target);
+    let keys = [
+        ("--access-key", emu.access_key()),
+        ("--secret-key", emu.secret_key()),
+    ];
+    through_a_front(emu.endpoint(), "kodo://cli-tls", &keys, emu.secret_key());
 }
