@@ -91,3 +91,49 @@ pub fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// Runs the binary for one vendor: its environment cleared, plus `env`.
+pub type Runner<'a> = &'a dyn Fn(&[&str], &[(&str, &str)]) -> Output;
+
+/// The sample recording copied up under `prefix_url` (ending in `/`) with `flags`, listed,
+/// one object's stored CRC-64 compared with `stowage checksum`'s, and copied back down with
+/// the settings from `env` only. Returns the sample's files.
+pub fn round_trip_with_flags_then_env(
+    stowage: Runner<'_>,
+    prefix_url: &str,
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> Vec<(String, Vec<u8>)> {
+    let with_flags = |args: &[&str]| {
+        let all: Vec<&str> = args.iter().chain(flags).copied().collect();
+        ok(stowage(&all, &[]))
+    };
+    let sample = sample_recording();
+    with_flags(&["cp", sample.to_str().unwrap(), prefix_url]);
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&with_flags(&["ls", "--json", prefix_url])).unwrap();
+    let local = files_in(&sample);
+    assert_eq!(listed.as_array().expect("array").len(), local.len());
+
+    let (name, bytes) = &local[0];
+    let object_url = format!("{prefix_url}{name}");
+    let stat: serde_json::Value =
+        serde_json::from_str(&with_flags(&["stat", "--json", &object_url])).unwrap();
+    assert_eq!(stat["size"], bytes.len());
+    let source = sample.join(name);
+    let sums = ok(stowage(
+        &["checksum", "--json", source.to_str().unwrap()],
+        &[],
+    ));
+    let sums: serde_json::Value = serde_json::from_str(sums.trim()).unwrap();
+    assert_eq!(stat["checksums"]["crc64ecma"], sums["crc64ecma"], "{stat}");
+
+    let back = tempfile::tempdir().unwrap();
+    ok(stowage(
+        &["cp", prefix_url, back.path().to_str().unwrap()],
+        env,
+    ));
+    assert_eq!(files_in(back.path()), local);
+    local
+}

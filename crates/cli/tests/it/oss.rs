@@ -3,8 +3,9 @@
 
 use std::process::Output;
 
-use crate::common::{files_in, ok, sample_recording, stowage_without};
-use serde_json::Value;
+use crate::common::{
+    files_in, ok, round_trip_with_flags_then_env, sample_recording, stowage_without,
+};
 use stowage_testkit::oss::OssEmulator;
 
 /// Variables of the outer environment the tests must not see.
@@ -40,57 +41,14 @@ fn cp_ls_stat_with_oss_urls() {
         "--secret-key",
         server.secret_key(),
     ];
-    let with = |args: &[&str]| -> Vec<String> {
-        args.iter().chain(&flags).map(|s| s.to_string()).collect()
-    };
-    let run = |args: Vec<String>| {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        ok(stowage(&refs, &[]))
-    };
-    let sample = sample_recording();
-    run(with(&[
-        "cp",
-        sample.to_str().unwrap(),
-        "oss://cli-oss/rec/",
-    ]));
-
-    let listed: Value =
-        serde_json::from_str(&run(with(&["ls", "--json", "oss://cli-oss/rec/"]))).unwrap();
-    let listed = listed.as_array().expect("array");
-    let local = files_in(&sample);
-    assert_eq!(listed.len(), local.len());
-
-    let (name, bytes) = &local[0];
-    let stat: Value = serde_json::from_str(&run(with(&[
-        "stat",
-        "--json",
-        &format!("oss://cli-oss/rec/{name}"),
-    ])))
-    .unwrap();
-    assert_eq!(stat["size"], bytes.len());
-    let sums: Value = serde_json::from_str(
-        ok(stowage(
-            &["checksum", "--json", sample.join(name).to_str().unwrap()],
-            &[],
-        ))
-        .trim(),
-    )
-    .unwrap();
-    assert_eq!(stat["checksums"]["crc64ecma"], sums["crc64ecma"], "{stat}");
-
     // Back out, with the credentials from the environment this time.
-    let back = tempfile::tempdir().unwrap();
     let env = [
         ("OSS_ACCESS_KEY_ID", server.access_key()),
         ("OSS_ACCESS_KEY_SECRET", server.secret_key()),
         ("OSS_ENDPOINT", server.endpoint()),
         ("OSS_REGION", server.region()),
     ];
-    ok(stowage(
-        &["cp", "oss://cli-oss/rec/", back.path().to_str().unwrap()],
-        &env,
-    ));
-    assert_eq!(files_in(back.path()), local);
+    round_trip_with_flags_then_env(&stowage, "oss://cli-oss/rec/", &flags, &env);
 }
 
 #[test]
