@@ -268,15 +268,7 @@ fn s3_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result<S
     if args.profile.is_some() {
         cfg.profile.clone_from(&args.profile);
     }
-    cfg.credentials = match (&args.access_key, &args.secret_key) {
-        (Some(ak), Some(sk)) => {
-            Some(Credentials::new(ak, sk).with_session_token(args.session_token.clone()))
-        }
-        (None, None) => None,
-        _ => bail!(
-            "--access-key and --secret-key go together: give both, or neither to use the environment or a profile"
-        ),
-    };
+    cfg.credentials = flag_credentials(args, || None, "the environment or a profile")?;
     if let Some(c) = chosen {
         apply_s3(&mut cfg, c);
     }
@@ -344,21 +336,16 @@ fn oss_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result<
         (Some(ep), false) => addressing_for(ep),
         (None, false) => Addressing::VirtualHosted,
     };
-    cfg.credentials = match (&args.access_key, &args.secret_key) {
-        // An STS token: --session-token, else the environment.
-        (Some(ak), Some(sk)) => {
-            let env_token = || {
-                OssConfig::credentials_from_env()
-                    .and_then(|c| c.session_token().map(str::to_string))
-            };
-            let token = args.session_token.clone().or_else(env_token);
-            Some(Credentials::new(ak, sk).with_session_token(token))
-        }
-        (None, None) => None,
-        _ => bail!(
-            "--access-key and --secret-key go together: give both, or neither to use OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET"
-        ),
+    let env_token = || {
+        OssConfig::credentials_from_env()?
+            .session_token()
+            .map(str::to_string)
     };
+    cfg.credentials = flag_credentials(
+        args,
+        env_token,
+        "OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET",
+    )?;
     if let Some(c) = chosen {
         apply_oss(&mut cfg, c);
     }
@@ -392,17 +379,31 @@ fn kodo_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result
         cfg.endpoint = Some(ep.clone());
         cfg.https = !ep.starts_with("http://");
     }
-    cfg.credentials = match (&args.access_key, &args.secret_key) {
-        (Some(ak), Some(sk)) => Some(Credentials::new(ak, sk)),
-        (None, None) => None,
-        _ => bail!(
-            "--access-key and --secret-key go together: give both, or neither to use QINIU_ACCESS_KEY and QINIU_SECRET_KEY"
-        ),
-    };
+    cfg.credentials = flag_credentials(args, || None, "QINIU_ACCESS_KEY and QINIU_SECRET_KEY")?;
     if let Some(c) = chosen {
         apply_kodo(&mut cfg, c);
     }
     Ok(cfg)
+}
+
+/// The key pair from `--access-key`/`--secret-key`, with `--session-token` (else
+/// `env_token()`, the vendor's variable), or `None` to let the adapter read the vendor's
+/// environment; one flag without the other is an error naming `fallback`.
+fn flag_credentials(
+    args: &StoreArgs,
+    env_token: impl FnOnce() -> Option<String>,
+    fallback: &str,
+) -> Result<Option<Credentials>> {
+    match (&args.access_key, &args.secret_key) {
+        (Some(ak), Some(sk)) => {
+            let token = args.session_token.clone().or_else(env_token);
+            Ok(Some(Credentials::new(ak, sk).with_session_token(token)))
+        }
+        (None, None) => Ok(None),
+        _ => bail!(
+            "--access-key and --secret-key go together: give both, or neither to use {fallback}"
+        ),
+    }
 }
 
 /// The private CA to trust besides the usual roots (`--ca-bundle`, `STOWAGE_CA_BUNDLE`).
@@ -461,19 +462,16 @@ fn cos_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result<
         (Some(_), false) => Cos::CustomDomain,
         (None, false) => Cos::VirtualHosted,
     };
-    cfg.credentials = match (&args.access_key, &args.secret_key) {
-        (Some(id), Some(key)) => {
-            let token = args.session_token.clone().or_else(|| {
-                CosConfig::credentials_from_env()
-                    .and_then(|c| c.session_token().map(str::to_string))
-            });
-            Some(Credentials::new(id, key).with_session_token(token))
-        }
-        (None, None) => None,
-        _ => bail!(
-            "--access-key and --secret-key go together (the SecretId and SecretKey): give both, or neither to use TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"
-        ),
+    let env_token = || {
+        CosConfig::credentials_from_env()?
+            .session_token()
+            .map(str::to_string)
     };
+    cfg.credentials = flag_credentials(
+        args,
+        env_token,
+        "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (the SecretId and SecretKey)",
+    )?;
     if let Some(c) = chosen {
         apply_cos(&mut cfg, c);
     }
