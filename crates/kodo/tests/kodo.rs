@@ -1,6 +1,12 @@
 //! The Kodo store on the Kodo emulator over real sockets: the conformance and credential
 //! suites, then what is Kodo's own: expired tokens, the wrong zone, zone discovery,
-//! qetags in listings, signed download URLs, and faults on resumable parts.
+//! qetags in listings, signed download URLs, and faults on resumable parts. Modules: the
+//! emulator's own rules (`emulator`), and Qiniu's official SDK against it (`sdk_crosscheck`).
+
+#[path = "kodo/emulator.rs"]
+mod emulator;
+#[path = "kodo/sdk_crosscheck.rs"]
+mod sdk_crosscheck;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
