@@ -402,13 +402,30 @@ fn cross_region_fix(req: &SelectRequest) -> String {
     )
 }
 
-/// A region of the bucket's vendor near the uploader, to suggest moving the bucket to.
+/// A region of the bucket's vendor near the uploader, to suggest moving the bucket to; one
+/// in another partition (AWS China) says that it needs its own account.
 fn suggestion(req: &SelectRequest) -> Option<String> {
-    // The same region id at the bucket's vendor (an AWS us-east-1 machine, OSS us-east-1).
+    let region = suggested_region(req)?;
+    let name = match &req.from {
+        // The same region id at the bucket's vendor (an AWS us-east-1 machine, OSS us-east-1).
+        Origin::Region { region: from, .. } if from.id == region.id => {
+            format!("{} {}", req.vendor, region.id)
+        }
+        _ => format!("{} {}, {}", req.vendor, region.id, region.name),
+    };
+    match &region.partition {
+        Some(p) if region.partition != req.region.partition => Some(format!(
+            "{name}; it is in the {p} partition, which needs a separate account and credentials"
+        )),
+        _ => Some(name),
+    }
+}
+
+fn suggested_region(req: &SelectRequest) -> Option<&'static Region> {
     if let Origin::Region { region, .. } = &req.from
         && let Ok(same) = req.vendor.region(&region.id)
     {
-        return Some(format!("{} {}", req.vendor, same.id));
+        return Some(same);
     }
     let geo = req.from.geography()?;
     req.vendor
@@ -416,7 +433,6 @@ fn suggestion(req: &SelectRequest) -> Option<String> {
         .regions
         .iter()
         .find(|r| r.geography == geo && r.verified && r.status.is_none())
-        .map(|r| format!("{} {}, {}", req.vendor, r.id, r.name))
 }
 
 fn acceleration_advice(req: &SelectRequest, far: bool, hosts: &Hosts) -> Vec<Advice> {

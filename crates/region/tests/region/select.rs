@@ -82,6 +82,26 @@ fn cross_region_carries_the_faq_warning_and_fix() {
     );
 }
 
+/// AWS China is another partition: moving the bucket there is no mere region change.
+#[test]
+fn a_suggested_region_in_another_partition_says_it_needs_its_own_account() {
+    let fix_for = |region: &str, from: &str| {
+        let s = select(&request(Vendor::S3, region, from)).unwrap();
+        let w = s.advice.iter().find(|a| a.level == Level::Warning).unwrap();
+        w.fix.clone().unwrap()
+    };
+    let fix = fix_for("us-east-1", "oss:cn-beijing");
+    assert!(
+        fix.contains("s3 cn-"),
+        "a China region near the uploader: {fix}"
+    );
+    assert!(fix.contains("aws-cn partition"), "{fix}");
+    assert!(fix.contains("separate account"), "{fix}");
+    // Within one partition nothing is added.
+    let fix = fix_for("us-east-1", "oss:eu-central-1");
+    assert!(!fix.contains("partition"), "{fix}");
+}
+
 #[test]
 fn acceleration_only_across_continents_and_when_enabled() {
     let mut req = request(Vendor::S3, "ap-southeast-1", "europe");
