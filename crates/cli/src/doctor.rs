@@ -467,23 +467,10 @@ pub fn bucket_name_problem(scheme: Scheme, name: &str) -> Option<String> {
 /// The local clock against the server's `Date`: SigV4 and OSS/COS signatures are refused
 /// beyond 15 minutes of skew, and a drifting clock gets there during a long recording.
 async fn clock(url: &StorageUrl, args: &StoreArgs) -> Option<Finding> {
-    let endpoint = match url.scheme {
-        Scheme::File => return None,
-        Scheme::S3 => args
-            .endpoint
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-            .unwrap_or_else(|| {
-                let region = args.region.as_deref().unwrap_or("us-east-1");
-                format!("https://s3.{region}.amazonaws.com")
-            }),
-        _ => args.endpoint.clone()?,
-    };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .ok()?;
+    let endpoint = clock_endpoint(url, args)?;
+    let ca = crate::open::ca_bundle(args).ok().flatten();
+    let builder = stowage_http::client::client_builder(ca.as_ref()).ok()?;
+    let client = builder.timeout(Duration::from_secs(10)).build().ok()?;
     let resp = match client.head(&endpoint).send().await {
         Ok(r) => r,
         Err(_) => {
@@ -515,6 +502,32 @@ async fn clock(url: &StorageUrl, args: &StoreArgs) -> Option<Finding> {
         Err(behind) => -behind.duration().as_secs_f64(),
     };
     Some(clock_verdict(skew))
+}
+
+/// Where to read the server's clock: the explicit endpoint, else (S3) the SDK's endpoint
+/// variables, else the vendor's public endpoint for the region from stowage-region's tables
+/// (S3 defaults to us-east-1; the others need --region).
+fn clock_endpoint(url: &StorageUrl, args: &StoreArgs) -> Option<String> {
+    if let Some(ep) = &args.endpoint {
+        return Some(ep.clone());
+    }
+    if url.scheme == Scheme::S3
+        && let Some(ep) = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+            .into_iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    {
+        return Some(ep);
+    }
+    let vendor = vendor_of(url.scheme)?;
+    let region_id = match (args.region.as_deref(), url.scheme) {
+        (Some(r), _) => r,
+        (None, Scheme::S3) => "us-east-1",
+        (None, _) => return None,
+    };
+    let region = vendor.region(region_id).ok()?;
+    let request = stowage_region::SelectRequest::new(vendor, region);
+    let selection = stowage_region::select::select(&request).ok()?;
+    selection.candidates.first().map(|c| c.url.clone())
 }
 
 /// Skew in seconds (local minus server; `Date` has one-second resolution).
@@ -737,6 +750,35 @@ mod tests {
         );
         assert!(bucket_name_problem(Scheme::Kodo, "rec-2026").is_none());
         assert!(bucket_name_problem(Scheme::Kodo, "a.b").is_some());
+    }
+
+    #[test]
+    fn the_clock_is_read_from_the_vendors_public_endpoint_without_an_explicit_one() {
+        let at = |url: &str, region: Option<&str>| {
+            let args = StoreArgs {
+                region: region.map(str::to_string),
+                ..StoreArgs::default()
+            };
+            clock_endpoint(&StorageUrl::parse(url).unwrap(), &args)
+        };
+        assert_eq!(
+            at("oss://rec/p", Some("cn-hangzhou")).as_deref(),
+            Some("https://oss-cn-hangzhou.aliyuncs.com")
+        );
+        assert_eq!(
+            at("cos://rec-1250000000/p", Some("ap-guangzhou")).as_deref(),
+            Some("https://cos.ap-guangzhou.myqcloud.com")
+        );
+        assert_eq!(at("oss://rec/p", None), None, "OSS needs a region");
+        assert_eq!(at("file:///tmp/x", None), None);
+        let explicit = StoreArgs {
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            ..StoreArgs::default()
+        };
+        assert_eq!(
+            clock_endpoint(&StorageUrl::parse("oss://rec/p").unwrap(), &explicit).as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
     }
 
     #[test]
