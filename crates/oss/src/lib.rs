@@ -296,6 +296,7 @@ impl ObjectStore for OssStore {
             verified_on_upload: vec![ChecksumAlgo::Md5, ChecksumAlgo::Crc64Ecma],
             returned_by_head: vec![ChecksumAlgo::Crc64Ecma],
             part_etag_is_md5: true,
+            signed_urls: true,
         }
     }
 
