@@ -6,11 +6,13 @@
 mod checksum_cmd;
 mod cp;
 mod doctor;
+mod duration;
 mod endpoints;
 mod inspect;
 mod open;
 mod output;
 mod playlist;
+mod presign;
 mod progress;
 mod upload;
 mod verify_cmd;
@@ -44,6 +46,8 @@ enum Command {
     Ls(inspect::LsArgs),
     /// Show one object's size, ETag, content type and stored checksums.
     Stat(inspect::StatArgs),
+    /// Print a time-limited download URL for one object (S3, OSS, COS, Kodo), like `aws s3 presign`.
+    Presign(presign::PresignArgs),
     /// Compute the checksums each vendor uses, in their wire forms.
     Checksum(checksum_cmd::ChecksumArgs),
     /// Validate, merge and locate HLS playlists.
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
             Command::Cp(args) => cp::run(args).await,
             Command::Ls(args) => inspect::ls(args).await,
             Command::Stat(args) => inspect::stat(args).await,
+            Command::Presign(args) => presign::run(args).await,
             Command::Checksum(args) => checksum_cmd::run(args).await,
             Command::Playlist(args) => playlist::run(args),
             Command::Doctor(args) => Ok(doctor::run(args).await),

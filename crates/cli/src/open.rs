@@ -129,11 +129,6 @@ fn oss_config(bucket: &str, args: &StoreArgs) -> Result<OssConfig> {
     Ok(cfg)
 }
 
-/// The Kodo store a kodo:// URL names, as its own type (for its signed download URLs).
-pub async fn open_kodo(url: &StorageUrl, args: &StoreArgs) -> Result<KodoStore> {
-    Ok(KodoStore::new(kodo_config(&url.bucket, args)?).await?)
-}
-
 /// Kodo: `--region` is the zone (asked from Qiniu when absent), `--endpoint` puts every
 /// host (up, rs, rsf, uc, io) at one URL, keys come from the flags or
 /// `QINIU_ACCESS_KEY`/`QINIU_SECRET_KEY`.
