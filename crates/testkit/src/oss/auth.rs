@@ -472,6 +472,53 @@ mod tests {
     }
 
     #[test]
+    fn parses_presigned_queries() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let v4 = pairs(&[
+            ("x-oss-signature-version", "OSS4-HMAC-SHA256"),
+            (
+                "x-oss-credential",
+                "ak/20231216/cn-hangzhou/oss/aliyun_v4_request",
+            ),
+            ("x-oss-date", "20231216T162057Z"),
+            ("x-oss-expires", "3600"),
+            ("x-oss-signature", "ff"),
+        ]);
+        let parsed = QueryAuth::parse(&v4).unwrap().unwrap();
+        assert_eq!(parsed.access_key(), "ak");
+        assert_eq!(parsed.token_param(), "x-oss-security-token");
+        assert!(
+            matches!(parsed, QueryAuth::V4 { expires: 3600, ref region, .. } if region == "cn-hangzhou")
+        );
+        let bad = pairs(&[("x-oss-signature", "ff"), ("x-oss-credential", "ak/x")]);
+        assert!(QueryAuth::parse(&bad).unwrap().is_err());
+        let v1 = pairs(&[
+            ("OSSAccessKeyId", "ak"),
+            ("Expires", "1702747257"),
+            ("Signature", "s="),
+        ]);
+        assert_eq!(
+            QueryAuth::parse(&v1).unwrap(),
+            Ok(QueryAuth::V1 {
+                access_key: "ak".into(),
+                expires_at: 1702747257,
+                signature: "s=".into()
+            })
+        );
+        assert_eq!(QueryAuth::parse(&pairs(&[("uploads", "")])), None);
+        assert_eq!(
+            query_without_signature(
+                "a=1&x-oss-signature=ff&x-oss-signature-version=OSS4-HMAC-SHA256"
+            ),
+            "a=1&x-oss-signature-version=OSS4-HMAC-SHA256"
+        );
+    }
+
+    #[test]
     fn parses_both_authorization_forms() {
         let v4 = Authorization::parse(
             "OSS4-HMAC-SHA256 Credential=ak/20231216/cn-hangzhou/oss/aliyun_v4_request,AdditionalHeaders=abc;zabc,Signature=ff",
