@@ -110,12 +110,15 @@ async fn tampered_urls_are_signature_mismatches() {
     let (window, _) = rest.split_once('&').unwrap();
     let (start, end) = window.split_once(';').unwrap();
     let later = format!("{start};{}", end.parse::<i64>().unwrap() + 3600);
+    let (_, signature) = url.split_once("q-signature=").unwrap();
+    let forged = url.replace(signature, &"0".repeat(40));
     for bad in [
         url.replace("rec/sid_cname%201%2B2.m3u8", "rec/other.ts"),
         url.replace(
             &format!("q-sign-time={window}"),
             &format!("q-sign-time={later}"),
         ),
+        forged,
     ] {
         assert_ne!(bad, url);
         let (status, body) = fetch(&bad).await;

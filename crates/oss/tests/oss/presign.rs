@@ -141,13 +141,27 @@ async fn tampered_urls_are_signature_mismatches() {
                 .replace("OSSAccessKeyId=", "x=1&OSSAccessKeyId=")
                 .replace("Expires=", "Expires=1"),
         };
-        for bad in [other_key, longer] {
+        let forged = forge_signature(&url, "x-oss-signature=", "Signature=");
+        for bad in [other_key, longer, forged] {
             assert_ne!(bad, url);
             let (status, body) = fetch(&bad).await;
             assert_eq!(status, 403, "{signing:?} {bad}: {body}");
             assert!(body.contains("SignatureDoesNotMatch"), "{body}");
         }
     }
+}
+
+/// The URL with the first character of its signature (after `v4` or else `v1`) changed.
+fn forge_signature(url: &str, v4: &str, v1: &str) -> String {
+    let at = url
+        .find(&format!("&{v4}"))
+        .map(|i| i + 1 + v4.len())
+        .or_else(|| url.find(&format!("&{v1}")).map(|i| i + 1 + v1.len()))
+        .expect("a signature parameter");
+    let mut out = url.to_string();
+    let replacement = if &url[at..at + 1] == "A" { "B" } else { "A" };
+    out.replace_range(at..at + 1, replacement);
+    out
 }
 
 #[tokio::test]
