@@ -166,29 +166,6 @@ impl Bucket {
 }
 
 impl Bucket {
-    /// A presigned GetObject URL (SigV4 in the query), built by the SDK with this client's
-    /// endpoint, addressing style and region; no request is sent.
-    async fn signed_get_url(&self, key: &str, expires: Duration) -> Result<String> {
-        let name = format!("s3://{}", self.bucket);
-        stowage_core::check_signed_url_expiry(
-            &name,
-            expires,
-            Some(stowage_core::MAX_SIGNED_URL_EXPIRY),
-        )?;
-        let config = PresigningConfig::expires_in(expires).map_err(|e| {
-            Error::invalid_input(format!("cannot presign for {} s: {e}", expires.as_secs()))
-        })?;
-        let presigned = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .presigned(config)
-            .await
-            .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
-        Ok(presigned.uri().to_string())
-    }
-
     /// Asks `HeadBucket` for the bucket's region. S3 sends `x-amz-bucket-region` on the
     /// answer whatever its status (200, or 301/400/403 when signed for the wrong region or
     /// without access), so a refusal that names the region still answers the question.
@@ -358,6 +335,28 @@ fn check_stored(
 impl ObjectStore for Bucket {
     fn name(&self) -> String {
         format!("s3://{}", self.bucket)
+    }
+
+    /// A presigned GetObject URL (SigV4 in the query), built by the SDK with this client's
+    /// endpoint, addressing style and region; no request is sent.
+    async fn signed_get_url(&self, key: &str, expires: Duration) -> Result<String> {
+        stowage_core::check_signed_url_expiry(
+            &self.name(),
+            expires,
+            Some(stowage_core::MAX_SIGNED_URL_EXPIRY),
+        )?;
+        let config = PresigningConfig::expires_in(expires).map_err(|e| {
+            Error::invalid_input(format!("cannot presign for {} s: {e}", expires.as_secs()))
+        })?;
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
+        Ok(presigned.uri().to_string())
     }
 
     fn capabilities(&self) -> Capabilities {
