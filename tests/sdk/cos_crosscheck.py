@@ -22,6 +22,11 @@ What it does:
      and download_file with EnableCRC for ranged, CRC-checked downloads); lists with marker
      paging; head_bucket names the region.
   5. A wrong SecretKey must be refused with SignatureDoesNotMatch.
+  6. Presigned GETs: the SDK's get_presigned_download_url for its object (real COS host
+     names), fetched with plain HTTP (urllib, no credentials, sent to the emulator with the
+     URL's host in Host, as DNS would route it), serves its bytes; the same URL for another key is refused with
+     SignatureDoesNotMatch. Stowage's presigned URL (COS_XC_STOWAGE_PRESIGNED,
+     "key=crc64=url") serves the object's bytes too.
 
 The last line of output is JSON: {"ok": bool, "checks": [...], "sdk_objects": {key: crc}}.
 Exit status: 0 all checks passed, 1 a check failed, 3 the SDK is not installed.
@@ -30,6 +35,9 @@ Exit status: 0 all checks passed, 1 a check failed, 3 the SDK is not installed.
 import json
 import os
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 
 try:
     import crcmod
@@ -73,6 +81,43 @@ def client(secret: str) -> CosS3Client:
         Port=int(os.environ["COS_XC_PORT"]),
     )
     return CosS3Client(cfg, retry=1)
+
+
+def plain_get(url: str):
+    """(status, body) of a GET without credentials. The URL names the bucket's COS host;
+    it is sent to the emulator (COS_XC_IP:COS_XC_PORT) with that host in Host, as DNS
+    would route it."""
+    parts = urllib.parse.urlsplit(url)
+    local = f"{os.environ['COS_XC_IP']}:{os.environ['COS_XC_PORT']}"
+    req = urllib.request.Request(parts._replace(netloc=local).geturl(), headers={"Host": parts.netloc})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def presign_checks(check, bucket: str, key: str, want: int):
+    # Without IP/Port: the URL, and the host it signs, are the bucket's real COS host.
+    cfg = CosConfig(
+        Region=os.environ["COS_XC_REGION"],
+        SecretId=os.environ["COS_XC_SECRET_ID"],
+        SecretKey=os.environ["COS_XC_SECRET_KEY"],
+        Scheme="http",
+    )
+    url = CosS3Client(cfg).get_presigned_download_url(Bucket=bucket, Key=key, Expired=600)
+    status, body = plain_get(url)
+    check("sdk presigned url fetched", status == 200 and crc64(body) == want, f"HTTP {status} {body[:300]!r}")
+    other = url.replace(key.split("/")[-1], "no-such-object.ts", 1)
+    status, body = plain_get(other)
+    check("sdk presigned url for another key refused",
+          status == 403 and b"SignatureDoesNotMatch" in body, f"HTTP {status}")
+    stowage = os.environ.get("COS_XC_STOWAGE_PRESIGNED", "")
+    if stowage:
+        key, crc, url = stowage.split("=", 2)
+        status, body = plain_get(url)
+        check(f"stowage presigned url for {key} fetched",
+              status == 200 and crc64(body) == int(crc), f"HTTP {status} {body[:300]!r}")
 
 
 def main() -> int:
@@ -168,6 +213,9 @@ def main() -> int:
     except CosServiceError as e:
         check("sdk wrong secret refused", e.get_error_code() == "SignatureDoesNotMatch"
               and e.get_status_code() == 403, e.get_error_code())
+
+    # 6. presigned URLs, both ways
+    presign_checks(check, bucket, "sdk/small.ts", crc64(small))
 
     ok = all(c["ok"] for c in checks)
     print(json.dumps({"ok": ok, "checks": checks, "sdk_objects": sdk_objects}))

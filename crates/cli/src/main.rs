@@ -6,6 +6,7 @@
 mod checksum_cmd;
 mod cp;
 mod doctor;
+mod duration;
 mod endpoints;
 mod inspect;
 mod notice;
@@ -13,6 +14,7 @@ mod open;
 mod output;
 mod placement;
 mod playlist;
+mod presign;
 mod progress;
 mod upload;
 mod verify_cmd;
@@ -47,6 +49,8 @@ enum Command {
     Ls(inspect::LsArgs),
     /// Show one object's size, ETag, content type and stored checksums.
     Stat(inspect::StatArgs),
+    /// Print a time-limited download URL for one object (S3, OSS, COS, Kodo), like `aws s3 presign`.
+    Presign(presign::PresignArgs),
     /// Compute the checksums each vendor uses, in their wire forms.
     Checksum(checksum_cmd::ChecksumArgs),
     /// Validate, merge and locate HLS playlists.
@@ -150,6 +154,7 @@ fn main() -> ExitCode {
             Command::Cp(args) => cp::run(args).await,
             Command::Ls(args) => inspect::ls(args).await,
             Command::Stat(args) => inspect::stat(args).await,
+            Command::Presign(args) => presign::run(args).await,
             Command::Checksum(args) => checksum_cmd::run(args).await,
             Command::Playlist(args) => playlist::run(args),
             Command::Doctor(args) => Ok(doctor::run(args).await),

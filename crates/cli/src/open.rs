@@ -363,11 +363,6 @@ fn apply_oss(cfg: &mut OssConfig, chosen: Chosen) {
     }
 }
 
-/// The Kodo store a kodo:// URL names, as its own type (for its signed download URLs).
-pub async fn open_kodo(url: &StorageUrl, args: &StoreArgs) -> Result<KodoStore> {
-    Ok(KodoStore::new(kodo_config(&url.bucket, args, None)?).await?)
-}
-
 /// Kodo: `--region` is the zone (asked from Qiniu when absent), `--endpoint` puts every
 /// host (up, rs, rsf, uc, io) at one URL, keys come from the flags or
 /// `QINIU_ACCESS_KEY`/`QINIU_SECRET_KEY`.

@@ -15,6 +15,7 @@ use stowage_core::StorageUrl;
 use stowage_pipeline::{Event, Options, Status, Summary, Targets};
 
 use crate::StoreArgs;
+use crate::duration::parse_duration;
 use crate::notice::Notices;
 use crate::open::{join_key, open_place_placed, open_placed};
 use crate::output::human_size;
@@ -74,25 +75,6 @@ pub struct UploadArgs {
     json: bool,
     #[command(flatten)]
     store: StoreArgs,
-}
-
-/// `90s`, `10m`, `2h`, or plain seconds.
-fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    let (num, unit) = s.trim().split_at(
-        s.trim()
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.trim().len()),
-    );
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 90s, 10m or 2h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("unknown unit `{unit}` in `{s}`; use s, m or h")),
-    };
-    Ok(Duration::from_secs_f64(secs))
 }
 
 pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {

@@ -65,8 +65,9 @@ pub struct VerifyArgs {
     /// printed), checking status, Content-Type and CORS.
     #[arg(long, value_name = "URL")]
     playback_base: Option<String>,
-    /// Check playback through the bucket's own signed download URLs instead (Kodo private
-    /// buckets: each object gets its `e=…&token=…`).
+    /// Check playback through the bucket's own signed download URLs instead, for private
+    /// buckets: S3, OSS and COS presigned URLs, Kodo's `e=…&token=…` (each object its own,
+    /// valid for an hour).
     #[arg(long, conflicts_with = "playback_base")]
     playback_signed: bool,
     /// The web page origin the player runs on, for the CORS check.
@@ -220,17 +221,18 @@ async fn finish(
 }
 
 /// The playback check asked for: through `--playback-base`, or through the bucket's own
-/// signed download URLs (`--playback-signed`, Kodo's private buckets).
+/// signed download URLs (`--playback-signed`: S3/OSS/COS presigned URLs, Kodo private URLs).
 async fn playback_check(args: &VerifyArgs) -> Result<Option<PlaybackCheck>> {
     let signer: Option<Arc<dyn UrlSigner>> = if args.playback_signed {
         let url = StorageUrl::parse(&args.url)?;
-        if url.scheme != stowage_core::Scheme::Kodo {
+        let store = open_bucket(&url, &args.store, false).await?;
+        if !store.capabilities().signed_urls {
             bail!(
-                "--playback-signed works with kodo:// buckets (private download URLs); for S3, OSS and COS pass --playback-base with the bucket's public or CDN URL"
+                "--playback-signed needs signed download URLs, which {} does not have: pass --playback-base with the URL the bucket (or directory) is served at",
+                store.name()
             );
         }
-        let store = crate::open::open_kodo(&url, &args.store).await?;
-        Some(Arc::new(KodoSigner(store)))
+        Some(Arc::new(StoreSigner(store)))
     } else {
         None
     };
@@ -244,15 +246,17 @@ async fn playback_check(args: &VerifyArgs) -> Result<Option<PlaybackCheck>> {
     })
 }
 
-/// Kodo private download URLs, valid for an hour.
-struct KodoSigner(stowage_kodo::KodoStore);
+/// How long each signed URL of the playback check lives: the check takes seconds, and a
+/// URL that leaks from a report is dead soon after.
+const PLAYBACK_URL_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Each object's signed download URL from its store ([`ObjectStore::signed_get_url`]).
+struct StoreSigner(Arc<dyn ObjectStore>);
 
 #[async_trait::async_trait]
-impl UrlSigner for KodoSigner {
+impl UrlSigner for StoreSigner {
     async fn signed_url(&self, key: &str) -> stowage_core::Result<String> {
-        self.0
-            .private_url(key, std::time::Duration::from_secs(3600))
-            .await
+        self.0.signed_get_url(key, PLAYBACK_URL_TTL).await
     }
 }
 

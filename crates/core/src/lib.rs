@@ -21,7 +21,7 @@ pub use checksum::{ChecksumAlgo, Checksums, Hasher};
 pub use credentials::Credentials;
 pub use error::{Error, ErrorKind, Result};
 pub use store::{
-    Capabilities, GetResult, ListPage, ListRequest, MultipartUpload, ObjectMeta, ObjectStore,
-    PartInfo, PutBody, PutOptions,
+    Capabilities, GetResult, ListPage, ListRequest, MAX_SIGNED_URL_EXPIRY, MultipartUpload,
+    ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, check_signed_url_expiry,
 };
 pub use url::{Scheme, StorageUrl};

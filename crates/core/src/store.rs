@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -260,6 +261,8 @@ pub struct Capabilities {
     pub returned_by_head: Vec<ChecksumAlgo>,
     /// Whether a part's ETag is the MD5 of its bytes (lets resume skip parts safely).
     pub part_etag_is_md5: bool,
+    /// Whether [`ObjectStore::signed_get_url`] gives time-limited download URLs.
+    pub signed_urls: bool,
 }
 
 /// A bucket (or a local directory acting as one).
@@ -316,6 +319,18 @@ pub trait ObjectStore: Send + Sync + fmt::Debug + 'static {
         Ok(None)
     }
 
+    /// A URL anyone can GET `key` with, without credentials, until `expires` from now
+    /// (S3's presigned URL, OSS's and COS's query-string signatures, Kodo's private URL).
+    /// The URL carries a signature, never the secret key. Stores without signed URLs (a
+    /// local directory) answer [`ErrorKind::Unsupported`].
+    async fn signed_get_url(&self, key: &str, expires: Duration) -> Result<String> {
+        let _ = (key, expires);
+        Err(Error::unsupported(format!(
+            "{} has no signed download URLs (only S3, OSS, COS and Kodo buckets do)",
+            self.name()
+        )))
+    }
+
     /// In-progress uploads under `prefix`.
     async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
         let _ = prefix;
@@ -342,5 +357,113 @@ impl dyn ObjectStore {
                 None => return Ok(out),
             }
         }
+    }
+}
+
+/// The longest lifetime S3 and OSS V4 accept for a signed URL: 7 days.
+pub const MAX_SIGNED_URL_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Refuses a signed-URL lifetime of zero or above `max` (when the vendor has one), naming
+/// the limit, before anything is signed.
+pub fn check_signed_url_expiry(
+    store: &str,
+    expires: Duration,
+    max: Option<Duration>,
+) -> Result<()> {
+    if expires.as_secs() == 0 {
+        return Err(Error::invalid_input(format!(
+            "a signed URL for {store} must live at least one second: pass a longer expiry (e.g. 1h)"
+        )));
+    }
+    match max {
+        Some(max) if expires > max => Err(Error::invalid_input(format!(
+            "{store} signs URLs for at most {} s ({} days), not {} s: pass a shorter expiry",
+            max.as_secs(),
+            max.as_secs() / 86_400,
+            expires.as_secs()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod signed_url_tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Bare;
+
+    #[async_trait]
+    impl ObjectStore for Bare {
+        fn name(&self) -> String {
+            "file:///srv/rec".into()
+        }
+        fn capabilities(&self) -> Capabilities {
+            unimplemented!()
+        }
+        async fn put(&self, _: &str, _: PutBody, _: &PutOptions) -> Result<ObjectMeta> {
+            unimplemented!()
+        }
+        async fn head(&self, _: &str) -> Result<ObjectMeta> {
+            unimplemented!()
+        }
+        async fn get(&self, _: &str, _: Option<Range<u64>>) -> Result<GetResult> {
+            unimplemented!()
+        }
+        async fn list(&self, _: &ListRequest) -> Result<ListPage> {
+            unimplemented!()
+        }
+        async fn delete(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn create_multipart(&self, _: &str, _: &PutOptions) -> Result<MultipartUpload> {
+            unimplemented!()
+        }
+        async fn upload_part(&self, _: &MultipartUpload, _: u32, _: PutBody) -> Result<PartInfo> {
+            unimplemented!()
+        }
+        async fn list_parts(&self, _: &MultipartUpload) -> Result<Vec<PartInfo>> {
+            unimplemented!()
+        }
+        async fn complete_multipart(
+            &self,
+            _: &MultipartUpload,
+            _: &[PartInfo],
+        ) -> Result<ObjectMeta> {
+            unimplemented!()
+        }
+        async fn abort_multipart(&self, _: &MultipartUpload) -> Result<()> {
+            unimplemented!()
+        }
+    }
+
+    #[tokio::test]
+    async fn default_signed_url_is_unsupported_and_names_the_store() {
+        let store: &dyn ObjectStore = &Bare;
+        let e = store
+            .signed_get_url("a.m3u8", Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Unsupported);
+        assert!(e.to_string().contains("file:///srv/rec"), "{e}");
+    }
+
+    #[test]
+    fn expiry_limits_name_the_limit() {
+        let week = Some(MAX_SIGNED_URL_EXPIRY);
+        assert!(check_signed_url_expiry("s3://b", MAX_SIGNED_URL_EXPIRY, week).is_ok());
+        let e = check_signed_url_expiry(
+            "s3://b",
+            MAX_SIGNED_URL_EXPIRY + Duration::from_secs(1),
+            week,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("at most 604800 s (7 days)"), "{e}");
+        let e = check_signed_url_expiry("s3://b", Duration::ZERO, None).unwrap_err();
+        assert!(e.to_string().contains("at least one second"), "{e}");
+        assert!(
+            check_signed_url_expiry("kodo://b", Duration::from_secs(30 * 86_400), None).is_ok()
+        );
     }
 }

@@ -330,6 +330,18 @@ impl ObjectStore for CosStore {
         format!("cos://{}", self.bucket)
     }
 
+    /// A GET URL signed in its query (COS documents no upper limit on its lifetime),
+    /// addressed like every request of this store (its host, accelerate host, custom
+    /// domain or path style, and the `.tencentcos.cn` twin once switched to it).
+    async fn signed_get_url(&self, key: &str, expires: Duration) -> Result<String> {
+        stowage_core::check_signed_url_expiry(&self.name(), expires, None)?;
+        let url = self.url(&Call::new(reqwest::Method::GET, Some(key)));
+        self.signer
+            .presign_get(&url, expires)
+            .await
+            .map_err(|e| e.with_key(key))
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             multipart: true,
@@ -341,6 +353,7 @@ impl ObjectStore for CosStore {
             verified_on_upload: vec![ChecksumAlgo::Md5, ChecksumAlgo::Crc64Ecma],
             returned_by_head: vec![ChecksumAlgo::Crc64Ecma],
             part_etag_is_md5: true,
+            signed_urls: true,
         }
     }
 

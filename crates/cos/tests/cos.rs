@@ -13,6 +13,9 @@ use stowage_testkit::adapter_tests::unique_name;
 use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
 use stowage_testkit::cos::{CosEmulator, DEFAULT_APPID, DEFAULT_REGION};
 
+#[path = "cos/presign.rs"]
+mod presign;
+
 fn unique_bucket(tag: &str) -> String {
     format!("{}-{DEFAULT_APPID}", unique_name(tag))
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use stowage_core::Credentials;
+use stowage_core::{Credentials, ObjectStore};
 use stowage_cos::{Addressing, CosConfig, CosStore};
 use stowage_testkit::adapter_tests::{
     SdkScript, assert_wrong_secret_refused, check_sdk_result, run_sdk_script, upload_with_stowage,
@@ -30,8 +30,14 @@ fn store(server: &CosEmulator, secret: &str) -> CosStore {
     CosStore::new(cfg).expect("store")
 }
 
-fn script<'a>(server: &CosEmulator, objects: &str, scratch: &std::path::Path) -> SdkScript<'a> {
+fn script<'a>(
+    server: &CosEmulator,
+    objects: &str,
+    presigned: &str,
+    scratch: &std::path::Path,
+) -> SdkScript<'a> {
     let env = vec![
+        ("COS_XC_STOWAGE_PRESIGNED", presigned.to_string()),
         ("COS_XC_IP", server.addr().ip().to_string()),
         ("COS_XC_PORT", server.addr().port().to_string()),
         ("COS_XC_REGION", server.region().to_string()),
@@ -48,6 +54,18 @@ fn script<'a>(server: &CosEmulator, objects: &str, scratch: &std::path::Path) ->
     }
 }
 
+/// `key=crc64=url`: Stowage's presigned URL for the first object it uploaded, on the
+/// bucket's real COS host name (the script sends it to the emulator with that Host).
+async fn presigned_first(s: &CosStore, objects: &str) -> String {
+    let first = objects.split(',').next().expect("an object");
+    let (key, _) = first.rsplit_once('=').expect("key=crc");
+    let url = s
+        .signed_get_url(key, std::time::Duration::from_secs(600))
+        .await
+        .expect("presign");
+    format!("{first}={url}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_sdk_and_stowage_agree_through_the_emulator() {
     let server = CosEmulator::start().expect("emulator");
@@ -56,9 +74,12 @@ async fn official_sdk_and_stowage_agree_through_the_emulator() {
     let s = Arc::new(store(&server, server.secret_key()));
     let objects = upload_with_stowage(s.as_ref(), scratch.path(), 1 << 20, 3).await;
 
-    let result = run_sdk_script(&script(&server, &objects, scratch.path()));
-    // Stowage reads what the SDK uploaded, and checks the CRC-64 the SDK computed.
-    check_sdk_result(s.as_ref(), &result, 20, 3).await;
+    let presigned = presigned_first(&s, &objects).await;
+
+    let result = run_sdk_script(&script(&server, &objects, &presigned, scratch.path()));
+    // Stowage reads what the SDK uploaded, and checks the CRC-64 the SDK computed; the
+    // SDK fetched Stowage's presigned URL and the emulator accepted the SDK's.
+    check_sdk_result(s.as_ref(), &result, 23, 3).await;
 
     // The same wrong secret is refused for Stowage too.
     let wrong = "wrong-secret-for-crosscheck";

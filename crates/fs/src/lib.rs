@@ -368,6 +368,7 @@ impl ObjectStore for FsStore {
             verified_on_upload: ChecksumAlgo::ALL.to_vec(),
             returned_by_head: ChecksumAlgo::ALL.to_vec(),
             part_etag_is_md5: true,
+            signed_urls: false,
         }
     }
 

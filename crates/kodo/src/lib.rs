@@ -451,6 +451,12 @@ impl ObjectStore for KodoStore {
         self.bucket_zone().await.map(Some)
     }
 
+    /// The private download URL ([`KodoStore::private_url`]); Kodo sets no upper limit.
+    async fn signed_get_url(&self, key: &str, expires: Duration) -> Result<String> {
+        stowage_core::check_signed_url_expiry(&self.name(), expires, None)?;
+        self.private_url(key, expires).await
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             multipart: true,
@@ -468,6 +474,7 @@ impl ObjectStore for KodoStore {
             returned_by_head: vec![ChecksumAlgo::Qetag, ChecksumAlgo::Md5],
             // A part's etag is its qetag, listed by ListParts; resume compares that.
             part_etag_is_md5: false,
+            signed_urls: true,
         }
     }
 

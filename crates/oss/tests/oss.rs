@@ -11,6 +11,9 @@ use stowage_testkit::adapter_tests::unique_name;
 use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
 use stowage_testkit::oss::OssEmulator;
 
+#[path = "oss/presign.rs"]
+mod presign;
+
 fn unique_bucket(tag: &str) -> String {
     unique_name(tag)
 }

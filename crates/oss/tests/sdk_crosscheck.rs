@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use stowage_core::Credentials;
+use stowage_core::{Credentials, ObjectStore};
 use stowage_oss::{Addressing, OssConfig, OssStore};
 use stowage_testkit::adapter_tests::{
     SdkScript, assert_wrong_secret_refused, check_sdk_result, run_sdk_script, upload_with_stowage,
@@ -24,8 +24,14 @@ fn store(server: &OssEmulator, secret: &str) -> OssStore {
     OssStore::new(cfg).expect("store")
 }
 
-fn script<'a>(server: &OssEmulator, objects: &str, scratch: &std::path::Path) -> SdkScript<'a> {
+fn script<'a>(
+    server: &OssEmulator,
+    objects: &str,
+    presigned: &str,
+    scratch: &std::path::Path,
+) -> SdkScript<'a> {
     let env = vec![
+        ("OSS_XC_STOWAGE_PRESIGNED", presigned.to_string()),
         ("OSS_XC_ENDPOINT", server.endpoint().to_string()),
         ("OSS_XC_REGION", server.region().to_string()),
         ("OSS_XC_BUCKET", BUCKET.to_string()),
@@ -41,6 +47,17 @@ fn script<'a>(server: &OssEmulator, objects: &str, scratch: &std::path::Path) ->
     }
 }
 
+/// `key=crc64=url`: Stowage's presigned URL for the first object it uploaded.
+async fn presigned_first(s: &OssStore, objects: &str) -> String {
+    let first = objects.split(',').next().expect("an object");
+    let (key, _) = first.rsplit_once('=').expect("key=crc");
+    let url = s
+        .signed_get_url(key, std::time::Duration::from_secs(600))
+        .await
+        .expect("presign");
+    format!("{first}={url}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_sdk_and_stowage_agree_through_the_emulator() {
     let server = OssEmulator::start().expect("emulator");
@@ -49,9 +66,12 @@ async fn official_sdk_and_stowage_agree_through_the_emulator() {
     let s = Arc::new(store(&server, server.secret_key()));
     let objects = upload_with_stowage(s.as_ref(), scratch.path(), 200 * 1024, 5).await;
 
-    let result = run_sdk_script(&script(&server, &objects, scratch.path()));
-    // Stowage reads what the SDK uploaded, and checks the CRC-64 the SDK computed.
-    check_sdk_result(s.as_ref(), &result, 12, 2).await;
+    let presigned = presigned_first(s.as_ref(), &objects).await;
+
+    let result = run_sdk_script(&script(&server, &objects, &presigned, scratch.path()));
+    // Stowage reads what the SDK uploaded, and checks the CRC-64 the SDK computed; the
+    // SDK fetched Stowage's presigned URL and Stowage's emulator served the SDK's.
+    check_sdk_result(s.as_ref(), &result, 17, 2).await;
 
     // The same wrong secret is refused for Stowage too.
     let wrong = "wrong-secret-for-crosscheck";

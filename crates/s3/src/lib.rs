@@ -22,6 +22,7 @@ use aws_sdk_s3::config::{
     BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
     retry::RetryConfig, timeout::TimeoutConfig,
 };
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, DateTime, Length};
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
@@ -347,6 +348,28 @@ impl ObjectStore for Bucket {
         format!("s3://{}", self.bucket)
     }
 
+    /// A presigned GetObject URL (SigV4 in the query), built by the SDK with this client's
+    /// endpoint, addressing style and region; no request is sent.
+    async fn signed_get_url(&self, key: &str, expires: Duration) -> Result<String> {
+        stowage_core::check_signed_url_expiry(
+            &self.name(),
+            expires,
+            Some(stowage_core::MAX_SIGNED_URL_EXPIRY),
+        )?;
+        let config = PresigningConfig::expires_in(expires).map_err(|e| {
+            Error::invalid_input(format!("cannot presign for {} s: {e}", expires.as_secs()))
+        })?;
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
+        Ok(presigned.uri().to_string())
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             multipart: true,
@@ -358,6 +381,7 @@ impl ObjectStore for Bucket {
             verified_on_upload: self.integrity.algos().to_vec(),
             returned_by_head: vec![ChecksumAlgo::Crc64Nvme],
             part_etag_is_md5: true,
+            signed_urls: true,
         }
     }
 
@@ -926,6 +950,12 @@ impl ObjectStore for S3Store {
 
     async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
         follow!(self, |b| b.list_multipart_uploads(prefix))
+    }
+
+    /// Presigned for the region requests go to now (after a followed redirect, the
+    /// bucket's own).
+    async fn signed_get_url(&self, key: &str, expires: Duration) -> Result<String> {
+        self.bucket_now().signed_get_url(key, expires).await
     }
 
     /// `HeadBucket`'s `x-amz-bucket-region`; not followed, since the answer is the point.

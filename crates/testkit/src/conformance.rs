@@ -91,7 +91,8 @@ macro_rules! conformance_suite {
             list_pages_beyond_1000, range_get, checksums_match_local, content_types_by_extension,
             multipart_large_with_part_retry, multipart_resume_from_listed_parts,
             abort_leaves_no_upload, not_found_is_typed, missing_bucket_is_typed,
-            missing_local_file_is_invalid_input, truncated_local_file_is_caught);
+            missing_local_file_is_invalid_input, truncated_local_file_is_caught,
+            signed_url_matches_capability);
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
         $(
@@ -102,6 +103,33 @@ macro_rules! conformance_suite {
             }
         )*
     };
+}
+
+/// A store declaring `signed_urls` gives a URL that serves the object to a client without
+/// credentials; a store that does not answers `Unsupported`, naming itself.
+pub async fn signed_url_matches_capability(h: &Harness) {
+    let s = h.store.as_ref();
+    let key = "rec/signed a+b.ts";
+    let data = Bytes::from_static(b"\x47 signed bytes");
+    s.put(key, PutBody::Bytes(data.clone()), &PutOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("put: {e}"));
+    let signed = s
+        .signed_get_url(key, std::time::Duration::from_secs(300))
+        .await;
+    if !s.capabilities().signed_urls {
+        let e = signed.expect_err("no signed URLs declared, yet one was given");
+        assert_eq!(e.kind(), &ErrorKind::Unsupported, "{e}");
+        assert!(e.to_string().contains(&s.name()), "{e}");
+        return;
+    }
+    let url = signed.unwrap_or_else(|e| panic!("signed_get_url: {e}"));
+    let reply = reqwest::get(&url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert_eq!(reply.status().as_u16(), 200, "GET {url}");
+    let body = reply.bytes().await.unwrap_or_else(|e| panic!("body: {e}"));
+    assert_eq!(body, data, "the signed URL served other bytes");
 }
 
 /// Credential behaviours, for stores that sign requests.

@@ -138,6 +138,9 @@ impl ObjectStore for FaultyStore {
     async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
         self.inner.abort_multipart(upload).await
     }
+    async fn signed_get_url(&self, key: &str, expires: std::time::Duration) -> Result<String> {
+        self.inner.signed_get_url(key, expires).await
+    }
     async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
         self.inner.list_multipart_uploads(prefix).await
     }

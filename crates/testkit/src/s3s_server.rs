@@ -8,6 +8,7 @@ use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
@@ -39,6 +40,8 @@ pub struct S3sServer {
     access_key: String,
     secret_key: String,
     root: PathBuf,
+    /// Whether a CORS rule allows every origin (see [`S3sServer::set_cors_allow_any_origin`]).
+    cors: Arc<AtomicBool>,
     // Field order matters: the server thread must stop before the directory is removed.
     _thread: ServerThread,
     _dir: TempDir,
@@ -61,8 +64,10 @@ impl S3sServer {
         let access_key = format!("stowage-test-ak-{}", random_token(8));
         let secret_key = random_token(40);
         let auth = SimpleAuth::from_single(access_key.clone(), secret_key.clone());
-        let (dir, root, thread, addr) = spawn(Some(auth))?;
+        let cors = Arc::new(AtomicBool::new(false));
+        let (dir, root, thread, addr) = spawn(Some(auth), Arc::clone(&cors))?;
         Ok(S3sServer {
+            cors,
             endpoint: format!("http://{addr}"),
             addr,
             access_key,
@@ -119,6 +124,13 @@ impl S3sServer {
         &self.root
     }
 
+    /// Like a bucket CORS rule allowing GET from any origin (S3's PutBucketCors, which
+    /// s3s-fs does not implement): a request with `Origin` gets
+    /// `Access-Control-Allow-Origin: *`. Off by default, as on a new S3 bucket.
+    pub fn set_cors_allow_any_origin(&self, on: bool) {
+        self.cors.store(on, Ordering::Relaxed);
+    }
+
     /// Creates a bucket by making its directory, without going through S3.
     pub fn create_bucket(&self, name: &str) -> io::Result<()> {
         let plain = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\']);
@@ -140,14 +152,19 @@ fn random_token(len: usize) -> String {
 
 /// Creates the data dir, binds the socket and starts serving; `auth: None` disables SigV4
 /// (only the tests use that, to drive the server with hand-written requests).
-fn spawn(auth: Option<SimpleAuth>) -> io::Result<(TempDir, PathBuf, ServerThread, SocketAddr)> {
+fn spawn(
+    auth: Option<SimpleAuth>,
+    cors: Arc<AtomicBool>,
+) -> io::Result<(TempDir, PathBuf, ServerThread, SocketAddr)> {
     let dir = tempfile::Builder::new().prefix("stowage-s3s-").tempdir()?;
     // s3s-fs canonicalizes its root; use the same path so callers can compare paths.
     let root = dir.path().canonicalize()?;
     let service = build_service(&root, auth)?;
     let listener = StdTcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let thread = ServerThread::spawn("stowage-s3s", move |stop| serve(listener, service, stop))?;
+    let thread = ServerThread::spawn("stowage-s3s", move |stop| {
+        serve(listener, service, cors, stop)
+    })?;
     Ok((dir, root, thread, addr))
 }
 
@@ -161,17 +178,52 @@ fn build_service(root: &Path, auth: Option<SimpleAuth>) -> io::Result<S3Service>
 }
 
 /// Serves S3 on every accepted connection (HTTP/1.1 and h2c) until `stop` fires.
-async fn serve(listener: StdTcpListener, service: S3Service, stop: oneshot::Receiver<()>) {
+async fn serve(
+    listener: StdTcpListener,
+    service: S3Service,
+    cors: Arc<AtomicBool>,
+    stop: oneshot::Receiver<()>,
+) {
     let http = ConnBuilder::new(TokioExecutor::new());
     accept_until_stopped(listener, stop, |socket| {
         let conn = http
-            .serve_connection(TokioIo::new(socket), service.clone())
+            .serve_connection(
+                TokioIo::new(socket),
+                with_cors(service.clone(), cors.clone()),
+            )
             .into_owned();
         tokio::spawn(async move {
             let _ = conn.await;
         });
     })
     .await;
+}
+
+/// `service`, adding `Access-Control-Allow-Origin: *` to answers to requests with an
+/// `Origin` while `cors` is on.
+fn with_cors(
+    service: S3Service,
+    cors: Arc<AtomicBool>,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = s3s::HttpResponse,
+    Error = s3s::HttpError,
+    Future = impl Future<Output = Result<s3s::HttpResponse, s3s::HttpError>> + Send + 'static,
+> + Clone {
+    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let allow = cors.load(Ordering::Relaxed) && req.headers().contains_key("origin");
+        let answer = hyper::service::Service::call(&service, req);
+        async move {
+            let mut resp = answer.await?;
+            if allow {
+                resp.headers_mut().insert(
+                    "access-control-allow-origin",
+                    hyper::header::HeaderValue::from_static("*"),
+                );
+            }
+            Ok(resp)
+        }
+    })
 }
 
 /// Hands each accepted connection to `on_conn` until `stop` fires (or its sender is dropped).
@@ -700,7 +752,7 @@ mod tests {
     /// complete and abort really make uploads disappear from the listing.
     #[test]
     fn list_multipart_uploads_over_http() {
-        let (_dir, root, _thread, addr) = spawn(None).unwrap();
+        let (_dir, root, _thread, addr) = spawn(None, Arc::default()).unwrap();
         std::fs::create_dir(root.join("bkt")).unwrap();
         let create = |key: &str| {
             upload_id(&request(addr, "POST", &format!("/bkt/{key}?uploads"), &[], b"").unwrap())

@@ -17,8 +17,9 @@ use crate::Problem;
 /// The origin the check claims to come from, unless the caller names its player's site.
 pub const DEFAULT_ORIGIN: &str = "https://player.example";
 
-/// Gives each object its own signed URL: a private bucket's download URL with a token for
-/// that object (Kodo's `e=<deadline>&token=…`), where one base URL cannot serve every key.
+/// Gives each object its own signed URL: a private bucket's download URL signed for that
+/// object (an S3, OSS or COS presigned URL, Kodo's `e=<deadline>&token=…`), where one base
+/// URL cannot serve every key.
 #[async_trait::async_trait]
 pub trait UrlSigner: Send + Sync {
     async fn signed_url(&self, key: &str) -> stowage_core::Result<String>;

@@ -10,5 +10,6 @@ mod doctor;
 mod endpoints;
 mod kodo;
 mod oss;
+mod presign;
 mod select;
 mod tls;

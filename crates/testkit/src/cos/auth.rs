@@ -65,6 +65,18 @@ impl Authorization {
         })
     }
 
+    /// The same fields from a presigned URL's (decoded) query, where COS also accepts
+    /// them; `None` when the query carries no `q-signature`.
+    pub fn from_query(query: &[(String, String)]) -> Option<Authorization> {
+        query.iter().find(|(k, _)| k == "q-signature")?;
+        let fields: Vec<String> = query
+            .iter()
+            .filter(|(k, _)| k.starts_with("q-"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        Authorization::parse(&fields.join("&"))
+    }
+
     /// `(start, end)` of the signature's validity.
     pub fn sign_window(&self) -> Option<(i64, i64)> {
         let (a, b) = self.sign_time.split_once(';')?;

@@ -191,17 +191,25 @@ pub(super) fn dispatch(state: &State, parts: &Parts, body: Bytes, request_id: &s
 
 /// Checks the key, the STS token, the signature's time window, the signature itself and
 /// the region the host names.
+/// The signature may come in `Authorization` or, for a presigned URL, in the query
+/// (`q-sign-algorithm=…&…&q-signature=…`, with `x-cos-security-token` there too).
 fn authenticate(state: &State, req: &Req<'_>) -> Result<(), CosError> {
-    let Some(header) = req.header("authorization") else {
-        return Err(CosError::access_denied(
-            "Access Denied. The request carries no Authorization.",
-        ));
+    let in_query = req.query.iter().any(|(k, _)| k == "q-signature");
+    let auth = if in_query {
+        Authorization::from_query(&req.query)
+    } else {
+        let Some(header) = req.header("authorization") else {
+            return Err(CosError::access_denied(
+                "Access Denied. The request carries no Authorization.",
+            ));
+        };
+        Authorization::parse(header)
     };
-    let auth = Authorization::parse(header).ok_or_else(|| {
+    let auth = auth.ok_or_else(|| {
         CosError::new(
             403,
             "InvalidAuthorization",
-            "The Authorization header is not q-sign-algorithm=sha1 with all its fields.",
+            "The signature is not q-sign-algorithm=sha1 with all its fields.",
         )
     })?;
     let (secret, token) = {
@@ -216,17 +224,21 @@ fn authenticate(state: &State, req: &Req<'_>) -> Result<(), CosError> {
         let token = k.token.as_ref().map(|t| (t.value.clone(), t.expired));
         (k.secret.clone(), token)
     };
-    check_token(req, token)?;
+    let presented = match in_query {
+        true => lookup(&req.query, "x-cos-security-token"),
+        false => req.header("x-cos-security-token"),
+    };
+    check_token(presented, token)?;
     check_time(state, &auth)?;
     check_signature(req, &auth, &secret)?;
     check_region(state, req)
 }
 
-fn check_token(req: &Req<'_>, token: Option<(String, bool)>) -> Result<(), CosError> {
+fn check_token(presented: Option<&str>, token: Option<(String, bool)>) -> Result<(), CosError> {
     let Some((value, expired)) = token else {
         return Ok(());
     };
-    if req.header("x-cos-security-token") != Some(value.as_str()) {
+    if presented != Some(value.as_str()) {
         return Err(CosError::new(
             403,
             "InvalidToken",

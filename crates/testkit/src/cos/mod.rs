@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::SystemTime;
 
@@ -40,7 +40,7 @@ use tokio::net::TcpStream;
 use crate::s3s_server::{ServerThread, accept_until_stopped};
 pub use crate::xml_api::multipart::Upload;
 use crate::xml_api::state::StsCredentials;
-use crate::xml_api::state::{Clock, Keys, lock, random_token, read_request, stamp};
+use crate::xml_api::state::{Clock, Keys, answer_cors, lock, random_token, read_request, stamp};
 
 /// The region a default emulator says its buckets are in.
 pub const DEFAULT_REGION: &str = "ap-guangzhou";
@@ -167,6 +167,13 @@ impl CosEmulator {
         self.state.clock.set_offset(seconds);
     }
 
+    /// Like a CORS rule (PutBucketCors) allowing GET from any origin on every bucket:
+    /// requests with `Origin` get `Access-Control-Allow-Origin: *`, which web players need.
+    /// Off by default, as on a new bucket.
+    pub fn set_cors_allow_any_origin(&self, on: bool) {
+        self.state.cors.store(on, Ordering::Relaxed);
+    }
+
     /// Turns the request-time check on (the default) or off.
     pub fn set_clock_check(&self, on: bool) {
         self.state.clock.set_check(on);
@@ -221,6 +228,8 @@ struct State {
     hosts_seen: Mutex<Vec<String>>,
     clock: Clock,
     listing_lag: AtomicU32,
+    /// A bucket CORS rule allowing GET from any origin (for every bucket).
+    cors: AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -233,6 +242,7 @@ impl State {
             domains: Mutex::new(HashMap::new()),
             hosts_seen: Mutex::new(Vec::new()),
             clock: Clock::default(),
+            cors: AtomicBool::new(false),
             listing_lag: AtomicU32::new(0),
             next_id: AtomicU64::new(1),
         }
@@ -277,6 +287,7 @@ async fn handle(
     let request_id = state.request_id();
     state.note_host(&parts.headers);
     let mut response = handlers::dispatch(&state, &parts, body, &request_id);
+    answer_cors(&mut response, &parts, state.cors.load(Ordering::Relaxed));
     stamp(
         &mut response,
         "x-cos-request-id",

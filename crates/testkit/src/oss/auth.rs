@@ -97,6 +97,112 @@ fn parse_v4(rest: &str) -> Option<Authorization> {
     })
 }
 
+/// A signature carried in the query string (a presigned URL) instead of `Authorization`.
+/// V4: <https://help.aliyun.com/en/oss/developer-reference/add-signatures-to-urls> (V4 URL
+/// signature: `x-oss-signature-version`, `x-oss-credential`, `x-oss-date`, `x-oss-expires`,
+/// optional `x-oss-additional-headers` and `x-oss-security-token`, then `x-oss-signature`);
+/// V1: `OSSAccessKeyId`, `Expires` (unix seconds), `Signature`, optional `security-token`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum QueryAuth {
+    V4 {
+        access_key: String,
+        /// `yyyymmdd` of the credential scope.
+        date: String,
+        region: String,
+        /// `x-oss-date`, `yyyymmddThhmmssZ`.
+        timestamp: String,
+        /// `x-oss-expires`, seconds after `x-oss-date`.
+        expires: i64,
+        additional: Vec<String>,
+        signature: String,
+    },
+    V1 {
+        access_key: String,
+        /// `Expires`, unix seconds.
+        expires_at: i64,
+        signature: String,
+    },
+}
+
+impl QueryAuth {
+    /// Reads the decoded query; `None` when it carries no signature. A query with a
+    /// signature but a malformed field is `Some(Err(what))`.
+    pub fn parse(query: &[(String, String)]) -> Option<Result<QueryAuth, &'static str>> {
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if let Some(signature) = get("x-oss-signature") {
+            return Some(parse_v4_query(&get, signature));
+        }
+        let signature = get("Signature")?;
+        let access_key = get("OSSAccessKeyId")?;
+        let expires_at = get("Expires")
+            .and_then(|e| e.parse().ok())
+            .ok_or("Expires is missing or not unix seconds");
+        Some(expires_at.map(|expires_at| QueryAuth::V1 {
+            access_key: access_key.to_string(),
+            expires_at,
+            signature: signature.to_string(),
+        }))
+    }
+
+    pub fn access_key(&self) -> &str {
+        match self {
+            QueryAuth::V4 { access_key, .. } | QueryAuth::V1 { access_key, .. } => access_key,
+        }
+    }
+
+    /// The query parameter that must carry an STS token.
+    pub fn token_param(&self) -> &'static str {
+        match self {
+            QueryAuth::V4 { .. } => "x-oss-security-token",
+            QueryAuth::V1 { .. } => "security-token",
+        }
+    }
+}
+
+fn parse_v4_query<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+    signature: &str,
+) -> Result<QueryAuth, &'static str> {
+    if get("x-oss-signature-version") != Some("OSS4-HMAC-SHA256") {
+        return Err("x-oss-signature-version must be OSS4-HMAC-SHA256");
+    }
+    let credential = get("x-oss-credential").ok_or("x-oss-credential is missing")?;
+    let scope: Vec<&str> = credential.split('/').collect();
+    let [access_key, date, region, "oss", "aliyun_v4_request"] = scope[..] else {
+        return Err("x-oss-credential is not <AccessKeyId>/<date>/<region>/oss/aliyun_v4_request");
+    };
+    let timestamp = get("x-oss-date").ok_or("x-oss-date is missing")?;
+    let expires = get("x-oss-expires")
+        .and_then(|e| e.parse().ok())
+        .ok_or("x-oss-expires is missing or not a number of seconds")?;
+    let additional = get("x-oss-additional-headers")
+        .map(|h| h.split(';').map(|h| h.to_ascii_lowercase()).collect())
+        .unwrap_or_default();
+    Ok(QueryAuth::V4 {
+        access_key: access_key.to_string(),
+        date: date.to_string(),
+        region: region.to_string(),
+        timestamp: timestamp.to_string(),
+        expires,
+        additional,
+        signature: signature.to_string(),
+    })
+}
+
+/// The raw query without `x-oss-signature` (what a V4 presigned URL's signature covers).
+pub fn query_without_signature(raw_query: &str) -> String {
+    raw_query
+        .split('&')
+        .filter(|p| !p.starts_with("x-oss-signature=") && *p != "x-oss-signature")
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// RFC 3986 `uriEncode`: unreserved characters as they are, every other byte `%XX`.
 fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
@@ -220,6 +326,16 @@ const SIGNED_SUBRESOURCES: &[&str] = &[
 
 /// V1: `VERB\nContent-MD5\nContent-Type\nDate\nCanonicalizedOSSHeaders CanonicalizedResource`.
 pub fn v1_string_to_sign(req: &Request<'_>, decoded_query: &[(String, String)]) -> String {
+    v1_string_to_sign_at(req, decoded_query, req.header("date").unwrap_or(""))
+}
+
+/// V1's string to sign with `date` in the Date line: a presigned URL puts its `Expires`
+/// (unix seconds) there.
+pub fn v1_string_to_sign_at(
+    req: &Request<'_>,
+    decoded_query: &[(String, String)],
+    date: &str,
+) -> String {
     let mut oss: Vec<(&str, &str)> = req
         .headers
         .iter()
@@ -246,11 +362,10 @@ pub fn v1_string_to_sign(req: &Request<'_>, decoded_query: &[(String, String)]) 
         resource = format!("{resource}?{}", sub.join("&"));
     }
     format!(
-        "{}\n{}\n{}\n{}\n{oss}{resource}",
+        "{}\n{}\n{}\n{date}\n{oss}{resource}",
         req.method,
         req.header("content-md5").unwrap_or(""),
         req.header("content-type").unwrap_or(""),
-        req.header("date").unwrap_or(""),
     )
 }
 
@@ -353,6 +468,53 @@ mod tests {
         assert_eq!(
             v1_signature("OtxrzxIsfpFjA7SwPzILwy8Bw21TLhquhboDYROV", doc),
             "26NBxoKdsyly4EDv6inkoDft/yA="
+        );
+    }
+
+    #[test]
+    fn parses_presigned_queries() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let v4 = pairs(&[
+            ("x-oss-signature-version", "OSS4-HMAC-SHA256"),
+            (
+                "x-oss-credential",
+                "ak/20231216/cn-hangzhou/oss/aliyun_v4_request",
+            ),
+            ("x-oss-date", "20231216T162057Z"),
+            ("x-oss-expires", "3600"),
+            ("x-oss-signature", "ff"),
+        ]);
+        let parsed = QueryAuth::parse(&v4).unwrap().unwrap();
+        assert_eq!(parsed.access_key(), "ak");
+        assert_eq!(parsed.token_param(), "x-oss-security-token");
+        assert!(
+            matches!(parsed, QueryAuth::V4 { expires: 3600, ref region, .. } if region == "cn-hangzhou")
+        );
+        let bad = pairs(&[("x-oss-signature", "ff"), ("x-oss-credential", "ak/x")]);
+        assert!(QueryAuth::parse(&bad).unwrap().is_err());
+        let v1 = pairs(&[
+            ("OSSAccessKeyId", "ak"),
+            ("Expires", "1702747257"),
+            ("Signature", "s="),
+        ]);
+        assert_eq!(
+            QueryAuth::parse(&v1).unwrap(),
+            Ok(QueryAuth::V1 {
+                access_key: "ak".into(),
+                expires_at: 1702747257,
+                signature: "s=".into()
+            })
+        );
+        assert_eq!(QueryAuth::parse(&pairs(&[("uploads", "")])), None);
+        assert_eq!(
+            query_without_signature(
+                "a=1&x-oss-signature=ff&x-oss-signature-version=OSS4-HMAC-SHA256"
+            ),
+            "a=1&x-oss-signature-version=OSS4-HMAC-SHA256"
         );
     }
 

@@ -10,7 +10,7 @@ use http::request::Parts;
 use hyper::Response;
 use md5::Digest as _;
 
-use super::auth::{self, Authorization};
+use super::auth::{self, Authorization, QueryAuth};
 use super::{Bucket, Object, State};
 use crate::xml_api::multipart::{Part, PartsProblem, Upload, join_parts, list_uploads_xml};
 use crate::xml_api::object::{
@@ -26,6 +26,8 @@ use crate::xml_api::xml::{self, elem};
 const MAX_SKEW_SECONDS: i64 = 15 * 60;
 /// Smallest part but the last (OSS: 100 KB).
 const MIN_PART_SIZE: usize = 100 * 1024;
+/// Longest lifetime of a V4 presigned URL (`x-oss-expires`): 7 days.
+const MAX_V4_EXPIRES: i64 = 7 * 24 * 3600;
 
 /// An OSS error response.
 struct OssError {
@@ -185,8 +187,13 @@ pub(super) fn dispatch(state: &State, parts: &Parts, body: Bytes, request_id: &s
     }
 }
 
-/// Checks the signature, the key, the STS token, the request time and the signed region.
+/// Checks the signature (in `Authorization`, or in the query of a presigned URL), the key,
+/// the STS token, the request time or the URL's expiry, and the signed region.
 fn authenticate(state: &State, req: &Req<'_>) -> Result<(), OssError> {
+    if let Some(query_auth) = QueryAuth::parse(&req.query) {
+        let query_auth = query_auth.map_err(OssError::invalid_argument)?;
+        return authenticate_query(state, req, &query_auth);
+    }
     let Some(header) = req.header("authorization") else {
         return Err(OssError::new(
             403,
@@ -197,31 +204,52 @@ fn authenticate(state: &State, req: &Req<'_>) -> Result<(), OssError> {
     };
     let auth = Authorization::parse(header)
         .ok_or_else(|| OssError::invalid_argument("Authorization header is invalid."))?;
-    let (secret, token) = {
-        let keys = state.keys.lock();
-        let Some(k) = keys.get(auth.access_key()) else {
-            return Err(OssError::new(
-                403,
-                "InvalidAccessKeyId",
-                "0002-00000902",
-                "The OSS Access Key Id you provided does not exist in our records.",
-            )
-            .with("OSSAccessKeyId", auth.access_key()));
-        };
-        let token = k.token.as_ref().map(|t| (t.value.clone(), t.expired));
-        (k.secret.clone(), token)
-    };
-    check_token(req, token)?;
+    let (secret, token) = key_state(state, auth.access_key())?;
+    check_token(req.header("x-oss-security-token"), token)?;
     check_time(state, req, &auth)?;
     check_signature(req, &auth, &secret)?;
-    check_region(state, req, &auth)
+    match &auth {
+        Authorization::V4 { region, .. } => check_region(state, req, region),
+        Authorization::V1 { .. } => Ok(()),
+    }
 }
 
-fn check_token(req: &Req<'_>, token: Option<(String, bool)>) -> Result<(), OssError> {
+/// A presigned URL: the same checks, with the token, time and signature from the query.
+fn authenticate_query(state: &State, req: &Req<'_>, auth: &QueryAuth) -> Result<(), OssError> {
+    let (secret, token) = key_state(state, auth.access_key())?;
+    check_token(req.param(auth.token_param()), token)?;
+    check_expiry(state, auth)?;
+    check_query_signature(req, auth, &secret)?;
+    match auth {
+        QueryAuth::V4 { region, .. } => check_region(state, req, region),
+        QueryAuth::V1 { .. } => Ok(()),
+    }
+}
+
+/// The secret of `access_key` and its STS token (value, expired), or OSS's refusal.
+fn key_state(
+    state: &State,
+    access_key: &str,
+) -> Result<(String, Option<(String, bool)>), OssError> {
+    let keys = state.keys.lock();
+    let Some(k) = keys.get(access_key) else {
+        return Err(OssError::new(
+            403,
+            "InvalidAccessKeyId",
+            "0002-00000902",
+            "The OSS Access Key Id you provided does not exist in our records.",
+        )
+        .with("OSSAccessKeyId", access_key));
+    };
+    let token = k.token.as_ref().map(|t| (t.value.clone(), t.expired));
+    Ok((k.secret.clone(), token))
+}
+
+fn check_token(presented: Option<&str>, token: Option<(String, bool)>) -> Result<(), OssError> {
     let Some((value, expired)) = token else {
         return Ok(());
     };
-    if req.header("x-oss-security-token") != Some(value.as_str()) {
+    if presented != Some(value.as_str()) {
         return Err(OssError::new(
             403,
             "InvalidSecurityToken",
@@ -240,16 +268,101 @@ fn check_token(req: &Req<'_>, token: Option<(String, bool)>) -> Result<(), OssEr
     Ok(())
 }
 
+/// A presigned URL is refused once its lifetime is over (`Expires` for V1,
+/// `x-oss-date + x-oss-expires` for V4, whose lifetime is 1 s to 7 days).
+fn check_expiry(state: &State, auth: &QueryAuth) -> Result<(), OssError> {
+    let expires_at = match auth {
+        QueryAuth::V1 { expires_at, .. } => *expires_at,
+        QueryAuth::V4 {
+            timestamp, expires, ..
+        } => {
+            if !(1..=MAX_V4_EXPIRES).contains(expires) {
+                return Err(OssError::new(
+                    400,
+                    "InvalidArgument",
+                    "0002-00000232",
+                    "x-oss-expires must be between 1 and 604800 seconds.",
+                ));
+            }
+            let signed = parse_v4_stamp(timestamp)
+                .ok_or_else(|| OssError::invalid_argument("x-oss-date is not yyyymmddThhmmssZ."))?;
+            signed.unix_timestamp() + expires
+        }
+    };
+    let now = state.clock.now();
+    // Aliyun's per-EC pages: 0002-00000069 for V1/V2 URLs, 0002-00000236 for V4 ones.
+    let ec = match auth {
+        QueryAuth::V1 { .. } => "0002-00000069",
+        QueryAuth::V4 { .. } => "0002-00000236",
+    };
+    if state.clock.checked() && now.unix_timestamp() > expires_at {
+        return Err(
+            OssError::new(403, "AccessDenied", ec, "Request has expired.")
+                .with("Expires", expires_at.to_string())
+                .with("ServerTime", xml::iso8601(now.into())),
+        );
+    }
+    Ok(())
+}
+
+fn check_query_signature(req: &Req<'_>, auth: &QueryAuth, secret: &str) -> Result<(), OssError> {
+    let unsigned_query = auth::query_without_signature(req.raw_query);
+    let request = auth::Request {
+        method: req.method,
+        bucket: req.bucket.as_deref(),
+        key: req.key.as_deref(),
+        raw_query: &unsigned_query,
+        headers: &req.headers,
+    };
+    let (expected, given, signed_text) = match auth {
+        QueryAuth::V4 {
+            date,
+            region,
+            timestamp,
+            additional,
+            signature,
+            ..
+        } => {
+            let canonical = auth::v4_canonical_request(&request, additional);
+            let expected = auth::v4_signature(secret, timestamp, date, region, &canonical);
+            (expected, signature, canonical)
+        }
+        QueryAuth::V1 {
+            expires_at,
+            signature,
+            ..
+        } => {
+            let to_sign = auth::v1_string_to_sign_at(&request, &req.query, &expires_at.to_string());
+            (auth::v1_signature(secret, &to_sign), signature, to_sign)
+        }
+    };
+    if &expected != given {
+        return Err(signature_mismatch(auth.access_key(), signed_text));
+    }
+    Ok(())
+}
+
+fn signature_mismatch(access_key: &str, signed_text: String) -> OssError {
+    OssError::new(
+        403,
+        "SignatureDoesNotMatch",
+        "0002-00000040",
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    )
+    .with("OSSAccessKeyId", access_key)
+    .with("StringToSign", signed_text)
+}
+
+fn parse_v4_stamp(stamp: &str) -> Option<time::OffsetDateTime> {
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(stamp, &fmt)
+        .ok()
+        .map(|t| t.assume_utc())
+}
+
 fn request_time(req: &Req<'_>, auth: &Authorization) -> Option<time::OffsetDateTime> {
     match auth {
-        Authorization::V4 { .. } => {
-            let fmt =
-                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-            let stamp = req.header("x-oss-date")?;
-            time::PrimitiveDateTime::parse(stamp, &fmt)
-                .ok()
-                .map(|t| t.assume_utc())
-        }
+        Authorization::V4 { .. } => parse_v4_stamp(req.header("x-oss-date")?),
         Authorization::V1 { .. } => {
             let date = req.header("x-oss-date").or(req.header("date"))?;
             httpdate::parse_http_date(date).ok().map(Into::into)
@@ -309,14 +422,7 @@ fn check_signature(req: &Req<'_>, auth: &Authorization, secret: &str) -> Result<
         }
     };
     if &expected != given {
-        return Err(OssError::new(
-            403,
-            "SignatureDoesNotMatch",
-            "0002-00000040",
-            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-        )
-        .with("OSSAccessKeyId", auth.access_key())
-        .with("StringToSign", signed_text));
+        return Err(signature_mismatch(auth.access_key(), signed_text));
     }
     Ok(())
 }
@@ -339,14 +445,11 @@ fn check_v4_headers(req: &Req<'_>, scope_date: &str) -> Result<(), OssError> {
 
 /// A V4 request signed for another region than the bucket's gets what OSS answers a
 /// request sent to another region's endpoint.
-fn check_region(state: &State, req: &Req<'_>, auth: &Authorization) -> Result<(), OssError> {
-    let Authorization::V4 { region, .. } = auth else {
-        return Ok(());
-    };
+fn check_region(state: &State, req: &Req<'_>, region: &str) -> Result<(), OssError> {
     let Some(bucket) = &req.bucket else {
         return Ok(());
     };
-    if *region == state.region || !state.buckets().contains_key(bucket) {
+    if region == state.region || !state.buckets().contains_key(bucket) {
         return Ok(());
     }
     Err(OssError::new(

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::SystemTime;
 
@@ -34,7 +34,7 @@ use tokio::net::TcpStream;
 use crate::s3s_server::{ServerThread, accept_until_stopped};
 pub use crate::xml_api::multipart::Upload;
 use crate::xml_api::state::StsCredentials;
-use crate::xml_api::state::{Clock, Keys, lock, random_token, read_request, stamp};
+use crate::xml_api::state::{Clock, Keys, answer_cors, lock, random_token, read_request, stamp};
 
 /// The region a default emulator says its buckets are in.
 pub const DEFAULT_REGION: &str = "cn-hangzhou";
@@ -157,6 +157,13 @@ impl OssEmulator {
         self.state.clock.set_offset(seconds);
     }
 
+    /// Like a CORS rule (PutBucketCors) allowing GET from any origin on every bucket:
+    /// requests with `Origin` get `Access-Control-Allow-Origin: *`, which web players need.
+    /// Off by default, as on a new bucket.
+    pub fn set_cors_allow_any_origin(&self, on: bool) {
+        self.state.cors.store(on, Ordering::Relaxed);
+    }
+
     /// Turns the request-time check on (the default) or off.
     pub fn set_clock_check(&self, on: bool) {
         self.state.clock.set_check(on);
@@ -195,6 +202,8 @@ struct State {
     /// Custom domain (Host header) → bucket.
     domains: Mutex<HashMap<String, String>>,
     clock: Clock,
+    /// A bucket CORS rule allowing GET from any origin (for every bucket).
+    cors: AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -206,6 +215,7 @@ impl State {
             buckets: Mutex::new(BTreeMap::new()),
             domains: Mutex::new(HashMap::new()),
             clock: Clock::default(),
+            cors: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
         }
     }
@@ -236,6 +246,7 @@ async fn handle(
     let (parts, body) = read_request(req).await?;
     let request_id = state.request_id();
     let mut response = handlers::dispatch(&state, &parts, body, &request_id);
+    answer_cors(&mut response, &parts, state.cors.load(Ordering::Relaxed));
     stamp(&mut response, "x-oss-request-id", &request_id, "AliyunOSS");
     Ok(response)
 }

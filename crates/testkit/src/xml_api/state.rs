@@ -149,3 +149,14 @@ pub fn stamp(
     }
     headers.insert("server", hyper::header::HeaderValue::from_static(server));
 }
+
+/// What a bucket CORS rule allowing GET from any origin adds (PutBucketCors on OSS, COS):
+/// `Access-Control-Allow-Origin: *` on answers to requests that carry an `Origin`.
+pub fn answer_cors(response: &mut Reply, request: &http::request::Parts, rule_on: bool) {
+    if rule_on && request.headers.contains_key("origin") {
+        response.headers_mut().insert(
+            "access-control-allow-origin",
+            hyper::header::HeaderValue::from_static("*"),
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! `stowage presign URL`: a time-limited download link to one object (like
+//! `aws s3 presign`), for S3, OSS, COS and Kodo buckets. The URL carries a signature,
+//! never the secret key.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use stowage_core::StorageUrl;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::StoreArgs;
+use crate::duration::parse_duration;
+use crate::open::open_object;
+
+#[derive(Debug, Args)]
+pub struct PresignArgs {
+    /// The object: s3://bucket/key, oss://…, cos://…, kodo://…
+    url: String,
+    /// How long the link works: 90s, 30m, 2h, 7d (S3 and OSS V4 allow at most 7 days).
+    #[arg(long, value_parser = parse_duration, default_value = "1h")]
+    expires: Duration,
+    /// Print {"url", "key", "expires_in", "expires_at"} instead of the bare URL.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub async fn run(args: PresignArgs) -> Result<ExitCode> {
+    let url = StorageUrl::parse(&args.url)?;
+    if url.local_path().is_some() {
+        bail!(
+            "{} is a local path: only S3, OSS, COS and Kodo objects have signed download URLs",
+            args.url
+        );
+    }
+    if url.key.is_empty() || url.key.ends_with('/') {
+        bail!(
+            "{} names no object: give the object's key, e.g. {}://{}/rec/sid_cname.m3u8",
+            args.url,
+            url.scheme.as_str(),
+            url.bucket
+        );
+    }
+    let located = open_object(&url, &args.store).await?;
+    let signed = located
+        .store
+        .signed_get_url(&located.key, args.expires)
+        .await?;
+    if args.json {
+        println!("{}", json(&signed, &located.key, args.expires));
+    } else {
+        println!("{signed}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn json(signed: &str, key: &str, expires: Duration) -> serde_json::Value {
+    let at = OffsetDateTime::now_utc() + expires;
+    serde_json::json!({
+        "url": signed,
+        "key": key,
+        "expires_in": expires.as_secs(),
+        "expires_at": at.format(&Rfc3339).unwrap_or_default(),
+    })
+}
