@@ -13,6 +13,8 @@ use stowage_testkit::adapter_tests::unique_name;
 use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
 use stowage_testkit::cos::{CosEmulator, DEFAULT_APPID, DEFAULT_REGION};
 
+#[path = "cos/sdk_crosscheck.rs"]
+mod sdk_crosscheck;
 #[path = "cos/presign.rs"]
 mod presign;
 
