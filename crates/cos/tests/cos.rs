@@ -13,10 +13,10 @@ use stowage_testkit::adapter_tests::unique_name;
 use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
 use stowage_testkit::cos::{CosEmulator, DEFAULT_APPID, DEFAULT_REGION};
 
-#[path = "cos/sdk_crosscheck.rs"]
-mod sdk_crosscheck;
 #[path = "cos/presign.rs"]
 mod presign;
+#[path = "cos/sdk_crosscheck.rs"]
+mod sdk_crosscheck;
 
 fn unique_bucket(tag: &str) -> String {
     format!("{}-{DEFAULT_APPID}", unique_name(tag))

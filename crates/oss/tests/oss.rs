@@ -11,10 +11,10 @@ use stowage_testkit::adapter_tests::unique_name;
 use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
 use stowage_testkit::oss::OssEmulator;
 
-#[path = "oss/sdk_crosscheck.rs"]
-mod sdk_crosscheck;
 #[path = "oss/presign.rs"]
 mod presign;
+#[path = "oss/sdk_crosscheck.rs"]
+mod sdk_crosscheck;
 
 fn unique_bucket(tag: &str) -> String {
     unique_name(tag)
