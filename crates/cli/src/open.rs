@@ -87,7 +87,10 @@ pub async fn open_placed(url: &StorageUrl, args: &StoreArgs, create: bool) -> Re
         true => placement_of(url, args)
             .await
             .map_err(|e| EndpointChoiceError(e.to_string()))?,
-        false => None,
+        false => {
+            known_region(url, args).map_err(|e| EndpointChoiceError(e.to_string()))?;
+            None
+        }
     };
     let chosen = placement.as_ref().and_then(|p| {
         p.chosen.as_ref().map(|candidate| Chosen {
@@ -146,6 +149,22 @@ async fn placement_of(url: &StorageUrl, args: &StoreArgs) -> Result<Option<Place
         explicit: explicit.as_deref(),
     };
     placement::place(&target, args).await.map(Some)
+}
+
+/// Without an endpoint of the user's own, the adapter builds the host from the region: a
+/// region the tables do not know would only show up later as a DNS failure, so it is named
+/// now, with the regions there are (and `--endpoint` for one too new for the tables).
+fn known_region(url: &StorageUrl, args: &StoreArgs) -> Result<()> {
+    let Some((vendor, _)) = vendor_of(url.scheme, args)? else {
+        return Ok(());
+    };
+    if explicit_endpoint(url, args)?.is_some() {
+        return Ok(());
+    }
+    if let Some(id) = configured_region(url, args)? {
+        vendor.region(&id)?;
+    }
+    Ok(())
 }
 
 /// The vendor whose tables apply: the URL's, or with --s3-preset the preset's vendor

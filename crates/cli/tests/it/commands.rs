@@ -291,6 +291,50 @@ fn bad_urls_and_missing_buckets_are_named() {
     );
 }
 
+/// A region no table knows would only surface as a DNS failure on a made-up host: it is
+/// named first, with the known regions and the way out (--endpoint).
+#[test]
+fn unknown_regions_are_named_before_any_request() {
+    let keys = ["--access-key", "a", "--secret-key", "not-shown"];
+    for (url, vendor, a_known_one) in [
+        ("s3://b/x", "Amazon S3", "eu-central-1"),
+        ("oss://b/x", "Aliyun OSS", "cn-hangzhou"),
+        ("cos://b-1250000000/x", "Tencent COS", "ap-guangzhou"),
+        ("kodo://b/x", "Qiniu Kodo", "z0"),
+    ] {
+        let mut args = vec!["ls", url, "--region", "mars-1"];
+        args.extend(keys);
+        let err = stderr(&stowage(&args));
+        assert!(
+            err.contains(&format!("unknown {vendor} region `mars-1`")),
+            "{err}"
+        );
+        assert!(
+            err.contains(a_known_one) && err.contains("--endpoint"),
+            "{err}"
+        );
+        assert!(!err.contains("not-shown"), "{err}");
+    }
+    // Behind an endpoint of the user's own, any region name goes (a private cloud's).
+    let o = stowage(&[
+        "ls",
+        "s3://b/x",
+        "--region",
+        "mars-1",
+        "--endpoint",
+        "http://127.0.0.1:1",
+        "--access-key",
+        "a",
+        "--secret-key",
+        "b",
+    ]);
+    assert!(
+        !stderr(&o).contains("unknown Amazon S3 region"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// The AWS CLI (an independent client) downloads from moto exactly what stowage uploaded.
 #[test]
 fn aws_cli_reads_what_stowage_uploaded_to_moto() {
