@@ -148,10 +148,12 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
             stowage_verify::expected_from_manifest(&json)?
         }
         (None, None) => {
-            let got = primary.get(&manifest_key, None).await;
-            let got = got.with_context(|| {
-                format!("no manifest at {manifest_key} (pass --manifest FILE or --agora FILE)")
-            })?;
+            let got = match primary.get(&manifest_key, None).await {
+                Err(e) if e.kind() == &stowage_core::ErrorKind::NotFound => bail!(
+                    "no manifest at {manifest_key}: name what to verify against with --manifest FILE, --agora FILE (a query/stop response or webhook) or --dir DIR, or give the playlist's URL"
+                ),
+                other => other.with_context(|| format!("reading the manifest {manifest_key}"))?,
+            };
             stowage_verify::expected_from_manifest(&got.bytes().await?)?
         }
     };

@@ -708,6 +708,32 @@ fn verify_exit_codes_say_complete_incomplete_or_could_not_run() {
     );
     let o = stowage(&["verify", "/nonexistent/bucket", "--prefix", "rec"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // A prefix with no manifest says what else to verify against.
+    let o = stowage(&["verify", &url, "--prefix", "no-such-recording"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no manifest at no-such-recording/stowage-manifest.json")
+            && stderr(&o).contains("--agora FILE"),
+        "{}",
+        stderr(&o)
+    );
+    // An unreachable bucket is not called "no manifest".
+    let o = stowage(&[
+        "verify",
+        "s3://b/rec",
+        "--endpoint",
+        "http://127.0.0.1:1",
+        "--access-key",
+        "a",
+        "--secret-key",
+        "b",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("reading the manifest") && !err.contains("no manifest"),
+        "{err}"
+    );
 }
 
 #[test]
