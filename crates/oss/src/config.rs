@@ -147,6 +147,13 @@ pub(crate) struct Base {
     pub prefix: String,
 }
 
+/// Where a store's requests go and the region they are signed for.
+#[derive(Debug, Clone)]
+pub(crate) struct Place {
+    pub region: String,
+    pub base: Base,
+}
+
 /// `oss-cn-hangzhou` → `cn-hangzhou` (GetBucketLocation's form → V4's).
 pub fn plain_region(region: &str) -> String {
     region.strip_prefix("oss-").unwrap_or(region).to_string()

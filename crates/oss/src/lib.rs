@@ -14,7 +14,8 @@ mod xml;
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,7 +35,7 @@ use time::OffsetDateTime;
 
 pub use config::{Addressing, OssConfig, SigningVersion};
 
-use crate::config::Base;
+use crate::config::Place;
 use crate::sign::SignInput;
 
 /// Smallest part but the last (OSS: 100 KB).
@@ -49,10 +50,15 @@ const DIALECT: Dialect = Dialect {
 /// An OSS bucket.
 pub struct OssStore {
     bucket: String,
-    region: String,
+    /// The region requests are signed for and the URL they go to: the configured ones, until
+    /// OSS names the bucket's own region (see [`OssStore::follow_region`]).
+    place: RwLock<Place>,
+    /// The configuration, to rebuild the URL for another region.
+    cfg: OssConfig,
+    /// Set once the store has followed OSS to the bucket's region: it does so only once.
+    followed: AtomicBool,
     signing: SigningVersion,
     credentials: Credentials,
-    base: Base,
     client: reqwest::Client,
     retry: RetryPolicy,
     /// Per upload id, the CRC-64 and size of each part sent (or listed), to predict the
@@ -65,8 +71,8 @@ impl fmt::Debug for OssStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OssStore")
             .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("base", &self.base.prefix)
+            .field("region", &self.region())
+            .field("base", &self.base_prefix())
             .field("signing", &self.signing)
             .field("credentials", &self.credentials)
             .finish_non_exhaustive()
@@ -89,9 +95,12 @@ impl OssStore {
                 .read_timeout(Duration::from_secs(120)),
         )?;
         Ok(OssStore {
-            base: cfg.base(&region),
-            bucket: cfg.bucket,
-            region,
+            place: RwLock::new(Place {
+                base: cfg.base(&region),
+                region,
+            }),
+            bucket: cfg.bucket.clone(),
+            followed: AtomicBool::new(false),
             signing: cfg.signing,
             credentials,
             client,
@@ -101,7 +110,76 @@ impl OssStore {
                 max_backoff: Duration::from_secs(5),
             },
             part_crcs: PartCrcs::default(),
+            cfg,
         })
+    }
+
+    fn region(&self) -> String {
+        self.place_now().region
+    }
+
+    fn base_prefix(&self) -> String {
+        self.place_now().base.prefix
+    }
+
+    fn place_now(&self) -> Place {
+        self.place
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// On OSS's answer that the bucket lives in another region (403 with an `<Endpoint>`),
+    /// moves this store there once, so that an upload with a wrong `--region` still lands
+    /// (with a warning naming the right one). An endpoint of the user's own (a custom
+    /// domain, a local server) is kept and only the signing region changes. True when the
+    /// request is worth sending again.
+    fn follow_region(&self, e: &Error) -> bool {
+        let Some(region) = e.bucket_region() else {
+            return false;
+        };
+        let mut place = self
+            .place
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if place.region == region {
+            return true; // another request already moved the store
+        }
+        if self.followed.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        tracing::warn!(
+            bucket = %self.bucket,
+            configured = %place.region,
+            region,
+            "the bucket is in another region: following it; set --region {region} to skip this"
+        );
+        let keep_endpoint = self
+            .cfg
+            .endpoint
+            .as_deref()
+            .is_some_and(|ep| config::region_of_endpoint(ep).is_none());
+        let mut cfg = self.cfg.clone();
+        if !keep_endpoint {
+            cfg.endpoint = None;
+        }
+        *place = Place {
+            base: cfg.base(region),
+            region: region.to_string(),
+        };
+        true
+    }
+
+    /// `op` with the store's retries, and once more after following the bucket's region.
+    async fn run_following<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        match self.retry.run(what, |_| op()).await {
+            Err(e) if self.follow_region(&e) => self.retry.run(what, |_| op()).await,
+            other => other,
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -118,7 +196,7 @@ impl OssStore {
     }
 
     fn url(&self, call: &Call<'_>) -> String {
-        let mut url = self.base.prefix.clone();
+        let mut url = self.base_prefix();
         if let Some(k) = call.key {
             url.push_str(&sign::encode_path(k));
         }
@@ -142,7 +220,7 @@ impl OssStore {
         let query = match self.signing {
             SigningVersion::V4 => sign::v4_presign_query(
                 &self.credentials,
-                &self.region,
+                &self.region(),
                 now,
                 expires.as_secs(),
                 &input,
@@ -156,7 +234,7 @@ impl OssStore {
         };
         format!(
             "{}{}?{}",
-            self.base.prefix,
+            self.base_prefix(),
             sign::encode_path(key),
             xml::query_string(&query)
         )
@@ -186,7 +264,7 @@ impl OssStore {
         };
         let auth = match self.signing {
             SigningVersion::V4 => {
-                sign::v4_authorization(&self.credentials, &self.region, now, &input, &[])
+                sign::v4_authorization(&self.credentials, &self.region(), now, &input, &[])
             }
             SigningVersion::V1 => sign::v1_authorization(&self.credentials, &input, &http_date),
         };
@@ -227,7 +305,7 @@ impl OssStore {
         let resp = req
             .send()
             .await
-            .map_err(|e| from_transport(e, &self.base.prefix))?;
+            .map_err(|e| from_transport(e, &self.base_prefix()))?;
         check_status(resp, error::from_response).await
     }
 
@@ -242,15 +320,14 @@ impl OssStore {
         let body = resp
             .bytes()
             .await
-            .map_err(|e| from_transport(e, &self.base.prefix))?;
+            .map_err(|e| from_transport(e, &self.base_prefix()))?;
         Ok(Reply { headers, body })
     }
 
     /// Sends `call`, retrying retryable failures; errors carry the bucket and key.
     async fn execute(&self, call: Call<'_>) -> Result<Reply> {
         let what = format!("{} {}", call.method, call.key.unwrap_or("/"));
-        self.retry
-            .run(&what, |_| self.send_once(&call, None))
+        self.run_following(&what, || self.send_once(&call, None))
             .await
             .map_err(|e| self.context(e, call.key))
     }
@@ -394,11 +471,10 @@ impl ObjectStore for OssStore {
             call = call.header("range", range_header(r));
         }
         let resp = self
-            .retry
-            .run("GET", |_| self.respond(&call, None))
+            .run_following("GET", || self.respond(&call, None))
             .await
             .map_err(|e| self.context(e, Some(key)))?;
-        DIALECT.get_result(key, range.as_ref(), resp, self.base.prefix.clone())
+        DIALECT.get_result(key, range.as_ref(), resp, self.base_prefix())
     }
 
     async fn list(&self, req: &ListRequest) -> Result<ListPage> {
@@ -466,12 +542,11 @@ impl ObjectStore for OssStore {
             .await
             .map_err(|e| e.or_key(&upload.key))?;
         let what = format!("part {part_number} of {}", upload.key);
-        self.retry
-            .run(&what, |_| {
-                self.upload_part_once(upload, part_number, &payload)
-            })
-            .await
-            .map_err(|e| self.context(e, Some(&upload.key)))
+        self.run_following(&what, || {
+            self.upload_part_once(upload, part_number, &payload)
+        })
+        .await
+        .map_err(|e| self.context(e, Some(&upload.key)))
     }
 
     async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
