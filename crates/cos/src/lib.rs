@@ -20,7 +20,7 @@ mod xml;
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -54,15 +54,17 @@ const DIALECT: Dialect = Dialect {
 /// A COS bucket.
 pub struct CosStore {
     bucket: String,
-    region: Option<String>,
+    /// Where requests go: the configured region's hosts, until COS names the bucket's own
+    /// region (see [`CosStore::follow_region`]).
+    place: RwLock<Arc<Place>>,
+    /// The configuration, to build the hosts of another region.
+    cfg: CosConfig,
+    /// Set once the store has followed COS to the bucket's region: it does so only once.
+    followed: AtomicBool,
     credentials: Credentials,
     signer: Signer,
-    base: String,
-    /// The `.tencentcos.cn` twin of `base`, for `myqcloud.com` hosts.
-    fallback: Option<String>,
-    /// Set once a redirect without `x-cos-request-id` moved requests to `fallback`.
+    /// Set once a redirect without `x-cos-request-id` moved requests to the fallback host.
     use_fallback: AtomicBool,
-    client: reqwest::Client,
     retry: RetryPolicy,
     /// Per upload id, the CRC-64 and size of each part sent (or listed), to predict the
     /// whole object's CRC at completion.
@@ -74,8 +76,8 @@ impl fmt::Debug for CosStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CosStore")
             .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("base", &self.base)
+            .field("region", &self.place_now().region)
+            .field("base", &self.place_now().base)
             .field("credentials", &self.credentials)
             .finish_non_exhaustive()
     }
@@ -88,29 +90,84 @@ impl CosStore {
         validate_bucket(&cfg.bucket)?;
         cfg.check_endpoint()?;
         let credentials = cfg.resolve_credentials()?;
-        let region = cfg.resolve_region()?;
-        let base = cfg.base(region.as_deref());
-        let fallback = match cfg.addressing {
-            Addressing::VirtualHosted => config::tencentcos_fallback(&base),
-            _ => None,
-        };
-        let client = build_client(&cfg, &[Some(&base), fallback.as_ref()])?;
+        let place = Place::for_config(&cfg)?;
         Ok(CosStore {
             signer: Signer::new(&credentials),
-            bucket: cfg.bucket,
-            region,
+            bucket: cfg.bucket.clone(),
+            place: RwLock::new(Arc::new(place)),
+            followed: AtomicBool::new(false),
             credentials,
-            base,
-            fallback,
             use_fallback: AtomicBool::new(false),
-            client,
             retry: RetryPolicy {
                 max_attempts: cfg.max_attempts.max(1),
                 initial_backoff: Duration::from_millis(100),
                 max_backoff: Duration::from_secs(5),
             },
             part_crcs: PartCrcs::default(),
+            cfg,
         })
+    }
+
+    fn place_now(&self) -> Arc<Place> {
+        self.place
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// On COS's answer that the bucket lives in another region (`x-cos-bucket-region` on a
+    /// redirect or a NoSuchBucket), moves this store to that region's hosts once, so that an
+    /// upload with a wrong `--region` still lands (with a warning naming the right one). True
+    /// when the request is worth sending again.
+    fn follow_region(&self, e: &Error) -> bool {
+        let Some(region) = e.bucket_region() else {
+            return false;
+        };
+        let mut place = self
+            .place
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if place.region.as_deref() == Some(region) {
+            return true; // another request already moved the store
+        }
+        if self.followed.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        let mut cfg = self.cfg.clone();
+        cfg.region = Some(region.to_string());
+        // A regional COS host names its region: the same host for the bucket's region
+        // (scheme, port and domain kept). Any other endpoint is the user's own and stays.
+        if let Some(ep) = &cfg.endpoint
+            && let Some(old) = config::region_of_endpoint(ep)
+        {
+            cfg.endpoint = Some(ep.replacen(&format!(".{old}."), &format!(".{region}."), 1));
+        }
+        match Place::for_config(&cfg) {
+            Ok(next) => {
+                tracing::warn!(
+                    bucket = %self.bucket,
+                    configured = ?place.region,
+                    region,
+                    "the bucket is in another region: following it; set --region {region} to skip this"
+                );
+                *place = Arc::new(next);
+                self.use_fallback.store(false, Ordering::Relaxed);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// `op` with the store's retries, and once more after following the bucket's region.
+    async fn run_following<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        match self.retry.run(what, |_| op()).await {
+            Err(e) if self.follow_region(&e) => self.retry.run(what, |_| op()).await,
+            other => other,
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -125,15 +182,16 @@ impl CosStore {
 
     /// The URL prefix in use: the configured one, or its `.tencentcos.cn` twin after a
     /// redirect without `x-cos-request-id`.
-    fn base(&self) -> &str {
-        match (&self.fallback, self.use_fallback.load(Ordering::Relaxed)) {
-            (Some(f), true) => f,
-            _ => &self.base,
+    fn base(&self) -> String {
+        let place = self.place_now();
+        match (&place.fallback, self.use_fallback.load(Ordering::Relaxed)) {
+            (Some(f), true) => f.clone(),
+            _ => place.base.clone(),
         }
     }
 
     fn url(&self, call: &Call<'_>) -> String {
-        let mut url = self.base().to_string();
+        let mut url = self.base();
         if let Some(k) = call.key {
             url.push_str(&xml::encode_path(k));
         }
@@ -171,11 +229,11 @@ impl CosStore {
         let status = resp.status().as_u16();
         if matches!(status, 301 | 302 | 307)
             && !resp.headers().contains_key("x-cos-request-id")
-            && self.fallback.is_some()
+            && self.place_now().fallback.is_some()
             && !self.use_fallback.swap(true, Ordering::Relaxed)
         {
             tracing::warn!(
-                from = %self.base,
+                from = %self.place_now().base,
                 to = self.base(),
                 "redirect without x-cos-request-id: switching to the tencentcos.cn host"
             );
@@ -197,14 +255,16 @@ impl CosStore {
             headers.push(("content-length".into(), call.payload.len().to_string()));
         }
         let signed = self.signer.sign(&call.method, &url, &headers).await?;
-        let mut req = self.client.request(call.method.clone(), &url);
+        let mut req = self.place_now().client.request(call.method.clone(), &url);
         for (k, v) in signed {
             req = req.header(k, v);
         }
         if has_body {
             req = req.body(self.body(&call.payload, hasher).await?);
         }
-        req.send().await.map_err(|e| from_transport(e, self.base()))
+        req.send()
+            .await
+            .map_err(|e| from_transport(e, &self.base()))
     }
 
     /// One attempt, with the reply's body read.
@@ -218,15 +278,14 @@ impl CosStore {
         let body = resp
             .bytes()
             .await
-            .map_err(|e| from_transport(e, self.base()))?;
+            .map_err(|e| from_transport(e, &self.base()))?;
         Ok(Reply { headers, body })
     }
 
     /// Sends `call`, retrying retryable failures; errors carry the bucket and key.
     async fn execute(&self, call: Call<'_>) -> Result<Reply> {
         let what = format!("{} {}", call.method, call.key.unwrap_or("/"));
-        self.retry
-            .run(&what, |_| self.send_once(&call, None))
+        self.run_following(&what, || self.send_once(&call, None))
             .await
             .map_err(|e| self.context(e, call.key))
     }
@@ -297,6 +356,34 @@ impl CosStore {
             etag: etag.unwrap_or_default(),
             size: payload.len(),
             checksums: part_crc(local.crc64ecma),
+        })
+    }
+}
+
+/// A region's hosts, and the client that reaches them.
+#[derive(Debug)]
+struct Place {
+    region: Option<String>,
+    base: String,
+    /// The `.tencentcos.cn` twin of `base`, for `myqcloud.com` hosts.
+    fallback: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Place {
+    fn for_config(cfg: &CosConfig) -> Result<Place> {
+        let region = cfg.resolve_region()?;
+        let base = cfg.base(region.as_deref());
+        let fallback = match cfg.addressing {
+            Addressing::VirtualHosted => config::tencentcos_fallback(&base),
+            _ => None,
+        };
+        let client = build_client(cfg, &[Some(&base), fallback.as_ref()])?;
+        Ok(Place {
+            region,
+            base,
+            fallback,
+            client,
         })
     }
 }
@@ -417,11 +504,10 @@ impl ObjectStore for CosStore {
             call = call.header("range", range_header(r));
         }
         let resp = self
-            .retry
-            .run("GET", |_| self.respond(&call, None))
+            .run_following("GET", || self.respond(&call, None))
             .await
             .map_err(|e| self.context(e, Some(key)))?;
-        DIALECT.get_result(key, range.as_ref(), resp, self.base().to_string())
+        DIALECT.get_result(key, range.as_ref(), resp, self.base())
     }
 
     /// GET Bucket with `marker` paging. COS's listing is eventually consistent: an object
@@ -492,12 +578,11 @@ impl ObjectStore for CosStore {
             .await
             .map_err(|e| e.or_key(&upload.key))?;
         let what = format!("part {part_number} of {}", upload.key);
-        self.retry
-            .run(&what, |_| {
-                self.upload_part_once(upload, part_number, &payload)
-            })
-            .await
-            .map_err(|e| self.context(e, Some(&upload.key)))
+        self.run_following(&what, || {
+            self.upload_part_once(upload, part_number, &payload)
+        })
+        .await
+        .map_err(|e| self.context(e, Some(&upload.key)))
     }
 
     async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
@@ -638,6 +723,31 @@ mod tests {
             .check_upload(&sent, &Checksums::default(), None)
             .unwrap_err();
         assert!(e.to_string().contains("x-cos-hash-crc64ecma"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_region_is_followed_once_keeping_the_endpoints_form() {
+        let mut cfg = CosConfig::new("rec-1250000000");
+        cfg.region = Some("ap-beijing".into());
+        cfg.endpoint = Some("http://cos.ap-beijing.myqcloud.com:8080".into());
+        cfg.credentials = Some(Credentials::new("AKIDkey", "secret"));
+        let store = CosStore::new(cfg).unwrap();
+        let wrong = |region: &str| {
+            Error::new(
+                ErrorKind::WrongRegion {
+                    bucket_region: Some(region.into()),
+                },
+                "moved",
+            )
+        };
+        assert!(store.follow_region(&wrong("ap-guangzhou")));
+        assert_eq!(
+            store.base(),
+            "http://rec-1250000000.cos.ap-guangzhou.myqcloud.com:8080/"
+        );
+        assert!(store.follow_region(&wrong("ap-guangzhou")));
+        assert!(!store.follow_region(&wrong("ap-shanghai")));
+        assert_eq!(store.place_now().region.as_deref(), Some("ap-guangzhou"));
     }
 
     #[test]

@@ -131,9 +131,7 @@ impl OssStore {
 
     /// On OSS's answer that the bucket lives in another region (403 with an `<Endpoint>`),
     /// moves this store there once, so that an upload with a wrong `--region` still lands
-    /// (with a warning naming the right one). An endpoint of the user's own (a custom
-    /// domain, a local server) is kept and only the signing region changes. True when the
-    /// request is worth sending again.
+    /// (with a warning naming the right one). True when the request is worth sending again.
     fn follow_region(&self, e: &Error) -> bool {
         let Some(region) = e.bucket_region() else {
             return false;
@@ -154,14 +152,14 @@ impl OssStore {
             region,
             "the bucket is in another region: following it; set --region {region} to skip this"
         );
-        let keep_endpoint = self
-            .cfg
-            .endpoint
-            .as_deref()
-            .is_some_and(|ep| config::region_of_endpoint(ep).is_none());
         let mut cfg = self.cfg.clone();
-        if !keep_endpoint {
-            cfg.endpoint = None;
+        // A regional OSS host (`oss-<region>[-internal].aliyuncs.com`) names its region: the
+        // same host for the bucket's region, scheme and port kept. Any other endpoint (a
+        // custom domain, a local server) is the user's own and stays.
+        if let Some(ep) = &cfg.endpoint
+            && let Some(old) = config::region_of_endpoint(ep)
+        {
+            cfg.endpoint = Some(ep.replacen(&format!("oss-{old}"), &format!("oss-{region}"), 1));
         }
         *place = Place {
             base: cfg.base(region),
@@ -691,6 +689,36 @@ mod tests {
             .check_upload(&sent, &Checksums::default(), None)
             .unwrap_err();
         assert!(e.to_string().contains("x-oss-hash-crc64ecma"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_region_is_followed_once_keeping_the_endpoints_form() {
+        let mut cfg = OssConfig::new("rec");
+        cfg.region = Some("cn-beijing".into());
+        cfg.endpoint = Some("http://oss-cn-beijing-internal.aliyuncs.com:8080".into());
+        cfg.credentials = Some(Credentials::new("LTAIkey", "secret"));
+        let store = OssStore::new(cfg).unwrap();
+        let wrong = |region: &str| {
+            Error::new(
+                ErrorKind::WrongRegion {
+                    bucket_region: Some(region.into()),
+                },
+                "addressed through the wrong endpoint",
+            )
+        };
+        assert!(store.follow_region(&wrong("cn-hangzhou")));
+        assert_eq!(store.region(), "cn-hangzhou");
+        assert_eq!(
+            store.base_prefix(),
+            "http://rec.oss-cn-hangzhou-internal.aliyuncs.com:8080/"
+        );
+        // Requests in flight that got the same answer are simply sent again.
+        assert!(store.follow_region(&wrong("cn-hangzhou")));
+        // Only once: a second move is not followed (the error is reported instead).
+        assert!(!store.follow_region(&wrong("cn-shanghai")));
+        assert_eq!(store.region(), "cn-hangzhou");
+        let other = Error::new(ErrorKind::AccessDenied, "no");
+        assert!(!store.follow_region(&other));
     }
 
     #[test]
