@@ -138,6 +138,19 @@ pub(crate) fn from_transport(e: reqwest::Error) -> Error {
 mod tests {
     use super::*;
 
+    /// What is reported when the store cannot follow (a second zone, or `uc` unreachable):
+    /// the zone `uc` named, with the fix, and the key and code kept.
+    #[test]
+    fn a_wrong_zone_completed_from_uc_names_the_zone_and_keeps_the_context() {
+        let said = serde_json::json!({ "error": "incorrect region" }).to_string();
+        let e = from_answer(400, said.as_bytes(), Some("id1"), Ctx::Object).with_key("a.ts");
+        let e = in_zone(&e, "as0".into());
+        assert_eq!(e.bucket_region(), Some("as0"));
+        assert_eq!((e.vendor_code(), e.key()), (Some("400"), Some("a.ts")));
+        assert!(e.to_string().contains("region `as0`"), "{e}");
+        assert!(e.to_string().contains("use that region"), "{e}");
+    }
+
     fn kind(status: u16, said: &str, ctx: Ctx) -> ErrorKind {
         let body = serde_json::json!({ "error": said }).to_string();
         from_answer(status, body.as_bytes(), Some("id1"), ctx)

@@ -14,7 +14,7 @@ mod wire;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -60,7 +60,11 @@ const KEY_IN_PATH: &AsciiSet = &NON_ALPHANUMERIC
 pub struct KodoStore {
     cfg: KodoConfig,
     signer: Signer,
-    hosts: Hosts,
+    /// The up/rs/rsf hosts: the configured zone's (or endpoint's), until Qiniu says the
+    /// bucket is in another zone (see [`KodoStore::follow_zone`]).
+    hosts: RwLock<Hosts>,
+    /// The zone the store moved to after an "incorrect region" answer: it moves only once.
+    followed_zone: Mutex<Option<String>>,
     http: reqwest::Client,
     retry: RetryPolicy,
     /// The download base URL, found once on first use.
@@ -75,7 +79,7 @@ impl std::fmt::Debug for KodoStore {
         f.debug_struct("KodoStore")
             .field("bucket", &self.cfg.bucket)
             .field("zone", &self.cfg.zone)
-            .field("hosts", &self.hosts)
+            .field("hosts", &self.hosts())
             .field("signer", &self.signer)
             .finish_non_exhaustive()
     }
@@ -96,7 +100,8 @@ impl KodoStore {
                 .read_timeout(Duration::from_secs(60)),
         )?;
         let mut store = KodoStore {
-            hosts: Hosts::single(""),
+            hosts: RwLock::new(Hosts::single("")),
+            followed_zone: Mutex::default(),
             retry: RetryPolicy {
                 max_attempts: cfg.max_attempts.max(1),
                 ..RetryPolicy::default()
@@ -107,11 +112,12 @@ impl KodoStore {
             pending: Mutex::default(),
             cfg,
         };
-        store.hosts = match (&store.cfg.endpoint, &store.cfg.zone) {
+        let hosts = match (&store.cfg.endpoint, &store.cfg.zone) {
             (Some(ep), _) => Hosts::single(ep),
             (None, Some(zone)) => Hosts::for_zone(zone, store.cfg.accelerated, store.cfg.https),
             (None, None) => store.discover_hosts().await?,
         };
+        store.hosts = RwLock::new(hosts);
         Ok(store)
     }
 
@@ -147,10 +153,66 @@ impl KodoStore {
     where
         F: Fn() -> Result<RequestBuilder>,
     {
-        match self.call_retried(what, ctx, build).await {
-            Err(e) => Err(self.explain(e).await),
+        match self.call_retried(what, ctx, &build).await {
+            Err(e) => {
+                let e = self.explain(e).await;
+                if !self.follow_zone(&e).await {
+                    return Err(e);
+                }
+                match self.call_retried(what, ctx, &build).await {
+                    Err(e) => Err(self.explain(e).await),
+                    ok => ok,
+                }
+            }
             ok => ok,
         }
+    }
+
+    fn hosts(&self) -> Hosts {
+        self.hosts
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// On Qiniu's "incorrect region" (the bucket is in another zone than the hosts used),
+    /// moves this store once to the hosts `uc` names for the bucket, so that a wrong
+    /// `--region` still lands (with a warning naming the zone to set). Requests that hit the
+    /// same answer meanwhile are sent again; a second, different zone is not followed. True
+    /// when the request is worth sending again.
+    async fn follow_zone(&self, e: &Error) -> bool {
+        let Some(zone) = e.bucket_region() else {
+            return false;
+        };
+        if let Some(done) = self.followed() {
+            return done == zone;
+        }
+        let Ok(hosts) = self.discover_hosts().await else {
+            return false;
+        };
+        let mut followed = self
+            .followed_zone
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(done) = followed.as_deref() {
+            return done == zone; // another request moved the store meanwhile
+        }
+        tracing::warn!(
+            bucket = %self.cfg.bucket,
+            configured = ?self.cfg.zone,
+            zone,
+            "the bucket is in another zone: following it; set --region {zone} to skip this"
+        );
+        *self.hosts.write().unwrap_or_else(PoisonError::into_inner) = hosts;
+        *followed = Some(zone.to_owned());
+        true
+    }
+
+    fn followed(&self) -> Option<String> {
+        self.followed_zone
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Completes what Qiniu's answer leaves open, with one `uc` query: an unknown access key
@@ -236,7 +298,7 @@ impl KodoStore {
     fn uploads_url(&self, key: &str, rest: &str) -> String {
         format!(
             "{}/buckets/{}/objects/{}/uploads{rest}",
-            self.hosts.up,
+            self.hosts().up,
             self.cfg.bucket,
             URL_SAFE.encode(key)
         )
@@ -325,7 +387,6 @@ impl KodoStore {
     /// Form upload of `body`; returns Kodo's `hash`.
     async fn form_upload(&self, key: &str, body: &Source, opts: &PutOptions) -> Result<String> {
         let content_type = opts.content_type_for(key);
-        let url = format!("{}/", self.hosts.up);
         let answer = self
             .call(&format!("upload {key}"), Ctx::Object, || {
                 let file =
@@ -341,7 +402,8 @@ impl KodoStore {
                 for (k, v) in &opts.metadata {
                     form = form.text(format!("x-qn-meta-{k}"), v.clone());
                 }
-                Ok(self.http.post(&url).multipart(form.part("file", file)))
+                let url = format!("{}/", self.hosts().up);
+                Ok(self.http.post(url).multipart(form.part("file", file)))
             })
             .await?;
         let reply: UploadReply = self.json("form upload", &answer)?;
@@ -396,7 +458,7 @@ impl KodoStore {
         }
         let answer = self
             .call("rsf /list", Ctx::Object, || {
-                self.management(Method::GET, &self.hosts.rsf, &pq)
+                self.management(Method::GET, &self.hosts().rsf, &pq)
             })
             .await?;
         self.json("rsf /list", &answer)
@@ -512,7 +574,7 @@ impl ObjectStore for KodoStore {
         let pq = format!("/stat/{}", self.entry(key));
         let answer = self
             .call("rs /stat", Ctx::Object, || {
-                self.management(Method::GET, &self.hosts.rs, &pq)
+                self.management(Method::GET, &self.hosts().rs, &pq)
             })
             .await
             .map_err(|e| e.or_key(key))?;
@@ -574,7 +636,7 @@ impl ObjectStore for KodoStore {
         let pq = format!("/delete/{}", self.entry(key));
         match self
             .call("rs /delete", Ctx::Object, || {
-                self.management(Method::POST, &self.hosts.rs, &pq)
+                self.management(Method::POST, &self.hosts().rs, &pq)
             })
             .await
         {
@@ -585,10 +647,9 @@ impl ObjectStore for KodoStore {
     }
 
     async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
-        let url = self.uploads_url(key, "");
         let answer = self
             .call("initiate resumable upload", Ctx::Object, || {
-                Ok(self.http.post(&url).header(
+                Ok(self.http.post(self.uploads_url(key, "")).header(
                     "authorization",
                     format!("UpToken {}", self.upload_token(key)),
                 ))
@@ -620,12 +681,12 @@ impl ObjectStore for KodoStore {
             &[ChecksumAlgo::Md5, ChecksumAlgo::Qetag],
         );
         let md5_hex = sums.get(ChecksumAlgo::Md5).unwrap_or_default();
-        let url = self.uploads_url(key, &format!("/{}/{part_number}", upload.upload_id));
+        let rest = format!("/{}/{part_number}", upload.upload_id);
         let answer = self
             .call(&format!("part {part_number} of {key}"), Ctx::Upload, || {
                 Ok(self
                     .http
-                    .put(&url)
+                    .put(self.uploads_url(key, &rest))
                     .header(
                         "authorization",
                         format!("UpToken {}", self.upload_token(key)),
@@ -675,10 +736,9 @@ impl ObjectStore for KodoStore {
                     "&part-number-marker={marker}&part-number_marker={marker}"
                 ));
             }
-            let url = self.uploads_url(key, &query);
             let answer = self
                 .call("list parts", Ctx::Upload, || {
-                    Ok(self.http.get(&url).header(
+                    Ok(self.http.get(self.uploads_url(key, &query)).header(
                         "authorization",
                         format!("UpToken {}", self.upload_token(key)),
                     ))
@@ -727,12 +787,12 @@ impl ObjectStore for KodoStore {
             "metadata": metadata,
         })
         .to_string();
-        let url = self.uploads_url(key, &format!("/{}", upload.upload_id));
+        let rest = format!("/{}", upload.upload_id);
         let answer = self
             .call("complete resumable upload", Ctx::Upload, || {
                 Ok(self
                     .http
-                    .post(&url)
+                    .post(self.uploads_url(key, &rest))
                     .header(
                         "authorization",
                         format!("UpToken {}", self.upload_token(key)),
@@ -759,9 +819,9 @@ impl ObjectStore for KodoStore {
 
     async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
         let key = upload.key.as_str();
-        let url = self.uploads_url(key, &format!("/{}", upload.upload_id));
+        let rest = format!("/{}", upload.upload_id);
         self.call("abort resumable upload", Ctx::Upload, || {
-            Ok(self.http.delete(&url).header(
+            Ok(self.http.delete(self.uploads_url(key, &rest)).header(
                 "authorization",
                 format!("UpToken {}", self.upload_token(key)),
             ))
