@@ -20,7 +20,7 @@ mod xml;
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,6 +33,7 @@ use stowage_core::{
     MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
 use stowage_http::errors::from_transport;
+use stowage_http::follow::{Followed, run_following};
 use stowage_http::get::{empty_range, range_header};
 use stowage_http::parts::check_combined;
 use stowage_http::{Call, Dialect, PartCrcs, Reply, check_status, parse_time, part_crc, unquote};
@@ -56,11 +57,9 @@ pub struct CosStore {
     bucket: String,
     /// Where requests go: the configured region's hosts, until COS names the bucket's own
     /// region (see [`CosStore::follow_region`]).
-    place: RwLock<Arc<Place>>,
+    place: Followed<Place>,
     /// The configuration, to build the hosts of another region.
     cfg: CosConfig,
-    /// Set once the store has followed COS to the bucket's region: it does so only once.
-    followed: AtomicBool,
     credentials: Credentials,
     signer: Signer,
     /// Set once a redirect without `x-cos-request-id` moved requests to the fallback host.
@@ -94,8 +93,7 @@ impl CosStore {
         Ok(CosStore {
             signer: Signer::new(&credentials),
             bucket: cfg.bucket.clone(),
-            place: RwLock::new(Arc::new(place)),
-            followed: AtomicBool::new(false),
+            place: Followed::new(place),
             credentials,
             use_fallback: AtomicBool::new(false),
             retry: RetryPolicy {
@@ -109,53 +107,29 @@ impl CosStore {
     }
 
     fn place_now(&self) -> Arc<Place> {
-        self.place
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.place.now()
     }
 
     /// On COS's answer that the bucket lives in another region (`x-cos-bucket-region` on a
     /// redirect or a NoSuchBucket), moves this store to that region's hosts once, so that an
-    /// upload with a wrong `--region` still lands (with a warning naming the right one). True
-    /// when the request is worth sending again.
+    /// upload with a wrong `--region` still lands (with a warning naming the right one). A
+    /// regional COS host becomes the same host of the bucket's region (scheme, port and
+    /// domain kept); any other endpoint is the user's own and stays.
     fn follow_region(&self, e: &Error) -> bool {
-        let Some(region) = e.bucket_region() else {
-            return false;
-        };
-        let mut place = self
-            .place
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if place.region.as_deref() == Some(region) {
-            return true; // another request already moved the store
-        }
-        if self.followed.swap(true, Ordering::SeqCst) {
-            return false;
-        }
-        let mut cfg = self.cfg.clone();
-        cfg.region = Some(region.to_string());
-        // A regional COS host names its region: the same host for the bucket's region
-        // (scheme, port and domain kept). Any other endpoint is the user's own and stays.
-        if let Some(ep) = &cfg.endpoint
-            && let Some(old) = config::region_of_endpoint(ep)
-        {
-            cfg.endpoint = Some(ep.replacen(&format!(".{old}."), &format!(".{region}."), 1));
-        }
-        match Place::for_config(&cfg) {
-            Ok(next) => {
-                tracing::warn!(
-                    bucket = %self.bucket,
-                    configured = ?place.region,
-                    region,
-                    "the bucket is in another region: following it; set --region {region} to skip this"
-                );
-                *place = Arc::new(next);
-                self.use_fallback.store(false, Ordering::Relaxed);
-                true
+        let moved = self.place.follow(e, Place::region_id, |region| {
+            let mut cfg = self.cfg.clone();
+            cfg.region = Some(region.to_string());
+            if let Some(ep) = &cfg.endpoint
+                && let Some(old) = config::region_of_endpoint(ep)
+            {
+                cfg.endpoint = Some(ep.replacen(&format!(".{old}."), &format!(".{region}."), 1));
             }
-            Err(_) => false,
+            Place::for_config(&cfg).ok()
+        });
+        if moved {
+            self.use_fallback.store(false, Ordering::Relaxed);
         }
+        moved
     }
 
     /// `op` with the store's retries, and once more after following the bucket's region.
@@ -164,10 +138,7 @@ impl CosStore {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        match self.retry.run(what, |_| op()).await {
-            Err(e) if self.follow_region(&e) => self.retry.run(what, |_| op()).await,
-            other => other,
-        }
+        run_following(&self.retry, what, |e| self.follow_region(e), op).await
     }
 
     pub fn bucket(&self) -> &str {
@@ -371,6 +342,10 @@ struct Place {
 }
 
 impl Place {
+    fn region_id(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
     fn for_config(cfg: &CosConfig) -> Result<Place> {
         let region = cfg.resolve_region()?;
         let base = cfg.base(region.as_deref());

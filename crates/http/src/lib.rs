@@ -7,6 +7,7 @@ pub mod check;
 pub mod client;
 pub mod env;
 pub mod errors;
+pub mod follow;
 pub mod get;
 pub mod parts;
 pub mod xml;

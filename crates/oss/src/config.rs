@@ -154,6 +154,12 @@ pub(crate) struct Place {
     pub base: Base,
 }
 
+impl Place {
+    pub fn region_id(&self) -> Option<&str> {
+        Some(&self.region)
+    }
+}
+
 /// `oss-cn-hangzhou` → `cn-hangzhou` (GetBucketLocation's form → V4's).
 pub fn plain_region(region: &str) -> String {
     region.strip_prefix("oss-").unwrap_or(region).to_string()

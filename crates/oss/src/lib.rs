@@ -14,8 +14,7 @@ mod xml;
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,6 +27,7 @@ use stowage_core::{
     MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
 use stowage_http::errors::from_transport;
+use stowage_http::follow::{Followed, run_following};
 use stowage_http::get::{empty_range, range_header};
 use stowage_http::parts::check_combined;
 use stowage_http::{Call, Dialect, PartCrcs, Reply, check_status, parse_time, part_crc, unquote};
@@ -52,11 +52,9 @@ pub struct OssStore {
     bucket: String,
     /// The region requests are signed for and the URL they go to: the configured ones, until
     /// OSS names the bucket's own region (see [`OssStore::follow_region`]).
-    place: RwLock<Place>,
+    place: Followed<Place>,
     /// The configuration, to rebuild the URL for another region.
     cfg: OssConfig,
-    /// Set once the store has followed OSS to the bucket's region: it does so only once.
-    followed: AtomicBool,
     signing: SigningVersion,
     credentials: Credentials,
     client: reqwest::Client,
@@ -95,12 +93,11 @@ impl OssStore {
                 .read_timeout(Duration::from_secs(120)),
         )?;
         Ok(OssStore {
-            place: RwLock::new(Place {
+            place: Followed::new(Place {
                 base: cfg.base(&region),
                 region,
             }),
             bucket: cfg.bucket.clone(),
-            followed: AtomicBool::new(false),
             signing: cfg.signing,
             credentials,
             client,
@@ -115,57 +112,32 @@ impl OssStore {
     }
 
     fn region(&self) -> String {
-        self.place_now().region
+        self.place.now().region.clone()
     }
 
     fn base_prefix(&self) -> String {
-        self.place_now().base.prefix
-    }
-
-    fn place_now(&self) -> Place {
-        self.place
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.place.now().base.prefix.clone()
     }
 
     /// On OSS's answer that the bucket lives in another region (403 with an `<Endpoint>`),
     /// moves this store there once, so that an upload with a wrong `--region` still lands
-    /// (with a warning naming the right one). True when the request is worth sending again.
+    /// (with a warning naming the right one). A regional OSS host (`oss-<region>[-internal]`)
+    /// becomes the same host of the bucket's region, scheme and port kept; any other
+    /// endpoint (a custom domain, a local server) is the user's own and stays.
     fn follow_region(&self, e: &Error) -> bool {
-        let Some(region) = e.bucket_region() else {
-            return false;
-        };
-        let mut place = self
-            .place
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if place.region == region {
-            return true; // another request already moved the store
-        }
-        if self.followed.swap(true, Ordering::SeqCst) {
-            return false;
-        }
-        tracing::warn!(
-            bucket = %self.bucket,
-            configured = %place.region,
-            region,
-            "the bucket is in another region: following it; set --region {region} to skip this"
-        );
-        let mut cfg = self.cfg.clone();
-        // A regional OSS host (`oss-<region>[-internal].aliyuncs.com`) names its region: the
-        // same host for the bucket's region, scheme and port kept. Any other endpoint (a
-        // custom domain, a local server) is the user's own and stays.
-        if let Some(ep) = &cfg.endpoint
-            && let Some(old) = config::region_of_endpoint(ep)
-        {
-            cfg.endpoint = Some(ep.replacen(&format!("oss-{old}"), &format!("oss-{region}"), 1));
-        }
-        *place = Place {
-            base: cfg.base(region),
-            region: region.to_string(),
-        };
-        true
+        self.place.follow(e, Place::region_id, |region| {
+            let mut cfg = self.cfg.clone();
+            if let Some(ep) = &cfg.endpoint
+                && let Some(old) = config::region_of_endpoint(ep)
+            {
+                cfg.endpoint =
+                    Some(ep.replacen(&format!("oss-{old}"), &format!("oss-{region}"), 1));
+            }
+            Some(Place {
+                base: cfg.base(region),
+                region: region.to_string(),
+            })
+        })
     }
 
     /// `op` with the store's retries, and once more after following the bucket's region.
@@ -174,10 +146,7 @@ impl OssStore {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        match self.retry.run(what, |_| op()).await {
-            Err(e) if self.follow_region(&e) => self.retry.run(what, |_| op()).await,
-            other => other,
-        }
+        run_following(&self.retry, what, |e| self.follow_region(e), op).await
     }
 
     pub fn bucket(&self) -> &str {
