@@ -73,26 +73,6 @@ pub(crate) struct ListedPart {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct ListUploadsResult {
-    #[serde(default, rename = "Upload")]
-    pub uploads: Vec<ListedUpload>,
-    #[serde(default)]
-    pub is_truncated: bool,
-    pub next_key_marker: Option<String>,
-    pub next_upload_id_marker: Option<String>,
-    pub encoding_type: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct ListedUpload {
-    pub key: String,
-    pub upload_id: String,
-    pub initiated: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
 pub(crate) struct CompleteResult {
     #[serde(rename = "ETag")]
     pub etag: Option<String>,

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod follow;
 pub mod get;
 pub mod parts;
+pub mod uploads;
 pub mod xml;
 
 pub use call::{Call, Reply, check_status, header_str};

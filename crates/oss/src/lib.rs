@@ -598,37 +598,7 @@ impl ObjectStore for OssStore {
     }
 
     async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
-        let mut out = Vec::new();
-        let mut markers: Option<(String, String)> = None;
-        loop {
-            let mut call = Call::new(reqwest::Method::GET, None)
-                .query("uploads", "")
-                .query("encoding-type", "url")
-                .query("prefix", prefix);
-            if let Some((key, id)) = &markers {
-                call = call
-                    .query("key-marker", key.clone())
-                    .query("upload-id-marker", id.clone());
-            }
-            let reply = self.execute(call).await?;
-            let page: xml::ListUploadsResult = xml::parse("ListMultipartUploads", &reply.body)?;
-            let url = page.encoding_type.as_deref() == Some("url");
-            out.extend(page.uploads.into_iter().map(|u| MultipartUpload {
-                key: xml::decode_if(url, u.key),
-                upload_id: u.upload_id,
-                initiated: parse_time(u.initiated.as_deref()),
-            }));
-            match (
-                page.is_truncated,
-                page.next_key_marker,
-                page.next_upload_id_marker,
-            ) {
-                (true, Some(k), Some(i)) if !k.is_empty() => {
-                    markers = Some((xml::decode_if(url, k), i))
-                }
-                _ => return Ok(out),
-            }
-        }
+        stowage_http::uploads::list_multipart_uploads(prefix, |call| self.execute(call)).await
     }
 }
 
