@@ -78,7 +78,7 @@ impl KodoConfig {
 }
 
 /// Base URLs of the hosts one bucket uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Hosts {
     pub up: String,
     pub rs: String,

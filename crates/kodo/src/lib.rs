@@ -14,7 +14,7 @@ mod wire;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,6 +31,7 @@ use stowage_core::{
     Capabilities, ChecksumAlgo, Checksums, Error, ErrorKind, GetResult, ListPage, ListRequest,
     MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
+use stowage_http::follow::Followed;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
@@ -56,15 +57,26 @@ const KEY_IN_PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+/// The hosts requests go to, and the zone they serve (unknown behind an explicit endpoint).
+#[derive(Debug, Default)]
+struct Place {
+    zone: Option<String>,
+    hosts: Hosts,
+}
+
+impl Place {
+    fn zone(&self) -> Option<&str> {
+        self.zone.as_deref()
+    }
+}
+
 /// One Kodo bucket.
 pub struct KodoStore {
     cfg: KodoConfig,
     signer: Signer,
     /// The up/rs/rsf hosts: the configured zone's (or endpoint's), until Qiniu says the
     /// bucket is in another zone (see [`KodoStore::follow_zone`]).
-    hosts: RwLock<Hosts>,
-    /// The zone the store moved to after an "incorrect region" answer: it moves only once.
-    followed_zone: Mutex<Option<String>>,
+    place: Followed<Place>,
     http: reqwest::Client,
     retry: RetryPolicy,
     /// The download base URL, found once on first use.
@@ -100,8 +112,7 @@ impl KodoStore {
                 .read_timeout(Duration::from_secs(60)),
         )?;
         let mut store = KodoStore {
-            hosts: RwLock::new(Hosts::single("")),
-            followed_zone: Mutex::default(),
+            place: Followed::new(Place::default()),
             retry: RetryPolicy {
                 max_attempts: cfg.max_attempts.max(1),
                 ..RetryPolicy::default()
@@ -117,7 +128,10 @@ impl KodoStore {
             (None, Some(zone)) => Hosts::for_zone(zone, store.cfg.accelerated, store.cfg.https),
             (None, None) => store.discover_hosts().await?,
         };
-        store.hosts = RwLock::new(hosts);
+        store.place = Followed::new(Place {
+            zone: store.cfg.zone.clone(),
+            hosts,
+        });
         Ok(store)
     }
 
@@ -169,10 +183,7 @@ impl KodoStore {
     }
 
     fn hosts(&self) -> Hosts {
-        self.hosts
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.place.now().hosts.clone()
     }
 
     /// On Qiniu's "incorrect region" (the bucket is in another zone than the hosts used),
@@ -184,35 +195,18 @@ impl KodoStore {
         let Some(zone) = e.bucket_region() else {
             return false;
         };
-        if let Some(done) = self.followed() {
-            return done == zone;
+        if self.place.now().zone.as_deref() == Some(zone) {
+            return true; // another request already moved the store
         }
         let Ok(hosts) = self.discover_hosts().await else {
             return false;
         };
-        let mut followed = self
-            .followed_zone
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(done) = followed.as_deref() {
-            return done == zone; // another request moved the store meanwhile
-        }
-        tracing::warn!(
-            bucket = %self.cfg.bucket,
-            configured = ?self.cfg.zone,
-            zone,
-            "the bucket is in another zone: following it; set --region {zone} to skip this"
-        );
-        *self.hosts.write().unwrap_or_else(PoisonError::into_inner) = hosts;
-        *followed = Some(zone.to_owned());
-        true
-    }
-
-    fn followed(&self) -> Option<String> {
-        self.followed_zone
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.place.follow(e, Place::zone, |zone| {
+            Some(Place {
+                zone: Some(zone.to_owned()),
+                hosts,
+            })
+        })
     }
 
     /// Completes what Qiniu's answer leaves open, with one `uc` query: an unknown access key
