@@ -77,7 +77,7 @@ pub async fn open_bucket(
 /// --internal, --accelerate or --probe-endpoints ask for it.
 pub async fn open_placed(url: &StorageUrl, args: &StoreArgs, create: bool) -> Result<Opened> {
     if url.scheme == Scheme::File {
-        let store = open_local(url, create).await?;
+        let store = open_local(&url.local_path().unwrap_or_default(), create).await?;
         return Ok(Opened {
             store,
             placement: None,
@@ -102,8 +102,7 @@ pub async fn open_placed(url: &StorageUrl, args: &StoreArgs, create: bool) -> Re
     Ok(Opened { store, placement })
 }
 
-async fn open_local(url: &StorageUrl, create: bool) -> Result<Arc<dyn ObjectStore>> {
-    let root = url.local_path().unwrap_or_default();
+async fn open_local(root: &Path, create: bool) -> Result<Arc<dyn ObjectStore>> {
     let store = if create {
         FsStore::create(root).await?
     } else {
@@ -118,12 +117,38 @@ async fn open_remote(
     chosen: Option<Chosen<'_>>,
 ) -> Result<Arc<dyn ObjectStore>> {
     let bucket = &url.bucket;
+    // Read once here, not in each config builder (they also serve endpoint and region look-ups).
+    let ca = ca_bundle(args)?;
     Ok(match url.scheme {
         Scheme::File => bail!("{url} is a local directory, not a bucket"),
-        Scheme::S3 => Arc::new(S3Store::new(s3_config(bucket, args, chosen)?).await?),
-        Scheme::Oss => Arc::new(OssStore::new(oss_config(bucket, args, chosen)?)?),
-        Scheme::Cos => Arc::new(CosStore::new(cos_config(bucket, args, chosen)?)?),
-        Scheme::Kodo => Arc::new(KodoStore::new(kodo_config(bucket, args, chosen)?).await?),
+        Scheme::S3 => {
+            let cfg = S3Config {
+                ca_bundle: ca,
+                ..s3_config(bucket, args, chosen)?
+            };
+            Arc::new(S3Store::new(cfg).await?)
+        }
+        Scheme::Oss => {
+            let cfg = OssConfig {
+                ca_bundle: ca,
+                ..oss_config(bucket, args, chosen)?
+            };
+            Arc::new(OssStore::new(cfg)?)
+        }
+        Scheme::Cos => {
+            let cfg = CosConfig {
+                ca_bundle: ca,
+                ..cos_config(bucket, args, chosen)?
+            };
+            Arc::new(CosStore::new(cfg)?)
+        }
+        Scheme::Kodo => {
+            let cfg = KodoConfig {
+                ca_bundle: ca,
+                ..kodo_config(bucket, args, chosen)?
+            };
+            Arc::new(KodoStore::new(cfg).await?)
+        }
     })
 }
 
@@ -283,7 +308,6 @@ fn s3_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result<S
         _ => S3Integrity::Md5AndCrc64Nvme,
     };
     cfg.region.clone_from(&args.region);
-    cfg.ca_bundle = ca_bundle(args)?;
     if args.profile.is_some() {
         cfg.profile.clone_from(&args.profile);
     }
@@ -343,7 +367,6 @@ fn preset_config(
 /// custom domain; `--path-style` forces path style.
 fn oss_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result<OssConfig> {
     let mut cfg = OssConfig::from_env(bucket);
-    cfg.ca_bundle = ca_bundle(args)?;
     if let Some(ep) = &args.endpoint {
         cfg.endpoint = Some(ep.clone());
     }
@@ -387,7 +410,6 @@ fn apply_oss(cfg: &mut OssConfig, chosen: Chosen) {
 /// `QINIU_ACCESS_KEY`/`QINIU_SECRET_KEY`.
 fn kodo_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result<KodoConfig> {
     let mut cfg = KodoConfig::new(bucket);
-    cfg.ca_bundle = ca_bundle(args)?;
     cfg.zone.clone_from(&args.region);
     if let Some(ep) = &args.endpoint {
         cfg.endpoint = Some(ep.clone());
@@ -459,7 +481,6 @@ fn addressing_for(endpoint: &str) -> Addressing {
 fn cos_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result<CosConfig> {
     use stowage_cos::Addressing as Cos;
     let mut cfg = CosConfig::from_env(bucket);
-    cfg.ca_bundle = ca_bundle(args)?;
     if let Some(ep) = &args.endpoint {
         cfg.endpoint = Some(ep.clone());
     }
@@ -543,13 +564,8 @@ pub async fn open_place_placed(
         return Ok((open_placed(url, args, create).await?, url.key.clone()));
     };
     let (root, key) = split_local(&path);
-    let store = if create {
-        FsStore::create(&root).await?
-    } else {
-        FsStore::open(&root).await?
-    };
     let opened = Opened {
-        store: Arc::new(store),
+        store: open_local(&root, create).await?,
         placement: None,
     };
     Ok((opened, key))
