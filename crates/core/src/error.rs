@@ -45,6 +45,23 @@ pub enum ErrorKind {
     Unsupported,
     /// The multipart upload id is unknown (completed, aborted, or expired).
     UploadNotFound,
+    /// The store answered success but gave no proof (a checksum or an MD5 ETag matching
+    /// the bytes sent, on the reply or on a HEAD) that it holds them. Never a landing.
+    NotConfirmed,
+    /// The endpoint did not answer in the vendor's protocol: an HTML page, an empty body
+    /// where XML or JSON is due, a redirect to a login page. Usually a wrong endpoint, a
+    /// proxy or a captive portal.
+    UnexpectedReply,
+    /// A local file changed (size, time or content) while it was being sent; what was sent
+    /// is not what the file now holds.
+    LocalFileChanged,
+    /// A local filesystem is full (ENOSPC or a quota).
+    DiskFull,
+    /// A local path cannot be read or written: permissions, a missing directory, a
+    /// read-only or failing disk.
+    LocalIo,
+    /// The upload journal cannot be used: damaged, unreadable, or locked.
+    Journal,
     /// Anything not classified above.
     Other,
 }
@@ -58,6 +75,20 @@ impl ErrorKind {
                 | ErrorKind::ServerError
                 | ErrorKind::Network
                 | ErrorKind::ChecksumMismatch
+                | ErrorKind::NotConfirmed
+                | ErrorKind::LocalFileChanged
+        )
+    }
+
+    /// Whether the error is about this machine (its files, disks or journal) rather than
+    /// the store: such errors never carry a vendor's fix.
+    pub fn is_local(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::LocalFileChanged
+                | ErrorKind::DiskFull
+                | ErrorKind::LocalIo
+                | ErrorKind::Journal
         )
     }
 
@@ -78,6 +109,12 @@ impl ErrorKind {
             ErrorKind::InvalidInput => "invalid input",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::UploadNotFound => "multipart upload not found",
+            ErrorKind::NotConfirmed => "not confirmed",
+            ErrorKind::UnexpectedReply => "not the storage protocol",
+            ErrorKind::LocalFileChanged => "local file changed",
+            ErrorKind::DiskFull => "disk full",
+            ErrorKind::LocalIo => "local I/O error",
+            ErrorKind::Journal => "journal unusable",
             ErrorKind::Other => "storage error",
         }
     }
@@ -124,6 +161,24 @@ impl ErrorKind {
             ErrorKind::Unsupported => "this store cannot do that operation".into(),
             ErrorKind::UploadNotFound => {
                 "the upload id is gone (completed, aborted or expired): start a new multipart upload".into()
+            }
+            ErrorKind::NotConfirmed => {
+                "the store said success without proof that it holds these bytes (no matching checksum or ETag, on the reply or a HEAD): the local file is kept and the object is sent again or to the backup; check that the endpoint is the bucket's own API, not a proxy that answers for it".into()
+            }
+            ErrorKind::UnexpectedReply => {
+                "the endpoint answered with something other than the storage API (an HTML page, an empty body, a login redirect): check the endpoint (--endpoint) points at the bucket's API, not a web server, proxy or captive portal".into()
+            }
+            ErrorKind::LocalFileChanged => {
+                "the file was rewritten while it was being sent, so what was sent is not what it holds: it is sent again from its new content; if a recorder is still writing it, upload once the recording is finished".into()
+            }
+            ErrorKind::DiskFull => {
+                "the filesystem named above is full: free space on it, or use a directory on another filesystem".into()
+            }
+            ErrorKind::LocalIo => {
+                "check the path named above: that it exists, that this user may read and write it, and that its disk is mounted and healthy".into()
+            }
+            ErrorKind::Journal => {
+                "the upload journal named above cannot be used: check its disk and permissions; a damaged journal is moved aside by the next run, which rebuilds it from the spool and the bucket".into()
             }
             ErrorKind::Other => "see the vendor code and request id".into(),
         }
@@ -183,15 +238,12 @@ impl Error {
         Self::new(ErrorKind::Unsupported, message)
     }
 
-    /// A local I/O failure on `path`, classified (a missing or unreadable file is bad input).
+    /// A local I/O failure on `path`, classified: a missing file is bad input, a full disk
+    /// is [`ErrorKind::DiskFull`], anything else (permissions, a failing disk) is
+    /// [`ErrorKind::LocalIo`]. The message names the path; the fix is a local one.
     pub fn local_io(path: &std::path::Path, err: std::io::Error) -> Self {
-        let kind = match err.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
-                ErrorKind::InvalidInput
-            }
-            _ => ErrorKind::Other,
-        };
-        Self::new(kind, format!("local file {}: {err}", path.display())).with_source(err)
+        let (kind, what) = classify_io(&err);
+        Self::new(kind, format!("{what} {}: {err}", path.display())).with_source(err)
     }
 
     pub fn with_key(mut self, key: impl Into<String>) -> Self {
@@ -260,6 +312,20 @@ impl Error {
             ErrorKind::WrongRegion { bucket_region } => bucket_region.as_deref(),
             _ => None,
         }
+    }
+}
+
+/// The kind of a local I/O error, and how to introduce the path in its message.
+fn classify_io(err: &std::io::Error) -> (ErrorKind, &'static str) {
+    use std::io::ErrorKind as Io;
+    match err.kind() {
+        Io::NotFound => (ErrorKind::InvalidInput, "local file"),
+        Io::StorageFull | Io::QuotaExceeded => (ErrorKind::DiskFull, "the filesystem is full at"),
+        Io::PermissionDenied | Io::ReadOnlyFilesystem => {
+            (ErrorKind::LocalIo, "no permission to use")
+        }
+        _ if err.raw_os_error() == Some(28) => (ErrorKind::DiskFull, "the filesystem is full at"),
+        _ => (ErrorKind::LocalIo, "local file"),
     }
 }
 
@@ -361,5 +427,35 @@ mod tests {
         let e = Error::local_io(path, io);
         assert_eq!(e.kind(), &ErrorKind::InvalidInput);
         assert!(e.to_string().contains("/nonexistent/seg0.ts"));
+    }
+
+    #[test]
+    fn local_errors_name_the_path_and_a_local_fix() {
+        let path = std::path::Path::new("/srv/bucket/rec/seg0.ts");
+        let full = Error::local_io(path, std::io::Error::from_raw_os_error(28));
+        assert_eq!(full.kind(), &ErrorKind::DiskFull);
+        let s = full.to_string();
+        assert!(
+            s.contains("full") && s.contains("/srv/bucket/rec/seg0.ts"),
+            "{s}"
+        );
+        assert!(!s.contains("vendor code"), "{s}");
+        let denied = Error::local_io(path, std::io::Error::from_raw_os_error(13));
+        assert_eq!(denied.kind(), &ErrorKind::LocalIo);
+        assert!(
+            denied.to_string().contains("may read and write"),
+            "{denied}"
+        );
+        for kind in [
+            ErrorKind::DiskFull,
+            ErrorKind::LocalIo,
+            ErrorKind::Journal,
+            ErrorKind::LocalFileChanged,
+        ] {
+            assert!(kind.is_local());
+            assert!(!kind.hint().contains("vendor code"), "{kind:?}");
+        }
+        assert!(Error::new(ErrorKind::NotConfirmed, "").is_retryable());
+        assert!(!Error::new(ErrorKind::UnexpectedReply, "").is_retryable());
     }
 }
