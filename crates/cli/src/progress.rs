@@ -119,6 +119,10 @@ fn describe(e: &Event) -> Option<String> {
             format!("aborted   a stale multipart upload of {key} ({upload_id})")
         }
         Event::Deleted { key } => format!("deleted   local copy of {key}"),
+        Event::BucketUnusable { bucket, error } => {
+            format!("STOPPED   sending to {bucket}: {error} (what was not sent stays in the spool)")
+        }
+        Event::Skipped { path, reason } => format!("skipped   {path}: {reason}"),
         Event::DeadlineReached { pending } => {
             format!("deadline  reached with {pending} object(s) not landed; they stay in the spool")
         }

@@ -68,10 +68,27 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 }
 
 /// Every regular file under `root`, sorted by relative path, skipping [`STATE_DIR`]
-/// directories and names that are not UTF-8.
+/// directories and names that are not UTF-8 (see [`scan_files`] for what is skipped).
 pub fn local_files(root: &Path) -> crate::Result<Vec<LocalFile>> {
+    scan_files(root).map(|scan| scan.files)
+}
+
+/// A directory tree's files, and what was left out with the reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    pub files: Vec<LocalFile>,
+    /// `(relative path, why it is not among the files)`.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Every regular file under `root`, sorted by relative path, skipping [`STATE_DIR`]
+/// directories. A symbolic link is followed when it points at a regular file inside `root`
+/// (the file is listed under the link's name); any other link, and any name that is not
+/// UTF-8, is listed in [`Scan::skipped`] with the reason.
+pub fn scan_files(root: &Path) -> crate::Result<Scan> {
     let io = |p: &Path, e| crate::Error::local_io(p, e);
-    let mut out = Vec::new();
+    let real_root = std::fs::canonicalize(root).map_err(|e| io(root, e))?;
+    let mut scan = Scan::default();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))? {
@@ -80,11 +97,30 @@ pub fn local_files(root: &Path) -> crate::Result<Vec<LocalFile>> {
             if entry.file_name() == STATE_DIR {
                 continue;
             }
+            let Some(rel) = relative(root, &path) else {
+                let name = path.to_string_lossy().into_owned();
+                scan.skipped.push((
+                    name,
+                    "its name is not UTF-8, which object keys must be".into(),
+                ));
+                continue;
+            };
             let meta = entry.metadata().map_err(|e| io(&path, e))?;
+            let meta = if meta.file_type().is_symlink() {
+                match followed(&real_root, &path) {
+                    Ok(target) => target,
+                    Err(why) => {
+                        scan.skipped.push((rel, why));
+                        continue;
+                    }
+                }
+            } else {
+                meta
+            };
             if meta.is_dir() {
                 stack.push(path);
-            } else if let (true, Some(rel)) = (meta.is_file(), relative(root, &path)) {
-                out.push(LocalFile {
+            } else if meta.is_file() {
+                scan.files.push(LocalFile {
                     path,
                     rel,
                     size: meta.len(),
@@ -93,8 +129,28 @@ pub fn local_files(root: &Path) -> crate::Result<Vec<LocalFile>> {
             }
         }
     }
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(out)
+    scan.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    scan.skipped.sort();
+    Ok(scan)
+}
+
+/// The metadata of what the link at `link` points to, when that is a regular file inside
+/// `real_root`; else why the link is not followed.
+fn followed(real_root: &Path, link: &Path) -> Result<std::fs::Metadata, String> {
+    let target = std::fs::canonicalize(link)
+        .map_err(|e| format!("a symbolic link that cannot be followed ({e})"))?;
+    if !target.starts_with(real_root) {
+        return Err(format!(
+            "a symbolic link to {}, outside the recording directory: copy the file in to upload it",
+            target.display()
+        ));
+    }
+    let meta = std::fs::metadata(&target)
+        .map_err(|e| format!("a symbolic link whose target cannot be read ({e})"))?;
+    if !meta.is_file() {
+        return Err("a symbolic link to a directory, which is not followed".into());
+    }
+    Ok(meta)
 }
 
 /// `path` relative to `root`, `/`-separated; `None` outside `root` or for non-UTF-8 names.
@@ -131,5 +187,32 @@ mod tests {
             files[1]
         );
         assert!(LocalFile::stat(dir.path(), Path::new("/etc/hostname")).is_err());
+    }
+
+    #[test]
+    fn symlinks_inside_are_followed_and_others_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/real.ts"), b"12345").unwrap();
+        std::fs::write(outside.path().join("secret.ts"), b"x").unwrap();
+        let link = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, dir.path().join(name)).unwrap()
+        };
+        link(&dir.path().join("sub/real.ts"), "inside.ts");
+        link(&outside.path().join("secret.ts"), "outside.ts");
+        link(&dir.path().join("nowhere.ts"), "dangling.ts");
+        link(&dir.path().join("sub"), "dirlink");
+        let scan = scan_files(dir.path()).unwrap();
+        let files: Vec<(&str, u64)> = scan
+            .files
+            .iter()
+            .map(|f| (f.rel.as_str(), f.size))
+            .collect();
+        assert_eq!(files, [("inside.ts", 5), ("sub/real.ts", 5)]);
+        let skipped: Vec<&str> = scan.skipped.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(skipped, ["dangling.ts", "dirlink", "outside.ts"]);
+        let why = &scan.skipped[2].1;
+        assert!(why.contains("outside the recording directory"), "{why}");
     }
 }

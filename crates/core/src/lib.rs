@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod error;
 pub mod fsutil;
 pub mod payload;
+pub mod proof;
 pub mod retry;
 pub mod store;
 pub mod tls;

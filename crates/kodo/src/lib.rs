@@ -670,9 +670,15 @@ impl ObjectStore for KodoStore {
     ) -> Result<PartInfo> {
         let key = upload.key.as_str();
         let data = read_body(body).await.map_err(|e| e.or_key(key))?;
+        // The CRC-64 comes from the same bytes as the MD5 Kodo checks, so the caller can
+        // combine the parts' CRCs into the file's.
         let sums = stowage_core::checksum::checksum_bytes(
             &data,
-            &[ChecksumAlgo::Md5, ChecksumAlgo::Qetag],
+            &[
+                ChecksumAlgo::Md5,
+                ChecksumAlgo::Qetag,
+                ChecksumAlgo::Crc64Ecma,
+            ],
         );
         let md5_hex = sums.get(ChecksumAlgo::Md5).unwrap_or_default();
         let rest = format!("/{}/{part_number}", upload.upload_id);

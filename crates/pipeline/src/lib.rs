@@ -119,6 +119,17 @@ pub enum Event {
         key: String,
         reason: String,
     },
+    /// A bucket refused in a way no other object would escape (missing, credentials
+    /// refused, not a storage API): nothing more is sent there this run. Said once.
+    BucketUnusable {
+        bucket: String,
+        error: String,
+    },
+    /// A file of the spool that is not uploaded, and why (a symlink leaving the spool).
+    Skipped {
+        path: String,
+        reason: String,
+    },
     AbortedStaleUpload {
         key: String,
         upload_id: String,

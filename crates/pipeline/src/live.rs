@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use stowage_core::{Error, PutBody, PutOptions, Result};
+use stowage_core::{Error, Result};
 use stowage_hls::PlaylistType;
 use tokio::sync::Semaphore;
 
@@ -80,7 +80,14 @@ impl Session {
             .map_err(|e| Error::local_io(&f.path, e))?;
         let mut parsed = stowage_hls::parse(&text)
             .map_err(|e| Error::invalid_input(format!("{}: {e}", f.rel)))?;
-        let (segments, _) = plan::referenced_segments(&f.rel, &text)?;
+        let (segments, outside) = plan::referenced_segments(&f.rel, &text)?;
+        if let Some(uri) = outside.first() {
+            return Err(Error::invalid_input(format!(
+                "{} names `{}`, which is outside the recording (a `..` path, an absolute path or a URL): not published",
+                f.rel,
+                plan::shorten(uri)
+            )));
+        }
         let confirmed = segments
             .iter()
             .take_while(|rel| {
@@ -100,18 +107,13 @@ impl Session {
         parsed.segments.truncate(confirmed);
         parsed.playlist_type = Some(PlaylistType::Event);
         parsed.end_list = false;
-        let body = stowage_hls::write(&parsed);
+        let body = bytes::Bytes::from(stowage_hls::write(&parsed));
         let primary = &self.run.targets.primary;
-        let opts = PutOptions::default();
         self.run
             .opts
             .retry
             .run(&key, |_| {
-                primary.put(
-                    &key,
-                    PutBody::Bytes(body.clone().into_bytes().into()),
-                    &opts,
-                )
+                run::put_confirmed_bytes(primary.as_ref(), &key, body.clone())
             })
             .await?;
         if let Ok(mut m) = self.published.lock() {
@@ -130,7 +132,7 @@ impl Session {
     }
 
     pub async fn finish(self) -> Result<Summary> {
-        let files = plan::scan(&self.run.dir)?;
+        let files = run::scan_reporting(&self.run)?;
         for f in &files {
             let key = plan::key_for(&self.run.opts.prefix, &f.rel);
             self.run

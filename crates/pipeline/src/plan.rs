@@ -38,9 +38,27 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
     Ok(())
 }
 
+/// A name short enough to quote in a message: long ones keep their start and end.
+pub fn shorten(name: &str) -> String {
+    const HEAD: usize = 60;
+    const TAIL: usize = 40;
+    let count = name.chars().count();
+    if count <= HEAD + TAIL + 20 {
+        return name.to_string();
+    }
+    let head: String = name.chars().take(HEAD).collect();
+    let tail: String = name.chars().skip(count - TAIL).collect();
+    format!("{head}…{tail} ({count} characters)")
+}
+
 /// Every regular file under `dir` except Stowage's own state, sorted by relative path.
 pub fn scan(dir: &Path) -> Result<Vec<LocalFile>> {
     stowage_core::fsutil::local_files(dir)
+}
+
+/// [`scan`], and the files left out with the reason (symbolic links leaving the spool).
+pub fn scan_with_skipped(dir: &Path) -> Result<stowage_core::fsutil::Scan> {
+    stowage_core::fsutil::scan_files(dir)
 }
 
 /// The relative paths (in the recording directory) of the segments a playlist names.
@@ -96,6 +114,15 @@ mod tests {
                 .to_string()
                 .contains("fileNamePrefix")
         );
+    }
+
+    #[test]
+    fn long_names_are_quoted_shortened() {
+        assert_eq!(shorten("seg_1.ts"), "seg_1.ts");
+        let long = format!("{}.ts", "x".repeat(100_000));
+        let short = shorten(&long);
+        assert!(short.len() < 200, "{}", short.len());
+        assert!(short.ends_with("xxx.ts (100003 characters)"), "{short}");
     }
 
     #[test]

@@ -8,10 +8,11 @@ use std::time::Instant;
 use futures::StreamExt;
 use serde_json::json;
 use stowage_core::checksum::checksum_file;
-use stowage_core::upload::multipart_upload_file;
+use stowage_core::proof::{Proof, Sent, completed_proof, confirm, parts_proof};
+use stowage_core::upload::{SentParts, complete_confirmed, send_parts};
 use stowage_core::{
-    ChecksumAlgo, Checksums, Error, ErrorKind, MultipartUpload, ObjectMeta, ObjectStore, PutBody,
-    PutOptions, Result,
+    ChecksumAlgo, Checksums, Error, ErrorKind, MultipartUpload, ObjectMeta, ObjectStore, PartInfo,
+    PutBody, PutOptions, Result,
 };
 
 use crate::journal::{Entry, Journal, State};
@@ -29,9 +30,62 @@ pub(crate) struct Run {
     pub(crate) targets: Targets,
     pub(crate) opts: Options,
     pub(crate) journal: Journal,
+    /// The first bucket-wide refusal of each bucket (see [`bucket_wide`]): later objects
+    /// are not sent there, and it is said once.
+    pub(crate) unusable: std::sync::Mutex<BTreeMap<&'static str, (ErrorKind, String)>>,
+}
+
+/// Errors that no other object of the run would escape: the bucket is missing, the
+/// credentials are refused, the clock is off, the endpoint is not a storage API.
+fn bucket_wide(kind: &ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::BucketNotFound
+            | ErrorKind::InvalidCredentials
+            | ErrorKind::SignatureMismatch
+            | ErrorKind::ClockSkew
+            | ErrorKind::UnexpectedReply
+            | ErrorKind::Tls
+            | ErrorKind::WrongRegion { .. }
+    )
+}
+
+fn bucket_label(which: State) -> &'static str {
+    match which {
+        State::Backup => "backup",
+        _ => "primary",
+    }
 }
 
 impl Run {
+    /// The error to give objects not sent to a bucket already known to refuse everything.
+    pub(crate) fn unusable(&self, which: State) -> Option<Error> {
+        let map = self.unusable.lock().ok()?;
+        let (kind, msg) = map.get(bucket_label(which))?;
+        Some(Error::new(kind.clone(), format!("not sent: {msg}")).with_retryable(false))
+    }
+
+    /// Remembers a bucket-wide refusal, and says it once.
+    pub(crate) fn note_if_unusable(&self, which: State, e: &Error) {
+        if !bucket_wide(e.kind()) || e.message().starts_with("not sent: ") {
+            return;
+        }
+        let Ok(mut map) = self.unusable.lock() else {
+            return;
+        };
+        let label = bucket_label(which);
+        if map.contains_key(label) {
+            return;
+        }
+        map.insert(label, (e.kind().clone(), e.to_string()));
+        drop(map);
+        let bucket = store_for(self, which).map(|s| s.name()).unwrap_or_default();
+        self.emit(Event::BucketUnusable {
+            bucket,
+            error: e.to_string(),
+        });
+    }
+
     pub(crate) fn emit_partial(&self, key: &str, segments: usize) {
         self.emit(Event::PlaylistUpdated {
             key: key.to_string(),
@@ -52,7 +106,7 @@ impl Run {
 pub async fn upload_recording(dir: &Path, targets: &Targets, opts: &Options) -> Result<Summary> {
     let started = Instant::now();
     let run = open_run(dir, targets, opts)?;
-    let files = plan::scan(dir)?;
+    let files = scan_reporting(&run)?;
     for f in &files {
         run.journal.register(
             &plan::key_for(&opts.prefix, &f.rel),
@@ -96,6 +150,16 @@ pub async fn upload_recording(dir: &Path, targets: &Targets, opts: &Options) -> 
     finish(&run, published, started).await
 }
 
+/// The spool's files; what is left out (a symbolic link leaving the spool) is said.
+pub(crate) fn scan_reporting(run: &Run) -> Result<Vec<LocalFile>> {
+    let scan = plan::scan_with_skipped(&run.dir)?;
+    for (path, reason) in scan.skipped {
+        tracing::warn!(%path, %reason, "not uploaded");
+        run.emit(Event::Skipped { path, reason });
+    }
+    Ok(scan.files)
+}
+
 pub(crate) fn open_run(dir: &Path, targets: &Targets, opts: &Options) -> Result<Run> {
     plan::validate_prefix(&opts.prefix)?;
     if !dir.is_dir() {
@@ -127,6 +191,7 @@ pub(crate) fn open_run(dir: &Path, targets: &Targets, opts: &Options) -> Result<
         targets: targets.clone(),
         opts: opts.clone(),
         journal,
+        unusable: Default::default(),
     })
 }
 
@@ -215,26 +280,45 @@ pub(crate) async fn deliver(run: &Run, key: &str) -> Result<()> {
     if entry.state.landed() {
         return Ok(());
     }
+    if run.unusable(State::Primary).is_some() && run.targets.backup.is_none() {
+        // The bucket itself refused (missing, bad credentials, not a storage API): said
+        // once; the object stays pending in the journal for the next run.
+        return Ok(());
+    }
     let local = local_checksums(run, &entry).await?;
-    let primary_err = match send_with_retry(run, &entry, &local, State::Primary).await {
-        Ok(meta) => return landed(run, &entry, State::Primary, &meta).await,
-        Err(e) => e,
+    let primary_err = match run.unusable(State::Primary) {
+        Some(e) => e,
+        None => match send_with_retry(run, &entry, &local, State::Primary).await {
+            Ok(meta) => return landed(run, &entry, State::Primary, &meta).await,
+            Err(e) => {
+                run.note_if_unusable(State::Primary, &e);
+                e
+            }
+        },
     };
-    let Some(_) = &run.targets.backup else {
+    if run.targets.backup.is_none() {
+        if run.unusable(State::Primary).is_some() {
+            return Ok(()); // named once by note_if_unusable; the object stays pending
+        }
         run.journal.failed(key, &primary_err.to_string())?;
         run.emit(Event::Failed {
             key: key.into(),
             error: primary_err.to_string(),
         });
         return Err(primary_err);
-    };
+    }
     run.emit(Event::SentToBackup {
         key: key.into(),
         primary_error: primary_err.to_string(),
     });
-    match send_with_retry(run, &entry, &local, State::Backup).await {
+    let backup_result = match run.unusable(State::Backup) {
+        Some(e) => Err(e),
+        None => send_with_retry(run, &entry, &local, State::Backup).await,
+    };
+    match backup_result {
         Ok(meta) => landed(run, &entry, State::Backup, &meta).await,
         Err(e) => {
+            run.note_if_unusable(State::Backup, &e);
             let msg = format!("primary: {primary_err}; backup: {e}");
             run.journal.failed(key, &msg)?;
             run.emit(Event::Failed {
@@ -255,12 +339,7 @@ async fn local_checksums(run: &Run, entry: &Entry) -> Result<Checksums> {
         .await
         .map_err(|e| e.or_key(&entry.key))?;
     if size != entry.size {
-        return Err(Error::invalid_input(format!(
-            "{} changed size while being read ({} → {size} bytes)",
-            entry.path.display(),
-            entry.size
-        ))
-        .with_key(&entry.key));
+        return Err(changed(entry, size));
     }
     run.journal.set_local_checksums(&entry.key, &sums)?;
     Ok(sums)
@@ -294,7 +373,9 @@ pub(crate) fn store_for(run: &Run, which: State) -> Option<&dyn ObjectStore> {
     }
 }
 
-/// Sends `entry` to one bucket within the object's retry budget.
+/// Sends `entry` to one bucket within the object's retry budget. Each attempt starts from
+/// the file as it is now: a file rewritten since it was hashed is hashed again (and the
+/// attempt that found it changed is not counted as landed).
 pub(crate) async fn send_with_retry(
     run: &Run,
     entry: &Entry,
@@ -308,22 +389,27 @@ pub(crate) async fn send_with_retry(
         size: entry.size,
         bucket: store.name(),
     });
+    let first = (entry.clone(), local.clone());
+    let first = std::sync::Mutex::new(Some(first));
     let result = run
         .opts
         .retry
-        .run(&entry.key, |attempt| async move {
-            let r = send_once(run, store, entry, local, which).await;
-            if let Err(e) = &r {
-                let _ = run.journal.record_attempt(&entry.key, &e.to_string());
-                if e.is_retryable() && attempt < run.opts.retry.max_attempts {
-                    run.emit(Event::Retrying {
-                        key: entry.key.clone(),
-                        attempt,
-                        error: e.to_string(),
-                    });
+        .run(&entry.key, |attempt| {
+            let first = first.lock().ok().and_then(|mut f| f.take());
+            async move {
+                let r = attempt_once(run, store, entry, first, which).await;
+                if let Err(e) = &r {
+                    let _ = run.journal.record_attempt(&entry.key, &e.to_string());
+                    if e.is_retryable() && attempt < run.opts.retry.max_attempts {
+                        run.emit(Event::Retrying {
+                            key: entry.key.clone(),
+                            attempt,
+                            error: e.to_string(),
+                        });
+                    }
                 }
+                r
             }
-            r
         })
         .await;
     if result.is_err() && which == State::Primary {
@@ -332,7 +418,46 @@ pub(crate) async fn send_with_retry(
     result
 }
 
-/// One attempt: a put, or a multipart upload resumed from the journaled upload id.
+/// One attempt, from the checksums given (the first) or from the file as it is now.
+async fn attempt_once(
+    run: &Run,
+    store: &dyn ObjectStore,
+    entry: &Entry,
+    first: Option<(Entry, Checksums)>,
+    which: State,
+) -> Result<ObjectMeta> {
+    let (entry, local) = match first {
+        Some(given) => given,
+        None => current(run, entry).await?,
+    };
+    send_once(run, store, &entry, &local, which).await
+}
+
+/// The entry and checksums of the file as it is now. A file whose size or mtime changed
+/// since it was registered is registered again (its old checksums are forgotten) and
+/// reported; a source outside the spool (a restore's download) is taken as it is.
+async fn current(run: &Run, entry: &Entry) -> Result<(Entry, Checksums)> {
+    let journaled = run.journal.get(&entry.key)?;
+    let Some(journaled) = journaled.filter(|j| j.path == entry.path) else {
+        let local = local_checksums(run, entry).await?;
+        return Ok((entry.clone(), local));
+    };
+    let stat = tokio::fs::metadata(&entry.path)
+        .await
+        .map_err(|e| Error::local_io(&entry.path, e).with_key(&entry.key))?;
+    let mtime = stowage_core::fsutil::mtime_ns(&stat);
+    if stat.len() != journaled.size || mtime != journaled.mtime_ns {
+        tracing::warn!(key = %entry.key, path = %entry.path.display(), "the file changed since it was registered; sending its new content");
+        run.journal
+            .register(&entry.key, &entry.path, stat.len(), mtime)?;
+    }
+    let fresh = run.journal.get(&entry.key)?.unwrap_or(journaled);
+    let local = local_checksums(run, &fresh).await?;
+    Ok((fresh, local))
+}
+
+/// One attempt: a put, or a multipart upload resumed from the journaled upload id; either
+/// way the object counts only once the store proved it holds these bytes.
 async fn send_once(
     run: &Run,
     store: &dyn ObjectStore,
@@ -346,27 +471,139 @@ async fn send_once(
     };
     let multipart =
         entry.size > run.opts.upload.multipart_threshold && store.capabilities().multipart;
-    let meta = if multipart {
-        send_multipart(run, store, entry, &opts, which).await?
-    } else {
-        store
-            .put(&entry.key, PutBody::file(&entry.path).await?, &opts)
-            .await?
-    };
-    if meta.size != entry.size {
-        return Err(Error::new(
-            ErrorKind::ChecksumMismatch,
-            format!(
-                "the bucket holds {} bytes, the file has {}",
-                meta.size, entry.size
-            ),
-        )
-        .with_key(&entry.key));
+    if multipart {
+        return send_multipart(run, store, entry, &opts, which).await;
     }
-    local
-        .verify(&meta.checksums)
-        .map_err(|e| e.with_key(&entry.key))?;
-    Ok(meta)
+    let body = PutBody::file(&entry.path)
+        .await
+        .map_err(|e| e.or_key(&entry.key))?;
+    if body.len() != entry.size {
+        return Err(changed(entry, body.len()));
+    }
+    let reply = store.put(&entry.key, body, &opts).await?;
+    let sent = Sent {
+        size: entry.size,
+        checksums: local,
+    };
+    confirm(store, &entry.key, sent, reply).await
+}
+
+fn changed(entry: &Entry, now: u64) -> Error {
+    Error::new(
+        ErrorKind::LocalFileChanged,
+        format!(
+            "{} changed size since it was hashed ({} → {now} bytes)",
+            entry.path.display(),
+            entry.size
+        ),
+    )
+    .with_key(&entry.key)
+}
+
+/// The journal's record of a multipart completion sent but not yet known to have landed:
+/// what a run after a crash compares the object with, instead of sending every part again.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Completing {
+    upload_id: String,
+    size: u64,
+    parts: Vec<CompletingPart>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CompletingPart {
+    number: u32,
+    etag: String,
+    size: u64,
+    checksums: Checksums,
+}
+
+fn completing_key(key: &str) -> String {
+    format!("completing:{key}")
+}
+
+fn record_completing(run: &Run, sent: &SentParts) -> Result<()> {
+    let record = Completing {
+        upload_id: sent.upload.upload_id.clone(),
+        size: sent.size,
+        parts: sent
+            .parts
+            .iter()
+            .map(|p| CompletingPart {
+                number: p.part_number,
+                etag: p.etag.clone(),
+                size: p.size,
+                checksums: p.checksums.clone(),
+            })
+            .collect(),
+    };
+    let json = serde_json::to_string(&record).unwrap_or_default();
+    run.journal
+        .set_meta(&completing_key(&sent.upload.key), &json)
+}
+
+fn take_completing(run: &Run, key: &str, opts: &PutOptions) -> Option<SentParts> {
+    let json = run.journal.meta(&completing_key(key)).ok().flatten()?;
+    let record: Completing = serde_json::from_str(&json).ok()?;
+    let parts: Vec<PartInfo> = record
+        .parts
+        .into_iter()
+        .map(|p| PartInfo {
+            part_number: p.number,
+            etag: p.etag,
+            size: p.size,
+            checksums: p.checksums,
+        })
+        .collect();
+    let sums = opts.checksums.clone().unwrap_or_default();
+    let sent = Sent {
+        size: record.size,
+        checksums: &sums,
+    };
+    let proof = parts_proof(key, sent, &parts).ok().flatten();
+    Some(SentParts {
+        combined: stowage_core::upload::combined_crcs(&parts),
+        upload: MultipartUpload {
+            key: key.to_string(),
+            upload_id: record.upload_id,
+            initiated: None,
+        },
+        parts,
+        size: record.size,
+        proof,
+    })
+}
+
+fn clear_completing(run: &Run, key: &str) {
+    let _ = run.journal.set_meta(&completing_key(key), "");
+}
+
+/// After a crash during CompleteMultipartUpload: the object may be complete already. One
+/// HEAD decides; only a proven object counts (then no part is sent again).
+async fn completed_before(
+    run: &Run,
+    store: &dyn ObjectStore,
+    entry: &Entry,
+    opts: &PutOptions,
+) -> Option<ObjectMeta> {
+    let sent = take_completing(run, &entry.key, opts)?;
+    let head = store.head(&entry.key).await.ok()?;
+    let empty = Checksums::default();
+    let whole = Sent {
+        size: sent.size,
+        checksums: opts.checksums.as_ref().unwrap_or(&empty),
+    };
+    // Only what describes this very object counts here (a whole-object checksum, or the
+    // multipart ETag of exactly these parts): an older object of the same size must not.
+    match completed_proof(&entry.key, whole, sent.proof.as_ref(), &head) {
+        Ok(Some(Proof::Checksum(_) | Proof::MultipartEtag)) => {
+            tracing::info!(key = %entry.key, "the interrupted completion had landed; no part sent again");
+            Some(head)
+        }
+        other => {
+            tracing::debug!(key = %entry.key, answer = ?other.map_err(|e| e.to_string()), "the interrupted completion did not land");
+            None
+        }
+    }
 }
 
 async fn send_multipart(
@@ -382,6 +619,12 @@ async fn send_multipart(
     } else {
         None
     };
+    if journaled.is_some()
+        && let Some(meta) = completed_before(run, store, entry, opts).await
+    {
+        clear_completing(run, &entry.key);
+        return Ok(meta);
+    }
     let upload = match journaled {
         Some(id) => MultipartUpload {
             key: entry.key.clone(),
@@ -396,26 +639,37 @@ async fn send_multipart(
             u
         }
     };
-    let result = multipart_upload_file(
-        store,
-        &entry.key,
-        &entry.path,
-        opts,
-        &run.opts.upload,
-        Some(upload.clone()),
-    )
+    let result = async {
+        let sent = send_parts(
+            store,
+            &entry.key,
+            &entry.path,
+            opts,
+            &run.opts.upload,
+            Some(upload.clone()),
+        )
+        .await?;
+        if which == State::Primary {
+            record_completing(run, &sent)?;
+        }
+        complete_confirmed(store, opts, &sent).await
+    }
     .await;
     match &result {
+        Ok(_) => clear_completing(run, &entry.key),
         Err(e) if e.kind() == &ErrorKind::UploadNotFound => {
-            // Expired or completed elsewhere: start afresh on the next attempt.
+            // Expired, aborted or completed elsewhere, and not proven complete: start afresh
+            // on the next attempt.
             run.journal.set_upload_id(&entry.key, None)?;
+            clear_completing(run, &entry.key);
             return Err(Error::new(
-                ErrorKind::ServerError,
+                ErrorKind::UploadNotFound,
                 format!(
-                    "multipart upload {} is gone; starting a new one",
+                    "multipart upload {} is no longer in the bucket and no complete object matching the file is there; the next attempt starts a new one",
                     upload.upload_id
                 ),
             )
+            .with_retryable(true)
             .with_key(&entry.key));
         }
         Err(_) if which == State::Backup => {
@@ -491,9 +745,17 @@ async fn publish_one(run: &Run, f: &LocalFile, key: &str) -> std::result::Result
         let state = run.journal.get(&seg_key).ok().flatten().map(|e| e.state);
         states.push((seg_key, state));
     }
+    if let Some(uri) = outside.first() {
+        return Err(format!(
+            "it names `{}`, which is outside the recording (a `..` path, an absolute path or a URL): refused; name segments relative to the playlist, inside the recording directory{}",
+            plan::shorten(uri),
+            more(outside.len())
+        ));
+    }
     if let Some((k, _)) = states.iter().find(|(_, s)| s.is_none()) {
         return Err(format!(
-            "it names `{k}`, which is not in the recording directory"
+            "it names `{}`, which is not in the recording directory",
+            plan::shorten(k)
         ));
     }
     let target = if states.iter().all(|(_, s)| *s == Some(State::Primary)) {
@@ -502,20 +764,17 @@ async fn publish_one(run: &Run, f: &LocalFile, key: &str) -> std::result::Result
     {
         State::Backup
     } else {
-        let missing: Vec<&str> = states
+        let missing: Vec<String> = states
             .iter()
             .filter(|(_, s)| *s != Some(State::Primary))
-            .map(|(k, _)| k.as_str())
-            .take(5)
+            .map(|(k, _)| plan::shorten(k))
             .collect();
         return Err(format!(
-            "segments not yet in one bucket with it: {}",
-            missing.join(", ")
+            "segments not yet in one bucket with it: {}{}",
+            missing[..missing.len().min(5)].join(", "),
+            more(missing.len().saturating_sub(4))
         ));
     };
-    if !outside.is_empty() {
-        tracing::info!(%key, count = outside.len(), "playlist names segments outside the recording; not checked");
-    }
     if entry.state == target {
         return Ok(store_for(run, target).map(|s| s.name()).unwrap_or_default()); // already published
     }
@@ -529,6 +788,15 @@ async fn publish_one(run: &Run, f: &LocalFile, key: &str) -> std::result::Result
         .await
         .map_err(|e| e.to_string())?;
     Ok(store_for(run, target).map(|s| s.name()).unwrap_or_default())
+}
+
+/// ` (and N more)` when a list named only its first entry (or first few).
+fn more(count: usize) -> String {
+    if count > 1 {
+        format!(" (and {} more)", count - 1)
+    } else {
+        String::new()
+    }
 }
 
 /// Writes and uploads the manifest, and summarises from the journal.
@@ -554,12 +822,12 @@ pub(crate) async fn finish(
             .clone()
             .unwrap_or(run.targets.primary.clone())
     };
-    let default_opts = PutOptions::default();
+    let body = bytes::Bytes::from(body);
     let put = run
         .opts
         .retry
         .run(&key, |_| {
-            target.put(&key, PutBody::Bytes(body.clone().into()), &default_opts)
+            put_confirmed_bytes(target.as_ref(), &key, body.clone())
         })
         .await;
     match put {
@@ -644,20 +912,81 @@ pub async fn restore(dir: &Path, targets: &Targets, opts: &Options) -> Result<Su
         .backup
         .clone()
         .ok_or_else(|| Error::invalid_input("restore needs the backup bucket (--backup)"))?;
-    let in_backup: Vec<Entry> = run
-        .journal
-        .all()?
-        .into_iter()
-        .filter(|e| e.state == State::Backup)
-        .collect();
-    for entry in &in_backup {
-        if let Err(e) = restore_one(&run, backup.as_ref(), entry).await {
+    // Media first: a playlist follows only once every segment it names is confirmed in the
+    // primary (publish_playlists), the rule every path that writes a playlist keeps.
+    for entry in backed_up_media(&run)? {
+        if let Err(e) = restore_one(&run, backup.as_ref(), &entry).await {
             tracing::warn!(key = %entry.key, error = %e, "still only in the backup");
         }
     }
     let files = plan::scan(dir)?;
     let published = publish_playlists(&run, &files).await;
-    finish(&run, published, started).await
+    remove_moved_playlists(&run, backup.as_ref(), &published.0).await;
+    let summary = finish(&run, published, started).await?;
+    rewrite_backup_manifest(&run, backup.as_ref()).await;
+    Ok(summary)
+}
+
+/// Objects the journal has only in the backup, playlists excluded (they are published, not
+/// copied, so that none reaches the primary before its segments).
+fn backed_up_media(run: &Run) -> Result<Vec<Entry>> {
+    Ok(run
+        .journal
+        .all()?
+        .into_iter()
+        .filter(|e| e.state == State::Backup && !is_playlist_key(&e.key))
+        .collect())
+}
+
+fn is_playlist_key(key: &str) -> bool {
+    key.to_ascii_lowercase().ends_with(".m3u8")
+}
+
+/// Playlists now in the primary leave the backup.
+async fn remove_moved_playlists(run: &Run, backup: &dyn ObjectStore, published: &[String]) {
+    for key in published {
+        let in_primary = matches!(run.journal.get(key), Ok(Some(e)) if e.state == State::Primary);
+        if in_primary && let Err(e) = backup.delete(key).await {
+            tracing::warn!(%key, error = %e, "playlist restored, but its backup copy was not deleted");
+        }
+    }
+}
+
+/// The backup's manifest (written when the run ended there) is replaced by the current
+/// one, so it no longer lists as "backup" what moved to the primary.
+async fn rewrite_backup_manifest(run: &Run, backup: &dyn ObjectStore) {
+    let key = plan::key_for(&run.opts.prefix, MANIFEST_NAME);
+    if backup.head(&key).await.is_err() {
+        return;
+    }
+    let local = run.dir.join(STATE_DIR).join("manifest.json");
+    let Ok(body) = tokio::fs::read(&local).await else {
+        return;
+    };
+    if let Err(e) = put_confirmed_bytes(backup, &key, body.into()).await {
+        tracing::warn!(%key, error = %e, "the backup's manifest was not rewritten");
+    }
+}
+
+/// Puts a small object from memory (a manifest, a playlist written here) and confirms it.
+pub(crate) async fn put_confirmed_bytes(
+    store: &dyn ObjectStore,
+    key: &str,
+    body: bytes::Bytes,
+) -> Result<ObjectMeta> {
+    let algos = stowage_core::upload::proof_algos(store, false);
+    let sums = stowage_core::checksum::checksum_bytes(&body, &algos);
+    let opts = PutOptions {
+        checksums: Some(sums.clone()),
+        ..Default::default()
+    };
+    let size = body.len() as u64;
+    let reply = store.put(key, PutBody::Bytes(body), &opts).await?;
+    let sent = Sent {
+        size,
+        checksums: &sums,
+    };
+    confirm(store, key, sent, reply).await
 }
 
 /// One pass moving what went to the backup into the primary, for a recording still in
@@ -671,7 +1000,10 @@ pub(crate) async fn restore_pass(run: &Run) -> Vec<String> {
         return Vec::new();
     };
     let mut moved = Vec::new();
-    for entry in entries.iter().filter(|e| e.state == State::Backup) {
+    let media = entries
+        .iter()
+        .filter(|e| e.state == State::Backup && !is_playlist_key(&e.key));
+    for entry in media {
         match restore_one(run, backup.as_ref(), entry).await {
             Ok(()) => moved.push(entry.key.clone()),
             Err(e) => {

@@ -638,12 +638,21 @@ impl ObjectStore for Bucket {
     ) -> Result<PartInfo> {
         let key = upload.key.as_str();
         let len = body.len();
-        let algo = if self.parts_carry_crc64nvme() {
-            ChecksumAlgo::Crc64Nvme
+        let crc_mode = self.parts_carry_crc64nvme();
+        // In MD5 mode the CRC64-NVME is taken in the same pass as the MD5 the server checks,
+        // so it describes the bytes the server accepted (the caller combines parts' CRCs
+        // into the file's); it is not sent.
+        let algos: &[ChecksumAlgo] = if crc_mode {
+            &[ChecksumAlgo::Crc64Nvme]
         } else {
-            ChecksumAlgo::Md5
+            &[ChecksumAlgo::Md5, ChecksumAlgo::Crc64Nvme]
         };
-        let (body, sent) = body.checksums(&[algo]).await.map_err(|e| e.or_key(key))?;
+        let (body, sent) = body.checksums(algos).await.map_err(|e| e.or_key(key))?;
+        let (content_md5, crc_header) = if crc_mode {
+            (None, sent.crc64nvme_base64())
+        } else {
+            (sent.md5_base64(), None)
+        };
         let out = self
             .client
             .upload_part()
@@ -652,13 +661,21 @@ impl ObjectStore for Bucket {
             .upload_id(&upload.upload_id)
             .part_number(part_number as i32)
             .content_length(len as i64)
-            .set_content_md5(sent.md5_base64())
-            .set_checksum_crc64_nvme(sent.crc64nvme_base64())
+            .set_content_md5(content_md5)
+            .set_checksum_crc64_nvme(crc_header)
             .body(byte_stream(body).await.map_err(|e| e.or_key(key))?)
             .send()
             .await
             .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
         let etag = unquote(out.e_tag()).unwrap_or_default();
+        if etag.is_empty() {
+            // S3 names every stored part by its ETag; an answer without one stored nothing.
+            return Err(Error::new(
+                ErrorKind::UnexpectedReply,
+                format!("the endpoint accepted part {part_number} without an ETag: it is not an S3 server, or a proxy answered for it"),
+            )
+            .with_key(key));
+        }
         let returned = part_checksums(out.checksum_crc64_nvme());
         check_stored(
             key,
@@ -696,6 +713,8 @@ impl ObjectStore for Bucket {
         upload: &MultipartUpload,
         parts: &[PartInfo],
     ) -> Result<ObjectMeta> {
+        // Parts name their CRC only in uploads created with one (the CRC64-NVME mode).
+        let crc_mode = self.parts_carry_crc64nvme();
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(
                 parts
@@ -704,7 +723,9 @@ impl ObjectStore for Bucket {
                         CompletedPart::builder()
                             .part_number(p.part_number as i32)
                             .e_tag(format!("\"{}\"", p.etag))
-                            .set_checksum_crc64_nvme(p.checksums.crc64nvme_base64())
+                            .set_checksum_crc64_nvme(
+                                crc_mode.then(|| p.checksums.crc64nvme_base64()).flatten(),
+                            )
                             .build()
                     })
                     .collect(),
