@@ -1,35 +1,54 @@
 //! A local directory as a bucket: Stowage's embedded default store.
 //!
 //! - Objects are plain files at `root/<key>`, so any tool can read them.
-//! - Writes are atomic: a temporary file under `root/.stowage/tmp`, fsync, rename, fsync of
-//!   the directory. A reader never sees half an object; a crash leaves the old one.
+//! - Writes are atomic: the object and its sidecar are written to temporary files under
+//!   `root/.stowage/tmp/<store>/` and fsynced, then the sidecar is renamed into place, then
+//!   the object, then both directories are fsynced. Nothing appears at a key until it is
+//!   complete: a failed or cancelled put removes its temporary files and anything it had
+//!   already put in place, so the key holds the previous object or nothing (never a short
+//!   or empty file); a crash between the two renames leaves a sidecar that does not match
+//!   its object, which `head` ignores (see below). A put never creates directories it then
+//!   leaves empty.
+//! - When the caller passes [`PutOptions::checksums`], the bytes written are checked against
+//!   them before anything is put in place (a server's BadDigest): a mismatch is
+//!   [`ErrorKind::ChecksumMismatch`], or [`ErrorKind::LocalFileChanged`] naming the file for
+//!   a [`PutBody::File`] (it changed since it was hashed).
 //! - Checksums (all of [`ChecksumAlgo::ALL`]) are computed while writing and kept in a
 //!   sidecar `root/.stowage/meta/<key>.json`, returned by `head` while the file's size and
-//!   mtime still match it.
+//!   mtime still match it (an object without a matching sidecar is served without
+//!   checksums, its content type from its extension).
+//! - Temporary files of dead writers are swept by a store's first write (`atomic.rs`: each
+//!   open store has a scratch directory with a lock file; unlocked ones are removed).
+//! - Every local I/O error goes through [`Error::local_io`]; a full filesystem is
+//!   [`ErrorKind::DiskFull`], named as the bucket's.
 //! - Multipart uploads live in `root/.stowage/uploads/<id>/` until completed or aborted.
 //! - Keys cannot escape the root: `..`, `.`, empty segments, absolute keys and NUL are
 //!   invalid input, and a `.stowage` path segment is reserved (so a bucket copied into a
 //!   sub-directory of another never shows its state as objects).
 
+mod atomic;
 mod keys;
 mod multipart;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use stowage_core::checksum::Hasher;
-use stowage_core::fsutil::{mtime_ns, sync_dir};
+use stowage_core::fsutil::mtime_ns;
 use stowage_core::{
     Capabilities, ChecksumAlgo, Checksums, Error, ErrorKind, GetResult, ListPage, ListRequest,
     MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use crate::atomic::{Scratch, TempFile, create_dirs, finish, io_err, remove_dirs, sync_dir};
 
 pub use keys::validate_key;
 
@@ -46,6 +65,16 @@ const READ_CHUNK: usize = 256 * 1024;
 #[derive(Debug, Clone)]
 pub struct FsStore {
     root: PathBuf,
+    /// This store's locked scratch directory, made (after a sweep) by the first write.
+    scratch: Arc<tokio::sync::OnceCell<Scratch>>,
+}
+
+/// A body written to a temporary file: its size, checksums and metadata (size and mtime,
+/// which the rename into place keeps).
+struct Written {
+    size: u64,
+    sums: Checksums,
+    stat: std::fs::Metadata,
 }
 
 /// What is kept beside each object.
@@ -66,7 +95,7 @@ impl FsStore {
         let root = root.into();
         tokio::fs::create_dir_all(&root)
             .await
-            .map_err(|e| Error::local_io(&root, e))?;
+            .map_err(|e| io_err(&root, &root, e))?;
         Self::open(root).await
     }
 
@@ -93,7 +122,10 @@ impl FsStore {
             .await
             .map_err(|e| Error::local_io(&root, e))?;
         // `.stowage/` is created on first write, so reading a directory leaves no trace.
-        Ok(FsStore { root })
+        Ok(FsStore {
+            root,
+            scratch: Arc::default(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -111,70 +143,230 @@ impl FsStore {
             .join(format!("{key}.json"))
     }
 
-    /// A fresh temporary file name inside the root (same filesystem, so renames are atomic).
-    async fn temp_path(&self) -> Result<PathBuf> {
-        let dir = self.root.join(INTERNAL_DIR).join("tmp");
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| Error::local_io(&dir, e))?;
-        Ok(dir.join(uuid::Uuid::new_v4().to_string()))
+    /// A local I/O error on `path` inside this bucket (see [`atomic::io_err`]).
+    pub(crate) fn io_err(&self, path: &Path, e: std::io::Error) -> Error {
+        io_err(&self.root, path, e)
     }
 
-    /// Writes `body` to a temporary file, hashing it; returns the temp path and checksums.
-    async fn write_temp(&self, key: &str, body: PutBody) -> Result<(PathBuf, u64, Checksums)> {
-        let tmp = self.temp_path().await?;
-        let result = write_hashed(&tmp, body).await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
+    /// A fresh temporary file in this store's scratch directory (same filesystem as every
+    /// key, so renames are atomic). The first call sweeps what dead writers left.
+    pub(crate) async fn temp_file(&self) -> Result<TempFile> {
+        let scratch = self
+            .scratch
+            .get_or_try_init(|| async {
+                let root = self.root.clone();
+                tokio::task::spawn_blocking(move || Scratch::open(&root))
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::LocalIo, format!("scratch task: {e}")))?
+            })
+            .await?;
+        Ok(scratch.temp_file())
+    }
+
+    /// Writes `body` to a new temporary file while computing every checksum; fsyncs it and
+    /// checks that it holds every byte.
+    pub(crate) async fn write_body(&self, body: PutBody) -> Result<(TempFile, Written)> {
+        let tmp = self.temp_file().await?;
+        let io = |e| self.io_err(tmp.path(), e);
+        let mut out = tmp.create().await.map_err(io)?;
+        let mut hasher = Hasher::new(&ChecksumAlgo::ALL);
+        let expected = body.len();
+        match body {
+            PutBody::Bytes(b) => {
+                hasher.update(&b);
+                out.write_all(&b).await.map_err(io)?;
+            }
+            PutBody::File {
+                path: src,
+                offset,
+                len,
+            } => {
+                self.copy_file_hashed(&src, offset, len, &mut out, tmp.path(), &mut hasher)
+                    .await?;
+                if hasher.len() != expected {
+                    return Err(Error::invalid_input(format!(
+                        "{} has {} bytes from offset {offset}, not the {expected} declared: it \
+                         changed since the upload was planned",
+                        src.display(),
+                        hasher.len()
+                    )));
+                }
+            }
+            PutBody::Stream { mut stream, .. } => {
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        Error::invalid_input(format!(
+                            "the body stream failed after {} bytes: {e}",
+                            hasher.len()
+                        ))
+                        .with_retryable(true)
+                    })?;
+                    hasher.update(&chunk);
+                    out.write_all(&chunk).await.map_err(io)?;
+                }
+            }
         }
-        let (size, sums) = result.map_err(|e| e.or_key(key))?;
-        Ok((tmp, size, sums))
+        if hasher.len() != expected {
+            return Err(Error::invalid_input(format!(
+                "the body had {} bytes but {expected} were declared",
+                hasher.len()
+            )));
+        }
+        let stat = finish(&self.root, out, tmp.path(), hasher.len()).await?;
+        let written = Written {
+            size: hasher.len(),
+            sums: hasher.finish(),
+            stat,
+        };
+        Ok((tmp, written))
     }
 
-    /// Moves a finished temp file to `key` atomically and records its sidecar.
-    async fn publish(
+    /// Copies `len` bytes of `src` from `offset` into `out` (the temporary file `out_path`),
+    /// hashing them. Reading errors name `src`; writing errors the bucket.
+    async fn copy_file_hashed(
+        &self,
+        src: &Path,
+        offset: u64,
+        len: u64,
+        out: &mut tokio::fs::File,
+        out_path: &Path,
+        hasher: &mut Hasher,
+    ) -> Result<()> {
+        let io_src = |e| Error::local_io(src, e);
+        let mut f = tokio::fs::File::open(src).await.map_err(io_src)?;
+        f.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(io_src)?;
+        let mut reader = f.take(len);
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            let n = reader.read(&mut buf).await.map_err(io_src)?;
+            if n == 0 {
+                return Ok(());
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])
+                .await
+                .map_err(|e| self.io_err(out_path, e))?;
+        }
+    }
+
+    /// Puts a complete temporary file in place at `key` with its sidecar.
+    ///
+    /// Order: the sidecar is written to a temporary file and fsynced; the missing
+    /// directories are made; the sidecar is renamed into place, then the object; both
+    /// directories are fsynced. Each step that fails undoes the ones before it: the
+    /// temporary files are removed (by [`TempFile`]'s drop), a sidecar already in place is
+    /// removed, an object already in place is removed, directories made are removed. So a
+    /// failed put leaves no new file at the key: the previous object stays if the failure
+    /// came before its replacement (its own sidecar only if the failure came before the
+    /// sidecar's rename; otherwise it is served without checksums), or nothing after.
+    /// A crash between the renames leaves the old object with the new sidecar, which does
+    /// not match its size and mtime and so is ignored by `head`.
+    pub(crate) async fn publish(
         &self,
         key: &str,
-        tmp: &Path,
-        checksums: Checksums,
+        mut tmp: TempFile,
+        written: Written,
         opts: &PutOptions,
     ) -> Result<ObjectMeta> {
         let target = self.object_path(key);
-        let io = |e| Error::local_io(&target, e).with_key(key);
-        let parent = target.parent().unwrap_or(&self.root).to_path_buf();
-        if let Err(e) = tokio::fs::create_dir_all(&parent).await {
-            let _ = tokio::fs::remove_file(tmp).await;
-            return Err(key_conflict(key, e));
-        }
-        if let Err(e) = tokio::fs::rename(tmp, &target).await {
-            let _ = tokio::fs::remove_file(tmp).await;
-            return Err(key_conflict(key, e));
-        }
-        sync_dir(&parent).map_err(io)?;
-        let stat = tokio::fs::metadata(&target).await.map_err(io)?;
+        let sidecar_path = self.sidecar_path(key);
         let sidecar = Sidecar {
-            size: stat.len(),
-            mtime_ns: mtime_ns(&stat),
-            etag: checksums.get(ChecksumAlgo::Md5).unwrap_or_default(),
+            size: written.size,
+            mtime_ns: mtime_ns(&written.stat),
+            etag: written.sums.get(ChecksumAlgo::Md5).unwrap_or_default(),
             content_type: opts.content_type_for(key),
-            checksums,
+            checksums: written.sums,
             metadata: opts.metadata.clone(),
         };
-        self.write_sidecar(key, &sidecar).await?;
-        Ok(meta_from(key, &stat, Some(sidecar)))
+        let json = serde_json::to_vec(&sidecar).map_err(|e| {
+            Error::new(
+                ErrorKind::LocalIo,
+                format!("encoding the sidecar of `{key}`: {e}"),
+            )
+        })?;
+        let mut side_tmp = self.temp_file().await.map_err(|e| e.or_key(key))?;
+        atomic::write_small(&self.root, &side_tmp, &json)
+            .await
+            .map_err(|e| e.or_key(key))?;
+
+        let mut made = Vec::new();
+        let result = self
+            .place(
+                key,
+                &mut tmp,
+                &target,
+                &mut side_tmp,
+                &sidecar_path,
+                &mut made,
+            )
+            .await;
+        if result.is_err() {
+            remove_dirs(&made).await;
+        }
+        result.map_err(|e| e.or_key(key))?;
+        Ok(meta_from(key, &written.stat, Some(sidecar)))
     }
 
-    async fn write_sidecar(&self, key: &str, sidecar: &Sidecar) -> Result<()> {
-        let path = self.sidecar_path(key);
-        let io = |e| Error::local_io(&path, e).with_key(key);
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+    /// The renames of [`FsStore::publish`], undone on failure (but for directories made).
+    async fn place(
+        &self,
+        key: &str,
+        tmp: &mut TempFile,
+        target: &Path,
+        side_tmp: &mut TempFile,
+        sidecar_path: &Path,
+        made: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        let parent = target.parent().unwrap_or(&self.root).to_path_buf();
+        let side_parent = sidecar_path.parent().unwrap_or(&self.root).to_path_buf();
+        // A concurrent delete may prune a directory just made: make it again, a few times.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            create_dirs(&self.root, &side_parent, made)
+                .await
+                .map_err(|e| self.io_err(&side_parent, e))?;
+            if let Err(e) = side_tmp.rename_to(sidecar_path).await {
+                if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 {
+                    continue;
+                }
+                return Err(self.io_err(sidecar_path, e));
+            }
+            break;
         }
-        let json = serde_json::to_vec(sidecar)
-            .map_err(|e| Error::new(ErrorKind::Other, format!("encoding metadata: {e}")))?;
-        let tmp = self.temp_path().await?;
-        tokio::fs::write(&tmp, json).await.map_err(io)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(io)
+        let undo_sidecar = || async {
+            let _ = tokio::fs::remove_file(sidecar_path).await;
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if let Err(e) = create_dirs(&self.root, &parent, made).await {
+                undo_sidecar().await;
+                return Err(place_err(self, key, &parent, e));
+            }
+            match tmp.rename_to(target).await {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => continue,
+                Err(e) => {
+                    undo_sidecar().await;
+                    return Err(place_err(self, key, target, e));
+                }
+            }
+        }
+        let synced = match sync_dir(&self.root, &side_parent).await {
+            Ok(()) => sync_dir(&self.root, &parent).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = synced {
+            // Not durable, so not landed: take both back rather than report a failure
+            // that left a new file at the key.
+            let _ = tokio::fs::remove_file(target).await;
+            undo_sidecar().await;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// The sidecar of `key` if it still describes the file on disk.
@@ -237,6 +429,44 @@ fn key_conflict(key: &str, e: std::io::Error) -> Error {
     .with_key(key)
 }
 
+/// An error putting `key`'s object (or its directories) in place at `path`: a path that is
+/// another object or a directory of objects is a key conflict, anything else an I/O error.
+fn place_err(store: &FsStore, key: &str, path: &Path, e: std::io::Error) -> Error {
+    use std::io::ErrorKind as Io;
+    match e.kind() {
+        Io::NotADirectory | Io::IsADirectory | Io::DirectoryNotEmpty | Io::AlreadyExists => {
+            key_conflict(key, e)
+        }
+        _ => store.io_err(path, e).with_key(key),
+    }
+}
+
+/// The caller's checksums against the bytes written: a server's BadDigest. For a file body
+/// the file changed since it was hashed (named); otherwise the bytes received are not
+/// the ones described.
+fn check_given(given: &Checksums, written: &Checksums, source: Option<&Path>) -> Result<()> {
+    let Err(e) = given.verify(written) else {
+        return Ok(());
+    };
+    Err(match source {
+        Some(path) => Error::new(
+            ErrorKind::LocalFileChanged,
+            format!(
+                "{} changed since it was hashed, nothing was stored: {}",
+                path.display(),
+                e.message()
+            ),
+        ),
+        None => Error::new(
+            ErrorKind::ChecksumMismatch,
+            format!(
+                "the bytes received differ from the checksums given, nothing was stored: {}",
+                e.message()
+            ),
+        ),
+    })
+}
+
 fn meta_from(key: &str, stat: &std::fs::Metadata, sidecar: Option<Sidecar>) -> ObjectMeta {
     let last_modified = stat.modified().ok().map(OffsetDateTime::from);
     let mut meta = ObjectMeta {
@@ -256,67 +486,6 @@ fn meta_from(key: &str, stat: &std::fs::Metadata, sidecar: Option<Sidecar>) -> O
     meta
 }
 
-/// Writes `body` to a new file at `path` while computing every checksum; fsyncs it.
-async fn write_hashed(path: &Path, body: PutBody) -> Result<(u64, Checksums)> {
-    let io = |e| Error::local_io(path, e);
-    let mut out = tokio::fs::File::create(path).await.map_err(io)?;
-    let mut hasher = Hasher::new(&ChecksumAlgo::ALL);
-    let expected = body.len();
-    match body {
-        PutBody::Bytes(b) => {
-            hasher.update(&b);
-            out.write_all(&b).await.map_err(io)?;
-        }
-        PutBody::File {
-            path: src,
-            offset,
-            len,
-        } => copy_file_range_hashed(&src, offset, len, &mut out, &mut hasher).await?,
-        PutBody::Stream { mut stream, .. } => {
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk
-                    .map_err(|e| Error::new(ErrorKind::Other, format!("reading body: {e}")))?;
-                hasher.update(&chunk);
-                out.write_all(&chunk).await.map_err(io)?;
-            }
-        }
-    }
-    if hasher.len() != expected {
-        return Err(Error::invalid_input(format!(
-            "body had {} bytes but {expected} were declared (was the source file changed while uploading?)",
-            hasher.len()
-        )));
-    }
-    out.sync_all().await.map_err(io)?;
-    Ok((hasher.len(), hasher.finish()))
-}
-
-async fn copy_file_range_hashed(
-    src: &Path,
-    offset: u64,
-    len: u64,
-    out: &mut tokio::fs::File,
-    hasher: &mut Hasher,
-) -> Result<()> {
-    let io_src = |e| Error::local_io(src, e);
-    let mut f = tokio::fs::File::open(src).await.map_err(io_src)?;
-    f.seek(std::io::SeekFrom::Start(offset))
-        .await
-        .map_err(io_src)?;
-    let mut reader = f.take(len);
-    let mut buf = vec![0u8; READ_CHUNK];
-    loop {
-        let n = reader.read(&mut buf).await.map_err(io_src)?;
-        if n == 0 {
-            return Ok(());
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .await
-            .map_err(|e| Error::new(ErrorKind::Other, format!("writing object: {e}")))?;
-    }
-}
-
 fn check_range(key: &str, range: &Range<u64>, size: u64) -> Result<()> {
     if range.start > range.end || range.end > size {
         return Err(Error::invalid_input(format!(
@@ -328,26 +497,30 @@ fn check_range(key: &str, range: &Range<u64>, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// A stream of `len` bytes of `file` from its current position.
+/// A stream of `len` bytes of `file` (at `path`) from its current position.
 fn file_stream(
     file: tokio::fs::File,
     len: u64,
     key: String,
+    path: PathBuf,
 ) -> futures::stream::BoxStream<'static, Result<Bytes>> {
-    futures::stream::unfold((file.take(len), key), |(mut r, key)| async move {
-        let mut buf = vec![0u8; READ_CHUNK];
-        match r.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(Bytes::from(buf)), (r, key)))
+    futures::stream::unfold(
+        (file.take(len), key, path),
+        |(mut r, key, path)| async move {
+            let mut buf = vec![0u8; READ_CHUNK];
+            match r.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), (r, key, path)))
+                }
+                Err(e) => Some((
+                    Err(Error::local_io(&path, e).with_key(&key)),
+                    (r, key, path),
+                )),
             }
-            Err(e) => Some((
-                Err(Error::new(ErrorKind::Other, format!("reading object: {e}")).with_key(&key)),
-                (r, key),
-            )),
-        }
-    })
+        },
+    )
     .boxed()
 }
 
@@ -375,14 +548,16 @@ impl ObjectStore for FsStore {
     async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
         validate_key(key)?;
         self.ensure_bucket().await.map_err(|e| e.with_key(key))?;
-        let (tmp, _, sums) = self.write_temp(key, body).await?;
-        if let Some(expected) = &opts.checksums
-            && let Err(e) = expected.verify(&sums)
-        {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e.with_key(key));
+        let source = match &body {
+            PutBody::File { path, .. } => Some(path.clone()),
+            _ => None,
+        };
+        let (tmp, written) = self.write_body(body).await.map_err(|e| e.or_key(key))?;
+        if let Some(given) = &opts.checksums {
+            // `tmp` is removed when dropped on the way out.
+            check_given(given, &written.sums, source.as_deref()).map_err(|e| e.with_key(key))?;
         }
-        self.publish(key, &tmp, sums, opts).await
+        self.publish(key, tmp, written, opts).await
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
@@ -401,7 +576,7 @@ impl ObjectStore for FsStore {
         file.seek(std::io::SeekFrom::Start(range.start))
             .await
             .map_err(io)?;
-        let body = file_stream(file, range.end - range.start, key.to_string());
+        let body = file_stream(file, range.end - range.start, key.to_string(), path.clone());
         Ok(GetResult { meta, range, body })
     }
 

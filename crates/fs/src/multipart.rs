@@ -1,18 +1,27 @@
 //! Multipart uploads for the local store: `root/.stowage/uploads/<id>/` holds `upload.json`
 //! and each part as `part-NNNNN` with its `part-NNNNN.json` (size, MD5 ETag).
+//!
+//! Every file here is written like an object (temporary file, fsync, rename, fsync of the
+//! directory), so a full disk never leaves an empty or short record or part. A part's
+//! record is its proof: it is removed before a part is replaced and renamed in last, and
+//! `list_parts` reports a part only when its record is readable and its file has the
+//! recorded size; anything else is a part not uploaded, which the caller sends again.
+//! Completion checks each part's size while concatenating, and the whole object against
+//! the checksums given to `create_multipart`, if any, before it is put in place.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use stowage_core::checksum::Hasher;
 use stowage_core::{
-    ChecksumAlgo, Error, ErrorKind, MultipartUpload, ObjectMeta, PartInfo, PutBody, PutOptions,
-    Result,
+    ChecksumAlgo, Checksums, Error, ErrorKind, MultipartUpload, ObjectMeta, PartInfo, PutBody,
+    PutOptions, Result,
 };
 use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt;
 
-use crate::{FsStore, INTERNAL_DIR, write_hashed};
+use crate::atomic::{TempFile, finish, sync_dir, write_small};
+use crate::{FsStore, INTERNAL_DIR, Written};
 
 const MAX_PART_NUMBER: u32 = 10_000;
 
@@ -22,6 +31,14 @@ struct UploadRecord {
     initiated_unix: i64,
     content_type: Option<String>,
     metadata: std::collections::BTreeMap<String, String>,
+    /// The whole object's checksums as given to `create_multipart`, checked at completion.
+    #[serde(default)]
+    checksums: Option<Checksums>,
+}
+
+/// Whether `bytes` are a readable `upload.json`.
+pub(crate) fn is_upload_record(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<UploadRecord>(bytes).is_ok()
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -54,29 +71,45 @@ fn no_such_upload(upload: &MultipartUpload) -> Error {
     .with_key(&upload.key)
 }
 
-fn json_err(e: serde_json::Error) -> Error {
+fn json_err(path: &Path, e: serde_json::Error) -> Error {
     Error::new(
-        ErrorKind::Other,
-        format!("local upload state is unreadable: {e}"),
+        ErrorKind::LocalIo,
+        format!(
+            "the multipart upload state {} is unreadable: {e}",
+            path.display()
+        ),
     )
+}
+
+/// Writes `bytes` durably at `dest` (in `dir`) through a temporary file.
+async fn write_record(store: &FsStore, dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = store.temp_file().await?;
+    write_small(store.root(), &tmp, bytes).await?;
+    tmp.rename_to(dest)
+        .await
+        .map_err(|e| store.io_err(dest, e))?;
+    sync_dir(store.root(), dir).await
 }
 
 pub async fn create(store: &FsStore, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
     let id = uuid::Uuid::new_v4().to_string();
     let dir = uploads_dir(store).join(&id);
-    let io = |e| Error::local_io(&dir, e).with_key(key);
-    tokio::fs::create_dir_all(&dir).await.map_err(io)?;
     let now = OffsetDateTime::now_utc();
     let record = UploadRecord {
         key: key.to_string(),
         initiated_unix: now.unix_timestamp(),
         content_type: opts.content_type.clone(),
         metadata: opts.metadata.clone(),
+        checksums: opts.checksums.clone(),
     };
-    let json = serde_json::to_vec(&record).map_err(json_err)?;
-    tokio::fs::write(dir.join("upload.json"), json)
+    let json = serde_json::to_vec(&record).map_err(|e| json_err(&dir, e))?;
+    tokio::fs::create_dir_all(&dir)
         .await
-        .map_err(io)?;
+        .map_err(|e| store.io_err(&dir, e).with_key(key))?;
+    if let Err(e) = write_record(store, &dir, &dir.join("upload.json"), &json).await {
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        return Err(e.with_key(key));
+    }
     Ok(MultipartUpload {
         key: key.to_string(),
         upload_id: id,
@@ -97,30 +130,53 @@ pub async fn upload_part(
         .with_key(&upload.key));
     }
     let dir = upload_dir(store, upload)?;
-    let tmp = store.temp_path().await?;
-    let (size, sums) = match write_hashed(&tmp, body).await {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e.or_key(&upload.key));
-        }
-    };
-    let etag = sums.get(ChecksumAlgo::Md5).unwrap_or_default();
-    let name = format!("part-{part_number:05}");
-    let io = |e| Error::local_io(&dir, e).with_key(&upload.key);
-    tokio::fs::rename(&tmp, dir.join(&name)).await.map_err(io)?;
+    let key = upload.key.as_str();
+    let (mut tmp, written) = store.write_body(body).await.map_err(|e| e.or_key(key))?;
+    let etag = written.sums.get(ChecksumAlgo::Md5).unwrap_or_default();
     let record = serde_json::to_vec(&PartRecord {
-        size,
+        size: written.size,
         etag: etag.clone(),
     })
-    .map_err(json_err)?;
-    tokio::fs::write(dir.join(format!("{name}.json")), record)
+    .map_err(|e| json_err(&dir, e))?;
+    let mut record_tmp = store.temp_file().await.map_err(|e| e.with_key(key))?;
+    write_small(store.root(), &record_tmp, &record)
         .await
-        .map_err(io)?;
+        .map_err(|e| e.with_key(key))?;
+
+    let name = format!("part-{part_number:05}");
+    let part_path = dir.join(&name);
+    let record_path = dir.join(format!("{name}.json"));
+    let io = |p: &Path, e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() {
+            no_such_upload(upload) // aborted or completed meanwhile
+        } else {
+            store.io_err(p, e).with_key(key)
+        }
+    };
+    // The old record goes first: from here until the new one is in place, the part is
+    // simply not uploaded.
+    match tokio::fs::remove_file(&record_path).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&record_path, e)),
+    }
+    tmp.rename_to(&part_path)
+        .await
+        .map_err(|e| io(&part_path, e))?;
+    let placed = match record_tmp.rename_to(&record_path).await {
+        Ok(()) => sync_dir(store.root(), &dir).await,
+        Err(e) => Err(io(&record_path, e)),
+    };
+    if let Err(e) = placed {
+        // A part without its record is not uploaded; do not let it hold space.
+        let _ = tokio::fs::remove_file(&record_path).await;
+        let _ = tokio::fs::remove_file(&part_path).await;
+        return Err(e.or_key(key));
+    }
     Ok(PartInfo {
         part_number,
         etag,
-        size,
+        size: written.size,
         checksums: Default::default(),
     })
 }
@@ -141,8 +197,24 @@ pub async fn list_parts(store: &FsStore, upload: &MultipartUpload) -> Result<Vec
         let Ok(part_number) = n.parse::<u32>() else {
             continue;
         };
-        let bytes = tokio::fs::read(entry.path()).await.map_err(io)?;
-        let rec: PartRecord = serde_json::from_slice(&bytes).map_err(json_err)?;
+        // Damage (an empty record from older versions, a part of another size) means the
+        // part is not uploaded: the caller sends it again.
+        let Some(rec) = tokio::fs::read(entry.path())
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<PartRecord>(&b).ok())
+        else {
+            tracing::warn!(path = %entry.path().display(), "ignoring an unreadable part record");
+            continue;
+        };
+        let part_len = tokio::fs::metadata(dir.join(format!("part-{part_number:05}")))
+            .await
+            .ok()
+            .map(|m| m.len());
+        if part_len != Some(rec.size) {
+            tracing::warn!(part_number, key = %upload.key, "ignoring a part whose file does not match its record");
+            continue;
+        }
         parts.push(PartInfo {
             part_number,
             etag: rec.etag,
@@ -160,27 +232,38 @@ pub async fn complete(
     parts: &[PartInfo],
 ) -> Result<ObjectMeta> {
     let dir = upload_dir(store, upload)?;
+    let key = upload.key.as_str();
     let record: UploadRecord = {
-        let bytes = tokio::fs::read(dir.join("upload.json"))
+        let path = dir.join("upload.json");
+        let bytes = tokio::fs::read(&path)
             .await
-            .map_err(|e| Error::local_io(&dir, e))?;
-        serde_json::from_slice(&bytes).map_err(json_err)?
+            .map_err(|e| store.io_err(&path, e).with_key(key))?;
+        serde_json::from_slice(&bytes).map_err(|e| json_err(&path, e).with_key(key))?
     };
-    check_parts(parts, &list_parts(store, upload).await?, upload)?;
-    let tmp = store.temp_path().await?;
-    let sums = match concat_parts(&dir, parts, &tmp).await {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e.or_key(&upload.key));
-        }
-    };
+    let held = list_parts(store, upload).await?;
+    check_parts(parts, &held, upload)?;
+    let (tmp, written) = concat_parts(store, &dir, parts, &held)
+        .await
+        .map_err(|e| e.or_key(key))?;
+    if let Some(given) = &record.checksums
+        && let Err(e) = given.verify(&written.sums)
+    {
+        return Err(Error::new(
+            ErrorKind::ChecksumMismatch,
+            format!(
+                "the parts joined differ from the checksums given when the upload was \
+                 created, nothing was stored: {}",
+                e.message()
+            ),
+        )
+        .with_key(key));
+    }
     let opts = PutOptions {
         content_type: record.content_type,
         checksums: None,
         metadata: record.metadata,
     };
-    let meta = store.publish(&upload.key, &tmp, sums, &opts).await?;
+    let meta = store.publish(key, tmp, written, &opts).await?;
     let _ = tokio::fs::remove_dir_all(&dir).await;
     Ok(meta)
 }
@@ -212,42 +295,64 @@ fn check_parts(given: &[PartInfo], held: &[PartInfo], upload: &MultipartUpload) 
     Ok(())
 }
 
+/// Joins `parts` into a temporary file, hashing it; each part must hold the size its record
+/// says (`held`).
 async fn concat_parts(
-    dir: &std::path::Path,
+    store: &FsStore,
+    dir: &Path,
     parts: &[PartInfo],
-    tmp: &std::path::Path,
-) -> Result<stowage_core::Checksums> {
+    held: &[PartInfo],
+) -> Result<(TempFile, Written)> {
     use tokio::io::AsyncReadExt;
-    let io = |e| Error::local_io(tmp, e);
-    let mut out = tokio::fs::File::create(tmp).await.map_err(io)?;
+    let tmp = store.temp_file().await?;
+    let io = |e| store.io_err(tmp.path(), e);
+    let mut out = tmp.create().await.map_err(io)?;
     let mut hasher = Hasher::new(&ChecksumAlgo::ALL);
     let mut buf = vec![0u8; 1 << 20];
     for p in parts {
         let path = dir.join(format!("part-{:05}", p.part_number));
+        let want = held
+            .iter()
+            .find(|h| h.part_number == p.part_number)
+            .map_or(0, |h| h.size);
+        let before = hasher.len();
         let mut f = tokio::fs::File::open(&path)
             .await
-            .map_err(|e| Error::local_io(&path, e))?;
+            .map_err(|e| store.io_err(&path, e))?;
         loop {
-            let n = f
-                .read(&mut buf)
-                .await
-                .map_err(|e| Error::local_io(&path, e))?;
+            let n = f.read(&mut buf).await.map_err(|e| store.io_err(&path, e))?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
             out.write_all(&buf[..n]).await.map_err(io)?;
         }
+        if hasher.len() - before != want {
+            return Err(Error::new(
+                ErrorKind::LocalIo,
+                format!(
+                    "part {} ({}) holds {} bytes, its record says {want}",
+                    p.part_number,
+                    path.display(),
+                    hasher.len() - before
+                ),
+            ));
+        }
     }
-    out.sync_all().await.map_err(io)?;
-    Ok(hasher.finish())
+    let stat = finish(store.root(), out, tmp.path(), hasher.len()).await?;
+    let written = Written {
+        size: hasher.len(),
+        sums: hasher.finish(),
+        stat,
+    };
+    Ok((tmp, written))
 }
 
 pub async fn abort(store: &FsStore, upload: &MultipartUpload) -> Result<()> {
     let dir = upload_dir(store, upload)?;
     tokio::fs::remove_dir_all(&dir)
         .await
-        .map_err(|e| Error::local_io(&dir, e).with_key(&upload.key))
+        .map_err(|e| store.io_err(&dir, e).with_key(&upload.key))
 }
 
 pub async fn list_uploads(store: &FsStore, prefix: &str) -> Result<Vec<MultipartUpload>> {
@@ -263,7 +368,12 @@ pub async fn list_uploads(store: &FsStore, prefix: &str) -> Result<Vec<Multipart
         let Ok(bytes) = tokio::fs::read(entry.path().join("upload.json")).await else {
             continue; // being created or removed right now
         };
-        let rec: UploadRecord = serde_json::from_slice(&bytes).map_err(json_err)?;
+        // An unreadable record (older versions wrote it in place) cannot name its key;
+        // the sweep removes it once old.
+        let Ok(rec) = serde_json::from_slice::<UploadRecord>(&bytes) else {
+            tracing::warn!(dir = %entry.path().display(), "ignoring a multipart upload whose record is unreadable");
+            continue;
+        };
         if rec.key.starts_with(prefix) {
             out.push(MultipartUpload {
                 key: rec.key,

@@ -1,4 +1,14 @@
-//! The conformance suite on the local-directory store.
+//! The local-directory store: the conformance suite, then what is the local store's own.
+//! Modules: a real full filesystem under the bucket (`disk_full`), and writes that must
+//! not land (`integrity`: checksums given by the caller that disagree with the bytes, a
+//! sidecar or object that cannot be put in place).
+
+#[path = "fs/disk_full.rs"]
+mod disk_full;
+#[path = "fs/integrity.rs"]
+mod integrity;
+#[path = "fs/util.rs"]
+mod util;
 
 use std::sync::Arc;
 
