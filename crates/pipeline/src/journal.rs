@@ -163,7 +163,7 @@ enum Opening {
     /// one was made, is kept open until then: closing it deletes the `-wal` and `-shm`.
     Damaged {
         why: String,
-        conn: Option<Connection>,
+        conn: Option<Box<Connection>>,
     },
     /// Anything else (permissions, a full disk, a busy database): the caller's error.
     Failed(Error),
@@ -205,7 +205,7 @@ fn open_checked(path: &Path) -> std::result::Result<Connection, Opening> {
         Err(Opening::Damaged { why, .. }) => {
             return Err(Opening::Damaged {
                 why,
-                conn: Some(conn),
+                conn: Some(Box::new(conn)),
             });
         }
         Err(failed) => return Err(failed),
