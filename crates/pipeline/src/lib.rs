@@ -15,6 +15,7 @@
 
 pub mod journal;
 mod live;
+mod lock;
 pub mod plan;
 mod run;
 

@@ -15,6 +15,7 @@ use stowage_core::{
 };
 
 use crate::journal::{Entry, Journal, State};
+use crate::lock::SpoolLock;
 use crate::plan::{self, LocalFile, STATE_DIR};
 use crate::{Event, Options, Status, Summary, Targets};
 
@@ -29,6 +30,9 @@ pub(crate) struct Run {
     pub(crate) targets: Targets,
     pub(crate) opts: Options,
     pub(crate) journal: Journal,
+    /// One uploader per spool, held for the run's life; declared last so that the journal
+    /// is closed before the lock is released.
+    pub(crate) _lock: SpoolLock,
 }
 
 impl Run {
@@ -109,7 +113,12 @@ pub(crate) fn open_run(dir: &Path, targets: &Targets, opts: &Options) -> Result<
         targets.primary.name(),
         opts.prefix.trim_matches('/')
     );
-    // One journal per destination: the same spool can go to several buckets independently.
+    // One run per spool at a time (see lock.rs), taken before the journal is opened, so
+    // that a damaged journal is never moved aside under another run.
+    let lock = SpoolLock::acquire(dir)?;
+    tracing::debug!(lock = %lock.path().display(), "spool locked");
+    // One journal per destination: the same spool can go to several buckets, one after the
+    // other.
     let name = format!("journal-{:016x}.sqlite", fnv1a(&destination));
     let journal = Journal::open(&dir.join(STATE_DIR).join(name))?;
     match journal.meta("destination")? {
@@ -127,6 +136,7 @@ pub(crate) fn open_run(dir: &Path, targets: &Targets, opts: &Options) -> Result<
         targets: targets.clone(),
         opts: opts.clone(),
         journal,
+        _lock: lock,
     })
 }
 
