@@ -145,6 +145,21 @@ mod tests {
     }
 
     #[test]
+    fn the_pid_named_is_the_one_in_the_lock_file() {
+        let spool = tempfile::tempdir().unwrap();
+        let held = SpoolLock::acquire(spool.path()).unwrap();
+        std::fs::write(held.path(), "4242\n").unwrap(); // as another process would have
+        let msg = SpoolLock::acquire(spool.path()).unwrap_err().to_string();
+        assert!(msg.contains("already being uploaded by pid 4242 "), "{msg}");
+        std::fs::write(held.path(), "").unwrap(); // a holder that has not written it yet
+        let msg = SpoolLock::acquire(spool.path()).unwrap_err().to_string();
+        assert!(
+            msg.contains("already being uploaded by another process (lock "),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn a_stale_lock_file_without_a_holder_is_taken() {
         let spool = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(spool.path().join(".stowage")).unwrap();

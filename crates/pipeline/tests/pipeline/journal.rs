@@ -359,6 +359,112 @@ fn two_uploads_of_one_spool_one_runs_the_other_is_refused() {
     ));
 }
 
+/// Set in the child process of [`a_run_in_another_process_holds_the_spool`]: the spool to
+/// upload, and the file whose appearance lets its run proceed.
+const CHILD_SPOOL: &str = "STOWAGE_TEST_CHILD_SPOOL";
+const CHILD_RELEASE: &str = "STOWAGE_TEST_CHILD_RELEASE";
+
+/// The holder, run in a child process by [`a_run_in_another_process_holds_the_spool`]
+/// (a no-op otherwise): uploads the spool, its writes held until the release file exists.
+#[test]
+#[ignore = "run as a child process by a_run_in_another_process_holds_the_spool"]
+fn child_process_holding_the_spool() {
+    let (Ok(spool), Ok(release)) = (std::env::var(CHILD_SPOOL), std::env::var(CHILD_RELEASE))
+    else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bucket = PathBuf::from(&spool).with_extension("bucket");
+    let fs: Arc<dyn ObjectStore> = Arc::new(rt.block_on(FsStore::create(&bucket)).unwrap());
+    let held = Counting::new(fs, false, Duration::from_secs(30));
+    let opener = held.clone();
+    std::thread::spawn(move || {
+        while !Path::new(&release).exists() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        opener.open_gate();
+    });
+    let targets = Targets {
+        primary: held,
+        backup: None,
+    };
+    let summary = rt
+        .block_on(upload_recording(
+            Path::new(&spool),
+            &targets,
+            &fast_options("rec"),
+        ))
+        .unwrap();
+    assert_eq!(summary.status, Status::Uploaded, "{summary:?}");
+}
+
+/// The same with two processes: while another process uploads the spool, a run here is
+/// refused with that process's pid; once it has exited, the spool is free.
+#[test]
+fn a_run_in_another_process_holds_the_spool() {
+    let root = tempfile::tempdir().unwrap();
+    let spool = root.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let names = recording(&spool, 3, 1000, None);
+    let release = root.path().join("release");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "journal::child_process_holding_the_spool",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env(CHILD_SPOOL, &spool)
+        .env(CHILD_RELEASE, &release)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = spool.join(".stowage").join("upload.lock");
+    let since = Instant::now();
+    while std::fs::read_to_string(&lock).unwrap_or_default().trim() != child.id().to_string() {
+        assert!(
+            since.elapsed() < Duration::from_secs(30),
+            "the child never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let fs: Arc<dyn ObjectStore> = Arc::new(rt.block_on(FsStore::create(bucket.path())).unwrap());
+    let targets = Targets {
+        primary: fs.clone(),
+        backup: None,
+    };
+    let e = refused(rt.block_on(upload_recording(&spool, &targets, &fast_options("rec"))));
+    assert_eq!(e.kind(), &ErrorKind::Journal, "{e}");
+    assert!(
+        e.to_string().contains(&format!(
+            "already being uploaded by pid {} (lock {})",
+            child.id(),
+            lock.display()
+        )),
+        "{e}"
+    );
+
+    std::fs::write(&release, b"").unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "the holder's upload failed"
+    );
+    let after = rt
+        .block_on(upload_recording(&spool, &targets, &fast_options("rec")))
+        .unwrap();
+    assert_eq!(after.status, Status::Uploaded, "{after:?}");
+    rt.block_on(assert_bucket_matches(fs.as_ref(), &spool, "rec", &names));
+}
+
 /// `watch` cut short by its deadline summarises with the run it holds (not a second one,
 /// which the lock would refuse), and has stopped everything it started when it returns: the
 /// next run gets the lock at once.
