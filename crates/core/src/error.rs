@@ -178,7 +178,7 @@ impl ErrorKind {
                 "check the path named above: that it exists, that this user may read and write it, and that its disk is mounted and healthy".into()
             }
             ErrorKind::Journal => {
-                "the upload journal named above cannot be used: check its disk and permissions; a damaged journal is moved aside by the next run, which rebuilds it from the spool and the bucket".into()
+                "the upload journal named above cannot be used: if another stowage process is uploading this recording (its pid is named above), wait for it or stop it; otherwise check the journal's disk and permissions (a damaged journal is moved aside by the next run, which rebuilds it from the spool and the bucket)".into()
             }
             ErrorKind::Other => "see the vendor code and request id".into(),
         }

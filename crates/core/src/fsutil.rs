@@ -15,6 +15,23 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.stowage-tmp-{}-{n}", std::process::id()))
 }
 
+/// Replaces `path` with `bytes` atomically: a temporary sibling, synced, then renamed, so a
+/// full disk or a crash leaves the old file or the new one, never a short one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> crate::Result<()> {
+    use std::io::Write;
+    let tmp = temp_sibling(path);
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        crate::Error::local_io(path, e)
+    })
+}
+
 /// Makes a rename inside `dir` durable (fsync of the directory entry).
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()

@@ -194,11 +194,26 @@ impl GetResult {
 
     /// Streams the body into a new file at `path` (written to a temporary name, synced,
     /// then renamed, so a partial download never has the final name).
-    pub async fn write_to_file(mut self, path: &Path) -> Result<u64> {
-        use tokio::io::AsyncWriteExt;
+    pub async fn write_to_file(self, path: &Path) -> Result<u64> {
         let tmp = crate::fsutil::temp_sibling(path);
-        let io = |e| Error::local_io(&tmp, e);
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+        let result = self.write_temp(&tmp).await;
+        let result = match result {
+            Ok(written) => tokio::fs::rename(&tmp, path)
+                .await
+                .map(|()| written)
+                .map_err(|e| Error::local_io(path, e)),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
+    async fn write_temp(mut self, tmp: &Path) -> Result<u64> {
+        use tokio::io::AsyncWriteExt;
+        let io = |e| Error::local_io(tmp, e);
+        let mut file = tokio::fs::File::create(tmp).await.map_err(io)?;
         let mut written = 0u64;
         while let Some(chunk) = self.body.next().await {
             let chunk = chunk?;
@@ -206,10 +221,10 @@ impl GetResult {
             written += chunk.len() as u64;
         }
         check_body_len(&self.meta.key, written, self.range.end - self.range.start)?;
+        // tokio's write_all returns once the bytes are handed to a background write; flush
+        // waits for it, so a full disk is an error here and never a short file renamed.
+        file.flush().await.map_err(io)?;
         file.sync_all().await.map_err(io)?;
-        tokio::fs::rename(&tmp, path)
-            .await
-            .map_err(|e| Error::local_io(path, e))?;
         Ok(written)
     }
 }

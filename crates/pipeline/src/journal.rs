@@ -5,11 +5,22 @@
 //! WAL mode with `synchronous = NORMAL`: a committed transaction survives the process being
 //! killed (it is in the WAL file); only a power loss can take back the last ones, and then
 //! the object is merely sent again.
+//!
+//! A damaged journal (not a database, truncated, failing `PRAGMA quick_check`, or with
+//! another schema) is never fatal: [`Journal::open`] renames it, with its `-wal`/`-shm`,
+//! to `<name>.corrupt-<unix time>`, logs a warning naming both paths, and starts a new one,
+//! which remembers where the old one went ([`Journal::recovered_from`]). Every other SQLite
+//! failure is an [`ErrorKind::Journal`] error naming the journal's path (a full disk:
+//! [`ErrorKind::DiskFull`]).
+//!
+//! The journal does not lock anything itself: one uploader per spool is the run's job
+//! (`crate::lock`), and it takes that lock before opening the journal.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use stowage_core::{Checksums, Error, ErrorKind, Result};
 
@@ -75,6 +86,7 @@ pub struct Entry {
 pub struct Journal {
     conn: Mutex<Connection>,
     path: PathBuf,
+    recovered_from: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -84,12 +96,44 @@ impl std::fmt::Debug for Journal {
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| Error::new(ErrorKind::Other, format!("journal {}: {e}", path.display()))
+    move |e| journal_error(path, e)
 }
 
-const SCHEMA: &str = "
+/// A SQLite failure on the journal at `path`: [`ErrorKind::DiskFull`] when SQLite says the
+/// disk is full (`SQLITE_FULL`), else [`ErrorKind::Journal`]; the message names the path.
+pub(crate) fn journal_error(path: &Path, e: rusqlite::Error) -> Error {
+    let (kind, message) = match sqlite_code(&e) {
+        Some(ErrorCode::DiskFull) => (
+            ErrorKind::DiskFull,
+            format!(
+                "the filesystem is full at {} (the upload journal): {e}",
+                path.display()
+            ),
+        ),
+        _ => (
+            ErrorKind::Journal,
+            format!("journal {}: {e}", path.display()),
+        ),
+    };
+    Error::new(kind, message).with_source(e)
+}
+
+/// SQLite's result code, also for errors rusqlite reports with the SQL text.
+fn sqlite_code(e: &rusqlite::Error) -> Option<ErrorCode> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        rusqlite::Error::SqlInputError { error, .. } => Some(error.code),
+        _ => None,
+    }
+}
+
+/// Settings of every connection.
+const PRAGMAS: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
+";
+
+const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS objects (
     key        TEXT PRIMARY KEY,
@@ -106,18 +150,229 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 ";
 
+/// The `meta` key holding the path a damaged predecessor was moved to.
+const RECOVERED_FROM: &str = "recovered_from";
+
+/// Files SQLite keeps beside a database (WAL, shared memory, rollback journal): moved with
+/// it, since a stale `-wal` beside a new database would be replayed into it.
+const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// Why a journal file could not be opened.
+enum Opening {
+    /// The file is not a usable journal: move it aside and start anew. The connection, if
+    /// one was made, is kept open until then: closing it deletes the `-wal` and `-shm`.
+    Damaged {
+        why: String,
+        conn: Option<Box<Connection>>,
+    },
+    /// Anything else (permissions, a full disk, a busy database): the caller's error.
+    Failed(Error),
+}
+
+impl Opening {
+    fn damaged(why: impl Into<String>) -> Self {
+        Opening::Damaged {
+            why: why.into(),
+            conn: None,
+        }
+    }
+
+    fn from_sqlite(path: &Path, e: rusqlite::Error) -> Self {
+        match sqlite_code(&e) {
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+                Opening::damaged(e.to_string())
+            }
+            _ => Opening::Failed(journal_error(path, e)),
+        }
+    }
+
+    fn into_error(self, path: &Path) -> Error {
+        match self {
+            Opening::Failed(e) => e,
+            Opening::Damaged { why, .. } => Error::new(
+                ErrorKind::Journal,
+                format!("journal {}: {why}", path.display()),
+            ),
+        }
+    }
+}
+
+/// Opens the database at `path`, proves it is a journal (see [`check`]), and sets it up.
+fn open_checked(path: &Path) -> std::result::Result<Connection, Opening> {
+    let conn = Connection::open(path).map_err(|e| Opening::from_sqlite(path, e))?;
+    match check(path, &conn) {
+        Ok(()) => {}
+        Err(Opening::Damaged { why, .. }) => {
+            return Err(Opening::Damaged {
+                why,
+                conn: Some(Box::new(conn)),
+            });
+        }
+        Err(failed) => return Err(failed),
+    }
+    conn.execute_batch(PRAGMAS)
+        .and_then(|()| conn.execute_batch(TABLES))
+        .map_err(|e| Opening::from_sqlite(path, e))?;
+    Ok(conn)
+}
+
+/// Reads, without writing: the pages pass `PRAGMA quick_check`, and the tables already
+/// there read back with the expected columns and types (more columns or tables are
+/// allowed: a newer version's journal).
+fn check(path: &Path, conn: &Connection) -> std::result::Result<(), Opening> {
+    let sqlite = |e| Opening::from_sqlite(path, e);
+    let problems: Vec<String> = {
+        let mut stmt = conn.prepare("PRAGMA quick_check(5)").map_err(sqlite)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(sqlite)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sqlite)?
+    };
+    if problems != ["ok"] {
+        let mut why = problems.join("; ").replace('\n', " ");
+        if why.len() > 300 {
+            let cut = (0..=300)
+                .rev()
+                .find(|&i| why.is_char_boundary(i))
+                .unwrap_or(0);
+            why.truncate(cut);
+            why.push('…');
+        }
+        return Err(Opening::damaged(format!("integrity check failed: {why}")));
+    }
+    // Another schema (or values of other types) under our table names: not our journal.
+    let schema = |e: rusqlite::Error| match sqlite_code(&e) {
+        None | Some(ErrorCode::Unknown | ErrorCode::TypeMismatch) => {
+            Opening::damaged(format!("not a Stowage journal: {e}"))
+        }
+        _ => Opening::from_sqlite(path, e),
+    };
+    let tables: Vec<String> = {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+            .map_err(sqlite)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(sqlite)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sqlite)?
+    };
+    if tables.iter().any(|t| t == "meta") {
+        let mut stmt = conn.prepare("SELECT k, v FROM meta").map_err(schema)?;
+        let mut rows = stmt.query([]).map_err(schema)?;
+        while let Some(row) = rows.next().map_err(schema)? {
+            row.get::<_, String>(0)
+                .and_then(|_| row.get::<_, String>(1))
+                .map_err(schema)?;
+        }
+    }
+    if tables.iter().any(|t| t == "objects") {
+        let mut stmt = conn.prepare(SELECT).map_err(schema)?;
+        let mut rows = stmt.query([]).map_err(schema)?;
+        while let Some(row) = rows.next().map_err(schema)? {
+            row_to_entry(row).map_err(schema)?;
+        }
+    }
+    Ok(())
+}
+
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Renames the damaged journal at `path` and its companions to
+/// `<name>.corrupt-<unix time>` (`-1`, `-2`… if taken); returns the new path.
+fn move_aside(path: &Path, why: &str) -> Result<PathBuf> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let taken = |p: &Path| p.exists() || COMPANIONS.iter().any(|c| with_suffix(p, c).exists());
+    let mut aside = with_suffix(path, &format!(".corrupt-{now}"));
+    let mut n = 0;
+    while taken(&aside) {
+        n += 1;
+        aside = with_suffix(path, &format!(".corrupt-{now}-{n}"));
+    }
+    let rename = |from: &Path, to: &Path| {
+        std::fs::rename(from, to).map_err(|e| {
+            Error::new(
+                ErrorKind::LocalIo,
+                format!(
+                    "the journal {} is damaged ({why}) and {} could not be moved aside to {}: {e}",
+                    path.display(),
+                    from.display(),
+                    to.display()
+                ),
+            )
+            .with_source(e)
+        })
+    };
+    if path.exists() {
+        rename(path, &aside)?;
+    }
+    for c in COMPANIONS {
+        let from = with_suffix(path, c);
+        if from.exists() {
+            rename(&from, &with_suffix(&aside, c))?;
+        }
+    }
+    Ok(aside)
+}
+
 impl Journal {
-    /// Opens (or creates) the journal at `path`.
+    /// Opens (or creates) the journal at `path`. A damaged one is moved aside to
+    /// `<path>.corrupt-<unix time>` (with its `-wal` and `-shm`), with a warning, and a new
+    /// journal is started in its place (see [`Journal::recovered_from`]).
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::local_io(dir, e))?;
         }
-        let conn = Connection::open(path).map_err(db_err(path))?;
-        conn.execute_batch(SCHEMA).map_err(db_err(path))?;
+        let (conn, recovered_from) = match open_checked(path) {
+            Ok(conn) => {
+                let earlier = conn
+                    .query_row("SELECT v FROM meta WHERE k = ?1", [RECOVERED_FROM], |r| {
+                        r.get::<_, String>(0)
+                    })
+                    .optional()
+                    .map_err(db_err(path))?;
+                (conn, earlier.map(PathBuf::from))
+            }
+            Err(Opening::Failed(e)) => return Err(e),
+            Err(Opening::Damaged { why, conn }) => {
+                // Moved while SQLite still has it open, so that closing does not delete
+                // its -wal and -shm; closed before the new journal is created.
+                let moved = move_aside(path, &why);
+                drop(conn);
+                let aside = moved?;
+                tracing::warn!(
+                    journal = %path.display(),
+                    moved_to = %aside.display(),
+                    reason = %why,
+                    "the upload journal was damaged: it was moved aside and a new one is started, with every object registered again from the spool"
+                );
+                let conn = open_checked(path).map_err(|o| o.into_error(path))?;
+                conn.execute(
+                    "INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                    params![RECOVERED_FROM, aside.to_string_lossy()],
+                )
+                .map_err(db_err(path))?;
+                (conn, Some(aside))
+            }
+        };
         Ok(Journal {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            recovered_from,
         })
+    }
+
+    /// Where a damaged predecessor of this journal was moved (`<path>.corrupt-<unix time>`),
+    /// if this journal was started afresh in its place — by this run or an earlier one (it
+    /// is kept in the journal, so a run interrupted after the rebuild still knows). Its
+    /// entries start `pending`, though the bucket may already hold them: check the bucket
+    /// before sending again.
+    pub fn recovered_from(&self) -> Option<&Path> {
+        self.recovered_from.as_deref()
     }
 
     pub fn path(&self) -> &Path {
@@ -296,6 +551,7 @@ mod tests {
             j.set_meta("destination", "s3://b/p/").unwrap();
         }
         let j = Journal::open(&path).unwrap();
+        assert_eq!(j.recovered_from(), None, "a healthy journal is kept");
         let a = j.get("a.ts").unwrap().unwrap();
         assert_eq!((a.state, a.etag.as_deref()), (State::Primary, Some("etag")));
         assert!(a.stored.unwrap().md5.is_some());
@@ -309,5 +565,181 @@ mod tests {
         assert_eq!(j.get("a.ts").unwrap().unwrap().state, State::Primary);
         j.register("a.ts", Path::new("/x/a.ts"), 11, 2).unwrap();
         assert_eq!(j.get("a.ts").unwrap().unwrap().state, State::Pending);
+    }
+
+    /// Files in `dir` whose names start with `prefix`, sorted.
+    fn names_starting(dir: &Path, prefix: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A journal of `n` landed objects, closed.
+    fn written(path: &Path, n: usize) {
+        let j = Journal::open(path).unwrap();
+        let sums = stowage_core::checksum::checksum_bytes(b"x", &[stowage_core::ChecksumAlgo::Md5]);
+        for i in 0..n {
+            let key = format!("rec/seg{i:05}.ts");
+            j.register(&key, Path::new(&format!("/spool/{key}")), 1000, 7)
+                .unwrap();
+            j.landed(&key, State::Primary, &sums, Some("etag")).unwrap();
+        }
+    }
+
+    /// Opens a damaged journal: it is moved aside (with its companions) under the
+    /// documented name, and a working, empty journal takes its place.
+    fn assert_rebuilt(dir: &Path, path: &Path, damaged: &[u8]) {
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let j = Journal::open(path).unwrap();
+        let aside = j
+            .recovered_from()
+            .expect("the damaged journal was moved aside")
+            .to_path_buf();
+        let name = aside.file_name().unwrap().to_string_lossy().into_owned();
+        let secs: u64 = name
+            .strip_prefix("j.sqlite.corrupt-")
+            .unwrap_or_else(|| panic!("{name}"))
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}"));
+        assert!(secs >= before && secs <= before + 5, "{name}");
+        assert_eq!(aside.parent(), Some(dir));
+        assert_eq!(std::fs::read(&aside).unwrap(), damaged, "kept as it was");
+        // A new journal, working and empty, that remembers where the old one went.
+        assert!(j.all().unwrap().is_empty());
+        j.register("a.ts", Path::new("/spool/a.ts"), 1, 1).unwrap();
+        drop(j);
+        let j = Journal::open(path).unwrap();
+        assert_eq!(j.recovered_from(), Some(aside.as_path()));
+        assert_eq!(j.all().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_journal_of_random_bytes_is_moved_aside_with_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let bytes: Vec<u8> = (0..8192u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        std::fs::write(&path, &bytes).unwrap();
+        std::fs::write(dir.path().join("j.sqlite-wal"), b"not a wal either").unwrap();
+        std::fs::write(dir.path().join("j.sqlite-shm"), b"nor a shm").unwrap();
+        assert_rebuilt(dir.path(), &path, &bytes);
+        let corrupt = names_starting(dir.path(), "j.sqlite.corrupt-");
+        assert_eq!(corrupt.len(), 3, "{corrupt:?}");
+        let wal = corrupt.iter().find(|n| n.ends_with("-wal")).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join(wal)).unwrap(),
+            b"not a wal either"
+        );
+        assert!(corrupt.iter().any(|n| n.ends_with("-shm")), "{corrupt:?}");
+    }
+
+    #[test]
+    fn a_journal_truncated_mid_file_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        written(&path, 300);
+        let full = std::fs::read(&path).unwrap();
+        assert!(full.len() > 16 * 1024, "{} bytes", full.len());
+        let cut = &full[..full.len() / 2];
+        std::fs::write(&path, cut).unwrap();
+        assert_rebuilt(dir.path(), &path, cut);
+    }
+
+    #[test]
+    fn a_journal_with_garbled_pages_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        written(&path, 300);
+        let mut bytes = std::fs::read(&path).unwrap();
+        for i in (8192..bytes.len()).step_by(7) {
+            bytes[i] = bytes[i].wrapping_mul(31).wrapping_add(7);
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        assert_rebuilt(dir.path(), &path, &bytes);
+    }
+
+    #[test]
+    fn a_database_of_another_schema_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE objects (key TEXT PRIMARY KEY, owner TEXT);")
+                .unwrap();
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        assert_rebuilt(dir.path(), &path, &bytes);
+
+        // Our columns, but values of other types.
+        let other = dir.path().join("k.sqlite");
+        written(&other, 2);
+        {
+            let c = Connection::open(&other).unwrap();
+            c.execute("UPDATE objects SET size = 'big'", []).unwrap();
+        }
+        let j = Journal::open(&other).unwrap();
+        assert!(j.recovered_from().is_some());
+        assert!(j.all().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_opened_is_an_error_naming_it_and_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        std::fs::create_dir(&path).unwrap(); // not a file at all
+        let e = Journal::open(&path).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Journal);
+        let msg = e.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(!msg.contains("vendor code"), "{msg}");
+        assert!(path.is_dir(), "not moved aside");
+        assert!(names_starting(dir.path(), "j.sqlite.corrupt").is_empty());
+    }
+
+    #[test]
+    fn a_full_disk_while_committing_is_disk_full_naming_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let j = Journal::open(&path).unwrap();
+        // SQLite answers SQLITE_FULL once the database may not grow, as on a full disk.
+        {
+            let conn = j.conn();
+            let pages: i64 = conn
+                .query_row("PRAGMA page_count", [], |r| r.get(0))
+                .unwrap();
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+                .unwrap();
+        }
+        let long = "x".repeat(2000);
+        let e = (0..100)
+            .find_map(|i| {
+                j.register(&format!("{long}{i}"), Path::new("/spool/a"), 1, 1)
+                    .err()
+            })
+            .expect("the journal filled up");
+        assert_eq!(e.kind(), &ErrorKind::DiskFull, "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("full") && msg.contains(&path.display().to_string()),
+            "{msg}"
+        );
+        // Other SQLite failures are journal errors naming the journal.
+        let other = journal_error(
+            &path,
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                None,
+            ),
+        );
+        assert_eq!(other.kind(), &ErrorKind::Journal);
+        assert!(other.to_string().contains(&path.display().to_string()));
     }
 }

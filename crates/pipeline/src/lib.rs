@@ -2,6 +2,9 @@
 //!
 //! 1. Every file is registered in a SQLite [`journal`] beside the spool
 //!    (`<dir>/.stowage/journal-<destination hash>.sqlite`); objects already confirmed are never sent again.
+//!    One run per spool at a time: each holds `<dir>/.stowage/upload.lock`, and another run
+//!    (upload, restore, live session) is refused while it does. A damaged journal is moved
+//!    aside and rebuilt.
 //! 2. Media and other files go first, `concurrency` at a time, each hashed once, sent with
 //!    its checksums (multipart above the threshold, resumable from the journaled upload id),
 //!    retried with backoff and jitter while the error is retryable and the object's budget
@@ -15,6 +18,7 @@
 
 pub mod journal;
 mod live;
+mod lock;
 pub mod plan;
 mod run;
 

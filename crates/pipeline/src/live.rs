@@ -259,26 +259,33 @@ pub async fn watch(
         }
         tokio::time::sleep(w.poll).await;
     }
-    let drain = async move {
+    let drain = async {
         while tasks.join_next().await.is_some() {}
-        if let Some(t) = restoring {
+        if let Some(t) = restoring.take() {
             let _ = t.await;
         }
         if w.restore_every.is_some() {
             session.restore_from_backup().await;
         }
-        session.finish().await
+        session.clone().finish().await
     };
-    match opts.deadline {
-        Some(d) => match tokio::time::timeout(d, drain).await {
-            Ok(summary) => summary,
-            Err(_) => {
-                // What has not landed stays in the journal; summarise from it.
-                let run = run::open_run(dir, targets, opts)?;
-                run::finish(&run, Default::default(), Instant::now()).await
+    let outcome = match opts.deadline {
+        Some(d) => tokio::time::timeout(d, drain).await,
+        None => Ok(drain.await),
+    };
+    match outcome {
+        Ok(summary) => summary,
+        Err(_) => {
+            // Stop what is still sending, and wait until it has stopped: nothing may hold the
+            // run (and the spool's lock) once this returns. What has not landed stays in the
+            // journal; summarise from it, with the same run.
+            tasks.shutdown().await;
+            if let Some(t) = restoring.take() {
+                t.abort();
+                let _ = t.await;
             }
-        },
-        None => drain.await,
+            run::finish(&session.run, Default::default(), Instant::now()).await
+        }
     }
 }
 

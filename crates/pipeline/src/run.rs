@@ -16,6 +16,7 @@ use stowage_core::{
 };
 
 use crate::journal::{Entry, Journal, State};
+use crate::lock::SpoolLock;
 use crate::plan::{self, LocalFile, STATE_DIR};
 use crate::{Event, Options, Status, Summary, Targets};
 
@@ -33,6 +34,9 @@ pub(crate) struct Run {
     /// The first bucket-wide refusal of each bucket (see [`bucket_wide`]): later objects
     /// are not sent there, and it is said once.
     pub(crate) unusable: std::sync::Mutex<BTreeMap<&'static str, (ErrorKind, String)>>,
+    /// One uploader per spool, held for the run's life; declared last so that the journal
+    /// is closed before the lock is released.
+    pub(crate) _lock: SpoolLock,
 }
 
 /// Errors that no other object of the run would escape: the bucket is missing, the
@@ -173,7 +177,12 @@ pub(crate) fn open_run(dir: &Path, targets: &Targets, opts: &Options) -> Result<
         targets.primary.name(),
         opts.prefix.trim_matches('/')
     );
-    // One journal per destination: the same spool can go to several buckets independently.
+    // One run per spool at a time (see lock.rs), taken before the journal is opened, so
+    // that a damaged journal is never moved aside under another run.
+    let lock = SpoolLock::acquire(dir)?;
+    tracing::debug!(lock = %lock.path().display(), "spool locked");
+    // One journal per destination: the same spool can go to several buckets, one after the
+    // other.
     let name = format!("journal-{:016x}.sqlite", fnv1a(&destination));
     let journal = Journal::open(&dir.join(STATE_DIR).join(name))?;
     match journal.meta("destination")? {
@@ -192,6 +201,7 @@ pub(crate) fn open_run(dir: &Path, targets: &Targets, opts: &Options) -> Result<
         opts: opts.clone(),
         journal,
         unusable: Default::default(),
+        _lock: lock,
     })
 }
 
@@ -286,6 +296,9 @@ pub(crate) async fn deliver(run: &Run, key: &str) -> Result<()> {
         return Ok(());
     }
     let local = local_checksums(run, &entry).await?;
+    if let Some(meta) = already_in_primary(run, &entry, &local).await {
+        return landed(run, &entry, State::Primary, &meta).await;
+    }
     let primary_err = match run.unusable(State::Primary) {
         Some(e) => e,
         None => match send_with_retry(run, &entry, &local, State::Primary).await {
@@ -327,6 +340,22 @@ pub(crate) async fn deliver(run: &Run, key: &str) -> Result<()> {
             });
             Err(e)
         }
+    }
+}
+
+/// After a damaged journal was rebuilt, the bucket may hold objects the new journal calls
+/// pending: one HEAD each, and an object proven to be this file's bytes is not sent again.
+async fn already_in_primary(run: &Run, entry: &Entry, local: &Checksums) -> Option<ObjectMeta> {
+    run.journal.recovered_from()?;
+    let store = run.targets.primary.as_ref();
+    let head = store.head(&entry.key).await.ok()?;
+    let sent = Sent {
+        size: entry.size,
+        checksums: local,
+    };
+    match stowage_core::proof::proof_in(&entry.key, sent, &head) {
+        Ok(Some(_)) => Some(head),
+        _ => None,
     }
 }
 
@@ -810,9 +839,7 @@ pub(crate) async fn finish(
     let manifest = manifest_json(run, &entries, &summary);
     let local = run.dir.join(STATE_DIR).join("manifest.json");
     let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-    tokio::fs::write(&local, &body)
-        .await
-        .map_err(|e| Error::local_io(&local, e))?;
+    stowage_core::fsutil::write_atomic(&local, &body)?;
     let key = plan::key_for(&run.opts.prefix, MANIFEST_NAME);
     let target = if summary.in_primary > 0 || run.targets.backup.is_none() {
         run.targets.primary.clone()

@@ -1,5 +1,6 @@
 //! The upload pipeline end to end on real stores: the local directory, S3 on s3s-fs and on
-//! moto, through the fault proxy, with an unreachable primary, and against the deadline.
+//! moto, through the fault proxy, with an unreachable primary, and against the deadline;
+//! `pipeline/journal.rs`: damaged journals and the one-uploader-per-spool lock.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,6 +21,9 @@ use stowage_s3::{S3Config, S3Store};
 use stowage_testkit::conformance::pseudo_random;
 use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
 use stowage_testkit::s3s_server::S3sServer;
+
+#[path = "pipeline/journal.rs"]
+mod journal;
 
 fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
