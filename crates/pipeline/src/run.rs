@@ -648,7 +648,7 @@ async fn send_multipart(
     } else {
         None
     };
-    if journaled.is_some()
+    if which == State::Primary
         && let Some(meta) = completed_before(run, store, entry, opts).await
     {
         clear_completing(run, &entry.key);
@@ -700,6 +700,15 @@ async fn send_multipart(
             )
             .with_retryable(true)
             .with_key(&entry.key));
+        }
+        Err(e) if e.kind() == &ErrorKind::LocalFileChanged => {
+            // The upload was created for the file's old content (some stores keep its
+            // checksums): drop it, and send the new content in a new one.
+            let _ = store.abort_multipart(&upload).await;
+            if which == State::Primary {
+                run.journal.set_upload_id(&entry.key, None)?;
+                clear_completing(run, &entry.key);
+            }
         }
         Err(_) if which == State::Backup => {
             let _ = store.abort_multipart(&upload).await;

@@ -22,6 +22,8 @@ use stowage_testkit::conformance::pseudo_random;
 use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
 use stowage_testkit::s3s_server::S3sServer;
 
+#[path = "pipeline/fail_closed.rs"]
+mod fail_closed;
 #[path = "pipeline/journal.rs"]
 mod journal;
 

@@ -12,4 +12,5 @@ pub mod oss;
 pub mod proxy;
 pub mod s3s_server;
 pub mod tls_front;
+pub mod tmpfs;
 mod xml_api;
