@@ -554,8 +554,27 @@ pub async fn repair(
             }
         }
     }
+    // The rule every playlist write keeps: media first, a playlist only once every object
+    // repaired with it is confirmed (a playlist must never name what is not there).
+    let (playlists, media): (Vec<String>, Vec<String>) = keys
+        .into_iter()
+        .partition(|k| k.to_ascii_lowercase().ends_with(".m3u8"));
     let mut outcome = RepairOutcome::default();
-    for key in keys {
+    for key in media {
+        match repair_one(primary, &key, &source).await {
+            Ok(()) => outcome.repaired.push(key),
+            Err(e) => outcome.not_repaired.push((key, e.to_string())),
+        }
+    }
+    let media_failed = outcome.not_repaired.len();
+    for key in playlists {
+        if media_failed > 0 {
+            let why = format!(
+                "not re-published: {media_failed} segment(s) repaired with it are still missing"
+            );
+            outcome.not_repaired.push((key, why));
+            continue;
+        }
         match repair_one(primary, &key, &source).await {
             Ok(()) => outcome.repaired.push(key),
             Err(e) => outcome.not_repaired.push((key, e.to_string())),

@@ -452,6 +452,55 @@ async fn repair_then_verify_again_is_clean() {
     assert_eq!(again.intact, 6);
 }
 
+/// Repair keeps the playlist rule: a lost playlist is re-published after its segments, and
+/// not at all while a segment it names cannot be repaired.
+#[tokio::test]
+async fn repair_publishes_a_playlist_only_after_its_segments() {
+    use stowage_verify::{RepairSource, repair};
+    let (spool, _bucket, store) = uploaded().await;
+    let expected = manifest(store.as_ref()).await;
+    let playlist = format!("{PREFIX}/sid_c.m3u8");
+    let key = |i| format!("{PREFIX}/{}", seg(i));
+    store.delete(&playlist).await.unwrap();
+    store.delete(&key(0)).await.unwrap();
+    store.delete(&key(4)).await.unwrap();
+    std::fs::remove_file(spool.path().join(seg(4))).unwrap();
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    let source = || RepairSource::Dir {
+        dir: spool.path(),
+        prefix: PREFIX,
+    };
+    let first = repair(store.as_ref(), &report, source()).await;
+    assert_eq!(first.repaired, vec![key(0)], "{first:?}");
+    let held: Vec<&str> = first.not_repaired.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(held, [key(4).as_str(), playlist.as_str()], "{first:?}");
+    assert!(
+        first.not_repaired[1].1.contains("still missing"),
+        "{first:?}"
+    );
+    assert!(
+        store.head(&playlist).await.is_err(),
+        "no playlist before its segments"
+    );
+
+    std::fs::write(spool.path().join(seg(4)), vec![4u8; 1004]).unwrap();
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    let second = repair(store.as_ref(), &report, source()).await;
+    assert_eq!(
+        second.repaired,
+        vec![key(4), playlist.clone()],
+        "{second:?}"
+    );
+    let again = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert!(again.is_complete(), "{:?}", again.problems);
+}
+
 /// A local recording directory is an input too: its files' sizes and checksums.
 #[tokio::test]
 async fn a_local_directory_is_compared_byte_for_byte_by_checksum() {
