@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use stowage_core::StorageUrl;
-use stowage_pipeline::{Event, Options, Status, Summary, Targets};
+use stowage_pipeline::{Ended, Event, Options, Status, Summary, Targets};
 
 use crate::StoreArgs;
 use crate::duration::parse_duration;
@@ -70,6 +70,11 @@ pub struct UploadArgs {
     /// once it answers again (a background `stowage restore`; also once at the end).
     #[arg(long, value_parser = parse_duration, requires = "backup")]
     restore_every: Option<Duration>,
+    /// With --watch: when the recording ends without ENDLIST (idle, Ctrl-C, deadline), leave
+    /// the bucket's playlist open instead of closing it as a complete VOD (for recordings
+    /// resumed later).
+    #[arg(long, requires = "watch")]
+    no_close_on_idle: bool,
     /// One JSON event per line, then the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -108,6 +113,7 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
             stable_for: args.stable_for,
             playlist_every: args.playlist_every,
             restore_every: args.restore_every,
+            close_on_idle: !args.no_close_on_idle,
             ..Default::default()
         };
         let stop = w.stop.clone();
@@ -123,11 +129,31 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
     };
     reporter.finish();
     print_summary(&summary, json);
-    Ok(match summary.status {
+    Ok(exit_code(&summary))
+}
+
+/// 0 uploaded, 2 backuped, 1 incomplete; 3 when a followed recording ended without the
+/// recorder's ENDLIST (idle, Ctrl-C, deadline) though everything it wrote landed.
+fn exit_code(summary: &Summary) -> ExitCode {
+    let unfinished = matches!(
+        summary.ended,
+        Some(Ended::Idle | Ended::Stopped | Ended::Deadline)
+    );
+    match summary.status {
+        Status::Incomplete => ExitCode::FAILURE,
+        _ if unfinished => ExitCode::from(3),
         Status::Uploaded => ExitCode::SUCCESS,
         Status::Backuped => ExitCode::from(2),
-        Status::Incomplete => ExitCode::FAILURE,
-    })
+    }
+}
+
+fn describe_end(ended: Ended) -> &'static str {
+    match ended {
+        Ended::EndList => "the recorder's playlist ended (ENDLIST)",
+        Ended::Idle => "ended idle: nothing new arrived for the idle timeout, and the recorder never wrote ENDLIST",
+        Ended::Stopped => "stopped before the recorder wrote ENDLIST",
+        Ended::Deadline => "the deadline passed before the recording ended",
+    }
 }
 
 /// The primary and backup buckets; the cross-region warning for each is printed here,
@@ -185,5 +211,8 @@ fn print_summary(s: &Summary, json: bool) {
     }
     if let Some(m) = &s.manifest {
         println!("manifest: {m}");
+    }
+    if let Some(ended) = s.ended {
+        println!("recording: {}", describe_end(ended));
     }
 }

@@ -17,6 +17,7 @@
 //! confirmed by the bucket.
 
 pub mod journal;
+mod growing;
 mod live;
 mod lock;
 pub mod plan;
@@ -123,6 +124,12 @@ pub enum Event {
         key: String,
         reason: String,
     },
+    /// A recording that ended without ENDLIST: its playlist was closed as a complete VOD in
+    /// the bucket (its lines plus `#EXT-X-ENDLIST`).
+    PlaylistClosed {
+        key: String,
+        ended: Ended,
+    },
     /// A bucket refused in a way no other object would escape (missing, credentials
     /// refused, not a storage API): nothing more is sent there this run. Said once.
     BucketUnusable {
@@ -144,6 +151,20 @@ pub enum Event {
     DeadlineReached {
         pending: usize,
     },
+}
+
+/// How a followed recording ended (`stowage upload --watch`, [`Session::finish_ended`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ended {
+    /// The recorder's playlist says `#EXT-X-ENDLIST`: it finished the recording.
+    EndList,
+    /// Nothing new arrived for the idle timeout: the recorder stopped without saying so.
+    Idle,
+    /// Stopped from outside (Ctrl-C, [`WatchOptions::stop`]).
+    Stopped,
+    /// The deadline passed before everything was sent.
+    Deadline,
 }
 
 /// Like Agora's `uploadingStatus`.
@@ -172,4 +193,7 @@ pub struct Summary {
     pub playlists_held: Vec<(String, String)>,
     pub manifest: Option<String>,
     pub elapsed_secs: f64,
+    /// How a followed recording ended; `None` for a recording uploaded after the fact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Ended>,
 }

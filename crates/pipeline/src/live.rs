@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stowage_core::{Error, Result};
-use stowage_hls::PlaylistType;
 use tokio::sync::Semaphore;
 
 use crate::journal::State;
+use crate::growing::{self, Published};
 use crate::plan::{self, LocalFile};
 use crate::run::{self, Run};
-use crate::{Options, Summary, Targets};
+use crate::{Ended, Options, Summary, Targets};
 
 /// A recording being uploaded as it is made.
 #[derive(Clone)]
@@ -28,14 +28,15 @@ pub struct Session {
     run: Arc<Run>,
     slots: Arc<Semaphore>,
     started: Instant,
-    /// Segments in the last partial playlist published, per playlist key.
-    published: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    /// What the bucket holds of each growing playlist, per playlist key (it only grows).
+    published: Arc<tokio::sync::Mutex<HashMap<String, Published>>>,
 }
 
 impl Session {
     /// Opens (or resumes, after a crash) the upload of the recording in `dir`.
     pub async fn open(dir: &Path, targets: &Targets, opts: &Options) -> Result<Self> {
-        let run = run::open_run(dir, targets, opts)?;
+        let mut run = run::open_run(dir, targets, opts)?;
+        run.primary_retry = live_budget(&opts.retry);
         run::abort_stale_uploads(&run).await;
         Ok(Session {
             slots: Arc::new(Semaphore::new(opts.concurrency.max(1))),
@@ -71,16 +72,20 @@ impl Session {
         delivered.map(|()| state)
     }
 
-    /// Publishes the recorder's playlist as far as the primary bucket holds its segments:
-    /// an EVENT playlist of its longest confirmed prefix. Returns how many segments that is.
+    /// Publishes the recorder's playlist as far as the primary bucket holds its segments, in
+    /// the recorder's own lines ([`crate::growing`]): the bucket's copy only grows, whatever
+    /// half-written or sliding-window read the recorder's file gives. Returns how many
+    /// segments the bucket's copy names.
     pub async fn publish_partial(&self, playlist: &Path) -> Result<usize> {
+        self.publish_growing(playlist, false).await
+    }
+
+    async fn publish_growing(&self, playlist: &Path, close: bool) -> Result<usize> {
         let f = self.local_file(playlist)?;
         let text = tokio::fs::read_to_string(&f.path)
             .await
             .map_err(|e| Error::local_io(&f.path, e))?;
-        let mut parsed = stowage_hls::parse(&text)
-            .map_err(|e| Error::invalid_input(format!("{}: {e}", f.rel)))?;
-        let (segments, outside) = plan::referenced_segments(&f.rel, &text)?;
+        let (_, outside) = plan::referenced_segments(&f.rel, &text)?;
         if let Some(uri) = outside.first() {
             return Err(Error::invalid_input(format!(
                 "{} names `{}`, which is outside the recording (a `..` path, an absolute path or a URL): not published",
@@ -88,39 +93,69 @@ impl Session {
                 plan::shorten(uri)
             )));
         }
-        let confirmed = segments
-            .iter()
-            .take_while(|rel| {
-                let key = plan::key_for(&self.run.opts.prefix, rel);
-                matches!(self.run.journal.get(&key), Ok(Some(e)) if e.state == State::Primary)
-            })
-            .count();
+        let read = growing::read(&text);
         let key = plan::key_for(&self.run.opts.prefix, &f.rel);
-        let before = self
-            .published
-            .lock()
-            .map(|m| m.get(&key).copied().unwrap_or(0))
-            .unwrap_or(0);
-        if confirmed == 0 || confirmed == before {
-            return Ok(before);
+        // One publication of a playlist at a time: the state is only advanced by a write the
+        // bucket confirmed.
+        let mut all = self.published.lock().await;
+        let published = all.entry(key.clone()).or_default();
+        let more = published.next_blocks(&read, |uri| self.confirmed(&f.rel, uri));
+        if more.is_empty() && !close {
+            return Ok(published.segments());
         }
-        parsed.segments.truncate(confirmed);
-        parsed.playlist_type = Some(PlaylistType::Event);
-        parsed.end_list = false;
-        let body = bytes::Bytes::from(stowage_hls::write(&parsed));
+        let body = bytes::Bytes::from(published.text_with(&read, &more, close));
         let primary = &self.run.targets.primary;
-        self.run
+        let meta = self
+            .run
             .opts
             .retry
             .run(&key, |_| {
                 run::put_confirmed_bytes(primary.as_ref(), &key, body.clone())
             })
             .await?;
-        if let Ok(mut m) = self.published.lock() {
-            m.insert(key.clone(), confirmed);
+        published.appended(&read, more);
+        let count = published.segments();
+        drop(all);
+        if close {
+            run::closed_playlist(&self.run, &key, &meta, body.len() as u64)?;
         }
-        self.run.emit_partial(&key, confirmed);
-        Ok(confirmed)
+        self.run.emit_partial(&key, count);
+        Ok(count)
+    }
+
+    /// Whether the segment `uri` (named by the playlist `playlist_rel`) is confirmed in the
+    /// primary bucket.
+    fn confirmed(&self, playlist_rel: &str, uri: &str) -> bool {
+        let Some(rel) = plan::resolve_in(playlist_rel, uri) else {
+            return false;
+        };
+        let key = plan::key_for(&self.run.opts.prefix, &rel);
+        matches!(self.run.journal.get(&key), Ok(Some(e)) if e.state == State::Primary)
+    }
+
+    /// Closes every playlist the recorder left open (no ENDLIST) as a complete VOD: its
+    /// confirmed lines plus `#EXT-X-ENDLIST`, once every segment it names is confirmed.
+    /// Used when a recording ends without ENDLIST (idle timeout, stop, deadline).
+    pub async fn close_open_playlists(&self) -> Vec<String> {
+        let mut closed = Vec::new();
+        let Ok(files) = plan::scan(&self.run.dir) else {
+            return closed;
+        };
+        for f in files.iter().filter(|f| f.is_playlist()) {
+            let Ok(text) = std::fs::read_to_string(&f.path) else {
+                continue;
+            };
+            let read = growing::read(&text);
+            let all_confirmed = read.blocks.iter().all(|b| self.confirmed(&f.rel, &b.uri));
+            if read.ended || read.blocks.is_empty() || !all_confirmed {
+                continue;
+            }
+            match self.publish_growing(&f.path, true).await {
+                Ok(_) => closed.push(plan::key_for(&self.run.opts.prefix, &f.rel)),
+                Err(e) => tracing::warn!(playlist = %f.rel, error = %e, "could not close the playlist"),
+            }
+        }
+        closed
     }
 
     /// Ends the session: publishes every playlist whose segments are all confirmed, writes
@@ -132,6 +167,16 @@ impl Session {
     }
 
     pub async fn finish(self) -> Result<Summary> {
+        self.finish_as(None).await
+    }
+
+    /// Ends the session as [`Session::finish`] does, recording how the recording ended in
+    /// the summary and the manifest.
+    pub async fn finish_ended(self, ended: Ended) -> Result<Summary> {
+        self.finish_as(Some(ended)).await
+    }
+
+    async fn finish_as(self, ended: Option<Ended>) -> Result<Summary> {
         let files = run::scan_reporting(&self.run)?;
         for f in &files {
             let key = plan::key_for(&self.run.opts.prefix, &f.rel);
@@ -141,7 +186,7 @@ impl Session {
         }
         run::send_pending(&self.run, &files).await;
         let published = run::publish_playlists(&self.run, &files).await;
-        run::finish(&self.run, published, self.started).await
+        run::finish(&self.run, published, self.started, ended).await
     }
 }
 
@@ -162,6 +207,10 @@ pub struct WatchOptions {
     /// While recording, this often move what went to the backup into the primary once the
     /// primary answers again (a background `stowage restore`); `None`: only at `restore`.
     pub restore_every: Option<Duration>,
+    /// When the recording ends without ENDLIST (idle, stop, deadline), close the bucket's
+    /// playlist as a complete VOD (its lines plus `#EXT-X-ENDLIST`). Off: it stays open, for
+    /// those who resume the same recording later.
+    pub close_on_idle: bool,
 }
 
 impl Default for WatchOptions {
@@ -173,6 +222,7 @@ impl Default for WatchOptions {
             playlist_every: Duration::from_secs(10),
             stop: Arc::default(),
             restore_every: None,
+            close_on_idle: true,
         }
     }
 }
@@ -203,6 +253,8 @@ pub async fn watch(
         .unwrap_or_else(Instant::now);
     let mut last_restore = Instant::now();
     let mut restoring: Option<tokio::task::JoinHandle<Vec<String>>> = None;
+    let mut publishing: Option<tokio::task::JoinHandle<()>> = None;
+    let end;
     loop {
         if let Some(every) = w.restore_every
             && last_restore.elapsed() >= every
@@ -244,17 +296,32 @@ pub async fn watch(
                 tracing::warn!(error = %e, "segment not delivered yet; it stays in the journal");
             }
         }
-        if last_publish.elapsed() >= w.playlist_every {
-            for p in files.iter().filter(|f| f.is_playlist()) {
-                let _ = session.publish_partial(&p.path).await;
-            }
+        // The playlist is published on its own schedule, in the background: its retries
+        // never hold up the segments (no head-of-line blocking during an outage).
+        if last_publish.elapsed() >= w.playlist_every
+            && publishing.as_ref().is_none_or(|t| t.is_finished())
+        {
+            let (s, playlists) = (session.clone(), playlist_paths(&files));
+            publishing = Some(tokio::spawn(async move {
+                for p in playlists {
+                    if let Err(e) = s.publish_partial(&p).await {
+                        tracing::debug!(error = %e, "growing playlist not published this time");
+                    }
+                }
+            }));
             last_publish = Instant::now();
         }
         let all_named_sent = named.iter().all(|r| submitted.contains(r));
-        if (ended && all_named_sent)
-            || w.stop.load(Ordering::SeqCst)
-            || last_change.elapsed() >= w.idle_timeout
-        {
+        if ended && all_named_sent {
+            end = Ended::EndList;
+            break;
+        }
+        if w.stop.load(Ordering::SeqCst) {
+            end = Ended::Stopped;
+            break;
+        }
+        if last_change.elapsed() >= w.idle_timeout {
+            end = Ended::Idle;
             break;
         }
         tokio::time::sleep(w.poll).await;
@@ -264,10 +331,18 @@ pub async fn watch(
         if let Some(t) = restoring.take() {
             let _ = t.await;
         }
+        if let Some(t) = publishing.take() {
+            let _ = t.await;
+        }
         if w.restore_every.is_some() {
             session.restore_from_backup().await;
         }
-        session.clone().finish().await
+        if end != Ended::EndList && w.close_on_idle {
+            for key in session.close_open_playlists().await {
+                session.run.emit_closed(&key, end);
+            }
+        }
+        session.clone().finish_ended(end).await
     };
     let outcome = match opts.deadline {
         Some(d) => tokio::time::timeout(d, drain).await,
@@ -284,8 +359,32 @@ pub async fn watch(
                 t.abort();
                 let _ = t.await;
             }
-            run::finish(&session.run, Default::default(), Instant::now()).await
+            if let Some(t) = publishing.take() {
+                t.abort();
+                let _ = t.await;
+            }
+            let ended = Some(Ended::Deadline);
+            run::finish(&session.run, Default::default(), Instant::now(), ended).await
         }
+    }
+}
+
+fn playlist_paths(files: &[LocalFile]) -> Vec<std::path::PathBuf> {
+    files
+        .iter()
+        .filter(|f| f.is_playlist())
+        .map(|f| f.path.clone())
+        .collect()
+}
+
+/// The retry budget of a segment on the primary while recording: a few quick attempts
+/// (about 2 s), then the backup, so that a segment finished during an outage is in some
+/// bucket within seconds; `restore_every` and the end of the recording move it back.
+fn live_budget(retry: &stowage_core::retry::RetryPolicy) -> stowage_core::retry::RetryPolicy {
+    stowage_core::retry::RetryPolicy {
+        max_attempts: retry.max_attempts.min(3),
+        initial_backoff: retry.initial_backoff.min(Duration::from_millis(200)),
+        max_backoff: retry.max_backoff.min(Duration::from_secs(1)),
     }
 }
 

@@ -79,6 +79,13 @@ pub fn referenced_segments(playlist_rel: &str, text: &str) -> Result<(Vec<String
     Ok((local, outside))
 }
 
+/// The relative path (in the recording directory) of `uri` as named by the playlist at
+/// `playlist_rel`; `None` for URLs, absolute paths and escapes.
+pub fn resolve_in(playlist_rel: &str, uri: &str) -> Option<String> {
+    let base = playlist_rel.rsplit_once('/').map_or("", |(d, _)| d);
+    resolve(base, uri)
+}
+
 /// `uri` relative to directory `base`, normalised; `None` for URLs and escapes.
 fn resolve(base: &str, uri: &str) -> Option<String> {
     if uri.contains("://") || uri.starts_with('/') {

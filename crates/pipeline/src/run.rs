@@ -34,6 +34,9 @@ pub(crate) struct Run {
     /// The first bucket-wide refusal of each bucket (see [`bucket_wide`]): later objects
     /// are not sent there, and it is said once.
     pub(crate) unusable: std::sync::Mutex<BTreeMap<&'static str, (ErrorKind, String)>>,
+    /// The retry budget of an object on the primary (shorter while recording live, so that a
+    /// segment reaches the backup in seconds during an outage).
+    pub(crate) primary_retry: stowage_core::retry::RetryPolicy,
     /// One uploader per spool, held for the run's life; declared last so that the journal
     /// is closed before the lock is released.
     pub(crate) _lock: SpoolLock,
@@ -87,6 +90,13 @@ impl Run {
         self.emit(Event::BucketUnusable {
             bucket,
             error: e.to_string(),
+        });
+    }
+
+    pub(crate) fn emit_closed(&self, key: &str, ended: crate::Ended) {
+        self.emit(Event::PlaylistClosed {
+            key: key.to_string(),
+            ended,
         });
     }
 
@@ -151,7 +161,7 @@ pub async fn upload_recording(dir: &Path, targets: &Targets, opts: &Options) -> 
         },
         None => work.await,
     };
-    finish(&run, published, started).await
+    finish(&run, published, started, None).await
 }
 
 /// The spool's files; what is left out (a symbolic link leaving the spool) is said.
@@ -201,6 +211,7 @@ pub(crate) fn open_run(dir: &Path, targets: &Targets, opts: &Options) -> Result<
         opts: opts.clone(),
         journal,
         unusable: Default::default(),
+        primary_retry: opts.retry.clone(),
         _lock: lock,
     })
 }
@@ -420,16 +431,18 @@ pub(crate) async fn send_with_retry(
     });
     let first = (entry.clone(), local.clone());
     let first = std::sync::Mutex::new(Some(first));
-    let result = run
-        .opts
-        .retry
+    let retry = match which {
+        State::Primary => &run.primary_retry,
+        _ => &run.opts.retry,
+    };
+    let result = retry
         .run(&entry.key, |attempt| {
             let first = first.lock().ok().and_then(|mut f| f.take());
             async move {
                 let r = attempt_once(run, store, entry, first, which).await;
                 if let Err(e) = &r {
                     let _ = run.journal.record_attempt(&entry.key, &e.to_string());
-                    if e.is_retryable() && attempt < run.opts.retry.max_attempts {
+                    if e.is_retryable() && attempt < retry.max_attempts {
                         run.emit(Event::Retrying {
                             key: entry.key.clone(),
                             attempt,
@@ -837,14 +850,42 @@ fn more(count: usize) -> String {
     }
 }
 
+/// What was published for a playlist when it is not the local file (see
+/// [`closed_playlist`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PublishedAs {
+    size: u64,
+    checksums: Checksums,
+}
+
+fn published_as(run: &Run, key: &str) -> Option<PublishedAs> {
+    let json = run.journal.meta(&format!("published:{key}")).ok().flatten()?;
+    serde_json::from_str(&json).ok()
+}
+
+/// A playlist closed in the primary after an idle end (its lines plus ENDLIST): landed, and
+/// the bytes published remembered for the manifest.
+pub(crate) fn closed_playlist(run: &Run, key: &str, meta: &ObjectMeta, size: u64) -> Result<()> {
+    let record = PublishedAs {
+        size,
+        checksums: meta.checksums.clone(),
+    };
+    let json = serde_json::to_string(&record).unwrap_or_default();
+    run.journal.set_meta(&format!("published:{key}"), &json)?;
+    run.journal
+        .landed(key, State::Primary, &meta.checksums, meta.etag.as_deref())
+}
+
 /// Writes and uploads the manifest, and summarises from the journal.
 pub(crate) async fn finish(
     run: &Run,
     published: (Vec<String>, Vec<(String, String)>),
     started: Instant,
+    ended: Option<crate::Ended>,
 ) -> Result<Summary> {
     let entries = run.journal.all()?;
     let mut summary = summarize(&entries, published, started);
+    summary.ended = ended;
     let manifest = manifest_json(run, &entries, &summary);
     let local = run.dir.join(STATE_DIR).join("manifest.json");
     let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
@@ -916,6 +957,7 @@ fn summarize(
         playlists_held: published.1,
         manifest: None,
         elapsed_secs: started.elapsed().as_secs_f64(),
+        ended: None,
     }
 }
 
@@ -923,12 +965,19 @@ fn manifest_json(run: &Run, entries: &[Entry], summary: &Summary) -> serde_json:
     let objects: Vec<_> = entries
         .iter()
         .map(|e| {
-            let sums: BTreeMap<&str, String> = e.local.iter().flat_map(|c| ChecksumAlgo::ALL.into_iter().filter_map(|a| c.get(a).map(|v| (a.name(), v)))).collect();
-            json!({"key": e.key, "size": e.size, "location": e.state, "checksums": sums, "etag": e.etag})
+            // A playlist closed after an idle end holds its lines plus ENDLIST, not the
+            // local file: the manifest describes what was published.
+            let (size, local) = match published_as(run, &e.key) {
+                Some(p) => (p.size, Some(p.checksums)),
+                None => (e.size, e.local.clone()),
+            };
+            let sums: BTreeMap<&str, String> = local.iter().flat_map(|c| ChecksumAlgo::ALL.into_iter().filter_map(|a| c.get(a).map(|v| (a.name(), v)))).collect();
+            json!({"key": e.key, "size": size, "location": e.state, "checksums": sums, "etag": e.etag})
         })
         .collect();
     json!({
         "manifest_version": 1,
+        "ended": summary.ended,
         "primary": run.targets.primary.name(),
         "backup": run.targets.backup.as_ref().map(|b| b.name()),
         "prefix": run.opts.prefix,
@@ -958,7 +1007,7 @@ pub async fn restore(dir: &Path, targets: &Targets, opts: &Options) -> Result<Su
     let files = plan::scan(dir)?;
     let published = publish_playlists(&run, &files).await;
     remove_moved_playlists(&run, backup.as_ref(), &published.0).await;
-    let summary = finish(&run, published, started).await?;
+    let summary = finish(&run, published, started, None).await?;
     rewrite_backup_manifest(&run, backup.as_ref()).await;
     Ok(summary)
 }
