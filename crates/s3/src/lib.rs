@@ -10,6 +10,7 @@
 mod compat;
 mod config;
 mod error;
+mod reply;
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,7 +81,9 @@ impl Bucket {
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
             .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_attempts.max(1)))
-            .timeout_config(timeouts);
+            .timeout_config(timeouts)
+            // An HTML page answered where S3's API answers is refused, not taken as success.
+            .interceptor(reply::ReplyCheck);
         let endpoint = match &cfg.endpoint {
             Some(ep) => {
                 b = b.endpoint_url(ep);
