@@ -713,15 +713,26 @@ impl ObjectStore for Bucket {
                     .collect(),
             ))
             .build();
-        self.client
+        let sent = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(&upload.key)
             .upload_id(&upload.upload_id)
             .multipart_upload(completed)
             .send()
-            .await
-            .map_err(|e| map_sdk_error(e, &self.ctx(Some(&upload.key))))?;
+            .await;
+        if let Err(e) = sent {
+            let moto_completion = e
+                .raw_response()
+                .filter(|r| r.status().is_success())
+                .and_then(|r| r.body().bytes())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .is_some_and(compat::is_completion);
+            if !moto_completion {
+                return Err(map_sdk_error(e, &self.ctx(Some(&upload.key))));
+            }
+        }
         self.head(&upload.key).await
     }
 
