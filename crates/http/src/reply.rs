@@ -322,9 +322,16 @@ fn trim_start(body: &[u8]) -> &[u8] {
     &body[skip..]
 }
 
-/// A parser's complaint, short and on one line.
+/// A parser's complaint, short and on one line, without the values it quotes from the body
+/// (`invalid type: string "…"`).
 fn short(why: &str) -> String {
-    let one_line = why.split_whitespace().collect::<Vec<_>>().join(" ");
+    let unquoted: String = why
+        .split('"')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { "…" } else { part })
+        .collect::<Vec<_>>()
+        .join("\"");
+    let one_line = unquoted.split_whitespace().collect::<Vec<_>>().join(" ");
     let clean: String = one_line
         .chars()
         .filter(|c| !c.is_control() && *c != '<' && *c != '>')
@@ -490,6 +497,15 @@ mod tests {
             "{other}"
         );
         assert!(text(PAGE, None).contains("an HTML page (no Content-Type"));
+        let quoted = text(
+            b"<a/>",
+            Some("invalid type: string \"s3cr3t\", expected u64"),
+        );
+        assert!(
+            quoted.contains("(invalid type: string \"…\", expected u64)")
+                && !quoted.contains("s3cr3t"),
+            "{quoted}"
+        );
         let json = u.not_document("rs /stat", Format::Json, &answer(200, None, b"<x/>"), None);
         assert!(
             json.to_string().contains("4 bytes that are not JSON"),

@@ -95,10 +95,13 @@ impl OssStore {
             (Err(_), SigningVersion::V1) if cfg.endpoint.is_some() => String::new(),
             (Err(e), _) => return Err(e),
         };
+        // No automatic redirects: OSS's own 3xx are answers to read, and a redirect to
+        // anywhere else (a login page) is refused as not OSS's.
         let client = stowage_http::client::build(
             stowage_http::client::client_builder(cfg.ca_bundle.as_ref())?
                 .connect_timeout(Duration::from_secs(10))
-                .read_timeout(Duration::from_secs(120)),
+                .read_timeout(Duration::from_secs(120))
+                .redirect(reqwest::redirect::Policy::none()),
         )?;
         Ok(OssStore {
             place: Followed::new(Place {
