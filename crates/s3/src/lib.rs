@@ -623,8 +623,16 @@ impl ObjectStore for Bucket {
             .send()
             .await
             .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
-        let upload_id = out.upload_id().ok_or_else(|| {
-            Error::new(ErrorKind::ServerError, "the server returned no upload id").with_key(key)
+        let upload_id = out.upload_id().filter(|id| !id.is_empty()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnexpectedReply,
+                format!(
+                    "the endpoint {} answered CreateMultipartUpload without an upload id: the answer is not S3's",
+                    self.endpoint
+                ),
+            )
+            .with_bucket(&self.bucket)
+            .with_key(key)
         })?;
         Ok(MultipartUpload {
             key: key.to_string(),

@@ -141,6 +141,26 @@ async fn multipart_answered_by_html_pages_is_an_unexpected_reply() {
     )]);
     let e = s.create_multipart("big.mp4", &opts).await.unwrap_err();
     assert_unexpected(&e, "HTTP 200 with an HTML page");
+    proxy.set_rules(vec![FaultRule::new(
+        Match::request("POST", "uploads"),
+        Fault::empty(200),
+        Times::First(1),
+    )]);
+    let e = s.create_multipart("big.mp4", &opts).await.unwrap_err();
+    assert_unexpected(&e, "with HTTP 200 and an empty body");
+    let no_id = Fault::Status {
+        status: 200,
+        body: "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>big.mp4</Key></InitiateMultipartUploadResult>".into(),
+        headers: vec![("content-type".into(), "application/xml".into())],
+    };
+    proxy.set_rules(vec![FaultRule::new(
+        Match::request("POST", "uploads"),
+        no_id,
+        Times::First(1),
+    )]);
+    let e = s.create_multipart("big.mp4", &opts).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::UnexpectedReply, "{e}");
+    assert!(e.to_string().contains("without an upload id"), "{e}");
 
     let upload = s.create_multipart("big.mp4", &opts).await.expect("create");
     let part = s.upload_part(&upload, 1, put_bytes()).await.expect("part");
