@@ -36,7 +36,10 @@ use stowage_http::errors::from_transport;
 use stowage_http::follow::{Followed, run_following};
 use stowage_http::get::{empty_range, range_header};
 use stowage_http::parts::check_combined;
-use stowage_http::{Call, Dialect, PartCrcs, Reply, check_status, parse_time, part_crc, unquote};
+use stowage_http::reply::Vendor;
+use stowage_http::{
+    Call, Dialect, PartCrcs, Reply, check_status, parse_time, part_crc, read_reply, unquote,
+};
 use time::OffsetDateTime;
 
 pub use config::{Addressing, CosConfig, validate_bucket};
@@ -46,8 +49,13 @@ use crate::sign::Signer;
 /// Smallest part but the last (COS: 1 MB).
 pub const MIN_PART: u64 = 1024 * 1024;
 const ALGOS: [ChecksumAlgo; 2] = [ChecksumAlgo::Md5, ChecksumAlgo::Crc64Ecma];
-/// COS's names for the CRC-64 and user-metadata headers.
+/// COS (its answers carry `x-cos-` headers), its CRC-64 and user-metadata headers.
 const DIALECT: Dialect = Dialect {
+    vendor: Vendor {
+        name: "COS",
+        article: "a",
+        mark: "x-cos-",
+    },
     crc64_header: "x-cos-hash-crc64ecma",
     meta_prefix: "x-cos-meta-",
 };
@@ -209,9 +217,9 @@ impl CosStore {
                 "redirect without x-cos-request-id: switching to the tencentcos.cn host"
             );
             let resp = self.send_signed(call, hasher).await?;
-            return check_status(resp, error::from_response).await;
+            return check_status(resp, &DIALECT, &self.base(), error::from_response).await;
         }
-        check_status(resp, error::from_response).await
+        check_status(resp, &DIALECT, &self.base(), error::from_response).await
     }
 
     async fn send_signed(
@@ -245,12 +253,7 @@ impl CosStore {
         hasher: Option<Arc<Mutex<Hasher>>>,
     ) -> Result<Reply> {
         let resp = self.respond(call, hasher).await?;
-        let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| from_transport(e, &self.base()))?;
-        Ok(Reply { headers, body })
+        read_reply(resp, call, &DIALECT, &self.base()).await
     }
 
     /// Sends `call`, retrying retryable failures; errors carry the bucket and key.
@@ -259,6 +262,19 @@ impl CosStore {
         self.run_following(&what, || self.send_once(&call, None))
             .await
             .map_err(|e| self.context(e, call.key))
+    }
+
+    /// A 2xx reply's XML, whose root must be `root` (else an unexpected-reply error).
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        root: &str,
+        reply: &Reply,
+        key: Option<&str>,
+    ) -> Result<T> {
+        DIALECT
+            .parse(what, root, reply)
+            .map_err(|e| self.context(e, key))
     }
 
     fn context(&self, e: Error, key: Option<&str>) -> Error {
@@ -499,7 +515,8 @@ impl ObjectStore for CosStore {
             call = call.query("marker", marker.clone());
         }
         let reply = self.execute(call).await?;
-        let result: xml::ListBucketResult = xml::parse("GET Bucket", &reply.body)?;
+        let result: xml::ListBucketResult =
+            self.parse("GET Bucket", "ListBucketResult", &reply, None)?;
         let url = result.encoding_type.as_deref() == Some("url");
         let objects: Vec<ObjectMeta> = result
             .contents
@@ -534,8 +551,12 @@ impl ObjectStore for CosStore {
             .query("uploads", "")
             .header("content-type", opts.content_type_for(key));
         let reply = self.execute(DIALECT.with_metadata(call, opts)).await?;
-        let result: xml::InitiateResult =
-            xml::parse("InitiateMultipartUpload", &reply.body).map_err(|e| e.with_key(key))?;
+        let result: xml::InitiateResult = self.parse(
+            "InitiateMultipartUpload",
+            "InitiateMultipartUploadResult",
+            &reply,
+            Some(key),
+        )?;
         Ok(MultipartUpload {
             key: key.to_string(),
             upload_id: result.upload_id,
@@ -569,7 +590,8 @@ impl ObjectStore for CosStore {
                 .query("max-parts", "1000")
                 .query("part-number-marker", marker.to_string());
             let reply = self.execute(call).await?;
-            let page: xml::ListPartsResult = xml::parse("ListParts", &reply.body)?;
+            let page: xml::ListPartsResult =
+                self.parse("ListParts", "ListPartsResult", &reply, Some(&upload.key))?;
             for p in page.parts {
                 let known = self
                     .part_crcs
@@ -610,8 +632,12 @@ impl ObjectStore for CosStore {
             .payload(Payload::Bytes(Bytes::from(body)));
         let reply = self.execute(call).await?;
         let returned = DIALECT.returned_crc(&reply.headers);
-        let result: xml::CompleteResult = xml::parse("CompleteMultipartUpload", &reply.body)
-            .map_err(|e| e.with_key(&upload.key))?;
+        let result: xml::CompleteResult = self.parse(
+            "CompleteMultipartUpload",
+            "CompleteMultipartUploadResult",
+            &reply,
+            Some(&upload.key),
+        )?;
         self.part_crcs.forget(&upload.upload_id);
         check_combined(expected, returned.crc64ecma)
             .map_err(|e| e.with_bucket(&self.bucket).with_key(&upload.key))?;
@@ -638,7 +664,8 @@ impl ObjectStore for CosStore {
     }
 
     async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
-        stowage_http::uploads::list_multipart_uploads(prefix, |call| self.execute(call)).await
+        stowage_http::uploads::list_multipart_uploads(&DIALECT, prefix, |call| self.execute(call))
+            .await
     }
 }
 

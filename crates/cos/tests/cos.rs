@@ -15,6 +15,8 @@ use stowage_testkit::cos::{CosEmulator, DEFAULT_APPID, DEFAULT_REGION};
 
 #[path = "cos/presign.rs"]
 mod presign;
+#[path = "cos/replies.rs"]
+mod replies;
 #[path = "cos/sdk_crosscheck.rs"]
 mod sdk_crosscheck;
 

@@ -5,11 +5,15 @@ use reqwest::header::HeaderMap;
 use stowage_core::{ChecksumAlgo, Checksums, Error, ErrorKind, ObjectMeta, PutOptions, Result};
 use time::OffsetDateTime;
 
-use crate::call::{Call, header_str};
+use crate::call::{Call, Reply, header_str};
+use crate::reply::{Answer, Format, Unexpected, Vendor};
 
-/// The header names that differ between vendors whose APIs are otherwise alike.
+/// What differs between vendors whose APIs are otherwise alike: who they are (for telling
+/// their answers from others') and their header names.
 #[derive(Debug, Clone, Copy)]
 pub struct Dialect {
+    /// Who answers (`OSS`, marked by `x-oss-` headers).
+    pub vendor: Vendor,
     /// The CRC-64/XZ the server computed (`x-oss-hash-crc64ecma`).
     pub crc64_header: &'static str,
     /// The prefix of user metadata headers (`x-oss-meta-`).
@@ -17,6 +21,41 @@ pub struct Dialect {
 }
 
 impl Dialect {
+    /// The errors for answers that are not this vendor's, naming `endpoint`.
+    pub fn unexpected<'a>(&self, endpoint: &'a str) -> Unexpected<'a> {
+        Unexpected {
+            vendor: self.vendor,
+            endpoint: Some(endpoint),
+        }
+    }
+
+    /// Parses a 2xx reply to `what` (an operation) whose root element must be `root`; any
+    /// other body (empty, an HTML page, not XML, another document) is an
+    /// [`ErrorKind::UnexpectedReply`].
+    pub fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        root: &str,
+        reply: &Reply,
+    ) -> Result<T> {
+        crate::xml::parse(root, &reply.body).map_err(|why| {
+            let content_type = reply.header("content-type");
+            let answer = Answer {
+                status: reply.status,
+                content_type,
+                location: None,
+                marked: self.vendor.marks(reply.headers.keys().map(|k| k.as_str())),
+                head: false,
+                body: &reply.body,
+            };
+            let unexpected = Unexpected {
+                vendor: self.vendor,
+                endpoint: None,
+            };
+            unexpected.not_document(what, Format::Xml, &answer, Some(&why))
+        })
+    }
+
     /// The checksums the reply's headers carry: its CRC-64, when present.
     pub fn returned_crc(&self, headers: &HeaderMap) -> Checksums {
         Checksums {
@@ -113,6 +152,11 @@ mod tests {
     use stowage_core::checksum::checksum_bytes;
 
     const TEST: Dialect = Dialect {
+        vendor: Vendor {
+            name: "Test",
+            article: "a",
+            mark: "x-test-",
+        },
         crc64_header: "x-test-hash-crc64ecma",
         meta_prefix: "x-test-meta-",
     };

@@ -6,8 +6,8 @@ use std::future::Future;
 use serde::Deserialize;
 use stowage_core::{MultipartUpload, Result};
 
-use crate::xml::{decode_if, parse};
-use crate::{Call, Reply, parse_time};
+use crate::xml::decode_if;
+use crate::{Call, Dialect, Reply, parse_time};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -30,8 +30,9 @@ struct ListedUpload {
 }
 
 /// Every upload in progress under `prefix`, each page asked through `execute` (the store's
-/// signed, retried request).
+/// signed, retried request); `dialect` names the vendor when an answer is not its XML.
 pub async fn list_multipart_uploads<F, Fut>(
+    dialect: &Dialect,
     prefix: &str,
     execute: F,
 ) -> Result<Vec<MultipartUpload>>
@@ -52,7 +53,8 @@ where
                 .query("upload-id-marker", id.clone());
         }
         let reply = execute(call).await?;
-        let page: ListUploadsResult = parse("ListMultipartUploads", &reply.body)?;
+        let page: ListUploadsResult =
+            dialect.parse("ListMultipartUploads", "ListMultipartUploadsResult", &reply)?;
         let url = page.encoding_type.as_deref() == Some("url");
         out.extend(page.uploads.into_iter().map(|u| MultipartUpload {
             key: decode_if(url, u.key),

@@ -23,6 +23,7 @@ use base64::engine::general_purpose::URL_SAFE;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,6 +33,7 @@ use stowage_core::{
     MultipartUpload, ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, Result,
 };
 use stowage_http::follow::Followed;
+use stowage_http::reply::{self, Format, Unexpected, Vendor};
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
@@ -97,9 +99,20 @@ impl std::fmt::Debug for KodoStore {
     }
 }
 
-/// One answer, read whole (Kodo's API answers are small JSON).
+/// Qiniu Kodo: every answer of its API carries `X-Reqid`.
+const KODO: Vendor = Vendor {
+    name: "Qiniu Kodo",
+    article: "a",
+    mark: "x-reqid",
+};
+
+/// One successful answer, read whole (Kodo's API answers are small JSON).
 struct Answer {
+    status: u16,
+    headers: HeaderMap,
     body: Bytes,
+    /// Where the request went (scheme, host and port), for messages.
+    origin: String,
 }
 
 impl KodoStore {
@@ -236,15 +249,27 @@ impl KodoStore {
     {
         self.retry
             .run(what, |_| async {
-                let resp = build()?.send().await.map_err(from_transport)?;
-                let status = resp.status();
+                let request = build()?.build().map_err(from_transport)?;
+                let origin = origin(request.url());
+                let resp = self.http.execute(request).await.map_err(from_transport)?;
+                let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
                 let body = resp.bytes().await.map_err(from_transport)?;
-                if status.is_success() {
-                    return Ok(Answer { body });
+                // Not Kodo's at all (a page, a login redirect): say so, whatever the status.
+                let answer = reply::Answer::from_headers(&KODO, status, &headers, false, &body);
+                unexpected(&origin)
+                    .check(&answer, false)
+                    .map_err(|e| e.with_bucket(&self.cfg.bucket))?;
+                if (200..300).contains(&status) {
+                    return Ok(Answer {
+                        status,
+                        headers,
+                        body,
+                        origin,
+                    });
                 }
                 let id = headers.get("x-reqid").and_then(|v| v.to_str().ok());
-                Err(from_answer(status.as_u16(), &body, id, ctx).with_bucket(&self.cfg.bucket))
+                Err(from_answer(status, &body, id, ctx).with_bucket(&self.cfg.bucket))
             })
             .await
     }
@@ -298,16 +323,31 @@ impl KodoStore {
         )
     }
 
+    /// JSON that lacks what Kodo's answer to `what` always has.
     fn bad_answer(&self, what: &str, why: &str) -> Error {
         Error::new(
-            ErrorKind::Other,
-            format!("unexpected answer from Kodo {what}: {why}"),
+            ErrorKind::UnexpectedReply,
+            format!(
+                "the answer to Kodo {what} is JSON but not the one Qiniu Kodo sends ({why}): the endpoint may not be a Qiniu Kodo server (or something answers in its place)"
+            ),
         )
         .with_bucket(&self.cfg.bucket)
     }
 
+    /// A 2xx answer's JSON; an empty body, a page, or other JSON is an unexpected reply.
     fn json<T: for<'de> Deserialize<'de>>(&self, what: &str, answer: &Answer) -> Result<T> {
-        serde_json::from_slice(&answer.body).map_err(|e| self.bad_answer(what, &e.to_string()))
+        serde_json::from_slice(&answer.body).map_err(|e| {
+            let shown = reply::Answer::from_headers(
+                &KODO,
+                answer.status,
+                &answer.headers,
+                false,
+                &answer.body,
+            );
+            unexpected(&answer.origin)
+                .not_document(what, Format::Json, &shown, Some(&e.to_string()))
+                .with_bucket(&self.cfg.bucket)
+        })
     }
 
     // ------------------------------------------------------------ uc
@@ -493,6 +533,23 @@ impl KodoStore {
             range: served,
             body,
         })
+    }
+}
+
+/// The errors for answers that are not Kodo's, naming `origin`.
+fn unexpected(origin: &str) -> Unexpected<'_> {
+    Unexpected {
+        vendor: KODO,
+        endpoint: Some(origin),
+    }
+}
+
+/// `scheme://host[:port]` of a request URL: never its path or query (tokens travel there).
+fn origin(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{}://{h}:{p}", url.scheme()),
+        (Some(h), None) => format!("{}://{h}", url.scheme()),
+        (None, _) => url.scheme().to_owned(),
     }
 }
 

@@ -1,10 +1,13 @@
 //! The Kodo store on the Kodo emulator over real sockets: the conformance and credential
 //! suites, then what is Kodo's own: expired tokens, the wrong zone, zone discovery,
 //! qetags in listings, signed download URLs, and faults on resumable parts. Modules: the
-//! emulator's own rules (`emulator`), and Qiniu's official SDK against it (`sdk_crosscheck`).
+//! emulator's own rules (`emulator`), answers that are not Kodo's (`replies`), and Qiniu's
+//! official SDK against it (`sdk_crosscheck`).
 
 #[path = "kodo/emulator.rs"]
 mod emulator;
+#[path = "kodo/replies.rs"]
+mod replies;
 #[path = "kodo/sdk_crosscheck.rs"]
 mod sdk_crosscheck;
 

@@ -30,7 +30,10 @@ use stowage_http::errors::from_transport;
 use stowage_http::follow::{Followed, run_following};
 use stowage_http::get::{empty_range, range_header};
 use stowage_http::parts::check_combined;
-use stowage_http::{Call, Dialect, PartCrcs, Reply, check_status, parse_time, part_crc, unquote};
+use stowage_http::reply::Vendor;
+use stowage_http::{
+    Call, Dialect, PartCrcs, Reply, check_status, parse_time, part_crc, read_reply, unquote,
+};
 use time::OffsetDateTime;
 
 pub use config::{Addressing, OssConfig, SigningVersion};
@@ -41,8 +44,13 @@ use crate::sign::SignInput;
 /// Smallest part but the last (OSS: 100 KB).
 pub const MIN_PART: u64 = 100 * 1024;
 const ALGOS: [ChecksumAlgo; 2] = [ChecksumAlgo::Md5, ChecksumAlgo::Crc64Ecma];
-/// OSS's names for the CRC-64 and user-metadata headers.
+/// OSS (its answers carry `x-oss-` headers), its CRC-64 and user-metadata headers.
 const DIALECT: Dialect = Dialect {
+    vendor: Vendor {
+        name: "OSS",
+        article: "an",
+        mark: "x-oss-",
+    },
     crc64_header: "x-oss-hash-crc64ecma",
     meta_prefix: "x-oss-meta-",
 };
@@ -87,10 +95,13 @@ impl OssStore {
             (Err(_), SigningVersion::V1) if cfg.endpoint.is_some() => String::new(),
             (Err(e), _) => return Err(e),
         };
+        // No automatic redirects: OSS's own 3xx are answers to read, and a redirect to
+        // anywhere else (a login page) is refused as not OSS's.
         let client = stowage_http::client::build(
             stowage_http::client::client_builder(cfg.ca_bundle.as_ref())?
                 .connect_timeout(Duration::from_secs(10))
-                .read_timeout(Duration::from_secs(120)),
+                .read_timeout(Duration::from_secs(120))
+                .redirect(reqwest::redirect::Policy::none()),
         )?;
         Ok(OssStore {
             place: Followed::new(Place {
@@ -158,7 +169,8 @@ impl OssStore {
         let reply = self
             .execute(Call::new(reqwest::Method::GET, None).query("location", ""))
             .await?;
-        let loc: xml::LocationConstraint = xml::parse("GetBucketLocation", &reply.body)?;
+        let loc: xml::LocationConstraint =
+            self.parse("GetBucketLocation", "LocationConstraint", &reply, None)?;
         Ok(config::plain_region(loc.region.trim()))
     }
 
@@ -273,7 +285,7 @@ impl OssStore {
             .send()
             .await
             .map_err(|e| from_transport(e, &self.base_prefix()))?;
-        check_status(resp, error::from_response).await
+        check_status(resp, &DIALECT, &self.base_prefix(), error::from_response).await
     }
 
     /// One attempt, with the reply's body read.
@@ -283,12 +295,7 @@ impl OssStore {
         hasher: Option<Arc<Mutex<Hasher>>>,
     ) -> Result<Reply> {
         let resp = self.respond(call, hasher).await?;
-        let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| from_transport(e, &self.base_prefix()))?;
-        Ok(Reply { headers, body })
+        read_reply(resp, call, &DIALECT, &self.base_prefix()).await
     }
 
     /// Sends `call`, retrying retryable failures; errors carry the bucket and key.
@@ -297,6 +304,19 @@ impl OssStore {
         self.run_following(&what, || self.send_once(&call, None))
             .await
             .map_err(|e| self.context(e, call.key))
+    }
+
+    /// A 2xx reply's XML, whose root must be `root` (else an unexpected-reply error).
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        root: &str,
+        reply: &Reply,
+        key: Option<&str>,
+    ) -> Result<T> {
+        DIALECT
+            .parse(what, root, reply)
+            .map_err(|e| self.context(e, key))
     }
 
     fn context(&self, e: Error, key: Option<&str>) -> Error {
@@ -460,7 +480,8 @@ impl ObjectStore for OssStore {
             call = call.query("start-after", s.clone());
         }
         let reply = self.execute(call).await?;
-        let result: xml::ListBucketResult = xml::parse("ListObjectsV2", &reply.body)?;
+        let result: xml::ListBucketResult =
+            self.parse("ListObjectsV2", "ListBucketResult", &reply, None)?;
         let url = result.encoding_type.as_deref() == Some("url");
         let objects = result
             .contents
@@ -490,8 +511,12 @@ impl ObjectStore for OssStore {
             .query("uploads", "")
             .header("content-type", opts.content_type_for(key));
         let reply = self.execute(DIALECT.with_metadata(call, opts)).await?;
-        let result: xml::InitiateResult =
-            xml::parse("InitiateMultipartUpload", &reply.body).map_err(|e| e.with_key(key))?;
+        let result: xml::InitiateResult = self.parse(
+            "InitiateMultipartUpload",
+            "InitiateMultipartUploadResult",
+            &reply,
+            Some(key),
+        )?;
         Ok(MultipartUpload {
             key: key.to_string(),
             upload_id: result.upload_id,
@@ -525,7 +550,8 @@ impl ObjectStore for OssStore {
                 .query("max-parts", "1000")
                 .query("part-number-marker", marker.to_string());
             let reply = self.execute(call).await?;
-            let page: xml::ListPartsResult = xml::parse("ListParts", &reply.body)?;
+            let page: xml::ListPartsResult =
+                self.parse("ListParts", "ListPartsResult", &reply, Some(&upload.key))?;
             for p in page.parts {
                 if let Some(crc) = p.hash_crc64ecma {
                     self.part_crcs
@@ -570,8 +596,12 @@ impl ObjectStore for OssStore {
             .payload(Payload::Bytes(Bytes::from(body)));
         let reply = self.execute(call).await?;
         let returned = DIALECT.returned_crc(&reply.headers);
-        let result: xml::CompleteResult = xml::parse("CompleteMultipartUpload", &reply.body)
-            .map_err(|e| e.with_key(&upload.key))?;
+        let result: xml::CompleteResult = self.parse(
+            "CompleteMultipartUpload",
+            "CompleteMultipartUploadResult",
+            &reply,
+            Some(&upload.key),
+        )?;
         self.part_crcs.forget(&upload.upload_id);
         check_combined(expected, returned.crc64ecma)
             .map_err(|e| e.with_bucket(&self.bucket).with_key(&upload.key))?;
@@ -598,7 +628,8 @@ impl ObjectStore for OssStore {
     }
 
     async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
-        stowage_http::uploads::list_multipart_uploads(prefix, |call| self.execute(call)).await
+        stowage_http::uploads::list_multipart_uploads(&DIALECT, prefix, |call| self.execute(call))
+            .await
     }
 }
 

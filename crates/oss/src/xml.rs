@@ -64,7 +64,7 @@ pub(crate) struct CompleteResult {
     pub etag: Option<String>,
 }
 
-pub(crate) use stowage_http::xml::{complete_body, decode_if, parse};
+pub(crate) use stowage_http::xml::{complete_body, decode_if};
 
 /// Query pairs in the order given; values percent-encoded as they are signed.
 pub(crate) fn query_string(query: &[(String, String)]) -> String {

@@ -13,6 +13,8 @@ use stowage_testkit::oss::OssEmulator;
 
 #[path = "oss/presign.rs"]
 mod presign;
+#[path = "oss/replies.rs"]
+mod replies;
 #[path = "oss/sdk_crosscheck.rs"]
 mod sdk_crosscheck;
 

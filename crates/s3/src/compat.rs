@@ -1,9 +1,11 @@
 //! Tolerance for S3-compatible servers whose responses aws-sdk-s3 cannot parse.
 //!
-//! moto (5.2.5, the newest release) answers ListParts with a `<ListPartsResponse>` root
-//! where S3 sends `<ListPartsResult>`; the SDK then fails a response that is otherwise
-//! complete. Losing the ability to resume an upload over an element name is worse than
-//! reading the few fields we need from the body ourselves.
+//! moto (5.2.5 and 5.2.6) answers ListParts with a `<ListPartsResponse>` root where S3 sends
+//! `<ListPartsResult>`, and 5.2.6 CompleteMultipartUpload with
+//! `<CompleteMultipartUploadResponse>` (its serializer names every root `<Operation>Response`);
+//! the SDK then fails a response that is otherwise complete. Losing the ability to resume or
+//! complete an upload over an element name is worse than reading the few fields we need
+//! from the body ourselves. Nothing else is tolerated: any other body is not S3's answer.
 
 use stowage_core::PartInfo;
 
@@ -29,6 +31,16 @@ pub(crate) fn parse_list_parts(xml: &str) -> Option<PartsPage> {
     let truncated = inner(xml, "IsTruncated").is_some_and(|t| t.trim() == "true");
     let next = inner(xml, "NextPartNumberMarker").map(|m| m.trim().to_string());
     Some((parts, truncated, next))
+}
+
+/// Whether a 2xx CompleteMultipartUpload body the SDK refused is moto's completion: the
+/// `<CompleteMultipartUploadResponse>` root, with the object's key and ETag, and no error.
+/// (The store HEADs the completed object next, so its size and checksums are still checked.)
+pub(crate) fn is_completion(xml: &str) -> bool {
+    xml.contains("<CompleteMultipartUploadResponse")
+        && !xml.contains("<Error>")
+        && inner(xml, "Key").is_some()
+        && inner(xml, "ETag").is_some_and(|e| !e.trim().is_empty())
 }
 
 /// The text inside the first `<name>…</name>`.
@@ -84,6 +96,21 @@ mod tests {
         assert_eq!(parts[1].etag, "aa");
         assert!(!truncated);
         assert_eq!(next.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn reads_motos_completion_and_nothing_else() {
+        let moto = r#"<?xml version="1.0" encoding="utf-8"?>
+<CompleteMultipartUploadResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>http://b.s3.amazonaws.com/big.mp4</Location><Bucket>b</Bucket><Key>big.mp4</Key><ETag>"f4fb5041951788e67979c458c11c9484-8"</ETag></CompleteMultipartUploadResponse>"#;
+        assert!(is_completion(moto));
+        assert!(!is_completion(
+            "<CompleteMultipartUploadResponse><Key>k</Key></CompleteMultipartUploadResponse>"
+        ));
+        assert!(!is_completion("<Error><Code>InternalError</Code></Error>"));
+        assert!(!is_completion(
+            "<!DOCTYPE html><html><title>Key ETag</title></html>"
+        ));
+        assert!(!is_completion(""));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::http::Response;
 use stowage_core::{Error, ErrorKind};
 
+use crate::reply::NotS3Reply;
+
 /// Where an error happened, for its message.
 pub(crate) struct Ctx<'a> {
     pub bucket: &'a str,
@@ -17,8 +19,15 @@ pub(crate) fn map_sdk_error<E>(err: SdkError<E, Response>, ctx: &Ctx<'_>) -> Err
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let refused = refusal(&err);
     let mapped = match &err {
-        SdkError::ServiceError(se) => from_service(se.err(), se.raw()),
+        SdkError::ResponseError(re) if let Some(refused) = refused => {
+            refused_answer(re.raw(), refused, ctx)
+        }
+        SdkError::ServiceError(se) => match not_s3_answer(se.err(), se.raw(), ctx) {
+            Some(unexpected) => unexpected,
+            None => from_service(se.err(), se.raw()),
+        },
         SdkError::TimeoutError(_) => Error::new(
             ErrorKind::Network,
             format!("request to {} timed out", ctx.endpoint),
@@ -40,6 +49,46 @@ where
         Some(k) => mapped.with_key(k),
         None => mapped,
     }
+}
+
+/// The interceptor's refusal ([`crate::reply::ReplyCheck`]), wherever the SDK put it in the
+/// error's chain of sources.
+fn refusal<E>(err: &SdkError<E, Response>) -> Option<&NotS3Reply>
+where
+    E: std::error::Error + 'static,
+{
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<NotS3Reply>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// The interceptor's refusal, judged again with the endpoint named (its own judgement, made
+/// without it, if the two somehow differ).
+fn refused_answer(raw: &Response, refused: &NotS3Reply, ctx: &Ctx<'_>) -> Error {
+    crate::reply::check(raw, Some(ctx.endpoint), refused.object, refused.head)
+        .err()
+        .unwrap_or_else(|| {
+            Error::new(refused.error.kind().clone(), refused.error.message())
+                .with_http_status(raw.status().as_u16())
+        })
+}
+
+/// An answer the SDK could not read that is not S3's (S3's own errors carry a code): a 2xx
+/// that is not the operation's XML (empty, an HTML page, not XML), a redirect without any
+/// `x-amz-` header (a login page), a 4xx HTML page.
+fn not_s3_answer<E: ProvideErrorMetadata>(e: &E, raw: &Response, ctx: &Ctx<'_>) -> Option<Error> {
+    if e.code().is_some_and(|c| !c.is_empty()) {
+        return None;
+    }
+    if raw.status().is_success() {
+        return Some(crate::reply::not_xml(raw, ctx.endpoint));
+    }
+    crate::reply::check(raw, Some(ctx.endpoint), false, false).err()
 }
 
 fn dispatch_failure<E, R>(

@@ -10,6 +10,7 @@
 mod compat;
 mod config;
 mod error;
+mod reply;
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,7 +81,9 @@ impl Bucket {
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
             .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_attempts.max(1)))
-            .timeout_config(timeouts);
+            .timeout_config(timeouts)
+            // An HTML page answered where S3's API answers is refused, not taken as success.
+            .interceptor(reply::ReplyCheck);
         let endpoint = match &cfg.endpoint {
             Some(ep) => {
                 b = b.endpoint_url(ep);
@@ -620,8 +623,16 @@ impl ObjectStore for Bucket {
             .send()
             .await
             .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
-        let upload_id = out.upload_id().ok_or_else(|| {
-            Error::new(ErrorKind::ServerError, "the server returned no upload id").with_key(key)
+        let upload_id = out.upload_id().filter(|id| !id.is_empty()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnexpectedReply,
+                format!(
+                    "the endpoint {} answered CreateMultipartUpload without an upload id: the answer is not S3's",
+                    self.endpoint
+                ),
+            )
+            .with_bucket(&self.bucket)
+            .with_key(key)
         })?;
         Ok(MultipartUpload {
             key: key.to_string(),
@@ -731,15 +742,26 @@ impl ObjectStore for Bucket {
                     .collect(),
             ))
             .build();
-        self.client
+        let sent = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(&upload.key)
             .upload_id(&upload.upload_id)
             .multipart_upload(completed)
             .send()
-            .await
-            .map_err(|e| map_sdk_error(e, &self.ctx(Some(&upload.key))))?;
+            .await;
+        if let Err(e) = sent {
+            let moto_completion = e
+                .raw_response()
+                .filter(|r| r.status().is_success())
+                .and_then(|r| r.body().bytes())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .is_some_and(compat::is_completion);
+            if !moto_completion {
+                return Err(map_sdk_error(e, &self.ctx(Some(&upload.key))));
+            }
+        }
         self.head(&upload.key).await
     }
 

@@ -15,6 +15,8 @@ use stowage_testkit::s3s_server::S3sServer;
 mod bucket_region;
 #[path = "s3/presign.rs"]
 mod presign;
+#[path = "s3/replies.rs"]
+mod replies;
 
 /// A bucket name no other test uses.
 fn unique_bucket(tag: &str) -> String {

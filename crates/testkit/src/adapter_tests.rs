@@ -356,3 +356,200 @@ pub async fn wrong_completed_crc_is_a_checksum_mismatch<S: ObjectStore>(
     let local = checksum_bytes(&whole, &[ChecksumAlgo::Crc64Ecma]);
     assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
 }
+
+/// What an unexpected-reply error must say: the kind (not retried), `what` came back, that
+/// the endpoint is not `server` (`an OSS server`), the endpoint's fix, and none of the page.
+pub fn assert_unexpected_reply(e: &Error, what: &str, server: &str) {
+    assert_eq!(e.kind(), &ErrorKind::UnexpectedReply, "{e}");
+    assert!(!e.is_retryable(), "{e}");
+    let text = e.to_string();
+    assert!(text.contains(what), "expected `{what}` in: {text}");
+    assert!(text.contains(&format!("not {server}")), "{text}");
+    assert!(
+        text.contains("Fix: the endpoint answered with something other than the storage API"),
+        "{text}"
+    );
+    for page in [
+        "<",
+        "DOCTYPE",
+        "Welcome to Guest",
+        "accept the terms",
+        "continue=1",
+    ] {
+        assert!(!text.contains(page), "{page:?} of the page in: {text}");
+    }
+}
+
+/// The title of [`Fault::html_page`]'s page, as errors quote it.
+pub const PAGE_TITLE: &str = "Guest Wi-Fi - Sign in to continue";
+
+/// Uploads answered by something else than the vendor, through the fault proxy in front of
+/// `upstream`: an HTML page (200), an empty 200 with none of the vendor's headers, a
+/// redirect to a login page, a 403 page are each refused at once (one request each, not
+/// retried) and nothing is stored; a 502 page is the server error it looks like, retried.
+/// `build` makes a store (with retries) for an endpoint; `stored` reads the server.
+pub async fn uploads_answered_by_others_are_unexpected<S: ObjectStore>(
+    upstream: &str,
+    server: &str,
+    build: impl Fn(&str) -> S,
+    stored: impl Fn(&str) -> Option<Bytes>,
+) {
+    let page = FaultRule::new(
+        Match::request("PUT", "a.ts"),
+        Fault::html_page(200),
+        Times::Always,
+    );
+    let proxy = FaultProxy::start(upstream, vec![page]).expect("proxy");
+    let s = build(proxy.endpoint());
+    let e = crate::conformance::put_one_byte(&s, "a.ts")
+        .await
+        .expect_err("a page taken for an upload");
+    let page = format!("answered HTTP 200 with an HTML page (text/html, titled \"{PAGE_TITLE}\")");
+    assert_unexpected_reply(&e, &page, server);
+    let endpoint = format!("the endpoint {}", proxy.endpoint());
+    assert!(e.to_string().contains(&endpoint), "{e}");
+    assert_eq!((e.http_status(), e.key()), (Some(200), Some("a.ts")));
+    assert!(e.bucket().is_some(), "{e}");
+    assert_eq!(proxy.injected(0), 1, "refused, not retried");
+
+    let cases = [
+        (
+            Fault::empty(200),
+            "answered the upload with HTTP 200 and none of",
+        ),
+        (
+            Fault::html_page(302),
+            "answered HTTP 302, a redirect to login.portal.invalid (a login page?)",
+        ),
+        (Fault::html_page(403), "answered HTTP 403 with an HTML page"),
+    ];
+    for (fault, what) in cases {
+        proxy.set_rules(vec![FaultRule::new(
+            Match::request("PUT", "a.ts"),
+            fault,
+            Times::Always,
+        )]);
+        let e = crate::conformance::put_one_byte(&s, "a.ts")
+            .await
+            .expect_err("not the vendor, taken for it");
+        assert_unexpected_reply(&e, what, server);
+        assert_eq!(proxy.injected(0), 1, "refused, not retried: {e}");
+    }
+    assert_eq!(stored("a.ts"), None, "nothing reached the server");
+
+    proxy.set_rules(vec![FaultRule::new(
+        Match::request("PUT", "a.ts"),
+        Fault::html_page(502),
+        Times::First(1),
+    )]);
+    let meta = crate::conformance::put_one_byte(&s, "a.ts")
+        .await
+        .expect("a 502 page is retried");
+    assert_eq!((meta.size, proxy.injected(0)), (1, 1));
+    assert_eq!(stored("a.ts").as_deref(), Some(&b"1"[..]));
+}
+
+/// A listing answered with an empty 200 or an HTML page is no listing (and no empty
+/// bucket); the real one, asked again, lists the object. `build` makes a store for an
+/// endpoint, with an object `a.ts` already stored behind it.
+pub async fn listings_answered_by_others_are_unexpected<S: ObjectStore>(
+    upstream: &str,
+    server: &str,
+    build: impl Fn(&str) -> S,
+) {
+    let empty = FaultRule::new(
+        Match::request("GET", "max-keys="),
+        Fault::empty(200),
+        Times::First(1),
+    );
+    let proxy = FaultProxy::start(upstream, vec![empty]).expect("proxy");
+    let s = build(proxy.endpoint());
+    let request = stowage_core::ListRequest::default();
+    let e = s.list(&request).await.expect_err("an empty 200 listed");
+    assert_unexpected_reply(&e, "with HTTP 200 and an empty body", server);
+    assert!(e.to_string().contains("answer is not"), "{e}");
+    assert_eq!(proxy.injected(0), 1);
+
+    proxy.set_rules(vec![FaultRule::new(
+        Match::request("GET", "max-keys="),
+        Fault::html_page(200),
+        Times::First(1),
+    )]);
+    let e = s.list(&request).await.expect_err("a page listed");
+    assert_unexpected_reply(&e, &format!("titled \"{PAGE_TITLE}\""), server);
+    let page = s.list(&request).await.expect("the real listing");
+    let keys: Vec<_> = page.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["a.ts"]);
+}
+
+/// A multipart upload whose initiation is answered empty, or whose completion is answered
+/// by an HTML page, fails as an unexpected reply; the object is not stored. `build` makes a
+/// store for an endpoint; `stored` reads the server.
+pub async fn multipart_answered_by_others_is_unexpected<S: ObjectStore>(
+    upstream: &str,
+    server: &str,
+    build: impl Fn(&str) -> S,
+    stored: impl Fn(&str) -> Option<Bytes>,
+) {
+    let empty = FaultRule::new(
+        Match::request("POST", "uploads"),
+        Fault::empty(200),
+        Times::First(1),
+    );
+    let proxy = FaultProxy::start(upstream, vec![empty]).expect("proxy");
+    let s = build(proxy.endpoint());
+    let opts = PutOptions::default();
+    let e = s
+        .create_multipart("m.mp4", &opts)
+        .await
+        .expect_err("an empty initiation");
+    assert_unexpected_reply(
+        &e,
+        "answered InitiateMultipartUpload with HTTP 200 and an empty body",
+        server,
+    );
+    assert_eq!(e.key(), Some("m.mp4"));
+
+    let upload = s.create_multipart("m.mp4", &opts).await.expect("create");
+    let part = PutBody::Bytes(Bytes::from_static(b"only part"));
+    let part = s.upload_part(&upload, 1, part).await.expect("part");
+    proxy.set_rules(vec![FaultRule::new(
+        Match::request("POST", "uploadId="),
+        Fault::html_page(200),
+        Times::Always,
+    )]);
+    let e = s
+        .complete_multipart(&upload, std::slice::from_ref(&part))
+        .await
+        .expect_err("a page taken for a completion");
+    assert_unexpected_reply(&e, &format!("titled \"{PAGE_TITLE}\""), server);
+    assert_eq!(e.key(), Some("m.mp4"));
+    assert_eq!(proxy.injected(0), 1, "refused, not retried");
+    assert_eq!(stored("m.mp4"), None, "never completed");
+    proxy.set_rules(vec![]);
+    s.abort_multipart(&upload).await.expect("abort");
+}
+
+/// A HEAD of an object answered by an HTML page (200): an object's content type is its
+/// own, so the answer is read, not refused. It returns what the page's headers say: typed
+/// `text/html`, the page's length, and no checksum, which proves nothing about any upload.
+pub async fn head_answered_by_a_page<S: ObjectStore>(
+    upstream: &str,
+    build: impl Fn(&str) -> S,
+) -> stowage_core::ObjectMeta {
+    let page = FaultRule::new(
+        Match::request("HEAD", "a.ts"),
+        Fault::html_page(200),
+        Times::Always,
+    );
+    let proxy = FaultProxy::start(upstream, vec![page]).expect("proxy");
+    let s = build(proxy.endpoint());
+    let meta = s.head("a.ts").await.expect("a 200 HEAD is read");
+    assert_eq!(proxy.injected(0), 1);
+    assert_eq!(
+        meta.content_type.as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(meta.checksums, Default::default(), "no checksum: {meta:?}");
+    meta
+}

@@ -5,6 +5,15 @@
 //! including `Host` (SigV4 signs it, so rewriting it would break every signature). Like the
 //! servers in [`crate::s3s_server`], the proxy runs on its own thread and runtime so that it
 //! outlives each `#[tokio::test]` runtime.
+//!
+//! What a [`FaultRule`] can do to the requests it matches ([`Fault`]):
+//! - answer itself: a vendor's error ([`Fault::s3_error`], [`Fault::permanent_redirect`]),
+//!   something that is not the vendor at all ([`Fault::html_page`]: a captive portal's HTML
+//!   page, with a `Location` to its login page on a 3xx; [`Fault::empty`]: no body, no
+//!   `Content-Type`), or any status, headers and body ([`Fault::Status`]);
+//! - break the connection ([`Fault::Reset`]);
+//! - forward, after a delay ([`Fault::Delay`]) or after running the test's closure
+//!   ([`Fault::Run`], e.g. to rewrite a local file between two multipart parts).
 
 use std::fmt;
 use std::io;
@@ -84,9 +93,100 @@ pub enum Fault {
     Reset,
     /// Wait, then forward as usual.
     Delay(Duration),
+    /// Run the closure (on the proxy's thread, once per request the rule fires on, before
+    /// the request is forwarded), then forward as usual.
+    Run(Hook),
 }
 
+/// A caller's closure for [`Fault::Run`]. Two hooks are equal when they are the same
+/// closure (pointer equality), so that [`Fault`] stays comparable.
+#[derive(Clone)]
+pub struct Hook(Arc<dyn Fn() + Send + Sync>);
+
+impl Hook {
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Hook {
+        Hook(Arc::new(f))
+    }
+
+    fn run(&self) {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hook({:p})", Arc::as_ptr(&self.0).cast::<()>())
+    }
+}
+
+impl PartialEq for Hook {
+    fn eq(&self, other: &Hook) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Hook {}
+
+/// A captive portal's page, as hotel and airport networks answer any HTTP request with
+/// (a web server's welcome page looks the same to a client: HTML where XML or JSON is due).
+const PORTAL_PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Guest Wi-Fi - Sign in to continue</title>
+  <style>body { font-family: sans-serif; margin: 4em auto; max-width: 32em; }</style>
+</head>
+<body>
+  <h1>Welcome to Guest Wi-Fi</h1>
+  <p>Please accept the terms of use to access the Internet.</p>
+  <form method="post" action="/login">
+    <label><input type="checkbox" name="accept" required> I accept the terms of use</label>
+    <button type="submit">Connect</button>
+  </form>
+</body>
+</html>
+"#;
+
+/// Where [`Fault::html_page`]'s redirects send the client.
+pub const PORTAL_LOGIN: &str = "http://login.portal.invalid/guest?continue=1";
+
 impl Fault {
+    /// Runs `f` (once per matching request the rule fires on), then forwards the request.
+    pub fn run(f: impl Fn() + Send + Sync + 'static) -> Fault {
+        Fault::Run(Hook::new(f))
+    }
+
+    /// A captive portal's HTML page (`Content-Type: text/html; charset=utf-8`, `Server:
+    /// nginx`) with `status`; a 3xx also carries `Location:` [`PORTAL_LOGIN`]. What a client
+    /// gets when its endpoint is a web server, a reverse proxy or a hotel network.
+    pub fn html_page(status: u16) -> Fault {
+        let mut headers = vec![
+            (
+                "content-type".to_owned(),
+                "text/html; charset=utf-8".to_owned(),
+            ),
+            ("server".to_owned(), "nginx".to_owned()),
+        ];
+        if (300..400).contains(&status) {
+            headers.push(("location".to_owned(), PORTAL_LOGIN.to_owned()));
+        }
+        Fault::Status {
+            status,
+            body: PORTAL_PAGE.to_owned(),
+            headers,
+        }
+    }
+
+    /// `status` with an empty body and no `Content-Type` (only `Content-Length: 0`).
+    pub fn empty(status: u16) -> Fault {
+        Fault::Status {
+            status,
+            body: String::new(),
+            headers: Vec::new(),
+        }
+    }
+
     /// An S3-style XML error response, e.g. `Fault::s3_error(503, "SlowDown", "Please reduce your request rate.")`.
     pub fn s3_error(status: u16, code: &str, message: &str) -> Fault {
         let body = format!(
@@ -201,7 +301,7 @@ impl FaultProxy {
         self.state.requests_seen.load(Ordering::SeqCst)
     }
 
-    /// Faults applied so far, across all rules (including delays).
+    /// Faults applied so far, across all rules (including delays and hooks run).
     pub fn faults_injected(&self) -> usize {
         self.state.faults_injected.load(Ordering::SeqCst)
     }
@@ -329,6 +429,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> io::Result<Respons
         None => Ok(forward(state.upstream, req).await),
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
+            Ok(forward(state.upstream, req).await)
+        }
+        Some(Fault::Run(hook)) => {
+            hook.run();
             Ok(forward(state.upstream, req).await)
         }
         Some(Fault::Status {
@@ -673,6 +777,70 @@ mod tests {
         let reply = request(proxy.addr(), "GET", "/slow", &[], b"").unwrap();
         assert!(started.elapsed() >= delay);
         assert_eq!(reply.body, format!("GET /slow host={} body=", proxy.addr()));
+    }
+
+    #[test]
+    fn html_pages_and_empty_answers_are_not_forwarded() {
+        let (_upstream, up) = start_echo();
+        let rules = vec![
+            FaultRule::new(
+                Match::path("redirect"),
+                Fault::html_page(302),
+                Times::Always,
+            ),
+            FaultRule::new(Match::path("empty"), Fault::empty(200), Times::Always),
+            FaultRule::new(Match::Any, Fault::html_page(200), Times::Always),
+        ];
+        let proxy = FaultProxy::start(up, rules).unwrap();
+        let page = request(proxy.addr(), "PUT", "/bkt/a.ts", &[], b"x").unwrap();
+        assert_eq!(page.status, 200);
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert!(page.body.starts_with("<!DOCTYPE html>"), "{page:?}");
+        assert!(page.body.contains("<title>Guest Wi-Fi"), "{page:?}");
+        assert_eq!(
+            (page.header("x-echo"), page.header("location")),
+            (None, None)
+        );
+        let moved = request(proxy.addr(), "GET", "/redirect", &[], b"").unwrap();
+        assert_eq!(moved.status, 302);
+        assert_eq!(moved.header("location"), Some(PORTAL_LOGIN));
+        let empty = request(proxy.addr(), "GET", "/bkt?empty", &[], b"").unwrap();
+        assert_eq!((empty.status, empty.body.as_str()), (200, ""));
+        assert_eq!(empty.header("content-type"), None);
+        assert_eq!(empty.header("content-length"), Some("0"));
+        assert_eq!(proxy.faults_injected(), 3);
+    }
+
+    /// The hook runs once per firing, on the matched request only, and that request is then
+    /// forwarded unchanged.
+    #[test]
+    fn run_calls_the_hook_on_the_matched_request_then_forwards() {
+        let (_upstream, up) = start_echo();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&runs);
+        let hook = Fault::run(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(hook, hook.clone(), "a hook equals itself");
+        assert_ne!(hook, Fault::run(|| ()), "and no other closure");
+        let rule = FaultRule::new(Match::request("PUT", "partNumber=2"), hook, Times::First(1));
+        let proxy = FaultProxy::start(up, vec![rule]).unwrap();
+        let send = |target: &str| request(proxy.addr(), "PUT", target, &[], b"part").unwrap();
+        assert_eq!(send("/k?partNumber=1").status, 200);
+        assert_eq!(runs.load(Ordering::SeqCst), 0, "not on another part");
+        let second = send("/k?partNumber=2");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            second.body,
+            format!("PUT /k?partNumber=2 host={} body=part", proxy.addr()),
+            "forwarded after the hook"
+        );
+        assert_eq!(send("/k?partNumber=2").status, 200);
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "Times::First(1): once");
+        assert_eq!((proxy.matched(0), proxy.injected(0)), (2, 1));
     }
 
     #[test]
