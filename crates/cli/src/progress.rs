@@ -124,7 +124,9 @@ fn describe(e: &Event) -> Option<String> {
         }
         Event::Skipped { path, reason } => format!("skipped   {path}: {reason}"),
         Event::PlaylistClosed { key, ended } => {
-            format!("closed    {key} as a complete VOD (ENDLIST added; the recording ended: {ended:?})")
+            format!(
+                "closed    {key} as a complete VOD (ENDLIST added; the recording ended: {ended:?})"
+            )
         }
         Event::DeadlineReached { pending } => {
             format!("deadline  reached with {pending} object(s) not landed; they stay in the spool")

@@ -150,7 +150,9 @@ fn exit_code(summary: &Summary) -> ExitCode {
 fn describe_end(ended: Ended) -> &'static str {
     match ended {
         Ended::EndList => "the recorder's playlist ended (ENDLIST)",
-        Ended::Idle => "ended idle: nothing new arrived for the idle timeout, and the recorder never wrote ENDLIST",
+        Ended::Idle => {
+            "ended idle: nothing new arrived for the idle timeout, and the recorder never wrote ENDLIST"
+        }
         Ended::Stopped => "stopped before the recorder wrote ENDLIST",
         Ended::Deadline => "the deadline passed before the recording ended",
     }

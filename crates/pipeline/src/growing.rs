@@ -59,7 +59,9 @@ pub(crate) fn read(text: &str) -> Read {
     let mut blocks = Vec::new();
     let mut ended = false;
     for line in complete.split_inclusive('\n') {
-        let bare = line.trim_end_matches(['\r', '\n']).trim_start_matches('\u{feff}');
+        let bare = line
+            .trim_end_matches(['\r', '\n'])
+            .trim_start_matches('\u{feff}');
         let is_uri = !bare.is_empty() && !bare.starts_with('#');
         if is_uri {
             pending.push_str(line);
@@ -144,10 +146,17 @@ mod tests {
     #[test]
     fn a_read_is_header_and_blocks_of_complete_lines() {
         let r = read(AGORA);
-        assert!(r.header.ends_with("#EXT-X-TARGETDURATION:3\n"), "{}", r.header);
+        assert!(
+            r.header.ends_with("#EXT-X-TARGETDURATION:3\n"),
+            "{}",
+            r.header
+        );
         let uris: Vec<&str> = r.blocks.iter().map(|b| b.uri.as_str()).collect();
         assert_eq!(uris, ["a0.ts", "a1.ts", "a2.ts"]);
-        assert_eq!(r.blocks[0].text, "#EXT-X-DISCONTINUITY\n#EXTINF:2.0\na0.ts\n");
+        assert_eq!(
+            r.blocks[0].text,
+            "#EXT-X-DISCONTINUITY\n#EXTINF:2.0\na0.ts\n"
+        );
         assert!(!r.ended);
         // Cut mid-line (a truncate-then-write caught half way): the half line is ignored.
         let half = &AGORA[..AGORA.len() - 4];

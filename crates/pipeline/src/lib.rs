@@ -16,8 +16,8 @@
 //! Local files are deleted only with `delete_after_verify`, after their checksum was
 //! confirmed by the bucket.
 
-pub mod journal;
 mod growing;
+pub mod journal;
 mod live;
 mod lock;
 pub mod plan;

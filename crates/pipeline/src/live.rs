@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use stowage_core::{Error, Result};
 use tokio::sync::Semaphore;
 
-use crate::journal::State;
 use crate::growing::{self, Published};
+use crate::journal::State;
 use crate::plan::{self, LocalFile};
 use crate::run::{self, Run};
 use crate::{Ended, Options, Summary, Targets};
@@ -152,7 +152,9 @@ impl Session {
             }
             match self.publish_growing(&f.path, true).await {
                 Ok(_) => closed.push(plan::key_for(&self.run.opts.prefix, &f.rel)),
-                Err(e) => tracing::warn!(playlist = %f.rel, error = %e, "could not close the playlist"),
+                Err(e) => {
+                    tracing::warn!(playlist = %f.rel, error = %e, "could not close the playlist")
+                }
             }
         }
         closed

@@ -859,7 +859,11 @@ struct PublishedAs {
 }
 
 fn published_as(run: &Run, key: &str) -> Option<PublishedAs> {
-    let json = run.journal.meta(&format!("published:{key}")).ok().flatten()?;
+    let json = run
+        .journal
+        .meta(&format!("published:{key}"))
+        .ok()
+        .flatten()?;
     serde_json::from_str(&json).ok()
 }
 

@@ -609,6 +609,7 @@ async fn watch_follows_a_recorder_and_keeps_the_playlist_honest() {
         playlist_every: Duration::from_millis(60),
         stop: Arc::default(),
         restore_every: None,
+        close_on_idle: true,
     };
     let dir = spool.path().to_path_buf();
     let recorder = tokio::spawn(async move {
@@ -702,6 +703,7 @@ async fn background_restore_moves_backed_up_segments_once_the_primary_is_back() 
         playlist_every: Duration::from_millis(60),
         stop: Arc::default(),
         restore_every: Some(Duration::from_millis(100)),
+        close_on_idle: true,
     };
     let spool = tempfile::tempdir().unwrap();
     let dir = spool.path().to_path_buf();

@@ -482,6 +482,7 @@ async fn watch_stopped_by_its_deadline_summarises_and_releases_the_spool() {
         playlist_every: Duration::from_secs(60),
         stop: Arc::default(),
         restore_every: None,
+        close_on_idle: true,
     };
     let opts = Options {
         deadline: Some(Duration::from_millis(300)),
