@@ -117,7 +117,7 @@ impl Session {
         let count = published.segments();
         drop(all);
         if close {
-            run::closed_playlist(&self.run, &key, &meta, body.len() as u64)?;
+            run::closed_playlist(&self.run, &f, &key, &meta, body.len() as u64)?;
         }
         self.run.emit_partial(&key, count);
         Ok(count)

@@ -211,7 +211,7 @@ pub(crate) fn open_run(dir: &Path, targets: &Targets, opts: &Options) -> Result<
         opts: opts.clone(),
         journal,
         unusable: Default::default(),
-        primary_retry: opts.retry.clone(),
+        primary_retry: opts.retry,
         _lock: lock,
     })
 }
@@ -869,13 +869,23 @@ fn published_as(run: &Run, key: &str) -> Option<PublishedAs> {
 
 /// A playlist closed in the primary after an idle end (its lines plus ENDLIST): landed, and
 /// the bytes published remembered for the manifest.
-pub(crate) fn closed_playlist(run: &Run, key: &str, meta: &ObjectMeta, size: u64) -> Result<()> {
+pub(crate) fn closed_playlist(
+    run: &Run,
+    file: &LocalFile,
+    key: &str,
+    meta: &ObjectMeta,
+    size: u64,
+) -> Result<()> {
     let record = PublishedAs {
         size,
         checksums: meta.checksums.clone(),
     };
     let json = serde_json::to_string(&record).unwrap_or_default();
     run.journal.set_meta(&format!("published:{key}"), &json)?;
+    // The journal learns of the playlist file here (a live run registers segments only), so
+    // that the end of the run does not publish the open file over the closed one.
+    run.journal
+        .register(key, &file.path, file.size, file.mtime_ns)?;
     run.journal
         .landed(key, State::Primary, &meta.checksums, meta.etag.as_deref())
 }
@@ -895,14 +905,15 @@ pub(crate) async fn finish(
     let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     stowage_core::fsutil::write_atomic(&local, &body)?;
     let key = plan::key_for(&run.opts.prefix, MANIFEST_NAME);
-    let target = if summary.in_primary > 0 || run.targets.backup.is_none() {
-        run.targets.primary.clone()
-    } else {
-        run.targets
-            .backup
-            .clone()
-            .unwrap_or(run.targets.primary.clone())
+    let to_primary = summary.in_primary > 0 || run.targets.backup.is_none();
+    let (target, which) = match (&run.targets.backup, to_primary) {
+        (Some(backup), false) => (backup.clone(), State::Backup),
+        _ => (run.targets.primary.clone(), State::Primary),
     };
+    if run.unusable(which).is_some() {
+        // Already said once: the bucket refuses everything; the manifest stays local.
+        return Ok(summary);
+    }
     let body = bytes::Bytes::from(body);
     let put = run
         .opts

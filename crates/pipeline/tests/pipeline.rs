@@ -26,6 +26,8 @@ use stowage_testkit::s3s_server::S3sServer;
 mod fail_closed;
 #[path = "pipeline/journal.rs"]
 mod journal;
+#[path = "pipeline/live.rs"]
+mod live;
 
 fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);

@@ -93,6 +93,10 @@ pub enum Fault {
     Reset,
     /// Wait, then forward as usual.
     Delay(Duration),
+    /// Forward at once and read the whole answer, then wait before passing it on: the
+    /// server has done the work, the client has not heard (a client killed meanwhile never
+    /// learns that its request succeeded).
+    HoldAnswer(Duration),
     /// Run the closure (on the proxy's thread, once per request the rule fires on, before
     /// the request is forwarded), then forward as usual.
     Run(Hook),
@@ -434,6 +438,20 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> io::Result<Respons
         Some(Fault::Run(hook)) => {
             hook.run();
             Ok(forward(state.upstream, req).await)
+        }
+        Some(Fault::HoldAnswer(hold)) => {
+            let answer = forward(state.upstream, req).await;
+            let (parts, body) = answer.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            tokio::time::sleep(hold).await;
+            Ok(Response::from_parts(
+                parts,
+                Full::new(body).map_err(|e| match e {}).boxed(),
+            ))
         }
         Some(Fault::Status {
             status,

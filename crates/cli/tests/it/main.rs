@@ -8,6 +8,7 @@ mod commands;
 mod cos;
 mod doctor;
 mod endpoints;
+mod fail_closed;
 mod kodo;
 mod oss;
 mod presign;
