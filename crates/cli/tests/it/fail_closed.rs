@@ -274,7 +274,7 @@ fn an_idle_end_is_said_and_exits_3() {
         assert_eq!(
             &published,
             if close { &closed } else { &playlist },
-            "close {close}"
+            "close {close}\n{out}"
         );
     }
 }
