@@ -19,6 +19,7 @@ use stowage_pipeline::journal::State;
 use stowage_pipeline::{Event, Options, Status, Targets, restore, upload_recording};
 use stowage_s3::{S3Config, S3Store};
 use stowage_testkit::conformance::pseudo_random;
+use stowage_testkit::hooked::{Hooked, Hooks};
 use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
 use stowage_testkit::s3s_server::S3sServer;
 
@@ -199,78 +200,42 @@ async fn local_bucket_end_to_end_and_nothing_sent_twice() {
 /// Records, at every playlist put, whether all segments it names are already in the store.
 #[derive(Debug)]
 struct Watching {
-    inner: Arc<dyn ObjectStore>,
     /// The same bucket without faults, to look at what is really there.
     truth: Arc<dyn ObjectStore>,
     violations: Mutex<Vec<String>>,
     playlist_puts: AtomicU32,
 }
 
+impl Watching {
+    fn new(inner: Arc<dyn ObjectStore>, truth: Arc<dyn ObjectStore>) -> Arc<Hooked<Watching>> {
+        let hooks = Watching {
+            truth,
+            violations: Mutex::default(),
+            playlist_puts: AtomicU32::new(0),
+        };
+        Hooked::new(inner, hooks)
+    }
+}
+
 #[async_trait]
-impl ObjectStore for Watching {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
-        if key.ends_with(".m3u8") {
-            self.playlist_puts.fetch_add(1, Ordering::SeqCst);
-            let text = match &body {
-                PutBody::File { path, .. } => std::fs::read_to_string(path).unwrap(),
-                PutBody::Bytes(b) => String::from_utf8(b.to_vec()).unwrap(),
-                PutBody::Stream { .. } => panic!("playlists are not streamed"),
-            };
-            let base = key
-                .rsplit_once('/')
-                .map_or(String::new(), |(d, _)| format!("{d}/"));
-            for seg in stowage_hls::parse(&text).unwrap().segments {
-                if let Err(e) = self.truth.head(&format!("{base}{}", seg.uri)).await {
-                    self.violations
-                        .lock()
-                        .unwrap()
-                        .push(format!("{key} published before {}: {e}", seg.uri));
-                }
+impl Hooks for Watching {
+    async fn before_put(&self, key: &str, playlist: Option<String>) -> Result<()> {
+        let Some(text) = playlist else {
+            return Ok(());
+        };
+        self.playlist_puts.fetch_add(1, Ordering::SeqCst);
+        let base = key
+            .rsplit_once('/')
+            .map_or(String::new(), |(d, _)| format!("{d}/"));
+        for seg in stowage_hls::parse(&text).unwrap().segments {
+            if let Err(e) = self.truth.head(&format!("{base}{}", seg.uri)).await {
+                self.violations
+                    .lock()
+                    .unwrap()
+                    .push(format!("{key} published before {}: {e}", seg.uri));
             }
         }
-        self.inner.put(key, body, opts).await
-    }
-    async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        self.inner.head(key).await
-    }
-    async fn get(&self, key: &str, range: Option<std::ops::Range<u64>>) -> Result<GetResult> {
-        self.inner.get(key, range).await
-    }
-    async fn list(&self, req: &ListRequest) -> Result<ListPage> {
-        self.inner.list(req).await
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
-        self.inner.create_multipart(key, opts).await
-    }
-    async fn upload_part(
-        &self,
-        upload: &MultipartUpload,
-        n: u32,
-        body: PutBody,
-    ) -> Result<PartInfo> {
-        self.inner.upload_part(upload, n, body).await
-    }
-    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
-        self.inner.list_parts(upload).await
-    }
-    async fn complete_multipart(
-        &self,
-        upload: &MultipartUpload,
-        parts: &[PartInfo],
-    ) -> Result<ObjectMeta> {
-        self.inner.complete_multipart(upload, parts).await
-    }
-    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
-        self.inner.abort_multipart(upload).await
+        Ok(())
     }
 }
 
@@ -312,12 +277,7 @@ async fn s3_through_twenty_percent_faults() {
     let names = recording(spool.path(), 40, 64 << 10, Some(13 << 20));
     let through: Arc<dyn ObjectStore> = Arc::new(s3s_store(proxy.endpoint(), &bucket, 2).await);
     let truth: Arc<dyn ObjectStore> = Arc::new(s3s_store(server.endpoint(), &bucket, 3).await);
-    let watching = Arc::new(Watching {
-        inner: through,
-        truth,
-        violations: Mutex::default(),
-        playlist_puts: AtomicU32::new(0),
-    });
+    let watching = Watching::new(through, truth);
     let targets = Targets {
         primary: watching.clone(),
         backup: None,
@@ -341,11 +301,11 @@ async fn s3_through_twenty_percent_faults() {
         "only {} faults were injected",
         proxy.faults_injected()
     );
-    assert!(watching.playlist_puts.load(Ordering::SeqCst) >= 1);
+    assert!(watching.hooks.playlist_puts.load(Ordering::SeqCst) >= 1);
     assert!(
-        watching.violations.lock().unwrap().is_empty(),
+        watching.hooks.violations.lock().unwrap().is_empty(),
         "{:?}",
-        watching.violations.lock().unwrap()
+        watching.hooks.violations.lock().unwrap()
     );
     let direct = s3s_store(server.endpoint(), &bucket, 3).await;
     assert_bucket_matches(&direct, spool.path(), "live/x", &names).await;
@@ -594,12 +554,7 @@ async fn watch_follows_a_recorder_and_keeps_the_playlist_honest() {
     let spool = tempfile::tempdir().unwrap();
     let bucket = tempfile::tempdir().unwrap();
     let fs: Arc<dyn ObjectStore> = Arc::new(FsStore::create(bucket.path()).await.unwrap());
-    let watching = Arc::new(Watching {
-        inner: fs.clone(),
-        truth: fs.clone(),
-        violations: Mutex::default(),
-        playlist_puts: AtomicU32::new(0),
-    });
+    let watching = Watching::new(fs.clone(), fs.clone());
     let targets = Targets {
         primary: watching.clone(),
         backup: None,
@@ -649,11 +604,11 @@ async fn watch_follows_a_recorder_and_keeps_the_playlist_honest() {
     recorder.await.unwrap();
     assert_eq!(summary.status, Status::Uploaded, "{summary:?}");
     assert!(
-        watching.violations.lock().unwrap().is_empty(),
+        watching.hooks.violations.lock().unwrap().is_empty(),
         "{:?}",
-        watching.violations.lock().unwrap()
+        watching.hooks.violations.lock().unwrap()
     );
-    let puts = watching.playlist_puts.load(Ordering::SeqCst);
+    let puts = watching.hooks.playlist_puts.load(Ordering::SeqCst);
     assert!(puts >= 3, "the playlist was published {puts} times");
     let mut names: Vec<String> = std::fs::read_dir(spool.path())
         .unwrap()

@@ -5,6 +5,7 @@ pub mod adapter_tests;
 pub mod conformance;
 pub mod cos;
 pub mod faulty;
+pub mod hooked;
 pub mod http_static;
 pub mod kodo;
 pub mod moto;

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use stowage_testkit::hooked::{Hooked, Hooks};
 use stowage_testkit::tmpfs::Tmpfs;
 
 use super::*;
@@ -92,7 +93,6 @@ async fn a_200_without_proof_is_never_a_landing_and_no_file_is_deleted() {
 /// Rewrites a file once, when part `part` of its multipart upload is first sent.
 #[derive(Debug)]
 struct RewriteAtPart {
-    inner: Arc<dyn ObjectStore>,
     path: PathBuf,
     part: u32,
     new_content: Vec<u8>,
@@ -101,59 +101,13 @@ struct RewriteAtPart {
 }
 
 #[async_trait]
-impl ObjectStore for RewriteAtPart {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
-        self.inner.put(key, body, opts).await
-    }
-    async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        self.inner.head(key).await
-    }
-    async fn get(&self, key: &str, range: Option<std::ops::Range<u64>>) -> Result<GetResult> {
-        self.inner.get(key, range).await
-    }
-    async fn list(&self, req: &ListRequest) -> Result<ListPage> {
-        self.inner.list(req).await
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
-        self.inner.create_multipart(key, opts).await
-    }
-    async fn upload_part(
-        &self,
-        upload: &MultipartUpload,
-        n: u32,
-        body: PutBody,
-    ) -> Result<PartInfo> {
+impl Hooks for RewriteAtPart {
+    fn before_part(&self, _: &MultipartUpload, n: u32) {
         self.parts_sent.fetch_add(1, Ordering::SeqCst);
         if n == self.part && !self.done.swap(true, Ordering::SeqCst) {
             // The recorder rewrites the file in place (same size) between two parts.
             std::fs::write(&self.path, &self.new_content).unwrap();
         }
-        self.inner.upload_part(upload, n, body).await
-    }
-    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
-        self.inner.list_parts(upload).await
-    }
-    async fn complete_multipart(
-        &self,
-        upload: &MultipartUpload,
-        parts: &[PartInfo],
-    ) -> Result<ObjectMeta> {
-        self.inner.complete_multipart(upload, parts).await
-    }
-    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
-        self.inner.abort_multipart(upload).await
-    }
-    async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
-        self.inner.list_multipart_uploads(prefix).await
     }
 }
 
@@ -182,14 +136,16 @@ async fn a_file_rewritten_between_parts_is_sent_again_not_landed_torn() {
                 Arc::new(store)
             }
         };
-        let rewriting = Arc::new(RewriteAtPart {
-            inner: inner.clone(),
-            path: mp4.clone(),
-            part: 2,
-            new_content: new_content.clone(),
-            done: Default::default(),
-            parts_sent: AtomicU32::new(0),
-        });
+        let rewriting = Hooked::new(
+            inner.clone(),
+            RewriteAtPart {
+                path: mp4.clone(),
+                part: 2,
+                new_content: new_content.clone(),
+                done: Default::default(),
+                parts_sent: AtomicU32::new(0),
+            },
+        );
         let (sink, seen) = recorder();
         let opts = Options {
             events: Some(sink),
@@ -225,7 +181,7 @@ async fn a_file_rewritten_between_parts_is_sent_again_not_landed_torn() {
         });
         assert!(changed, "{backend}: the change was reported: {events:?}");
         assert!(
-            rewriting.parts_sent.load(Ordering::SeqCst) > 3,
+            rewriting.hooks.parts_sent.load(Ordering::SeqCst) > 3,
             "{backend}: parts sent again"
         );
         assert_bucket_matches(inner.as_ref(), spool.path(), "", &names).await;
@@ -253,57 +209,25 @@ async fn s3s_store_crc(endpoint: &str, bucket: &str) -> S3Store {
 /// `kill -9` during CompleteMultipartUpload leaves: the object complete, the run gone).
 #[derive(Debug)]
 struct CompletionLost {
-    inner: Arc<dyn ObjectStore>,
     lose_completions: std::sync::atomic::AtomicBool,
     parts_sent: AtomicU32,
     creates: AtomicU32,
 }
 
 #[async_trait]
-impl ObjectStore for CompletionLost {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
-        self.inner.put(key, body, opts).await
-    }
-    async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        self.inner.head(key).await
-    }
-    async fn get(&self, key: &str, range: Option<std::ops::Range<u64>>) -> Result<GetResult> {
-        self.inner.get(key, range).await
-    }
-    async fn list(&self, req: &ListRequest) -> Result<ListPage> {
-        self.inner.list(req).await
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
+impl Hooks for CompletionLost {
+    fn before_create(&self, _: &str) {
         self.creates.fetch_add(1, Ordering::SeqCst);
-        self.inner.create_multipart(key, opts).await
     }
-    async fn upload_part(
-        &self,
-        upload: &MultipartUpload,
-        n: u32,
-        body: PutBody,
-    ) -> Result<PartInfo> {
+    fn before_part(&self, _: &MultipartUpload, _: u32) {
         self.parts_sent.fetch_add(1, Ordering::SeqCst);
-        self.inner.upload_part(upload, n, body).await
     }
-    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
-        self.inner.list_parts(upload).await
-    }
-    async fn complete_multipart(
+    fn after_complete(
         &self,
-        upload: &MultipartUpload,
-        parts: &[PartInfo],
+        _: &MultipartUpload,
+        answer: Result<ObjectMeta>,
     ) -> Result<ObjectMeta> {
-        let meta = self.inner.complete_multipart(upload, parts).await?;
+        let meta = answer?;
         if self.lose_completions.load(Ordering::SeqCst) {
             return Err(stowage_core::Error::new(
                 stowage_core::ErrorKind::InvalidInput,
@@ -311,12 +235,6 @@ impl ObjectStore for CompletionLost {
             ));
         }
         Ok(meta)
-    }
-    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
-        self.inner.abort_multipart(upload).await
-    }
-    async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<MultipartUpload>> {
-        self.inner.list_multipart_uploads(prefix).await
     }
 }
 
@@ -329,12 +247,12 @@ async fn an_interrupted_completion_is_confirmed_by_head_without_resending_parts(
     let bucket = unique("complete");
     server.create_bucket(&bucket).unwrap();
     let real: Arc<dyn ObjectStore> = Arc::new(s3s_store(server.endpoint(), &bucket, 3).await);
-    let store = Arc::new(CompletionLost {
-        inner: real.clone(),
+    let lost = CompletionLost {
         lose_completions: true.into(),
         parts_sent: AtomicU32::new(0),
         creates: AtomicU32::new(0),
-    });
+    };
+    let store = Hooked::new(real.clone(), lost);
     let spool = tempfile::tempdir().unwrap();
     let names = recording(spool.path(), 2, 1000, Some(12 << 20));
     let targets = Targets {
@@ -349,24 +267,24 @@ async fn an_interrupted_completion_is_confirmed_by_head_without_resending_parts(
         .await
         .unwrap();
     assert_eq!(first.status, Status::Incomplete, "{first:?}");
-    assert_eq!(store.parts_sent.load(Ordering::SeqCst), 3);
+    assert_eq!(store.hooks.parts_sent.load(Ordering::SeqCst), 3);
     real.head("sid_chan_0.mp4")
         .await
         .expect("the store completed the object");
 
-    store.lose_completions.store(false, Ordering::SeqCst);
-    store.parts_sent.store(0, Ordering::SeqCst);
+    store.hooks.lose_completions.store(false, Ordering::SeqCst);
+    store.hooks.parts_sent.store(0, Ordering::SeqCst);
     let second = upload_recording(spool.path(), &targets, &opts)
         .await
         .unwrap();
     assert_eq!(second.status, Status::Uploaded, "{second:?}");
     assert_eq!(
-        store.parts_sent.load(Ordering::SeqCst),
+        store.hooks.parts_sent.load(Ordering::SeqCst),
         0,
         "no part sent again"
     );
     assert_eq!(
-        store.creates.load(Ordering::SeqCst),
+        store.hooks.creates.load(Ordering::SeqCst),
         1,
         "no new multipart upload"
     );
@@ -403,12 +321,7 @@ async fn restore_publishes_playlists_only_after_their_segments() {
 
     server.create_bucket(&bucket).unwrap();
     let alive: Arc<dyn ObjectStore> = Arc::new(s3s_store(server.endpoint(), &bucket, 3).await);
-    let watching = Arc::new(Watching {
-        inner: alive.clone(),
-        truth: alive.clone(),
-        violations: Mutex::default(),
-        playlist_puts: AtomicU32::new(0),
-    });
+    let watching = Watching::new(alive.clone(), alive.clone());
     let restored = restore(
         spool.path(),
         &Targets {
@@ -420,8 +333,11 @@ async fn restore_publishes_playlists_only_after_their_segments() {
     .await
     .unwrap();
     assert_eq!(restored.status, Status::Uploaded, "{restored:?}");
-    assert_eq!(watching.playlist_puts.load(Ordering::SeqCst), 1);
-    assert_eq!(*watching.violations.lock().unwrap(), Vec::<String>::new());
+    assert_eq!(watching.hooks.playlist_puts.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *watching.hooks.violations.lock().unwrap(),
+        Vec::<String>::new()
+    );
     assert_bucket_matches(alive.as_ref(), spool.path(), "r", &names).await;
     let manifest = backup
         .get("r/stowage-manifest.json", None)

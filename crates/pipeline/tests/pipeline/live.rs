@@ -5,95 +5,14 @@
 
 use std::time::Instant;
 
+use stowage_testkit::hooked::{Hooked, PutLog};
+
 use super::*;
 
-/// Every playlist put's text, in order.
-#[derive(Debug)]
-struct PlaylistLog {
-    inner: Arc<dyn ObjectStore>,
-    texts: Mutex<Vec<String>>,
-    /// When each playlist text was confirmed.
-    published_at: Mutex<Vec<(Instant, String)>>,
-    /// When each key was first confirmed in this bucket.
-    landed_at: Mutex<std::collections::HashMap<String, Instant>>,
-}
+type PlaylistLog = Hooked<PutLog>;
 
-impl PlaylistLog {
-    fn new(inner: Arc<dyn ObjectStore>) -> Arc<Self> {
-        Arc::new(PlaylistLog {
-            inner,
-            texts: Mutex::default(),
-            published_at: Mutex::default(),
-            landed_at: Mutex::default(),
-        })
-    }
-}
-
-#[async_trait]
-impl ObjectStore for PlaylistLog {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
-        let text = match (&body, key.ends_with(".m3u8")) {
-            (PutBody::Bytes(b), true) => Some(String::from_utf8(b.to_vec()).unwrap()),
-            (PutBody::File { path, .. }, true) => Some(std::fs::read_to_string(path).unwrap()),
-            _ => None,
-        };
-        let meta = self.inner.put(key, body, opts).await?;
-        if let Some(text) = text {
-            self.texts.lock().unwrap().push(text.clone());
-            self.published_at
-                .lock()
-                .unwrap()
-                .push((Instant::now(), text));
-        }
-        self.landed_at
-            .lock()
-            .unwrap()
-            .entry(key.to_string())
-            .or_insert_with(Instant::now);
-        Ok(meta)
-    }
-    async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        self.inner.head(key).await
-    }
-    async fn get(&self, key: &str, range: Option<std::ops::Range<u64>>) -> Result<GetResult> {
-        self.inner.get(key, range).await
-    }
-    async fn list(&self, req: &ListRequest) -> Result<ListPage> {
-        self.inner.list(req).await
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
-        self.inner.delete(key).await
-    }
-    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
-        self.inner.create_multipart(key, opts).await
-    }
-    async fn upload_part(
-        &self,
-        upload: &MultipartUpload,
-        n: u32,
-        body: PutBody,
-    ) -> Result<PartInfo> {
-        self.inner.upload_part(upload, n, body).await
-    }
-    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
-        self.inner.list_parts(upload).await
-    }
-    async fn complete_multipart(
-        &self,
-        upload: &MultipartUpload,
-        parts: &[PartInfo],
-    ) -> Result<ObjectMeta> {
-        self.inner.complete_multipart(upload, parts).await
-    }
-    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
-        self.inner.abort_multipart(upload).await
-    }
+fn logged(inner: Arc<dyn ObjectStore>) -> Arc<PlaylistLog> {
+    Hooked::new(inner, PutLog::default())
 }
 
 fn segment_name(i: usize) -> String {
@@ -182,7 +101,7 @@ async fn the_growing_playlist_never_shrinks() {
         let spool = tempfile::tempdir().unwrap();
         let bucket = tempfile::tempdir().unwrap();
         let fs: Arc<dyn ObjectStore> = Arc::new(FsStore::create(bucket.path()).await.unwrap());
-        let log = PlaylistLog::new(fs.clone());
+        let log = logged(fs.clone());
         let targets = Targets {
             primary: log.clone(),
             backup: None,
@@ -202,14 +121,16 @@ async fn the_growing_playlist_never_shrinks() {
         assert_eq!(summary.ended, Some(stowage_pipeline::Ended::EndList));
         let landed: Vec<Duration> = finished
             .iter()
-            .map(|(n, done)| log.landed_at.lock().unwrap()[n].saturating_duration_since(*done))
+            .map(|(n, done)| {
+                log.hooks.landed_at.lock().unwrap()[n].saturating_duration_since(*done)
+            })
             .collect();
         let (m, _, x) = spread(landed);
         let (pm, _, px) = spread(to_playlist(&log, &finished));
         eprintln!(
             "seed {seed}: finished → in the bucket: median {m:?}, max {x:?}; → in the playlist: median {pm:?}, max {px:?}"
         );
-        let texts = log.texts.lock().unwrap().clone();
+        let texts = log.hooks.texts();
         assert!(
             texts.len() >= 3,
             "seed {seed}: {} publications",
@@ -242,7 +163,7 @@ fn spread(mut waits: Vec<Duration>) -> (Duration, Duration, Duration) {
 
 /// Finished → named by a playlist publication of `log`.
 fn to_playlist(log: &PlaylistLog, finished: &[(String, Instant)]) -> Vec<Duration> {
-    let published = log.published_at.lock().unwrap();
+    let published = log.hooks.playlists.lock().unwrap();
     finished
         .iter()
         .filter_map(|(name, done)| {
@@ -261,9 +182,9 @@ async fn segments_reach_the_backup_in_seconds_during_an_outage() {
     let bucket = unique("outage");
     server.create_bucket(&bucket).unwrap();
     let proxy = FaultProxy::start(server.endpoint(), vec![]).unwrap();
-    let primary = PlaylistLog::new(Arc::new(s3s_store(proxy.endpoint(), &bucket, 1).await));
+    let primary = logged(Arc::new(s3s_store(proxy.endpoint(), &bucket, 1).await));
     let backup_dir = tempfile::tempdir().unwrap();
-    let backup = PlaylistLog::new(Arc::new(FsStore::create(backup_dir.path()).await.unwrap()));
+    let backup = logged(Arc::new(FsStore::create(backup_dir.path()).await.unwrap()));
     let targets = Targets {
         primary: primary.clone(),
         backup: Some(backup.clone()),
@@ -307,7 +228,7 @@ async fn segments_reach_the_backup_in_seconds_during_an_outage() {
         .map(|(name, done)| {
             let first = [&primary, &backup]
                 .iter()
-                .filter_map(|b| b.landed_at.lock().unwrap().get(name).copied())
+                .filter_map(|b| b.hooks.landed_at.lock().unwrap().get(name).copied())
                 .min()
                 .unwrap_or_else(|| panic!("{name} is in no bucket"));
             first.saturating_duration_since(*done)
@@ -318,7 +239,7 @@ async fn segments_reach_the_backup_in_seconds_during_an_outage() {
     eprintln!(
         "outage: finished → in a bucket: median {median:?}, p95 {p95:?}, max {max:?}; finished → in the primary's playlist: median {pl_median:?}, max {pl_max:?}"
     );
-    let in_backup = backup.landed_at.lock().unwrap().len();
+    let in_backup = backup.hooks.landed_at.lock().unwrap().len();
     assert!(in_backup > 0, "the outage sent nothing to the backup");
     assert!(
         p95 < Duration::from_secs(3),
