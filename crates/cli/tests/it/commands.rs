@@ -420,6 +420,36 @@ fn playlist_validate_reports_rules_and_exit_code() {
         "{}",
         stdout(&o)
     );
+    // Not UTF-8: the line and byte offset, and the rule, instead of "cannot read".
+    let latin1 = dir.path().join("latin1.m3u8");
+    std::fs::write(
+        &latin1,
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,caf\xe9\na.ts\n#EXT-X-ENDLIST\n",
+    )
+    .unwrap();
+    let o = stowage(&["playlist", "validate", latin1.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            "latin1.m3u8:3: error [utf-8] not UTF-8 at line 3, byte offset 47 (byte 0xE9)"
+        ) && stdout(&o).contains("RFC 8216 §4.1 requires playlists to be UTF-8"),
+        "{}",
+        stdout(&o)
+    );
+    let merged = dir.path().join("merged.m3u8");
+    let o = stowage(&[
+        "playlist",
+        "merge",
+        latin1.to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("not UTF-8 at line 3, byte offset 47"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
