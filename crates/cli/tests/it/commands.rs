@@ -795,11 +795,18 @@ fn verify_a_playlist_url_on_s3() {
     ];
     v.extend(creds);
     let out = ok(stowage(&v));
-    // Only names and sizes are known from a playlist: complete, content unproven.
+    // Only names and sizes are known from a playlist: complete, content unproven, and why.
     assert!(
-        out.contains("complete: 0 of 1 objects intact, 0 problem(s), 1 unproven, 6.000 s of media"),
+        out.contains("complete: 0 of 4 objects intact")
+            && out.contains("1 playlist, 6.000 s of media; 0 problems, 0 warnings, 4 unproven"),
         "{out}"
     );
+    assert!(out.contains("unproven  3 objects ("), "{out}");
+    // With the spool: the playlist's URL is that playlist, the recording its directory.
+    let mut with_dir = v.clone();
+    with_dir.extend(["--dir", spool.path().to_str().unwrap()]);
+    let out = ok(stowage(&with_dir));
+    assert!(out.contains("complete: 4 of 4 objects intact"), "{out}");
     let mut whole = vec!["verify", "s3://cli-verify/rec", "--json"];
     whole.extend(creds);
     let report: Value = serde_json::from_str(&ok(stowage(&whole))).unwrap();
