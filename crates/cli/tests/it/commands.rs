@@ -597,7 +597,7 @@ fn upload_survives_kill_nine_at_twenty_points() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stowage"))
+        let mut child = Command::new(crate::common::stowage_bin())
             .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
