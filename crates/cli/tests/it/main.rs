@@ -13,3 +13,4 @@ mod oss;
 mod presign;
 mod select;
 mod tls;
+mod verify_corpus;
