@@ -165,6 +165,7 @@ mod tests {
                 rule: "extinf-comma".into(),
                 count: 2_000,
                 first_line: Some(8),
+                lines: (0..2_000).map(|i| 8 + 2 * i).collect(),
                 message: "2000 EXTINF lines without the comma (first at line 8); …".into(),
             }],
             ..Report::default()

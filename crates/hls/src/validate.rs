@@ -214,6 +214,8 @@ pub struct RuleSummary {
     pub count: usize,
     /// The first line the rule was broken on, when lines are known.
     pub first_line: Option<usize>,
+    /// Every line it was broken on, in order (empty when no line is to blame).
+    pub lines: Vec<usize>,
     /// One sentence: what, how often, where first, and what players make of it.
     pub message: String,
 }
@@ -232,6 +234,7 @@ pub fn summarize(violations: &[Violation]) -> Vec<RuleSummary> {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
+                s.lines.extend(x.line);
             }
             None => out.push((
                 RuleSummary {
@@ -239,6 +242,7 @@ pub fn summarize(violations: &[Violation]) -> Vec<RuleSummary> {
                     level: x.level,
                     count: 1,
                     first_line: x.line,
+                    lines: x.line.into_iter().collect(),
                     message: String::new(),
                 },
                 x,

@@ -119,7 +119,7 @@ fn head_may_prove(store: &dyn ObjectStore, exp: &Expected) -> bool {
 /// file), against the one the store reports: the same object the upload completed and
 /// confirmed. A different one means the object was replaced since.
 fn recorded_etag(exp: &Expected, found: &ObjectMeta) -> Option<Result<(), String>> {
-    let (etag, parts) = (exp.etag.as_deref()?, exp.parts?);
+    let (etag, parts) = (exp.etag.as_deref()?.trim_matches('"'), exp.parts?);
     let now = found.etag.as_deref()?.trim_matches('"');
     if !layout::fits(etag, parts) || !layout::fits(now, parts) {
         return None;

@@ -91,6 +91,8 @@ pub struct Warning {
     /// How many times the playlist breaks it.
     pub count: usize,
     pub first_line: Option<usize>,
+    /// Every line it is broken on (the JSON report's detail; people get the count).
+    pub lines: Vec<usize>,
     /// One sentence: what, how often, where first, what players make of it.
     pub message: String,
 }

@@ -35,6 +35,7 @@ pub(crate) async fn check_playlist(
             rule: "utf-8".into(),
             count: bad.lines,
             first_line: Some(bad.line),
+            lines: vec![bad.line],
             message: bad.to_string(),
         });
     }
@@ -86,6 +87,7 @@ fn warn_departures(key: &str, text: &str, report: &mut Report) {
             rule: s.rule.into(),
             count: s.count,
             first_line: s.first_line,
+            lines: s.lines,
             message: s.message,
         });
     }

@@ -75,6 +75,12 @@ async fn agoras_missing_comma_is_one_warning_not_a_problem() {
     assert_eq!(comma.len(), 1, "{:?}", report.warnings);
     assert_eq!((comma[0].count, comma[0].first_line), (58, Some(8)));
     assert_eq!(
+        comma[0].lines.len(),
+        58,
+        "every line stays in the JSON report"
+    );
+    assert_eq!(comma[0].lines[57], 8 + 2 * 57);
+    assert_eq!(
         comma[0].message,
         "58 EXTINF lines without the comma (first at line 8); ffmpeg and hls.js accept it; `stowage playlist merge` writes a strict copy"
     );
