@@ -18,6 +18,7 @@ mod presign;
 mod progress;
 mod upload;
 mod verify_cmd;
+mod verify_report;
 
 use std::process::ExitCode;
 

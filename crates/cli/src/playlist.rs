@@ -73,17 +73,25 @@ pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
     }
 }
 
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read playlist {}", path.display()))
+}
+
+/// A playlist's text; one that is not UTF-8 is refused with the line and byte offset.
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read playlist {}", path.display()))
+    let bytes = read_bytes(path)?;
+    match stowage_hls::decode(&bytes) {
+        (text, None) => Ok(text.into_owned()),
+        (_, Some(bad)) => bail!("{}: {bad}", path.display()),
+    }
 }
 
 fn validate(files: &[PathBuf], as_json: bool) -> Result<ExitCode> {
     let mut all_valid = true;
     let mut reports = Vec::new();
     for file in files {
-        let text = read(file)?;
-        match stowage_hls::validate(&text) {
+        let bytes = read_bytes(file)?;
+        match stowage_hls::validate_bytes(&bytes) {
             Ok(violations) => {
                 let valid = is_valid(&violations);
                 all_valid &= valid;

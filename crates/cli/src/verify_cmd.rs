@@ -1,7 +1,12 @@
 //! `stowage verify URL`: is every object of a recording in the bucket, intact?
 //!
-//! Exit codes: 0 complete; 1 something is missing or wrong (each problem is listed with its
-//! key); 2 verification itself could not run (the reason is printed).
+//! A URL path that names an object (a playlist, the manifest) is that object, and its
+//! recording is its directory; any other path is a directory (`rec/room1` never takes in
+//! `rec/room10/…`). `--dir`, `--agora` and `--repair` work in that directory.
+//!
+//! Exit codes: 0 complete; 1 something a viewer would miss is missing or wrong (each
+//! problem is listed with its key), or, with `--strict`, a playlist departs from RFC 8216;
+//! 2 verification itself could not run (the reason is printed).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,12 +22,14 @@ use stowage_verify::{Expected, Problem, RepairSource, Report, VerifyOptions};
 
 use crate::StoreArgs;
 use crate::open::open_bucket;
+use crate::verify_report;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The recording's place: its prefix (s3://bucket/rec/demo, or a local bucket's directory
-    /// file:///srv/bucket/rec/demo), its manifest (…/stowage-manifest.json), or a playlist
-    /// (…/sid_cname.m3u8, checked with its `_<tick>_<index>` and `bak<n>_` copies).
+    /// The recording's place: its directory (s3://bucket/rec/demo, or a local bucket's
+    /// directory file:///srv/bucket/rec/demo), its manifest (…/stowage-manifest.json), or a
+    /// playlist (…/sid_cname.m3u8, checked with its `_<tick>_<index>` and `bak<n>_` copies;
+    /// the recording is then the playlist's directory).
     url: String,
     /// Key prefix below the URL (for a local bucket whose root the URL names).
     #[arg(long, default_value = "")]
@@ -73,6 +80,10 @@ pub struct VerifyArgs {
     /// The web page origin the player runs on, for the CORS check.
     #[arg(long, default_value = stowage_verify::playback::DEFAULT_ORIGIN)]
     origin: String,
+    /// Fail (exit 1) on warnings too: departures from RFC 8216 that players tolerate, such
+    /// as Agora's EXTINF without a comma.
+    #[arg(long)]
+    strict: bool,
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -82,8 +93,8 @@ pub struct VerifyArgs {
 pub async fn run(args: VerifyArgs) -> ExitCode {
     match verify(&args).await {
         Ok(report) => {
-            print(&report, args.json);
-            if report.is_complete() {
+            verify_report::print(&report, args.json, args.strict);
+            if report.passes(args.strict) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -96,68 +107,109 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
     }
 }
 
+/// What the URL names, and so where the recording is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    /// A directory: the recording's prefix (no trailing `/`).
+    Dir(String),
+    /// The manifest at this key; the recording is its directory.
+    Manifest(String),
+    /// The playlist at this key; the recording is its directory.
+    Playlist(String),
+}
+
+impl Place {
+    /// The recording's directory.
+    fn prefix(&self) -> String {
+        match self {
+            Place::Dir(p) => p.clone(),
+            Place::Manifest(k) | Place::Playlist(k) => parent(k).to_string(),
+        }
+    }
+
+    /// Where the manifest of the recording is (or would be).
+    fn manifest_key(&self) -> String {
+        match self {
+            Place::Manifest(k) => k.clone(),
+            other => stowage_verify::key_under(&other.prefix(), MANIFEST_NAME),
+        }
+    }
+}
+
+fn parent(key: &str) -> &str {
+    key.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// A path ending in `/`, or naming no object, is a directory; the manifest's and a
+/// playlist's names are those objects (a missing one is then reported missing); any other
+/// object stands for its directory. One HEAD decides, only for a name that says nothing; a
+/// store that cannot be asked leaves it a directory (its error comes with the manifest).
+async fn resolve(store: &dyn ObjectStore, key: &str) -> Place {
+    let key = key.trim_start_matches('/');
+    if key.is_empty() || key.ends_with('/') {
+        return Place::Dir(key.trim_matches('/').to_string());
+    }
+    let name = key.rsplit('/').next().unwrap_or(key);
+    if name == MANIFEST_NAME {
+        return Place::Manifest(key.to_string());
+    }
+    if name.to_ascii_lowercase().ends_with(".m3u8") {
+        return Place::Playlist(key.to_string());
+    }
+    match store.head(key).await {
+        Ok(_) => Place::Dir(parent(key).to_string()),
+        Err(_) => Place::Dir(key.to_string()),
+    }
+}
+
 async fn verify(args: &VerifyArgs) -> Result<Report> {
     let url = StorageUrl::parse(&args.url)?;
     let (primary, key) = open_place(&url, args).await?;
-    // The URL may name the recording's prefix, its manifest, or one of its playlists.
-    let (prefix, manifest_key) = match key.strip_suffix(MANIFEST_NAME) {
-        Some(dir) if dir.is_empty() || dir.ends_with('/') => {
-            (dir.trim_matches('/').to_string(), key.clone())
-        }
-        _ => {
-            let prefix = key.trim_matches('/').to_string();
-            let manifest_key = match prefix.as_str() {
-                "" => MANIFEST_NAME.to_string(),
-                p => format!("{p}/{MANIFEST_NAME}"),
-            };
-            (prefix, manifest_key)
-        }
-    };
+    let place = resolve(primary.as_ref(), &key).await;
+    let (prefix, manifest_key) = (place.prefix(), place.manifest_key());
+    let store = primary.as_ref();
     if let Some(dir) = &args.dir {
         let expected = stowage_verify::expected_from_dir(dir, &prefix).await?;
-        return finish(args, primary.as_ref(), &prefix, &expected, &manifest_key).await;
+        return finish(args, store, &prefix, &expected, &manifest_key).await;
     }
-    let no_input = args.manifest.is_none() && args.agora.is_none();
-    if no_input && key.ends_with(".m3u8") {
-        // A playlist URL: check it and its Agora siblings; without a manifest, other files
-        // under the directory are not "orphans" of anything.
-        let dir_prefix = key.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-        let expected = stowage_verify::expected_from_playlist(primary.as_ref(), &key).await?;
-        let mut report = finish(
-            args,
-            primary.as_ref(),
-            &dir_prefix,
-            &expected,
-            &manifest_key,
-        )
-        .await?;
+    if let Some(path) = &args.agora {
+        let json =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut expected = stowage_verify::expected_from_agora(&json)?;
+        for e in &mut expected {
+            e.key = stowage_verify::key_under(&prefix, &e.key);
+        }
+        return finish(args, store, &prefix, &expected, &manifest_key).await;
+    }
+    if let (Place::Playlist(key), None) = (&place, &args.manifest) {
+        // The playlist and its Agora siblings; without a manifest, other files in the
+        // directory are not "orphans" of anything.
+        let expected = stowage_verify::expected_from_playlist(store, key).await?;
+        let mut report = finish(args, store, &prefix, &expected, &manifest_key).await?;
         report
             .problems
             .retain(|p| !matches!(p, Problem::Orphan { .. }));
         return Ok(report);
     }
-    let expected = match (&args.agora, &args.manifest) {
-        (Some(path), _) => {
-            let json =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            stowage_verify::expected_from_agora(&json)?
-        }
-        (None, Some(path)) => {
+    let expected = match &args.manifest {
+        Some(path) => {
             let json =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             stowage_verify::expected_from_manifest(&json)?
         }
-        (None, None) => {
-            let got = match primary.get(&manifest_key, None).await {
-                Err(e) if e.kind() == &stowage_core::ErrorKind::NotFound => bail!(
-                    "no manifest at {manifest_key}: name what to verify against with --manifest FILE, --agora FILE (a query/stop response or webhook) or --dir DIR, or give the playlist's URL"
-                ),
-                other => other.with_context(|| format!("reading the manifest {manifest_key}"))?,
-            };
-            stowage_verify::expected_from_manifest(&got.bytes().await?)?
-        }
+        None => manifest_in_bucket(store, &manifest_key).await?,
     };
-    finish(args, primary.as_ref(), &prefix, &expected, &manifest_key).await
+    finish(args, store, &prefix, &expected, &manifest_key).await
+}
+
+async fn manifest_in_bucket(store: &dyn ObjectStore, manifest_key: &str) -> Result<Vec<Expected>> {
+    let got = match store.get(manifest_key, None).await {
+        Err(e) if e.kind() == &stowage_core::ErrorKind::NotFound => bail!(
+            "no manifest at {manifest_key}: name what to verify against with --manifest FILE, --agora FILE (a query/stop response or webhook) or --dir DIR, or give the playlist's URL"
+        ),
+        other => other.with_context(|| format!("reading the manifest {manifest_key}"))?,
+    };
+    Ok(stowage_verify::expected_from_manifest(&got.bytes().await?)?)
 }
 
 /// The manifest's name beside the recording (the pipeline writes it).
@@ -193,7 +245,7 @@ async fn finish(
         return Ok(report);
     }
     if !args.json {
-        print(&report, false);
+        verify_report::print(&report, false, args.strict);
     }
     // `--from` is a bucket when it names a scheme (s3://, oss://, file://…), else a directory.
     let (from_dir, from_bucket) = match &args.from {
@@ -279,54 +331,4 @@ async fn check(
         }
     }
     Ok(report)
-}
-
-fn print(r: &Report, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string(r).unwrap_or_default());
-        return;
-    }
-    for p in &r.problems {
-        println!("{}", describe(p));
-    }
-    for k in &r.unproven {
-        println!("unproven  {k}: present with the right size, but no checksum to compare");
-    }
-    let verdict = if r.is_complete() {
-        "complete"
-    } else {
-        "INCOMPLETE"
-    };
-    println!(
-        "{verdict}: {} of {} objects intact, {} problem(s), {} unproven, {:.3} s of media, {} requests",
-        r.intact,
-        r.checked,
-        r.problems.len(),
-        r.unproven.len(),
-        r.duration_secs,
-        r.requests
-    );
-}
-
-fn describe(p: &Problem) -> String {
-    match p {
-        Problem::Missing { key } => format!("missing   {key}"),
-        Problem::OnlyInBackup { key } => {
-            format!("backup    {key}: only in the backup bucket (stowage restore moves it)")
-        }
-        Problem::SizeMismatch {
-            key,
-            expected,
-            found,
-        } => format!("size      {key}: {found} bytes, expected {expected}"),
-        Problem::ContentMismatch { key, detail } => format!("content   {key}: {detail}"),
-        Problem::Orphan { key } => {
-            format!("orphan    {key}: under the prefix but in no manifest or playlist")
-        }
-        Problem::PlaylistNamesMissing { playlist, segment } => {
-            format!("playlist  {playlist} names {segment}, which is not in the bucket")
-        }
-        Problem::PlaylistInvalid { playlist, detail } => format!("playlist  {playlist}: {detail}"),
-        Problem::Playback { key, detail } => format!("playback  {key}: {detail}"),
-    }
 }

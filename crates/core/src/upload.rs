@@ -394,8 +394,11 @@ async fn held_part_matches(part: &PartToSend<'_>, mut held: PartInfo) -> Result<
     if listed.is_empty() {
         return Ok(None);
     }
+    // Both CRC-64 kinds (nearly free in the same pass): a kept part then combines with
+    // newly sent parts whichever kind the store gives those (S3: NVME, OSS/COS: XZ).
     let mut algos = listed.clone();
-    algos.extend(part.crc_algos.iter().filter(|a| !listed.contains(a)));
+    let crcs = [ChecksumAlgo::Crc64Nvme, ChecksumAlgo::Crc64Ecma];
+    algos.extend(crcs.iter().filter(|a| !listed.contains(a)));
     let (_, local) = checksum_file_range(part.path, part.offset, Some(held.size), &algos).await?;
     let matches = if part.etag_is_md5 {
         local.get(ChecksumAlgo::Md5).as_deref() == Some(held.etag.as_str())

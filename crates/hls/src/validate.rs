@@ -38,6 +38,21 @@ fn v(level: Level, line: Option<usize>, rule: &'static str, message: String) -> 
 /// Parses `text` and returns every violation; a playlist that cannot be parsed at all is
 /// the error.
 pub fn validate(text: &str) -> Result<Vec<Violation>, ParseError> {
+    validate_text(text)
+}
+
+/// [`validate`] on a file's bytes: bytes that are not UTF-8 are a violation of their own
+/// (rule `utf-8`, with the line and byte offset), and the rest is checked as decoded.
+pub fn validate_bytes(bytes: &[u8]) -> Result<Vec<Violation>, ParseError> {
+    let (text, not_utf8) = crate::text::decode(bytes);
+    let mut out = validate_text(&text)?;
+    if let Some(bad) = not_utf8 {
+        out.insert(0, v(Level::Error, Some(bad.line), "utf-8", bad.to_string()));
+    }
+    Ok(out)
+}
+
+fn validate_text(text: &str) -> Result<Vec<Violation>, ParseError> {
     let parsed = parse_with_notes(text)?;
     let mut out: Vec<Violation> = parsed
         .notes
@@ -188,6 +203,107 @@ fn check_duplicates(
             ));
         }
     }
+}
+
+/// The violations of one rule in one playlist, said once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleSummary {
+    pub rule: &'static str,
+    /// The level of the rule's most binding violation.
+    pub level: Level,
+    pub count: usize,
+    /// The first line the rule was broken on, when lines are known.
+    pub first_line: Option<usize>,
+    /// Every line it was broken on, in order (empty when no line is to blame).
+    pub lines: Vec<usize>,
+    /// One sentence: what, how often, where first, and what players make of it.
+    pub message: String,
+}
+
+/// Groups violations by rule, in order of first appearance: one summary per rule.
+pub fn summarize(violations: &[Violation]) -> Vec<RuleSummary> {
+    let mut out: Vec<(RuleSummary, &Violation)> = Vec::new();
+    for x in violations {
+        match out.iter_mut().find(|(s, _)| s.rule == x.rule) {
+            Some((s, _)) => {
+                s.count += 1;
+                if x.level == Level::Error {
+                    s.level = Level::Error;
+                }
+                s.first_line = match (s.first_line, x.line) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                s.lines.extend(x.line);
+            }
+            None => out.push((
+                RuleSummary {
+                    rule: x.rule,
+                    level: x.level,
+                    count: 1,
+                    first_line: x.line,
+                    lines: x.line.into_iter().collect(),
+                    message: String::new(),
+                },
+                x,
+            )),
+        }
+    }
+    out.into_iter()
+        .map(|(mut s, first)| {
+            s.message = summary_message(&s, &first.message);
+            s
+        })
+        .collect()
+}
+
+/// What players make of a departure, for the rules recorders are known to break.
+fn tolerance(rule: &str) -> Option<&'static str> {
+    Some(match rule {
+        "extinf-comma" => {
+            "ffmpeg and hls.js accept it; `stowage playlist merge` writes a strict copy"
+        }
+        "target-duration" => {
+            "ffmpeg and hls.js play it; a live player may reload the playlist too early"
+        }
+        "allow-cache" => "players ignore the tag",
+        "byte-order-mark" => "browsers' UTF-8 decoding drops it",
+        "version" => "players go by the tags they find, not the version",
+        _ => return None,
+    })
+}
+
+fn summary_message(s: &RuleSummary, first_message: &str) -> String {
+    let line = |word: &str| s.first_line.map(|l| format!("{word}{l}"));
+    let what = match (s.rule, s.count) {
+        ("extinf-comma", n) => {
+            let at = match n {
+                1 => line("line "),
+                _ => line("first at line "),
+            };
+            let at = at.map(|a| format!(" ({a})")).unwrap_or_default();
+            format!("{n} EXTINF line{} without the comma{at}", plural(n))
+        }
+        (_, 1) => match line("line ") {
+            Some(at) => format!("{first_message} ({at})"),
+            None => first_message.to_string(),
+        },
+        (_, n) => {
+            let more = format!("{} more like it", n - 1);
+            match line("first at line ") {
+                Some(at) => format!("{first_message} ({at}; {more})"),
+                None => format!("{first_message} ({more})"),
+            }
+        }
+    };
+    match tolerance(s.rule) {
+        Some(t) => format!("{what}; {t}"),
+        None => what,
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// True when no violation is an error.

@@ -647,3 +647,80 @@ fn odd_date_times_are_errors_not_panics() {
     let e = parse("#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:\u{3ad}INX4\n#EXTINF:1,\na.ts\n").unwrap_err();
     assert_eq!(e.line, 2);
 }
+
+/// An Agora playlist breaks one rule on every segment; the summary says it once, with the
+/// count, the first line and what players make of it.
+#[test]
+fn a_rule_broken_on_every_segment_is_summarized_once() {
+    let mut text = String::from(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-TARGETDURATION:16\n#EXT-X-DISCONTINUITY\n",
+    );
+    for i in 0..58 {
+        text.push_str(&format!(
+            "#EXTINF:15.000000\nsid_c_2026112410{i:02}00000.ts\n"
+        ));
+    }
+    text.push_str("#EXT-X-ENDLIST\n");
+    let violations = validate(&text).unwrap();
+    assert_eq!(violations.len(), 58, "{violations:?}");
+    let summaries = stowage_hls::summarize(&violations);
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    let s = &summaries[0];
+    assert_eq!(
+        (s.rule, s.count, s.first_line),
+        ("extinf-comma", 58, Some(6))
+    );
+    assert_eq!(
+        s.message,
+        "58 EXTINF lines without the comma (first at line 6); ffmpeg and hls.js accept it; `stowage playlist merge` writes a strict copy"
+    );
+}
+
+#[test]
+fn summaries_keep_the_first_line_and_the_count_of_other_rules() {
+    let text = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na.ts\n#EXTINF:4.0,\nb.ts\n#EXTINF:5.0,\nc.ts\n#EXTINF:2.0,\na.ts\n#EXT-X-ENDLIST\n";
+    let summaries = stowage_hls::summarize(&validate(text).unwrap());
+    let target = summaries
+        .iter()
+        .find(|s| s.rule == "target-duration")
+        .unwrap();
+    assert_eq!((target.count, target.first_line), (2, Some(7)));
+    assert!(
+        target.message.contains("(first at line 7; 1 more like it)")
+            && target.message.contains("hls.js play it"),
+        "{}",
+        target.message
+    );
+    let dup = summaries
+        .iter()
+        .find(|s| s.rule == "duplicate-segment")
+        .unwrap();
+    assert_eq!((dup.count, dup.first_line), (1, Some(11)));
+    assert!(dup.message.ends_with("(line 11)"), "{}", dup.message);
+}
+
+/// Bytes that are not UTF-8 are named by line and byte offset, and the rest is still
+/// checked.
+#[test]
+fn a_playlist_that_is_not_utf8_is_named_by_line_and_offset() {
+    let bytes = b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,caf\xe9\na.ts\n#EXT-X-ENDLIST\n";
+    let violations = stowage_hls::validate_bytes(bytes).unwrap();
+    let first = &violations[0];
+    assert_eq!(
+        (first.rule, first.line, first.level),
+        ("utf-8", Some(4), Level::Error)
+    );
+    assert!(
+        first.message.contains("byte offset 64 (byte 0xE9)")
+            && first
+                .message
+                .contains("RFC 8216 §4.1 requires playlists to be UTF-8"),
+        "{}",
+        first.message
+    );
+    assert_eq!(violations.len(), 1, "the rest is valid: {violations:?}");
+    assert_eq!(
+        stowage_hls::validate_bytes(b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n").unwrap(),
+        vec![]
+    );
+}

@@ -987,7 +987,11 @@ fn manifest_json(run: &Run, entries: &[Entry], summary: &Summary) -> serde_json:
                 None => (e.size, e.local.clone()),
             };
             let sums: BTreeMap<&str, String> = local.iter().flat_map(|c| ChecksumAlgo::ALL.into_iter().filter_map(|a| c.get(a).map(|v| (a.name(), v)))).collect();
-            json!({"key": e.key, "size": size, "location": e.state, "checksums": sums, "etag": e.etag})
+            let mut o = json!({"key": e.key, "size": size, "location": e.state, "checksums": sums, "etag": e.etag});
+            if let Some(parts) = part_layout(run, e) {
+                o["parts"] = parts;
+            }
+            o
         })
         .collect();
     json!({
@@ -1000,6 +1004,25 @@ fn manifest_json(run: &Run, entries: &[Entry], summary: &Summary) -> serde_json:
         "written_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
         "objects": objects,
     })
+}
+
+/// How a landed multipart object was split (`{"size": part size, "count": parts}`), the same
+/// plan `send_parts` follows: with it a verifier recomputes the ETag the store keeps instead
+/// of a whole-object checksum (S3's `…-N`, Kodo's qetag v2).
+fn part_layout(run: &Run, e: &Entry) -> Option<serde_json::Value> {
+    let store = match e.state {
+        State::Primary => &run.targets.primary,
+        State::Backup => run.targets.backup.as_ref()?,
+        State::Pending | State::Failed => return None,
+    };
+    let caps = store.capabilities();
+    if e.size <= run.opts.upload.multipart_threshold || !caps.multipart {
+        return None;
+    }
+    let part_size = run.opts.upload.part_size.max(caps.min_part_size);
+    let plan = stowage_core::upload::plan_parts(e.size, part_size, caps.max_parts);
+    let first = plan.first()?;
+    Some(json!({"size": first.2, "count": plan.len()}))
 }
 
 /// Moves every object the journal has in the backup bucket to the primary (from the local

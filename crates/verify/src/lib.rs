@@ -1,30 +1,40 @@
 //! The verifier: after a recording, prove every object reached the bucket intact, or name
 //! exactly what is missing or wrong.
 //!
-//! Presence and size come from listings (one LIST per 1 000 keys). Content is checked without
-//! downloading wherever the store returns a checksum: a single-part MD5 ETag from the listing
-//! when the expectation has an MD5, otherwise one HEAD for the checksums the store keeps
-//! (S3 CRC64-NVME, OSS/COS CRC-64/XZ, the local store's all). Playlists are parsed and every
-//! segment they name must be there. Keys under the prefix that nothing expects are orphans.
+//! Presence and size come from listings (one LIST per 1 000 keys) of the recording's
+//! directory: a prefix is a directory, so `rec/room1` never takes in `rec/room10/…`. Content
+//! is checked without downloading wherever the store returns something to compare: checksums
+//! in the listing, a single-part MD5 ETag, one HEAD for the store's checksums (S3
+//! CRC64-NVME, OSS/COS CRC-64/XZ, the local store's all), or the ETag of a multipart
+//! upload with the part layout Stowage's manifest recorded (S3's `…-N`, Kodo's qetag v2).
+//! Playlists are parsed and every segment they name must be there. Keys in the directory
+//! that nothing expects are orphans.
+//!
+//! The verdict is about completeness, what a viewer would miss: [`Problem`]s. Departures
+//! from RFC 8216 that players tolerate are [`Warning`]s, one per playlist and rule.
 
+mod content;
+mod expect;
+mod layout;
 pub mod playback;
+mod playlists;
+mod repair;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
 use serde::Serialize;
-use stowage_core::{Checksums, Error, ObjectMeta, ObjectStore, Result};
+use stowage_core::{ObjectMeta, ObjectStore, Result};
 
-/// What should be in the bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expected {
-    pub key: String,
-    /// `None` when only the name is known (e.g. from a playlist).
-    pub size: Option<u64>,
-    pub checksums: Checksums,
-}
+use content::Verdict;
+pub use expect::{
+    Expected, PartLayout, expected_from_agora, expected_from_dir, expected_from_manifest,
+    expected_from_playlist, key_under,
+};
+pub use layout::{LayoutEtags, etags_of_file};
+pub use repair::{RepairOutcome, RepairSource, repair};
 
-/// One thing wrong, with its key.
+/// One thing a viewer would miss, with its key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum Problem {
@@ -50,9 +60,20 @@ pub enum Problem {
         playlist: String,
         segment: String,
     },
+    /// The playlist cannot be read or parsed.
     PlaylistInvalid {
         playlist: String,
         detail: String,
+    },
+    /// A segment starts later by the clock (program date time, or the time in an Agora
+    /// segment name) than the one before it ends, with no discontinuity between them: the
+    /// durations do not add up, and the media in between is not in the playlist.
+    Gap {
+        playlist: String,
+        segment: String,
+        /// The segment's line in the playlist.
+        line: Option<usize>,
+        missing_ms: u64,
     },
     /// Served through the playback URL, the object would not play in a browser.
     Playback {
@@ -61,17 +82,42 @@ pub enum Problem {
     },
 }
 
+/// A departure from RFC 8216 that players tolerate, said once per playlist and rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub playlist: String,
+    /// The rule's id, as `stowage playlist validate` names it (e.g. `extinf-comma`).
+    pub rule: String,
+    /// How many times the playlist breaks it.
+    pub count: usize,
+    pub first_line: Option<usize>,
+    /// Every line it is broken on (the JSON report's detail; people get the count).
+    pub lines: Vec<usize>,
+    /// One sentence: what, how often, where first, what players make of it.
+    pub message: String,
+}
+
+/// An object present with the right size whose content could not be compared, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unproven {
+    pub key: String,
+    pub why: String,
+}
+
 /// The outcome of a verification.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
-    /// Objects expected.
+    /// Objects checked: those expected, and the segments playlists name beyond them.
     pub checked: usize,
-    /// Present with the right size, and content proven where a checksum allowed.
+    /// Present with the right size, and content proven.
     pub intact: usize,
-    /// Present with the right size, but no checksum to compare (content unproven).
-    pub unproven: Vec<String>,
+    /// Present with the right size, but nothing to compare the content with.
+    pub unproven: Vec<Unproven>,
     pub problems: Vec<Problem>,
+    pub warnings: Vec<Warning>,
     pub bytes: u64,
+    /// Playlists read.
+    pub playlists: usize,
     /// Sum of the playlists' segment durations.
     pub duration_secs: f64,
     /// Requests made to the stores.
@@ -79,46 +125,15 @@ pub struct Report {
 }
 
 impl Report {
-    /// True when nothing is missing or wrong (orphans included).
+    /// True when nothing a viewer would miss is missing or wrong (orphans included).
     pub fn is_complete(&self) -> bool {
         self.problems.is_empty()
     }
-}
 
-/// Expectations from the pipeline's manifest (`stowage-manifest.json`).
-pub fn expected_from_manifest(json: &[u8]) -> Result<Vec<Expected>> {
-    #[derive(serde::Deserialize)]
-    struct Manifest {
-        objects: Vec<Obj>,
+    /// The verdict: complete, and with `strict` also free of warnings.
+    pub fn passes(&self, strict: bool) -> bool {
+        self.is_complete() && (!strict || self.warnings.is_empty())
     }
-    #[derive(serde::Deserialize)]
-    struct Obj {
-        key: String,
-        size: u64,
-        #[serde(default)]
-        checksums: BTreeMap<String, String>,
-    }
-    let m: Manifest = serde_json::from_slice(json)
-        .map_err(|e| Error::invalid_input(format!("not a Stowage manifest: {e}")))?;
-    Ok(m.objects
-        .into_iter()
-        .map(|o| Expected {
-            key: o.key,
-            size: Some(o.size),
-            checksums: parse_checksums(&o.checksums),
-        })
-        .collect())
-}
-
-/// Checksums from a manifest's `{"md5": "…", "crc64ecma": "…", …}` (unknown names ignored).
-fn parse_checksums(map: &BTreeMap<String, String>) -> Checksums {
-    let mut sums = Checksums::default();
-    for (name, value) in map {
-        if let Ok(algo) = stowage_core::ChecksumAlgo::parse(name) {
-            sums.set(algo, value);
-        }
-    }
-    sums
 }
 
 /// How to verify, beyond what is expected.
@@ -146,7 +161,7 @@ impl Default for VerifyOptions<'_> {
     }
 }
 
-/// Verifies `expected` (and the playlists among them) under `prefix`.
+/// Verifies `expected` (and the playlists among them) in the directory `prefix`.
 pub async fn verify(
     primary: &dyn ObjectStore,
     backup: Option<&dyn ObjectStore>,
@@ -173,9 +188,10 @@ pub async fn verify_with(
         checked: expected.len(),
         ..Report::default()
     };
-    let mut listed = list(primary, prefix, &mut report).await?;
+    let dir = dir_prefix(prefix);
+    let mut listed = list(primary, &dir, &mut report).await?;
     let backup_listed = match opts.backup {
-        Some(b) => Some(list(b, prefix, &mut report).await?),
+        Some(b) => Some(list(b, &dir, &mut report).await?),
         None => None,
     };
     head_unlisted(primary, expected, &mut listed, opts, &mut report).await;
@@ -189,12 +205,13 @@ pub async fn verify_with(
         outcome.record(&mut report);
     }
     let mut named = BTreeSet::new();
-    for exp in expected.iter().filter(|e| e.key.ends_with(".m3u8")) {
-        named.extend(check_playlist(primary, &exp.key, &listed, &mut report).await);
+    for exp in expected.iter().filter(|e| is_playlist(&e.key)) {
+        named.extend(playlists::check_playlist(primary, &exp.key, &listed, &mut report).await);
     }
-    let wanted: BTreeSet<&str> = expected
-        .iter()
-        .map(|e| e.key.as_str())
+    let known: BTreeSet<&str> = expected.iter().map(|e| e.key.as_str()).collect();
+    count_named_only(&named, &known, &listed, &mut report);
+    let wanted: BTreeSet<&str> = known
+        .into_iter()
         .chain(opts.manifest_key)
         .chain(named.iter().map(String::as_str))
         .collect();
@@ -202,6 +219,40 @@ pub async fn verify_with(
         report.problems.push(Problem::Orphan { key: key.clone() });
     }
     Ok(report)
+}
+
+fn is_playlist(key: &str) -> bool {
+    key.to_ascii_lowercase().ends_with(".m3u8")
+}
+
+/// The listing prefix of a recording's directory: `rec/room1` → `rec/room1/`, so that
+/// `rec/room10/…` is not taken in; the bucket's root stays empty.
+pub fn dir_prefix(prefix: &str) -> String {
+    match prefix.trim_matches('/') {
+        "" => String::new(),
+        p => format!("{p}/"),
+    }
+}
+
+/// Segments the playlists name that no expectation covers (a playlist URL or an Agora
+/// answer names only the playlists): present ones are checked and unproven, with why.
+fn count_named_only(
+    named: &BTreeSet<String>,
+    known: &BTreeSet<&str>,
+    listed: &BTreeMap<String, ObjectMeta>,
+    report: &mut Report,
+) {
+    for key in named.iter().filter(|k| !known.contains(k.as_str())) {
+        let Some(found) = listed.get(key) else {
+            continue; // reported as named but missing
+        };
+        report.checked += 1;
+        report.bytes += found.size;
+        report.unproven.push(Unproven {
+            key: key.clone(),
+            why: content::NAMED_ONLY.into(),
+        });
+    }
 }
 
 async fn list(
@@ -242,8 +293,14 @@ async fn head_unlisted(
 
 /// What checking one expected object found.
 enum Outcome {
-    Intact { bytes: u64 },
-    Unproven { key: String, bytes: u64 },
+    Intact {
+        bytes: u64,
+    },
+    Unproven {
+        key: String,
+        why: String,
+        bytes: u64,
+    },
     Problem(Problem),
 }
 
@@ -254,8 +311,8 @@ impl Outcome {
                 report.intact += 1;
                 report.bytes += bytes;
             }
-            Outcome::Unproven { key, bytes } => {
-                report.unproven.push(key);
+            Outcome::Unproven { key, why, bytes } => {
+                report.unproven.push(Unproven { key, why });
                 report.bytes += bytes;
             }
             Outcome::Problem(p) => report.problems.push(p),
@@ -290,375 +347,15 @@ async fn check_one(
         return (Outcome::Problem(problem), 0);
     }
     let bytes = found.size;
-    let (checked, requests) = if opts.download {
-        (download_check(store, exp).await, 1)
+    let (verdict, requests) = if opts.download {
+        (content::download_check(store, exp).await, 1)
     } else {
-        content_check(store, exp, found).await
+        content::content_check(store, exp, found).await
     };
-    let outcome = match checked {
-        Ok(true) => Outcome::Intact { bytes },
-        Ok(false) => Outcome::Unproven { key, bytes },
-        Err(detail) => Outcome::Problem(Problem::ContentMismatch { key, detail }),
+    let outcome = match verdict {
+        Verdict::Proven => Outcome::Intact { bytes },
+        Verdict::Unproven(why) => Outcome::Unproven { key, why, bytes },
+        Verdict::Mismatch(detail) => Outcome::Problem(Problem::ContentMismatch { key, detail }),
     };
     (outcome, requests)
-}
-
-/// `Ok(true)` when a checksum the store reports proved the content, `Ok(false)` when none
-/// could be compared. Cheapest first: checksums the listing carried (Kodo's qetag, the local
-/// store's), a single-part MD5 ETag, then one HEAD. Returns the requests made.
-async fn content_check(
-    store: &dyn ObjectStore,
-    exp: &Expected,
-    found: &ObjectMeta,
-) -> (std::result::Result<bool, String>, usize) {
-    if exp.checksums.is_empty() {
-        return (Ok(false), 0);
-    }
-    match exp.checksums.verify(&found.checksums) {
-        Ok(0) => {}
-        Ok(_) => return (Ok(true), 0),
-        Err(e) => return (Err(e.message().to_string()), 0),
-    }
-    // A single-part ETag is the MD5 (no request needed), unless the store says otherwise.
-    if let (Some(md5), Some(etag)) = (
-        exp.checksums.get(stowage_core::ChecksumAlgo::Md5),
-        found.etag.as_deref(),
-    ) && etag.len() == 32
-        && !etag.contains('-')
-        && store.capabilities().part_etag_is_md5
-    {
-        return if etag.eq_ignore_ascii_case(&md5) {
-            (Ok(true), 0)
-        } else {
-            (Err(format!("MD5 ETag {etag} is not the expected {md5}")), 0)
-        };
-    }
-    let checked = match store.head(&exp.key).await {
-        Err(e) => Err(e.to_string()),
-        Ok(head) => match exp.checksums.verify(&head.checksums) {
-            Ok(0) => Ok(false),
-            Ok(_) => Ok(true),
-            Err(e) => Err(e.message().to_string()),
-        },
-    };
-    (checked, 1)
-}
-
-/// `--download`: reads every byte back and compares its checksums with the expectation.
-async fn download_check(
-    store: &dyn ObjectStore,
-    exp: &Expected,
-) -> std::result::Result<bool, String> {
-    let algos: Vec<stowage_core::ChecksumAlgo> = stowage_core::ChecksumAlgo::ALL
-        .into_iter()
-        .filter(|a| exp.checksums.get(*a).is_some())
-        .collect();
-    let got = store.get(&exp.key, None).await.map_err(|e| e.to_string())?;
-    let mut hasher = stowage_core::checksum::Hasher::new(&algos);
-    let mut stream = got.body;
-    while let Some(chunk) = stream.next().await {
-        hasher.update(&chunk.map_err(|e| format!("download failed: {e}"))?);
-    }
-    let size = hasher.len();
-    let sums = hasher.finish();
-    if let Some(expected) = exp.size.filter(|s| *s != size) {
-        return Err(format!("downloaded {size} bytes, expected {expected}"));
-    }
-    match exp.checksums.verify(&sums) {
-        Ok(0) => Ok(false),
-        Ok(_) => Ok(true),
-        Err(e) => Err(format!("downloaded bytes: {}", e.message())),
-    }
-}
-
-/// Checks one playlist; returns the keys of the segments it names.
-async fn check_playlist(
-    store: &dyn ObjectStore,
-    key: &str,
-    listed: &BTreeMap<String, ObjectMeta>,
-    report: &mut Report,
-) -> Vec<String> {
-    if !listed.contains_key(key) {
-        return Vec::new(); // already reported as missing
-    }
-    report.requests += 1;
-    let text = match store.get(key, None).await {
-        Ok(g) => match g.bytes().await {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => return invalid(report, key, e.to_string()),
-        },
-        Err(e) => return invalid(report, key, e.to_string()),
-    };
-    let playlist = match stowage_hls::parse(&text) {
-        Ok(p) => p,
-        Err(e) => return invalid(report, key, e.to_string()),
-    };
-    if let Ok(v) = stowage_hls::validate(&text) {
-        for x in v.iter().filter(|x| x.level == stowage_hls::Level::Error) {
-            report.problems.push(Problem::PlaylistInvalid {
-                playlist: key.into(),
-                detail: format!("[{}] {}", x.rule, x.message),
-            });
-        }
-    }
-    report.duration_secs += playlist.duration().as_secs_f64();
-    let base = key
-        .rsplit_once('/')
-        .map_or(String::new(), |(d, _)| format!("{d}/"));
-    let mut named = Vec::new();
-    for seg in playlist.segments.iter().filter(|s| !s.uri.contains("://")) {
-        let seg_key = format!("{base}{}", seg.uri);
-        if !listed.contains_key(&seg_key) {
-            report.problems.push(Problem::PlaylistNamesMissing {
-                playlist: key.into(),
-                segment: seg_key.clone(),
-            });
-        }
-        named.push(seg_key);
-    }
-    named
-}
-
-fn invalid(report: &mut Report, playlist: &str, detail: String) -> Vec<String> {
-    report.problems.push(Problem::PlaylistInvalid {
-        playlist: playlist.into(),
-        detail,
-    });
-    Vec::new()
-}
-
-/// Expectations from an Agora response or webhook: every `fileList` anywhere in the JSON —
-/// a string (the M3U8 name, `fileListMode: "string"`, event 4) or an array of entries with
-/// `fileName` (or `filename`, web-page mode). Only names are known: sizes and contents come
-/// from the playlists and the listing.
-pub fn expected_from_agora(json: &[u8]) -> Result<Vec<Expected>> {
-    let v: serde_json::Value =
-        serde_json::from_slice(json).map_err(|e| Error::invalid_input(format!("not JSON: {e}")))?;
-    let mut names = BTreeSet::new();
-    collect_file_lists(&v, &mut names);
-    if names.is_empty() {
-        return Err(Error::invalid_input(
-            "no fileList in this Agora response or webhook (events 31/32 and query/stop responses carry one)",
-        ));
-    }
-    Ok(names
-        .into_iter()
-        .map(|key| Expected {
-            key,
-            size: None,
-            checksums: Checksums::default(),
-        })
-        .collect())
-}
-
-fn collect_file_lists(v: &serde_json::Value, out: &mut BTreeSet<String>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, child) in map {
-                if k == "fileList" {
-                    match child {
-                        serde_json::Value::String(name) if !name.is_empty() => {
-                            out.insert(name.clone());
-                        }
-                        serde_json::Value::Array(items) => {
-                            for item in items {
-                                if let Some(name) = item
-                                    .get("fileName")
-                                    .or_else(|| item.get("filename"))
-                                    .and_then(|n| n.as_str())
-                                {
-                                    out.insert(name.to_string());
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                } else {
-                    collect_file_lists(child, out);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_file_lists(i, out)),
-        _ => {}
-    }
-}
-
-/// Expectations from a local recording directory (`.stowage/` skipped): every file's size and
-/// its MD5, CRC64-NVME and CRC-64/XZ, under `prefix`.
-pub async fn expected_from_dir(dir: &std::path::Path, prefix: &str) -> Result<Vec<Expected>> {
-    let mut out = Vec::new();
-    for f in stowage_core::fsutil::local_files(dir)? {
-        let algos = [
-            stowage_core::ChecksumAlgo::Md5,
-            stowage_core::ChecksumAlgo::Crc64Nvme,
-            stowage_core::ChecksumAlgo::Crc64Ecma,
-        ];
-        let (size, checksums) = stowage_core::checksum::checksum_file(&f.path, &algos).await?;
-        out.push(Expected {
-            key: join(prefix, &f.rel),
-            size: Some(size),
-            checksums,
-        });
-    }
-    Ok(out)
-}
-
-fn join(prefix: &str, rel: &str) -> String {
-    let p = prefix.trim_matches('/');
-    if p.is_empty() {
-        rel.to_string()
-    } else {
-        format!("{p}/{rel}")
-    }
-}
-
-/// Where repairs come from.
-pub enum RepairSource<'a> {
-    /// The local spool: `dir/<key without prefix>`.
-    Dir {
-        dir: &'a std::path::Path,
-        prefix: &'a str,
-    },
-    /// Another bucket holding the same keys (the backup).
-    Store(&'a dyn ObjectStore),
-}
-
-/// What `repair` did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RepairOutcome {
-    pub repaired: Vec<String>,
-    /// Keys that could not be repaired, with why.
-    pub not_repaired: Vec<(String, String)>,
-}
-
-/// Re-uploads every missing, truncated or altered object (and every segment a playlist
-/// names but the bucket lacks) from `source`. Orphans are left alone: they are reported.
-pub async fn repair(
-    primary: &dyn ObjectStore,
-    report: &Report,
-    source: RepairSource<'_>,
-) -> RepairOutcome {
-    let mut keys = BTreeSet::new();
-    for p in &report.problems {
-        match p {
-            Problem::Missing { key }
-            | Problem::OnlyInBackup { key }
-            | Problem::SizeMismatch { key, .. }
-            | Problem::ContentMismatch { key, .. } => {
-                keys.insert(key.clone());
-            }
-            Problem::PlaylistNamesMissing { segment, .. } => {
-                keys.insert(segment.clone());
-            }
-            Problem::Orphan { .. } | Problem::PlaylistInvalid { .. } | Problem::Playback { .. } => {
-            }
-        }
-    }
-    // The rule every playlist write keeps: media first, a playlist only once every object
-    // repaired with it is confirmed (a playlist must never name what is not there).
-    let (playlists, media): (Vec<String>, Vec<String>) = keys
-        .into_iter()
-        .partition(|k| k.to_ascii_lowercase().ends_with(".m3u8"));
-    let mut outcome = RepairOutcome::default();
-    for key in media {
-        match repair_one(primary, &key, &source).await {
-            Ok(()) => outcome.repaired.push(key),
-            Err(e) => outcome.not_repaired.push((key, e.to_string())),
-        }
-    }
-    let media_failed = outcome.not_repaired.len();
-    for key in playlists {
-        if media_failed > 0 {
-            let why = format!(
-                "not re-published: {media_failed} segment(s) repaired with it are still missing"
-            );
-            outcome.not_repaired.push((key, why));
-            continue;
-        }
-        match repair_one(primary, &key, &source).await {
-            Ok(()) => outcome.repaired.push(key),
-            Err(e) => outcome.not_repaired.push((key, e.to_string())),
-        }
-    }
-    outcome
-}
-
-async fn repair_one(primary: &dyn ObjectStore, key: &str, source: &RepairSource<'_>) -> Result<()> {
-    let cfg = stowage_core::upload::UploadConfig::default();
-    let opts = stowage_core::PutOptions::default();
-    match source {
-        RepairSource::Dir { dir, prefix } => {
-            let p = prefix.trim_matches('/');
-            let rel = if p.is_empty() {
-                key
-            } else {
-                key.strip_prefix(&format!("{p}/")).unwrap_or(key)
-            };
-            let path = dir.join(rel);
-            if !path.is_file() {
-                return Err(Error::invalid_input(format!(
-                    "{} is not in the spool",
-                    path.display()
-                ))
-                .with_key(key));
-            }
-            stowage_core::upload::put_file(primary, key, &path, &opts, &cfg)
-                .await
-                .map(|_| ())
-        }
-        RepairSource::Store(from) => {
-            let tmp = std::env::temp_dir().join(format!("stowage-repair-{}", std::process::id()));
-            std::fs::create_dir_all(&tmp).map_err(|e| Error::local_io(&tmp, e))?;
-            let file = tmp.join(key.replace('/', "_"));
-            from.get(key, None).await?.write_to_file(&file).await?;
-            let result = stowage_core::upload::put_file(primary, key, &file, &opts, &cfg)
-                .await
-                .map(|_| ());
-            let _ = std::fs::remove_file(&file);
-            result
-        }
-    }
-}
-
-/// Expectations from a playlist in the bucket and its siblings: the copies Agora's backup
-/// cloud re-sent (`…_<tick>_<index>.m3u8`) and failover continuations (`bak<n>_…`), found by
-/// listing the playlist's directory. Returns the playlists found (the segments they name are
-/// checked by [`verify`]).
-pub async fn expected_from_playlist(
-    store: &dyn ObjectStore,
-    playlist_key: &str,
-) -> Result<Vec<Expected>> {
-    let (dir, file) = playlist_key
-        .rsplit_once('/')
-        .map_or(("", playlist_key), |(d, f)| (d, f));
-    let base = stowage_hls::agora::parse_playlist_name(file).base;
-    let prefix = if dir.is_empty() {
-        String::new()
-    } else {
-        format!("{dir}/")
-    };
-    let mut found: Vec<Expected> = store
-        .list_all(&prefix)
-        .await?
-        .into_iter()
-        .filter(|o| {
-            let name = &o.key[prefix.len()..];
-            !name.contains('/')
-                && name.ends_with(".m3u8")
-                && stowage_hls::agora::parse_playlist_name(name).base == base
-        })
-        .map(|o| Expected {
-            key: o.key,
-            size: Some(o.size),
-            checksums: Checksums::default(),
-        })
-        .collect();
-    if !found.iter().any(|e| e.key == playlist_key) {
-        found.push(Expected {
-            key: playlist_key.to_string(),
-            size: None,
-            checksums: Checksums::default(),
-        });
-    }
-    Ok(found)
 }

@@ -15,6 +15,11 @@ use stowage_verify::{
     Problem, VerifyOptions, expected_from_agora, expected_from_manifest, verify, verify_with,
 };
 
+#[path = "verify/layouts.rs"]
+mod layouts;
+#[path = "verify/verdicts.rs"]
+mod verdicts;
+
 const PREFIX: &str = "rec";
 const MANIFEST: &str = "rec/stowage-manifest.json";
 

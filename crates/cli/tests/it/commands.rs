@@ -420,6 +420,36 @@ fn playlist_validate_reports_rules_and_exit_code() {
         "{}",
         stdout(&o)
     );
+    // Not UTF-8: the line and byte offset, and the rule, instead of "cannot read".
+    let latin1 = dir.path().join("latin1.m3u8");
+    std::fs::write(
+        &latin1,
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,caf\xe9\na.ts\n#EXT-X-ENDLIST\n",
+    )
+    .unwrap();
+    let o = stowage(&["playlist", "validate", latin1.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            "latin1.m3u8:3: error [utf-8] not UTF-8 at line 3, byte offset 47 (byte 0xE9)"
+        ) && stdout(&o).contains("RFC 8216 §4.1 requires playlists to be UTF-8"),
+        "{}",
+        stdout(&o)
+    );
+    let merged = dir.path().join("merged.m3u8");
+    let o = stowage(&[
+        "playlist",
+        "merge",
+        latin1.to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("not UTF-8 at line 3, byte offset 47"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -567,7 +597,7 @@ fn upload_survives_kill_nine_at_twenty_points() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stowage"))
+        let mut child = Command::new(crate::common::stowage_bin())
             .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -765,11 +795,18 @@ fn verify_a_playlist_url_on_s3() {
     ];
     v.extend(creds);
     let out = ok(stowage(&v));
-    // Only names and sizes are known from a playlist: complete, content unproven.
+    // Only names and sizes are known from a playlist: complete, content unproven, and why.
     assert!(
-        out.contains("complete: 0 of 1 objects intact, 0 problem(s), 1 unproven, 6.000 s of media"),
+        out.contains("complete: 0 of 4 objects intact")
+            && out.contains("1 playlist, 6.000 s of media; 0 problems, 0 warnings, 4 unproven"),
         "{out}"
     );
+    assert!(out.contains("unproven  3 objects ("), "{out}");
+    // With the spool: the playlist's URL is that playlist, the recording its directory.
+    let mut with_dir = v.clone();
+    with_dir.extend(["--dir", spool.path().to_str().unwrap()]);
+    let out = ok(stowage(&with_dir));
+    assert!(out.contains("complete: 4 of 4 objects intact"), "{out}");
     let mut whole = vec!["verify", "s3://cli-verify/rec", "--json"];
     whole.extend(creds);
     let report: Value = serde_json::from_str(&ok(stowage(&whole))).unwrap();

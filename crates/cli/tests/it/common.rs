@@ -16,10 +16,20 @@ const AWS_VARS: &[&str] = &[
     "AWS_ENDPOINT_URL_S3",
 ];
 
+/// The binary under test: Cargo's, or `STOWAGE_TEST_BIN` when set. Worktrees that share
+/// one target directory share its `target/debug/stowage` too, which another worktree's build
+/// may replace while these tests run; pointing the variable at a copy of this worktree's
+/// build keeps the run honest.
+pub fn stowage_bin() -> PathBuf {
+    std::env::var_os("STOWAGE_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_stowage")))
+}
+
 /// Runs the binary with the `cleared` variables removed from the outer environment, plus
 /// `env`.
 pub fn stowage_without(cleared: &[&str], args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stowage"));
+    let mut cmd = Command::new(stowage_bin());
     cmd.args(args);
     for var in cleared {
         cmd.env_remove(var);

@@ -9,7 +9,7 @@ use crate::common::ok;
 
 /// Runs the binary against `emu` with the key pair in Qiniu's environment variables.
 fn stowage(emu: &KodoEmulator, secret: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stowage"))
+    Command::new(crate::common::stowage_bin())
         .args(args)
         .args(["--endpoint", emu.endpoint()])
         .env("QINIU_ACCESS_KEY", emu.access_key())
@@ -52,7 +52,7 @@ fn cp_ls_stat_and_back_through_kodo_urls() {
     )))
     .unwrap();
     let local: Value = serde_json::from_str(
-        ok(Command::new(env!("CARGO_BIN_EXE_stowage"))
+        ok(Command::new(crate::common::stowage_bin())
             .args(["checksum", "--json", src.to_str().unwrap()])
             .output()
             .unwrap())

@@ -14,3 +14,4 @@ mod oss;
 mod presign;
 mod select;
 mod tls;
+mod verify_corpus;
