@@ -216,9 +216,12 @@ impl AzureStore {
                 })
             })
             .await;
-        result.map_err(|e| match key {
-            Some(k) => e.or_key(&k),
-            None => e,
+        result.map_err(|e| {
+            let e = e.with_bucket(&self.cfg.container);
+            match key {
+                Some(k) => e.or_key(&k),
+                None => e,
+            }
         })
     }
 
