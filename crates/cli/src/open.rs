@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
+use stowage_azure::{AzureConfig, AzureStore};
 use stowage_core::{Credentials, ObjectStore, Scheme, StorageUrl};
 use stowage_cos::{CosConfig, CosStore};
 use stowage_fs::FsStore;
@@ -149,6 +150,13 @@ async fn open_remote(
             };
             Arc::new(KodoStore::new(cfg).await?)
         }
+        Scheme::Azure => {
+            let cfg = AzureConfig {
+                ca_bundle: ca,
+                ..azure_config(bucket, args)?
+            };
+            Arc::new(AzureStore::new(cfg)?)
+        }
     })
 }
 
@@ -199,7 +207,8 @@ fn vendor_of(scheme: Scheme, args: &StoreArgs) -> Result<Option<(Vendor, Protoco
         return Ok(Some((preset.parse()?, Protocol::S3Compatible)));
     }
     Ok(match scheme {
-        Scheme::File => None,
+        // Azure has no region tables: one endpoint per storage account.
+        Scheme::File | Scheme::Azure => None,
         Scheme::S3 => Some((Vendor::S3, Protocol::Native)),
         Scheme::Oss => Some((Vendor::Oss, Protocol::Native)),
         Scheme::Cos => Some((Vendor::Cos, Protocol::Native)),
@@ -217,6 +226,7 @@ fn explicit_endpoint(url: &StorageUrl, args: &StoreArgs) -> Result<Option<String
         Scheme::Oss => oss_config(bucket, args, None)?.endpoint,
         Scheme::Cos => cos_config(bucket, args, None)?.endpoint,
         Scheme::Kodo => kodo_config(bucket, args, None)?.endpoint,
+        Scheme::Azure => azure_config(bucket, args)?.endpoint,
         Scheme::File => None,
     })
 }
@@ -273,7 +283,7 @@ fn configured_region(url: &StorageUrl, args: &StoreArgs) -> Result<Option<String
             cfg.region.or(from_endpoint)
         }
         Scheme::Kodo => args.region.clone(),
-        Scheme::File => None,
+        Scheme::File | Scheme::Azure => None,
     })
 }
 
@@ -418,6 +428,23 @@ fn kodo_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result
     cfg.credentials = flag_credentials(args, || None, "QINIU_ACCESS_KEY and QINIU_SECRET_KEY")?;
     if let Some(c) = chosen {
         apply_kodo(&mut cfg, c);
+    }
+    Ok(cfg)
+}
+
+/// Azure: `--access-key` is the storage account name and `--secret-key` its key or a SAS
+/// token (as Agora's storageConfig carries them), else the `AZURE_STORAGE_*` variables;
+/// `--endpoint` (or `AZURE_STORAGE_ENDPOINT`) is the account's blob endpoint, an emulator's
+/// `http://127.0.0.1:10000` included.
+fn azure_config(container: &str, args: &StoreArgs) -> Result<AzureConfig> {
+    let creds = flag_credentials(
+        args,
+        || None,
+        "AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_TOKEN)",
+    )?;
+    let mut cfg = AzureConfig::from_env(container, creds.as_ref())?;
+    if let Some(ep) = &args.endpoint {
+        cfg.endpoint = Some(ep.clone());
     }
     Ok(cfg)
 }

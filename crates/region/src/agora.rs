@@ -30,7 +30,7 @@ pub struct AgoraTable {
 pub struct AgoraVendor {
     pub code: u32,
     pub name: String,
-    /// The Stowage backend for it: `s3`, `oss`, `cos`, `kodo` or `s3-compatible`; `None`
+    /// The Stowage backend for it: `s3`, `oss`, `cos`, `kodo`, `azure` or `s3-compatible`; `None`
     /// when Stowage does not support the vendor.
     pub stowage: Option<String>,
     /// `current` (today's start reference) or `legacy` (only older docs).
@@ -66,6 +66,8 @@ pub enum AgoraTarget {
     Vendor(Vendor),
     /// Vendor 11: any S3-compatible server at `extensionParams.endpoint`.
     S3Compatible,
+    /// Vendor 5: Azure Blob (no region tables: one endpoint per storage account).
+    Azure,
 }
 
 pub fn agora_table() -> &'static AgoraTable {
@@ -78,6 +80,7 @@ impl AgoraVendor {
     pub fn target(&self) -> Result<AgoraTarget> {
         match self.stowage.as_deref() {
             Some("s3-compatible") => Ok(AgoraTarget::S3Compatible),
+            Some("azure") => Ok(AgoraTarget::Azure),
             Some(v) => Ok(AgoraTarget::Vendor(v.parse()?)),
             None => Err(Error::new(
                 ErrorKind::Unsupported,
@@ -159,7 +162,7 @@ pub struct AgoraStorage {
     pub vendor_code: u32,
     pub vendor_name: String,
     pub target: AgoraTarget,
-    /// The bucket's region (absent for vendor 11, whose region is ignored).
+    /// The bucket's region (absent for vendors 5 and 11, whose region is ignored).
     pub region: Option<ResolvedRegion>,
     pub bucket: String,
     /// Debug output redacts the secret and the token.
@@ -174,7 +177,8 @@ pub struct AgoraStorage {
     pub tag: Option<String>,
     /// `extensionParams.endpoint` (vendor 11).
     pub endpoint: Option<String>,
-    /// Where the recording lands: `s3://bucket/prefix/`, `oss://…`, `cos://…`, `kodo://…`.
+    /// Where the recording lands: `s3://bucket/prefix/`, `oss://…`, `cos://…`, `kodo://…`,
+    /// `az://container/prefix/`.
     pub url: StorageUrl,
 }
 
@@ -213,7 +217,7 @@ impl AgoraStorage {
                     region,
                 })
             }
-            AgoraTarget::S3Compatible => None,
+            AgoraTarget::S3Compatible | AgoraTarget::Azure => None,
         };
         let bucket = required_str(obj, "bucket")?;
         let access_key = required_str(obj, "accessKey")?;
@@ -422,6 +426,7 @@ fn storage_url(target: AgoraTarget, bucket: &str, prefix: &str) -> Result<Storag
         AgoraTarget::Vendor(Vendor::Oss) => Scheme::Oss,
         AgoraTarget::Vendor(Vendor::Cos) => Scheme::Cos,
         AgoraTarget::Vendor(Vendor::Kodo) => Scheme::Kodo,
+        AgoraTarget::Azure => Scheme::Azure,
     };
     StorageUrl::parse(&format!("{}://{bucket}/{prefix}", scheme.as_str()))
 }

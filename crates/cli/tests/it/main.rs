@@ -4,6 +4,7 @@
 
 mod common;
 
+mod azure;
 mod commands;
 mod cos;
 mod doctor;

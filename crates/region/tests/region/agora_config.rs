@@ -102,9 +102,31 @@ fn unknown_vendor_code_is_a_clear_error() {
         &config(9, 0),
         &["unknown Agora vendor code 9", "1 Amazon S3"],
     );
-    let e = parse(&config(5, 0)).unwrap_err();
+    let e = parse(&config(8, 0)).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Unsupported);
-    assert!(e.to_string().contains("Microsoft Azure (Blob)"), "{e}");
+    assert!(e.to_string().contains("Baidu AI Cloud (BOS)"), "{e}");
+}
+
+#[test]
+fn azure_is_the_container_of_the_accesskey_account() {
+    let mut v = config(5, 0);
+    v["bucket"] = json!("recordings");
+    let s = parse(&v).unwrap();
+    assert_eq!(s.target, AgoraTarget::Azure);
+    assert!(s.region.is_none(), "Azure's region code is ignored");
+    assert_eq!(s.url.scheme, Scheme::Azure);
+    assert_eq!(s.url.bucket, "recordings");
+    assert!(
+        s.url.to_string().starts_with("az://recordings/"),
+        "{}",
+        s.url
+    );
+    assert_eq!(
+        s.credentials.access_key_id,
+        v["accessKey"].as_str().unwrap()
+    );
+    v["extensionParams"] = json!({"endpoint": "https://acct.blob.core.windows.net"});
+    rejects(&v, &["vendor 11"]);
 }
 
 #[test]

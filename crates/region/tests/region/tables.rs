@@ -245,7 +245,7 @@ fn agora_vendor_codes() {
         (2, Some(AgoraTarget::Vendor(Vendor::Oss))),
         (3, Some(AgoraTarget::Vendor(Vendor::Cos))),
         (4, None),
-        (5, None),
+        (5, Some(AgoraTarget::Azure)),
         (6, None),
         (7, None),
         (8, None),
