@@ -236,6 +236,10 @@ fn agora_target(
         out.push(f);
     }
     let mut store = args.store.clone();
+    // Huawei, Baidu and Kingsoft: the S3 adapter with the vendor's preset.
+    if let Some(preset) = cfg.s3_preset() {
+        store.s3_preset = Some(preset.as_str().to_string());
+    }
     store.access_key = Some(cfg.credentials.access_key_id.clone());
     store.secret_key = Some(cfg.credentials.secret_access_key().to_string());
     store.session_token = cfg.credentials.session_token().map(str::to_string);
@@ -324,7 +328,11 @@ fn same_region(a: &str, b: &str) -> bool {
 
 /// The recorder's region against the bucket's: the FAQ's cross-region warning.
 fn distance(target: &Target, bucket_region: Option<&str>, from: Option<&str>) -> Finding {
-    let Some(vendor) = vendor_of(target.url.scheme) else {
+    let preset = target.store.s3_preset.as_deref();
+    let Some(vendor) = preset
+        .and_then(|p| p.parse().ok())
+        .or_else(|| vendor_of(target.url.scheme))
+    else {
         let why = match target.url.scheme {
             Scheme::Azure => {
                 "Azure has one endpoint per storage account: keep the recorder in the account's region"

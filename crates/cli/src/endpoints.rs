@@ -224,6 +224,11 @@ fn agora_target(path: &PathBuf, args: &EndpointsArgs, protocol: Protocol) -> Res
             cfg.credentials.access_key_id
         );
     }
+    // Huawei, Baidu and Kingsoft are reached through their S3-compatible APIs.
+    let protocol = match cfg.s3_preset() {
+        Some(_) => Protocol::S3Compatible,
+        None => protocol,
+    };
     let (AgoraTarget::Vendor(vendor), Some(resolved)) = (cfg.target, &cfg.region) else {
         bail!(
             "vendor {} ({}) is S3-compatible storage at {}: there is no region table to choose from; use that endpoint as it is (stowage … --endpoint {})",

@@ -246,7 +246,9 @@ async fn bucket_region(
         None if explicit => return Ok(None),
         None => match vendor {
             Vendor::S3 | Vendor::Kodo => return discover(url, vendor, args).await,
-            Vendor::Oss | Vendor::Cos => return Ok(None),
+            Vendor::Oss | Vendor::Cos | Vendor::Obs | Vendor::Bos | Vendor::Ks3 => {
+                return Ok(None);
+            }
         },
     };
     match vendor.region(&id) {
@@ -339,7 +341,7 @@ fn apply_s3(cfg: &mut S3Config, chosen: Chosen) {
     }
 }
 
-/// An OSS, COS or Kodo bucket through the vendor's S3-compatible API: the preset's endpoint
+/// An OSS, COS, Kodo, OBS, BOS or KS3 bucket through the vendor's S3-compatible API: the preset's endpoint
 /// for the region (unless --endpoint; its internal or accelerated one when selected),
 /// addressing and integrity, from stowage-region's data.
 fn preset_config(
@@ -909,5 +911,28 @@ mod tests {
         };
         let e = s3_config("rec-1250000000", &unknown, None).unwrap_err();
         assert!(e.to_string().contains("mars-1"), "{e}");
+
+        // Huawei, Baidu, Kingsoft: each preset's host, signing region and addressing.
+        for (preset, region, endpoint, path_style) in [
+            (
+                "obs",
+                "cn-north-4",
+                "https://obs.cn-north-4.myhuaweicloud.com",
+                false,
+            ),
+            ("bos", "fwh", "https://s3.fwh.bcebos.com", true),
+            ("ks3", "sgp", "https://ks3-sgp.ksyuncs.com", false),
+        ] {
+            let args = StoreArgs {
+                region: Some(region.into()),
+                s3_preset: Some(preset.into()),
+                ..StoreArgs::default()
+            };
+            let cfg = s3_config("rec", &args, None).unwrap();
+            assert_eq!(cfg.endpoint.as_deref(), Some(endpoint), "{preset}");
+            assert_eq!(cfg.region.as_deref(), Some(region), "{preset}");
+            assert_eq!(cfg.force_path_style, path_style, "{preset}");
+            assert_eq!(cfg.integrity, S3Integrity::Md5AndCrc64Nvme, "{preset}");
+        }
     }
 }

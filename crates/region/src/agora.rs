@@ -182,6 +182,17 @@ pub struct AgoraStorage {
     pub url: StorageUrl,
 }
 
+impl AgoraStorage {
+    /// The S3-compatible preset the S3 adapter needs for this vendor (`obs`, `bos`, `ks3`):
+    /// their recordings are `s3://` URLs reached through the preset's endpoint.
+    pub fn s3_preset(&self) -> Option<Vendor> {
+        match self.target {
+            AgoraTarget::Vendor(v @ (Vendor::Obs | Vendor::Bos | Vendor::Ks3)) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// An Agora region code resolved to a vendor region.
 #[derive(Debug, Clone)]
 pub struct ResolvedRegion {
@@ -422,7 +433,8 @@ fn check_endpoint(ext: &Extension, vendor: &AgoraVendor) -> Result<()> {
 
 fn storage_url(target: AgoraTarget, bucket: &str, prefix: &str) -> Result<StorageUrl> {
     let scheme = match target {
-        AgoraTarget::Vendor(Vendor::S3) | AgoraTarget::S3Compatible => Scheme::S3,
+        AgoraTarget::Vendor(Vendor::S3 | Vendor::Obs | Vendor::Bos | Vendor::Ks3)
+        | AgoraTarget::S3Compatible => Scheme::S3,
         AgoraTarget::Vendor(Vendor::Oss) => Scheme::Oss,
         AgoraTarget::Vendor(Vendor::Cos) => Scheme::Cos,
         AgoraTarget::Vendor(Vendor::Kodo) => Scheme::Kodo,

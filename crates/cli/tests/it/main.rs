@@ -11,6 +11,7 @@ mod doctor;
 mod endpoints;
 mod kodo;
 mod oss;
+mod presets;
 mod presign;
 mod select;
 mod tls;
