@@ -49,7 +49,7 @@ enum Command {
     Ls(inspect::LsArgs),
     /// Show one object's size, ETag, content type and stored checksums.
     Stat(inspect::StatArgs),
-    /// Print a time-limited download URL for one object (S3, OSS, COS, Kodo), like `aws s3 presign`.
+    /// Print a time-limited download URL for one object (S3, OSS, COS, Kodo, Azure), like `aws s3 presign`.
     Presign(presign::PresignArgs),
     /// Compute the checksums each vendor uses, in their wire forms.
     Checksum(checksum_cmd::ChecksumArgs),
