@@ -217,6 +217,12 @@ fn agora_target(
             r.code, r.label, r.region.id
         )
     });
+    // Vendors without region tables (Azure, S3-compatible) say why in the code table.
+    let region = region.or_else(|| {
+        stowage_region::agora::agora_vendor(i64::from(cfg.vendor_code))
+            .ok()
+            .and_then(|v| v.note.clone())
+    });
     let detail = format!(
         "vendor {} ({}), {}, bucket {}, prefix {:?}",
         cfg.vendor_code,
@@ -230,6 +236,10 @@ fn agora_target(
         out.push(f);
     }
     let mut store = args.store.clone();
+    // Huawei, Baidu and Kingsoft: the S3 adapter with the vendor's preset.
+    if let Some(preset) = cfg.s3_preset() {
+        store.s3_preset = Some(preset.as_str().to_string());
+    }
     store.access_key = Some(cfg.credentials.access_key_id.clone());
     store.secret_key = Some(cfg.credentials.secret_access_key().to_string());
     store.session_token = cfg.credentials.session_token().map(str::to_string);
@@ -318,8 +328,18 @@ fn same_region(a: &str, b: &str) -> bool {
 
 /// The recorder's region against the bucket's: the FAQ's cross-region warning.
 fn distance(target: &Target, bucket_region: Option<&str>, from: Option<&str>) -> Finding {
-    let Some(vendor) = vendor_of(target.url.scheme) else {
-        return Finding::new("distance", Verdict::Skip, "a local directory");
+    let preset = target.store.s3_preset.as_deref();
+    let Some(vendor) = preset
+        .and_then(|p| p.parse().ok())
+        .or_else(|| vendor_of(target.url.scheme))
+    else {
+        let why = match target.url.scheme {
+            Scheme::Azure => {
+                "Azure has one endpoint per storage account: keep the recorder in the account's region"
+            }
+            _ => "a local directory",
+        };
+        return Finding::new("distance", Verdict::Skip, why);
     };
     let Some(region_id) = bucket_region else {
         return Finding::new(
@@ -455,6 +475,8 @@ pub fn bucket_name_problem(scheme: Scheme, name: &str) -> Option<String> {
                 format!("{name:?} is not a COS bucket: COS names are <name>-<APPID>, e.g. examplebucket-1250000000")
             })
         }
+        Scheme::Azure => stowage_azure::config::container_name_problem(name)
+            .map(|p| format!("{name:?} is not a valid Azure container name: {p}")),
         Scheme::Kodo => (!(4..=63).contains(&name.len())
             || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .then(|| {

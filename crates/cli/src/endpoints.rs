@@ -216,6 +216,19 @@ fn agora_target(path: &PathBuf, args: &EndpointsArgs, protocol: Protocol) -> Res
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the storageConfig file {}", path.display()))?;
     let cfg = AgoraStorage::from_json(&text)?;
+    if cfg.target == AgoraTarget::Azure {
+        bail!(
+            "vendor {} ({}) is reached at its storage account's own endpoint, https://{}.blob.core.windows.net: Azure has no regional endpoints to choose from",
+            cfg.vendor_code,
+            cfg.vendor_name,
+            cfg.credentials.access_key_id
+        );
+    }
+    // Huawei, Baidu and Kingsoft are reached through their S3-compatible APIs.
+    let protocol = match cfg.s3_preset() {
+        Some(_) => Protocol::S3Compatible,
+        None => protocol,
+    };
     let (AgoraTarget::Vendor(vendor), Some(resolved)) = (cfg.target, &cfg.region) else {
         bail!(
             "vendor {} ({}) is S3-compatible storage at {}: there is no region table to choose from; use that endpoint as it is (stowage … --endpoint {})",
@@ -252,6 +265,9 @@ async fn discover_target(url: &str, args: &EndpointsArgs, protocol: Protocol) ->
         stowage_core::Scheme::Cos => Vendor::Cos,
         stowage_core::Scheme::Kodo => Vendor::Kodo,
         stowage_core::Scheme::File => bail!("{url} is a local directory: it has no region"),
+        stowage_core::Scheme::Azure => bail!(
+            "{url} is an Azure container: Azure has one endpoint per storage account (https://<account>.blob.core.windows.net), no regional endpoints to choose from"
+        ),
     };
     let store = crate::open::open_bucket(&url, &crate::StoreArgs::default(), false).await?;
     let Some(region) = stowage_region::discover_region(store.as_ref(), vendor).await? else {

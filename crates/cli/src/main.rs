@@ -50,7 +50,7 @@ enum Command {
     Ls(inspect::LsArgs),
     /// Show one object's size, ETag, content type and stored checksums.
     Stat(inspect::StatArgs),
-    /// Print a time-limited download URL for one object (S3, OSS, COS, Kodo), like `aws s3 presign`.
+    /// Print a time-limited download URL for one object (S3, OSS, COS, Kodo, Azure), like `aws s3 presign`.
     Presign(presign::PresignArgs),
     /// Compute the checksums each vendor uses, in their wire forms.
     Checksum(checksum_cmd::ChecksumArgs),
@@ -97,9 +97,10 @@ pub struct StoreArgs {
     /// AWS itself, md5 with --endpoint.
     #[arg(long, value_parser = ["md5", "crc64nvme"])]
     s3_integrity: Option<String>,
-    /// For s3:// URLs: reach an OSS, COS or Kodo bucket through that vendor's S3-compatible
-    /// API, with its endpoint for --region and its quirks (addressing, Content-MD5) set.
-    #[arg(long, value_parser = ["oss", "cos", "kodo"], requires = "region")]
+    /// For s3:// URLs: reach an OSS, COS, Kodo, Huawei OBS, Baidu BOS or Kingsoft KS3 bucket
+    /// through that vendor's S3-compatible API, with its endpoint for --region and its quirks
+    /// (addressing, Content-MD5) set.
+    #[arg(long, value_parser = ["oss", "cos", "kodo", "obs", "bos", "ks3"], requires = "region")]
     s3_preset: Option<String>,
     /// Also trust the CA certificates in this PEM file: an on-premises S3-compatible server
     /// or a TLS-inspecting proxy with a private CA.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
+use stowage_azure::{AzureConfig, AzureStore};
 use stowage_core::{Credentials, ObjectStore, Scheme, StorageUrl};
 use stowage_cos::{CosConfig, CosStore};
 use stowage_fs::FsStore;
@@ -149,6 +150,13 @@ async fn open_remote(
             };
             Arc::new(KodoStore::new(cfg).await?)
         }
+        Scheme::Azure => {
+            let cfg = AzureConfig {
+                ca_bundle: ca,
+                ..azure_config(bucket, args)?
+            };
+            Arc::new(AzureStore::new(cfg)?)
+        }
     })
 }
 
@@ -199,7 +207,8 @@ fn vendor_of(scheme: Scheme, args: &StoreArgs) -> Result<Option<(Vendor, Protoco
         return Ok(Some((preset.parse()?, Protocol::S3Compatible)));
     }
     Ok(match scheme {
-        Scheme::File => None,
+        // Azure has no region tables: one endpoint per storage account.
+        Scheme::File | Scheme::Azure => None,
         Scheme::S3 => Some((Vendor::S3, Protocol::Native)),
         Scheme::Oss => Some((Vendor::Oss, Protocol::Native)),
         Scheme::Cos => Some((Vendor::Cos, Protocol::Native)),
@@ -217,6 +226,7 @@ fn explicit_endpoint(url: &StorageUrl, args: &StoreArgs) -> Result<Option<String
         Scheme::Oss => oss_config(bucket, args, None)?.endpoint,
         Scheme::Cos => cos_config(bucket, args, None)?.endpoint,
         Scheme::Kodo => kodo_config(bucket, args, None)?.endpoint,
+        Scheme::Azure => azure_config(bucket, args)?.endpoint,
         Scheme::File => None,
     })
 }
@@ -236,7 +246,9 @@ async fn bucket_region(
         None if explicit => return Ok(None),
         None => match vendor {
             Vendor::S3 | Vendor::Kodo => return discover(url, vendor, args).await,
-            Vendor::Oss | Vendor::Cos => return Ok(None),
+            Vendor::Oss | Vendor::Cos | Vendor::Obs | Vendor::Bos | Vendor::Ks3 => {
+                return Ok(None);
+            }
         },
     };
     match vendor.region(&id) {
@@ -273,7 +285,7 @@ fn configured_region(url: &StorageUrl, args: &StoreArgs) -> Result<Option<String
             cfg.region.or(from_endpoint)
         }
         Scheme::Kodo => args.region.clone(),
-        Scheme::File => None,
+        Scheme::File | Scheme::Azure => None,
     })
 }
 
@@ -329,7 +341,7 @@ fn apply_s3(cfg: &mut S3Config, chosen: Chosen) {
     }
 }
 
-/// An OSS, COS or Kodo bucket through the vendor's S3-compatible API: the preset's endpoint
+/// An OSS, COS, Kodo, OBS, BOS or KS3 bucket through the vendor's S3-compatible API: the preset's endpoint
 /// for the region (unless --endpoint; its internal or accelerated one when selected),
 /// addressing and integrity, from stowage-region's data.
 fn preset_config(
@@ -418,6 +430,23 @@ fn kodo_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result
     cfg.credentials = flag_credentials(args, || None, "QINIU_ACCESS_KEY and QINIU_SECRET_KEY")?;
     if let Some(c) = chosen {
         apply_kodo(&mut cfg, c);
+    }
+    Ok(cfg)
+}
+
+/// Azure: `--access-key` is the storage account name and `--secret-key` its key or a SAS
+/// token (as Agora's storageConfig carries them), else the `AZURE_STORAGE_*` variables;
+/// `--endpoint` (or `AZURE_STORAGE_ENDPOINT`) is the account's blob endpoint, an emulator's
+/// `http://127.0.0.1:10000` included.
+fn azure_config(container: &str, args: &StoreArgs) -> Result<AzureConfig> {
+    let creds = flag_credentials(
+        args,
+        || None,
+        "AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_TOKEN)",
+    )?;
+    let mut cfg = AzureConfig::from_env(container, creds.as_ref())?;
+    if let Some(ep) = &args.endpoint {
+        cfg.endpoint = Some(ep.clone());
     }
     Ok(cfg)
 }
@@ -882,5 +911,28 @@ mod tests {
         };
         let e = s3_config("rec-1250000000", &unknown, None).unwrap_err();
         assert!(e.to_string().contains("mars-1"), "{e}");
+
+        // Huawei, Baidu, Kingsoft: each preset's host, signing region and addressing.
+        for (preset, region, endpoint, path_style) in [
+            (
+                "obs",
+                "cn-north-4",
+                "https://obs.cn-north-4.myhuaweicloud.com",
+                false,
+            ),
+            ("bos", "fwh", "https://s3.fwh.bcebos.com", true),
+            ("ks3", "sgp", "https://ks3-sgp.ksyuncs.com", false),
+        ] {
+            let args = StoreArgs {
+                region: Some(region.into()),
+                s3_preset: Some(preset.into()),
+                ..StoreArgs::default()
+            };
+            let cfg = s3_config("rec", &args, None).unwrap();
+            assert_eq!(cfg.endpoint.as_deref(), Some(endpoint), "{preset}");
+            assert_eq!(cfg.region.as_deref(), Some(region), "{preset}");
+            assert_eq!(cfg.force_path_style, path_style, "{preset}");
+            assert_eq!(cfg.integrity, S3Integrity::Md5AndCrc64Nvme, "{preset}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! `stowage presign URL`: a time-limited download link to one object (like
-//! `aws s3 presign`), for S3, OSS, COS and Kodo buckets. The URL carries a signature,
+//! `aws s3 presign`), for S3, OSS, COS, Kodo and Azure buckets. The URL carries a signature,
 //! never the secret key.
 
 use std::process::ExitCode;
@@ -33,7 +33,7 @@ pub async fn run(args: PresignArgs) -> Result<ExitCode> {
     let url = StorageUrl::parse(&args.url)?;
     if url.local_path().is_some() {
         bail!(
-            "{} is a local path: only S3, OSS, COS and Kodo objects have signed download URLs",
+            "{} is a local path: only S3, OSS, COS, Kodo and Azure objects have signed download URLs",
             args.url
         );
     }

@@ -1,4 +1,5 @@
-//! Storage URLs: `s3://bucket/prefix`, `oss://…`, `cos://…`, `kodo://…`, `file:///abs/dir`.
+//! Storage URLs: `s3://bucket/prefix`, `oss://…`, `cos://…`, `kodo://…`, `az://container/prefix`
+//! (also `azure://`), `file:///abs/dir`.
 //! A plain path (no `scheme://`) means a local directory, like `file://`.
 
 use std::fmt;
@@ -13,6 +14,8 @@ pub enum Scheme {
     Oss,
     Cos,
     Kodo,
+    /// Azure Blob: the URL's bucket is the container (the account comes with the credentials).
+    Azure,
     File,
 }
 
@@ -23,6 +26,7 @@ impl Scheme {
             Scheme::Oss => "oss",
             Scheme::Cos => "cos",
             Scheme::Kodo => "kodo",
+            Scheme::Azure => "az",
             Scheme::File => "file",
         }
     }
@@ -33,6 +37,7 @@ impl Scheme {
             "oss" => Scheme::Oss,
             "cos" => Scheme::Cos,
             "kodo" | "qiniu" => Scheme::Kodo,
+            "az" | "azure" => Scheme::Azure,
             "file" => Scheme::File,
             _ => return None,
         })
@@ -56,7 +61,7 @@ impl StorageUrl {
         };
         let scheme = Scheme::parse(scheme).ok_or_else(|| {
             Error::invalid_input(format!(
-                "unknown storage URL scheme `{scheme}://` in `{input}`; expected s3://, oss://, cos://, kodo:// or file://"
+                "unknown storage URL scheme `{scheme}://` in `{input}`; expected s3://, oss://, cos://, kodo://, az:// or file://"
             ))
         })?;
         if scheme == Scheme::File {
@@ -162,6 +167,12 @@ mod tests {
             StorageUrl::parse("kodo://b/x").unwrap().scheme,
             Scheme::Kodo
         );
+        let u = StorageUrl::parse("azure://rec-container/agora/").unwrap();
+        assert_eq!(
+            (u.scheme, u.bucket.as_str()),
+            (Scheme::Azure, "rec-container")
+        );
+        assert_eq!(u.to_string(), "az://rec-container/agora/");
         assert_eq!(
             StorageUrl::parse("s3://b/a b+c.ts").unwrap().to_string(),
             "s3://b/a b+c.ts"

@@ -30,7 +30,7 @@ pub struct AgoraTable {
 pub struct AgoraVendor {
     pub code: u32,
     pub name: String,
-    /// The Stowage backend for it: `s3`, `oss`, `cos`, `kodo` or `s3-compatible`; `None`
+    /// The Stowage backend for it: `s3`, `oss`, `cos`, `kodo`, `azure` or `s3-compatible`; `None`
     /// when Stowage does not support the vendor.
     pub stowage: Option<String>,
     /// `current` (today's start reference) or `legacy` (only older docs).
@@ -66,6 +66,8 @@ pub enum AgoraTarget {
     Vendor(Vendor),
     /// Vendor 11: any S3-compatible server at `extensionParams.endpoint`.
     S3Compatible,
+    /// Vendor 5: Azure Blob (no region tables: one endpoint per storage account).
+    Azure,
 }
 
 pub fn agora_table() -> &'static AgoraTable {
@@ -78,6 +80,7 @@ impl AgoraVendor {
     pub fn target(&self) -> Result<AgoraTarget> {
         match self.stowage.as_deref() {
             Some("s3-compatible") => Ok(AgoraTarget::S3Compatible),
+            Some("azure") => Ok(AgoraTarget::Azure),
             Some(v) => Ok(AgoraTarget::Vendor(v.parse()?)),
             None => Err(Error::new(
                 ErrorKind::Unsupported,
@@ -159,7 +162,7 @@ pub struct AgoraStorage {
     pub vendor_code: u32,
     pub vendor_name: String,
     pub target: AgoraTarget,
-    /// The bucket's region (absent for vendor 11, whose region is ignored).
+    /// The bucket's region (absent for vendors 5 and 11, whose region is ignored).
     pub region: Option<ResolvedRegion>,
     pub bucket: String,
     /// Debug output redacts the secret and the token.
@@ -174,8 +177,20 @@ pub struct AgoraStorage {
     pub tag: Option<String>,
     /// `extensionParams.endpoint` (vendor 11).
     pub endpoint: Option<String>,
-    /// Where the recording lands: `s3://bucket/prefix/`, `oss://…`, `cos://…`, `kodo://…`.
+    /// Where the recording lands: `s3://bucket/prefix/`, `oss://…`, `cos://…`, `kodo://…`,
+    /// `az://container/prefix/`.
     pub url: StorageUrl,
+}
+
+impl AgoraStorage {
+    /// The S3-compatible preset the S3 adapter needs for this vendor (`obs`, `bos`, `ks3`):
+    /// their recordings are `s3://` URLs reached through the preset's endpoint.
+    pub fn s3_preset(&self) -> Option<Vendor> {
+        match self.target {
+            AgoraTarget::Vendor(v @ (Vendor::Obs | Vendor::Bos | Vendor::Ks3)) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 /// An Agora region code resolved to a vendor region.
@@ -213,7 +228,7 @@ impl AgoraStorage {
                     region,
                 })
             }
-            AgoraTarget::S3Compatible => None,
+            AgoraTarget::S3Compatible | AgoraTarget::Azure => None,
         };
         let bucket = required_str(obj, "bucket")?;
         let access_key = required_str(obj, "accessKey")?;
@@ -418,10 +433,12 @@ fn check_endpoint(ext: &Extension, vendor: &AgoraVendor) -> Result<()> {
 
 fn storage_url(target: AgoraTarget, bucket: &str, prefix: &str) -> Result<StorageUrl> {
     let scheme = match target {
-        AgoraTarget::Vendor(Vendor::S3) | AgoraTarget::S3Compatible => Scheme::S3,
+        AgoraTarget::Vendor(Vendor::S3 | Vendor::Obs | Vendor::Bos | Vendor::Ks3)
+        | AgoraTarget::S3Compatible => Scheme::S3,
         AgoraTarget::Vendor(Vendor::Oss) => Scheme::Oss,
         AgoraTarget::Vendor(Vendor::Cos) => Scheme::Cos,
         AgoraTarget::Vendor(Vendor::Kodo) => Scheme::Kodo,
+        AgoraTarget::Azure => Scheme::Azure,
     };
     StorageUrl::parse(&format!("{}://{bucket}/{prefix}", scheme.as_str()))
 }

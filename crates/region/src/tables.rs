@@ -20,10 +20,24 @@ pub enum Vendor {
     Oss,
     Cos,
     Kodo,
+    /// Huawei Cloud OBS, through its S3-compatible API.
+    Obs,
+    /// Baidu AI Cloud BOS, through its S3-compatible API.
+    Bos,
+    /// Kingsoft Cloud KS3, through its S3-compatible API.
+    Ks3,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 4] = [Vendor::S3, Vendor::Oss, Vendor::Cos, Vendor::Kodo];
+    pub const ALL: [Vendor; 7] = [
+        Vendor::S3,
+        Vendor::Oss,
+        Vendor::Cos,
+        Vendor::Kodo,
+        Vendor::Obs,
+        Vendor::Bos,
+        Vendor::Ks3,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,6 +45,9 @@ impl Vendor {
             Vendor::Oss => "oss",
             Vendor::Cos => "cos",
             Vendor::Kodo => "kodo",
+            Vendor::Obs => "obs",
+            Vendor::Bos => "bos",
+            Vendor::Ks3 => "ks3",
         }
     }
 
@@ -42,6 +59,9 @@ impl Vendor {
             Vendor::Oss => &t.oss,
             Vendor::Cos => &t.cos,
             Vendor::Kodo => &t.kodo,
+            Vendor::Obs => &t.obs,
+            Vendor::Bos => &t.bos,
+            Vendor::Ks3 => &t.ks3,
         }
     }
 
@@ -86,9 +106,12 @@ impl FromStr for Vendor {
             "oss" | "aliyun" | "alibaba" => Vendor::Oss,
             "cos" | "tencent" | "qcloud" => Vendor::Cos,
             "kodo" | "qiniu" => Vendor::Kodo,
+            "obs" | "huawei" => Vendor::Obs,
+            "bos" | "baidu" => Vendor::Bos,
+            "ks3" | "kingsoft" | "ksyun" => Vendor::Ks3,
             other => {
                 return Err(Error::invalid_input(format!(
-                    "unknown vendor `{other}`; use s3, oss, cos or kodo (aliases: aws, aliyun, tencent, qiniu)"
+                    "unknown vendor `{other}`; use s3, oss, cos, kodo, obs, bos or ks3 (aliases: aws, aliyun, tencent, qiniu, huawei, baidu, kingsoft)"
                 )));
             }
         })
@@ -276,12 +299,18 @@ pub struct Tables {
     pub oss: VendorTable,
     pub cos: VendorTable,
     pub kodo: VendorTable,
+    pub obs: VendorTable,
+    pub bos: VendorTable,
+    pub ks3: VendorTable,
 }
 
 pub(crate) const S3_TOML: &str = include_str!("../data/s3.toml");
 pub(crate) const OSS_TOML: &str = include_str!("../data/oss.toml");
 pub(crate) const COS_TOML: &str = include_str!("../data/cos.toml");
 pub(crate) const KODO_TOML: &str = include_str!("../data/kodo.toml");
+pub(crate) const OBS_TOML: &str = include_str!("../data/obs.toml");
+pub(crate) const BOS_TOML: &str = include_str!("../data/bos.toml");
+pub(crate) const KS3_TOML: &str = include_str!("../data/ks3.toml");
 
 /// Parses one embedded file; the file name makes a schema error findable.
 pub(crate) fn parse_embedded<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> T {
@@ -299,6 +328,9 @@ pub fn tables() -> &'static Tables {
         oss: parse_embedded("oss.toml", OSS_TOML),
         cos: parse_embedded("cos.toml", COS_TOML),
         kodo: parse_embedded("kodo.toml", KODO_TOML),
+        obs: parse_embedded("obs.toml", OBS_TOML),
+        bos: parse_embedded("bos.toml", BOS_TOML),
+        ks3: parse_embedded("ks3.toml", KS3_TOML),
     })
 }
 

@@ -2,12 +2,14 @@
 //! and the conformance suite that every `ObjectStore` implementation runs.
 
 pub mod adapter_tests;
+pub mod azurite;
 pub mod conformance;
 pub mod cos;
 pub mod faulty;
 pub mod hooked;
 pub mod http_static;
 pub mod kodo;
+pub mod launch;
 pub mod moto;
 pub mod oss;
 pub mod proxy;

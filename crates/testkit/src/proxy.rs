@@ -14,6 +14,9 @@
 //! - break the connection ([`Fault::Reset`]);
 //! - forward, after a delay ([`Fault::Delay`]) or after running the test's closure
 //!   ([`Fault::Run`], e.g. to rewrite a local file between two multipart parts).
+//!
+//! Every request's method, path and query and headers are recorded ([`FaultProxy::recorded`]),
+//! so tests can check a client's addressing and headers (the S3-compatible presets').
 
 use std::fmt;
 use std::io;
@@ -247,6 +250,26 @@ impl FaultRule {
     }
 }
 
+/// One request as the proxy received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub method: String,
+    /// The request target: path and query.
+    pub target: String,
+    /// Header names lower-case, in the order received.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Recorded {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// A running fault-injecting proxy; dropping it stops it.
 pub struct FaultProxy {
     endpoint: String,
@@ -274,6 +297,7 @@ impl FaultProxy {
             rules: Mutex::new(rule_states(rules)),
             requests_seen: AtomicUsize::new(0),
             faults_injected: AtomicUsize::new(0),
+            recorded: Mutex::new(Vec::new()),
         });
         let listener = StdTcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
@@ -303,6 +327,15 @@ impl FaultProxy {
     /// Requests received so far (forwarded or not).
     pub fn requests_seen(&self) -> usize {
         self.state.requests_seen.load(Ordering::SeqCst)
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.state
+            .recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Faults applied so far, across all rules (including delays and hooks run).
@@ -354,6 +387,7 @@ struct State {
     rules: Mutex<Vec<RuleState>>,
     requests_seen: AtomicUsize,
     faults_injected: AtomicUsize,
+    recorded: Mutex<Vec<Recorded>>,
 }
 
 struct RuleState {
@@ -429,6 +463,23 @@ fn serve_connection(state: Arc<State>, socket: TcpStream) {
 /// connection without writing a response, which is how `Fault::Reset` is delivered.
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> io::Result<Response<ProxyBody>> {
     let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (n.as_str().to_string(), value)
+        })
+        .collect();
+    state
+        .recorded
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Recorded {
+            method: req.method().as_str().to_string(),
+            target: path_and_query.to_string(),
+            headers,
+        });
     match state.decide(req.method().as_str(), path_and_query) {
         None => Ok(forward(state.upstream, req).await),
         Some(Fault::Delay(delay)) => {

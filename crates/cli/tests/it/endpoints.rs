@@ -152,8 +152,8 @@ fn agora_bad_inputs_are_clear_errors() {
             "contains `_`",
         ),
         (
-            r#"{"vendor":7,"region":0,"bucket":"b","accessKey":"a","secretKey":"TOPSECRET"}"#,
-            "Huawei Cloud (OBS)) is not supported",
+            r#"{"vendor":6,"region":0,"bucket":"b","accessKey":"a","secretKey":"TOPSECRET"}"#,
+            "Google Cloud (GCS)) is not supported",
         ),
     ];
     for (i, (body, needle)) in cases.iter().enumerate() {

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod azure;
 mod commands;
 mod cos;
 mod doctor;
@@ -11,6 +12,7 @@ mod endpoints;
 mod fail_closed;
 mod kodo;
 mod oss;
+mod presets;
 mod presign;
 mod select;
 mod tls;

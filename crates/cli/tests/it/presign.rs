@@ -244,7 +244,7 @@ fn presign_of_a_local_file_says_what_has_signed_urls() {
     let o = stowage_env(&["presign", file.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("S3, OSS, COS and Kodo"), "{err}");
+    assert!(err.contains("S3, OSS, COS, Kodo and Azure"), "{err}");
 }
 
 /// Uploaded with `stowage upload`, then played through signed URLs: complete once the

@@ -102,9 +102,51 @@ fn unknown_vendor_code_is_a_clear_error() {
         &config(9, 0),
         &["unknown Agora vendor code 9", "1 Amazon S3"],
     );
-    let e = parse(&config(5, 0)).unwrap_err();
+    let e = parse(&config(6, 0)).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Unsupported);
-    assert!(e.to_string().contains("Microsoft Azure (Blob)"), "{e}");
+    assert!(e.to_string().contains("Google Cloud (GCS)"), "{e}");
+}
+
+#[test]
+fn huawei_baidu_and_kingsoft_are_s3_urls_with_their_preset() {
+    for (vendor, region, preset, id) in [
+        (7, 1, Vendor::Obs, "cn-north-4"),
+        (8, 3, Vendor::Bos, "gz"),
+        (4, 8, Vendor::Ks3, "rus"),
+    ] {
+        let s = parse(&config(vendor, region)).unwrap();
+        assert_eq!(s.target, AgoraTarget::Vendor(preset));
+        assert_eq!(s.s3_preset(), Some(preset));
+        assert_eq!(s.url.scheme, Scheme::S3);
+        assert_eq!(s.region.as_ref().unwrap().region.id, id);
+    }
+    assert_eq!(parse(&config(1, 0)).unwrap().s3_preset(), None);
+    rejects(&config(4, 2), &["cannot be mapped", "Qingdao"]);
+    let mut sts = config(7, 0);
+    sts["stsToken"] = json!("tok");
+    rejects(&sts, &["only accepted for vendors 1, 2 and 3"]);
+}
+
+#[test]
+fn azure_is_the_container_of_the_accesskey_account() {
+    let mut v = config(5, 0);
+    v["bucket"] = json!("recordings");
+    let s = parse(&v).unwrap();
+    assert_eq!(s.target, AgoraTarget::Azure);
+    assert!(s.region.is_none(), "Azure's region code is ignored");
+    assert_eq!(s.url.scheme, Scheme::Azure);
+    assert_eq!(s.url.bucket, "recordings");
+    assert!(
+        s.url.to_string().starts_with("az://recordings/"),
+        "{}",
+        s.url
+    );
+    assert_eq!(
+        s.credentials.access_key_id,
+        v["accessKey"].as_str().unwrap()
+    );
+    v["extensionParams"] = json!({"endpoint": "https://acct.blob.core.windows.net"});
+    rejects(&v, &["vendor 11"]);
 }
 
 #[test]

@@ -32,7 +32,7 @@ fn every_table_parses_with_its_schema() {
         assert!(!table.discovery.is_empty(), "{vendor}");
     }
     assert!(agora_table().vendors.len() >= 10);
-    assert_eq!(all_presets().len(), 3);
+    assert_eq!(all_presets().len(), 6);
 }
 
 #[test]
@@ -208,8 +208,9 @@ fn unknown_region_names_the_known_ones() {
         text.contains("cn-atlantis") && text.contains("cn-hangzhou"),
         "{text}"
     );
-    let e = "azure".parse::<Vendor>().unwrap_err();
-    assert!(e.to_string().contains("s3, oss, cos or kodo"), "{e}");
+    let e = "gcs".parse::<Vendor>().unwrap_err();
+    assert!(e.to_string().contains("obs, bos or ks3"), "{e}");
+    assert_eq!("huawei".parse::<Vendor>().unwrap(), Vendor::Obs);
 }
 
 #[test]
@@ -244,11 +245,11 @@ fn agora_vendor_codes() {
         (1, Some(AgoraTarget::Vendor(Vendor::S3))),
         (2, Some(AgoraTarget::Vendor(Vendor::Oss))),
         (3, Some(AgoraTarget::Vendor(Vendor::Cos))),
-        (4, None),
-        (5, None),
+        (4, Some(AgoraTarget::Vendor(Vendor::Ks3))),
+        (5, Some(AgoraTarget::Azure)),
         (6, None),
-        (7, None),
-        (8, None),
+        (7, Some(AgoraTarget::Vendor(Vendor::Obs))),
+        (8, Some(AgoraTarget::Vendor(Vendor::Bos))),
         (11, Some(AgoraTarget::S3Compatible)),
     ];
     for (code, target) in expect {
@@ -299,6 +300,22 @@ fn agora_region_samples() {
         let e = id(vendor, code).unwrap_err();
         assert!(e.to_string().contains("cannot be mapped"), "{e}");
     }
+    // Huawei 0-15, Baidu 0-7 (0 only in the legacy table), Kingsoft 0-9 (two unmapped).
+    assert_eq!(id(7, 0).unwrap(), "cn-north-1");
+    assert_eq!(id(7, 1).unwrap(), "cn-north-4");
+    assert_eq!(id(7, 14).unwrap(), "la-south-2");
+    assert_eq!(id(7, 15).unwrap(), "sa-chile-1");
+    assert_eq!(id(8, 0).unwrap(), "bj");
+    assert_eq!(id(8, 6).unwrap(), "fwh");
+    assert_eq!(id(8, 7).unwrap(), "fsh");
+    assert_eq!(id(4, 3).unwrap(), "cn-beijing");
+    assert_eq!(id(4, 5).unwrap(), "cn-hk-1");
+    assert_eq!(id(4, 9).unwrap(), "sgp");
+    for code in [0, 2] {
+        let e = id(4, code).unwrap_err();
+        assert!(e.to_string().contains("cannot be mapped"), "{e}");
+    }
+    assert!(id(7, 16).is_err() && id(8, 8).is_err() && id(4, 10).is_err());
     let e = id(1, 99).unwrap_err();
     assert!(
         e.to_string()
@@ -339,6 +356,37 @@ fn presets_agree_with_the_tables() {
     assert_eq!(cos.list_version, 1);
     let oss = s3_preset(Vendor::Oss).unwrap();
     assert!(!oss.force_path_style);
+    let obs = s3_preset(Vendor::Obs).unwrap();
+    let s = obs.for_region(Vendor::Obs.region("cn-north-4").unwrap());
+    assert_eq!(
+        (s.endpoint.as_str(), s.region.as_str(), s.force_path_style),
+        (
+            "https://obs.cn-north-4.myhuaweicloud.com",
+            "cn-north-4",
+            false
+        )
+    );
+    let bos = s3_preset(Vendor::Bos).unwrap();
+    let s = bos.for_region(Vendor::Bos.region("gz").unwrap());
+    assert_eq!(
+        (s.endpoint.as_str(), s.region.as_str(), s.force_path_style),
+        ("https://s3.gz.bcebos.com", "gz", true)
+    );
+    let ks3 = s3_preset(Vendor::Ks3).unwrap();
+    let s = ks3.for_region(Vendor::Ks3.region("cn-hk-1").unwrap());
+    assert_eq!(s.endpoint, "https://ks3-cn-hk-1.ksyuncs.com");
+    assert_eq!(
+        s.internal_endpoint.as_deref(),
+        Some("https://ks3-cn-hk-1-internal.ksyuncs.com")
+    );
+    // Every Agora code that maps resolves to a region of the vendor's table.
+    for (code, vendor) in [(4, Vendor::Ks3), (7, Vendor::Obs), (8, Vendor::Bos)] {
+        for r in &agora_vendor(code).unwrap().regions {
+            if let Some(id) = &r.id {
+                assert!(vendor.region(id).is_ok(), "vendor {code} region {id}");
+            }
+        }
+    }
     assert_eq!(
         oss.for_region(Vendor::Oss.region("cn-beijing").unwrap())
             .region,
