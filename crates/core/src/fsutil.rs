@@ -108,7 +108,12 @@ pub fn scan_files(root: &Path) -> crate::Result<Scan> {
     let mut scan = Scan::default();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))? {
+        let entries = match std::fs::read_dir(&dir) {
+            // A subdirectory removed since it was listed holds nothing left to send.
+            Err(e) if dir != root && e.kind() == std::io::ErrorKind::NotFound => continue,
+            other => other.map_err(|e| io(&dir, e))?,
+        };
+        for entry in entries {
             let entry = entry.map_err(|e| io(&dir, e))?;
             let path = entry.path();
             if entry.file_name() == STATE_DIR {
@@ -122,7 +127,12 @@ pub fn scan_files(root: &Path) -> crate::Result<Scan> {
                 ));
                 continue;
             };
-            let meta = entry.metadata().map_err(|e| io(&path, e))?;
+            let meta = match entry.metadata() {
+                // Removed between the listing and the stat (a recorder's temporary file
+                // renamed into place): it is not there to send.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                other => other.map_err(|e| io(&path, e))?,
+            };
             let meta = if meta.file_type().is_symlink() {
                 match followed(&real_root, &path) {
                     Ok(target) => target,
@@ -204,6 +214,43 @@ mod tests {
             files[1]
         );
         assert!(LocalFile::stat(dir.path(), Path::new("/etc/hostname")).is_err());
+    }
+
+    /// A recorder writes each playlist to a temporary name and renames it into place, and
+    /// removes whole directories: a scan racing it sees names that are gone by the time it
+    /// stats them, and must list what is there instead of failing.
+    #[test]
+    fn a_scan_racing_renames_and_removals_does_not_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        std::fs::write(root.join("kept.ts"), b"k").unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let (root, stop) = (root.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let tmp = root.join(format!(".p{}.m3u8.tmp", n % 8));
+                    std::fs::write(&tmp, b"#EXTM3U").unwrap();
+                    std::fs::rename(&tmp, root.join("p.m3u8")).unwrap();
+                    let sub = root.join(format!("d{}", n % 4));
+                    std::fs::create_dir_all(sub.join("e")).unwrap();
+                    std::fs::write(sub.join("e/x.ts"), b"x").unwrap();
+                    std::fs::remove_dir_all(&sub).unwrap();
+                    n += 1;
+                }
+            })
+        };
+        let mut scans = 0;
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_millis(700) {
+            let scan = scan_files(&root).unwrap_or_else(|e| panic!("scan {scans} failed: {e}"));
+            assert!(scan.files.iter().any(|f| f.rel == "kept.ts"));
+            scans += 1;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        churn.join().unwrap();
+        assert!(scans > 10, "only {scans} scans ran");
     }
 
     #[test]
