@@ -16,6 +16,7 @@ mod placement;
 mod playlist;
 mod presign;
 mod progress;
+mod serve;
 mod upload;
 mod verify_cmd;
 mod verify_report;
@@ -61,6 +62,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Which endpoints to use for a bucket (and which Agora REST domains), with cross-region advice.
     Endpoints(endpoints::EndpointsArgs),
+    /// Receive Agora NCS webhooks and verify (and repair) every uploaded recording.
+    Serve(serve::ServeArgs),
 }
 
 /// How to reach a bucket; used by every command that takes a URL. The switches' variables
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
             Command::Playlist(args) => playlist::run(args),
             Command::Doctor(args) => Ok(doctor::run(args).await),
             Command::Endpoints(args) => endpoints::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
         }
     });
     match result {

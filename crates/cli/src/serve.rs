@@ -1,0 +1,98 @@
+//! `stowage serve`: flags → configuration → `stowage_serve::run`. Buckets are opened the
+//! way every other command opens them (open.rs), with the store flags as defaults for all.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use stowage_core::{ObjectStore, StorageUrl};
+use stowage_serve::{Config, OpenBucket, Options, QueueKind, Role};
+
+use crate::StoreArgs;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The service's configuration (listen address, state file, NCS secret variable, jobs,
+    /// and the [[recordings]] routes to buckets); see docs/serve.md.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// The job queue: `sqlite` (the state file's job table, one machine) or
+    /// nats://host:port (a NATS JetStream work-queue stream, workers anywhere).
+    #[arg(long, default_value = "sqlite", value_name = "sqlite|nats://HOST:PORT")]
+    queue: String,
+    /// Verification workers in this process (default: [jobs] workers).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// What this process runs: the receiver and workers, only the receiver (with the
+    /// sweeper), or only workers (more processes or machines pulling from the same queue).
+    #[arg(long, value_enum, default_value_t = RoleArg::All)]
+    role: RoleArg,
+    /// Listen here instead of [server] listen; for a worker-only process, serve /metrics here.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    All,
+    Receiver,
+    Worker,
+}
+
+/// Buckets from configured URLs, through the CLI's own opener.
+struct CliOpener(StoreArgs);
+
+#[async_trait::async_trait]
+impl OpenBucket for CliOpener {
+    async fn open(&self, url: &str) -> stowage_core::Result<Arc<dyn ObjectStore>> {
+        let parsed = StorageUrl::parse(url)?;
+        crate::open::open_bucket(&parsed, &self.0, false)
+            .await
+            .map_err(|e| match e.downcast::<stowage_core::Error>() {
+                Ok(e) => e,
+                Err(e) => {
+                    stowage_core::Error::new(stowage_core::ErrorKind::Other, format!("{e:#}"))
+                }
+            })
+    }
+}
+
+pub async fn run(args: ServeArgs) -> Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    let opts = Options {
+        config,
+        queue: QueueKind::parse(&args.queue)?,
+        role: match args.role {
+            RoleArg::All => Role::All,
+            RoleArg::Receiver => Role::Receiver,
+            RoleArg::Worker => Role::Worker,
+        },
+        workers: args.workers,
+        listen: args.listen,
+    };
+    let opener = Arc::new(CliOpener(args.store));
+    stowage_serve::run(opts, opener, shutdown_signal())
+        .await
+        .context("stowage serve")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM (systemd's stop).
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
