@@ -55,13 +55,22 @@ pub async fn verify_recording(
         let doc = json!({ "fileList": list }).to_string();
         expected = stowage_verify::expected_from_agora(doc.as_bytes())?;
     }
-    // The recording's directory: the first expected key's; other recordings may share it, so
-    // only orphans named after this sid are this recording's.
+    // The recording's directory: the first expected key's. Agora names every file of a
+    // recording `<sid>_…`, and one directory often holds thousands of recordings, so the
+    // listing is of `<dir>/<sid>_` only (one LIST instead of one per 1 000 keys of the
+    // directory), and only orphans named after this sid are this recording's.
+    // Merge note: this relies on the verifier listing its prefix as given; where it lists a
+    // directory instead (issue #18), pass `dir` here (the tests fail if it is wrong).
     let dir = keys[0]
         .rsplit_once('/')
         .map_or(String::new(), |(d, _)| d.to_string());
+    let listed = if dir.is_empty() {
+        format!("{sid}_")
+    } else {
+        format!("{dir}/{sid}_")
+    };
     let check = || async {
-        let mut report = stowage_verify::verify(primary, backup, &dir, &expected, None).await?;
+        let mut report = stowage_verify::verify(primary, backup, &listed, &expected, None).await?;
         report.problems.retain(|p| match p {
             Problem::Orphan { key } => is_this_recordings(key, sid),
             _ => true,
