@@ -239,6 +239,7 @@ async fn finish(
         manifest_key: Some(manifest_key),
         download: args.download,
         concurrency: args.concurrency,
+        name_prefix: None,
     };
     let report = check(args, primary, prefix, expected, &opts).await?;
     if !args.repair || report.is_complete() {

@@ -56,21 +56,20 @@ pub async fn verify_recording(
         expected = stowage_verify::expected_from_agora(doc.as_bytes())?;
     }
     // The recording's directory: the first expected key's. Agora names every file of a
-    // recording `<sid>_…`, and one directory often holds thousands of recordings, so the
-    // listing is of `<dir>/<sid>_` only (one LIST instead of one per 1 000 keys of the
+    // recording `<sid>_…`, and one directory often holds thousands of recordings, so only
+    // the names starting `<sid>_` are listed (one LIST instead of one per 1 000 keys of the
     // directory), and only orphans named after this sid are this recording's.
-    // Merge note: this relies on the verifier listing its prefix as given; where it lists a
-    // directory instead (issue #18), pass `dir` here (the tests fail if it is wrong).
     let dir = keys[0]
         .rsplit_once('/')
         .map_or(String::new(), |(d, _)| d.to_string());
-    let listed = if dir.is_empty() {
-        format!("{sid}_")
-    } else {
-        format!("{dir}/{sid}_")
-    };
+    let name_prefix = format!("{sid}_");
     let check = || async {
-        let mut report = stowage_verify::verify(primary, backup, &listed, &expected, None).await?;
+        let opts = stowage_verify::VerifyOptions {
+            backup,
+            name_prefix: Some(&name_prefix),
+            ..Default::default()
+        };
+        let mut report = stowage_verify::verify_with(primary, &dir, &expected, &opts).await?;
         report.problems.retain(|p| match p {
             Problem::Orphan { key } => is_this_recordings(key, sid),
             _ => true,

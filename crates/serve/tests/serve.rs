@@ -510,7 +510,7 @@ async fn duplicates_are_one_event_and_state_follows_the_events() {
     let report = &v["reports"][0]["report"];
     assert_eq!(report["expected_from"], "file_list");
     // The playlist Agora named, and the 3 segments it names, all there.
-    assert_eq!(report["report"]["checked"], 1, "{report}");
+    assert_eq!(report["report"]["checked"], 4, "{report}");
     assert_eq!(report["report"]["problems"], json!([]), "{report}");
     assert_eq!(report["report"]["duration_secs"], 6.0, "{report}");
     assert_eq!(report["lost_slices"][0]["after_ms"], 1700000020000i64);

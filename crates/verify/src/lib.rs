@@ -148,6 +148,10 @@ pub struct VerifyOptions<'a> {
     pub download: bool,
     /// Objects checked at once (HEAD or GET requests in flight).
     pub concurrency: usize,
+    /// List only the directory's objects whose names start with this: one recording among
+    /// thousands sharing a directory (Agora names every file of a recording `<sid>_…`), so
+    /// that one LIST covers it and only its own objects can be orphans.
+    pub name_prefix: Option<&'a str>,
 }
 
 impl Default for VerifyOptions<'_> {
@@ -157,6 +161,7 @@ impl Default for VerifyOptions<'_> {
             manifest_key: None,
             download: false,
             concurrency: 16,
+            name_prefix: None,
         }
     }
 }
@@ -188,7 +193,7 @@ pub async fn verify_with(
         checked: expected.len(),
         ..Report::default()
     };
-    let dir = dir_prefix(prefix);
+    let dir = dir_prefix(prefix) + opts.name_prefix.unwrap_or("");
     let mut listed = list(primary, &dir, &mut report).await?;
     let backup_listed = match opts.backup {
         Some(b) => Some(list(b, &dir, &mut report).await?),
