@@ -307,6 +307,8 @@ pub(crate) async fn deliver(run: &Run, key: &str) -> Result<()> {
         return Ok(());
     }
     let local = local_checksums(run, &entry).await?;
+    // Durably "may be sent" before the first byte goes out (see Journal::claim).
+    run.journal.claim(key)?;
     if let Some(meta) = already_in_primary(run, &entry, &local).await {
         return landed(run, &entry, State::Primary, &meta).await;
     }
@@ -354,10 +356,14 @@ pub(crate) async fn deliver(run: &Run, key: &str) -> Result<()> {
     }
 }
 
-/// After a damaged journal was rebuilt, the bucket may hold objects the new journal calls
-/// pending: one HEAD each, and an object proven to be this file's bytes is not sent again.
+/// After a damaged journal was rebuilt, or for an object an earlier run claimed and may have
+/// landed without the journal committing it (`maybe_sent`), the bucket may hold objects the
+/// journal calls pending: one HEAD each, and an object proven to be this file's bytes is not
+/// sent again.
 async fn already_in_primary(run: &Run, entry: &Entry, local: &Checksums) -> Option<ObjectMeta> {
-    run.journal.recovered_from()?;
+    if run.journal.recovered_from().is_none() && !entry.maybe_sent {
+        return None;
+    }
     let store = run.targets.primary.as_ref();
     let head = store.head(&entry.key).await.ok()?;
     let sent = Sent {
@@ -394,6 +400,8 @@ async fn landed(run: &Run, entry: &Entry, state: State, meta: &ObjectMeta) -> Re
         location: state,
     });
     if run.opts.delete_after_verify {
+        // The landing must be durable before the only other copy goes.
+        run.journal.flush()?;
         match tokio::fs::remove_file(&entry.path).await {
             Ok(()) => run.emit(Event::Deleted {
                 key: entry.key.clone(),
@@ -1171,6 +1179,8 @@ async fn restore_one(run: &Run, backup: &dyn ObjectStore, entry: &Entry) -> Resu
         size: entry.size,
         location: State::Primary,
     });
+    // Durable before the backup's copy goes.
+    run.journal.flush()?;
     backup.delete(&entry.key).await?;
     if !local_ok {
         let _ = std::fs::remove_dir_all(run.dir.join(STATE_DIR).join("restore"));

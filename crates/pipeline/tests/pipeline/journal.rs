@@ -515,3 +515,127 @@ async fn watch_stopped_by_its_deadline_summarises_and_releases_the_spool() {
     assert_eq!(done.status, Status::Uploaded, "{done:?}");
     assert_bucket_matches(fs.as_ref(), spool.path(), "live", &names).await;
 }
+
+/// What a `kill -9` between an object's landing and the journal's next commit leaves: the
+/// objects in the bucket, their claims committed, their landings not. The next run asks
+/// the bucket (one HEAD each, proof by checksum) and sends none of them again; a normal
+/// run asks nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn landings_lost_with_the_process_are_looked_up_not_sent_again() {
+    let spool = tempfile::tempdir().unwrap();
+    let names = recording(spool.path(), 40, 4096, None);
+    let bucket = tempfile::tempdir().unwrap();
+    let fs: Arc<dyn ObjectStore> = Arc::new(FsStore::create(bucket.path()).await.unwrap());
+    let heads = Arc::new(AtomicU32::new(0));
+    let counting = Counting::new(
+        Arc::new(HeadCounting {
+            inner: fs.clone(),
+            heads: heads.clone(),
+        }),
+        true,
+        Duration::ZERO,
+    );
+    let targets = Targets {
+        primary: counting.clone(),
+        backup: None,
+    };
+    let first = upload_recording(spool.path(), &targets, &fast_options("rec"))
+        .await
+        .unwrap();
+    assert_eq!(first.status, Status::Uploaded);
+    assert_eq!(heads.load(Ordering::SeqCst), 0, "a normal run asks nothing");
+    let media: Vec<String> = names
+        .iter()
+        .filter(|n| n.ends_with(".ts"))
+        .map(|n| format!("rec/{n}"))
+        .collect();
+    {
+        let conn = rusqlite::Connection::open(journal_path(spool.path())).unwrap();
+        for key in &media {
+            conn.execute(
+                "UPDATE objects SET state = 'pending', stored = NULL, etag = NULL WHERE key = ?1",
+                [key],
+            )
+            .unwrap();
+            conn.execute("INSERT OR IGNORE INTO claims (key) VALUES (?1)", [key])
+                .unwrap();
+        }
+    }
+    let before = counting.writes();
+    let second = upload_recording(spool.path(), &targets, &fast_options("rec"))
+        .await
+        .unwrap();
+    assert_eq!(second.status, Status::Uploaded, "{second:?}");
+    let after = counting.writes();
+    for key in &media {
+        assert_eq!(after.get(key), before.get(key), "{key} was sent again");
+    }
+    assert_eq!(heads.load(Ordering::SeqCst) as usize, media.len());
+    let journal = Journal::open(&journal_path(spool.path())).unwrap();
+    assert!(
+        journal
+            .all()
+            .unwrap()
+            .iter()
+            .all(|e| e.state == State::Primary && !e.maybe_sent)
+    );
+    drop(journal);
+    assert_bucket_matches(fs.as_ref(), spool.path(), "rec", &names).await;
+}
+
+/// Counts HEADs.
+#[derive(Debug)]
+struct HeadCounting {
+    inner: Arc<dyn ObjectStore>,
+    heads: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl ObjectStore for HeadCounting {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
+        self.inner.put(key, body, opts).await
+    }
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        self.heads.fetch_add(1, Ordering::SeqCst);
+        self.inner.head(key).await
+    }
+    async fn get(&self, key: &str, range: Option<std::ops::Range<u64>>) -> Result<GetResult> {
+        self.inner.get(key, range).await
+    }
+    async fn list(&self, req: &ListRequest) -> Result<ListPage> {
+        self.inner.list(req).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
+        self.inner.create_multipart(key, opts).await
+    }
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        n: u32,
+        body: PutBody,
+    ) -> Result<PartInfo> {
+        self.inner.upload_part(upload, n, body).await
+    }
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<PartInfo>> {
+        self.inner.list_parts(upload).await
+    }
+    async fn complete_multipart(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[PartInfo],
+    ) -> Result<ObjectMeta> {
+        self.inner.complete_multipart(upload, parts).await
+    }
+    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<()> {
+        self.inner.abort_multipart(upload).await
+    }
+}
