@@ -95,10 +95,11 @@ pub struct StoreArgs {
     #[arg(long)]
     path_style: bool,
     /// What every S3 put carries for the server to check: `md5` (Content-MD5 and
-    /// CRC64-NVME, checked by every S3-compatible server) or `crc64nvme` (only the CRC: no
-    /// MD5 pass; checked by AWS and servers with flexible checksums). Default: crc64nvme on
-    /// AWS itself, md5 with --endpoint.
-    #[arg(long, value_parser = ["md5", "crc64nvme"])]
+    /// CRC64-NVME, checked by every S3-compatible server), `crc64nvme` (only the CRC: no
+    /// MD5 pass; checked by AWS and servers with flexible checksums), or `auto` (ask the
+    /// server once, with a probe object carrying a wrong CRC: crc64nvme if it is refused,
+    /// else md5). Default: crc64nvme on AWS itself, auto with --endpoint.
+    #[arg(long, value_parser = ["md5", "crc64nvme", "auto"])]
     s3_integrity: Option<String>,
     /// For s3:// URLs: reach an OSS, COS, Kodo, Huawei OBS, Baidu BOS or Kingsoft KS3 bucket
     /// through that vendor's S3-compatible API, with its endpoint for --region and its quirks

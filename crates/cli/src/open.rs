@@ -315,9 +315,11 @@ fn s3_config(bucket: &str, args: &StoreArgs, chosen: Option<Chosen>) -> Result<S
         cfg.force_path_style = true;
     }
     cfg.force_path_style |= args.path_style;
+    // AWS itself checks CRC64-NVME; any other endpoint is asked once (see S3Integrity::Auto).
     cfg.integrity = match (args.s3_integrity.as_deref(), &cfg.endpoint) {
         (Some("crc64nvme"), _) | (None, None) => S3Integrity::Crc64Nvme,
-        _ => S3Integrity::Md5AndCrc64Nvme,
+        (Some("md5"), _) => S3Integrity::Md5AndCrc64Nvme,
+        _ => S3Integrity::Auto,
     };
     cfg.region.clone_from(&args.region);
     if args.profile.is_some() {
@@ -669,6 +671,26 @@ mod tests {
             candidate: &c.0,
             region: c.1,
         })
+    }
+
+    #[test]
+    fn s3_integrity_defaults_to_crc_on_aws_and_asking_elsewhere_and_can_be_forced() {
+        let integrity = |endpoint: Option<&str>, flag: Option<&str>| {
+            let args = StoreArgs {
+                endpoint: endpoint.map(str::to_string),
+                s3_integrity: flag.map(str::to_string),
+                region: Some("us-east-1".into()),
+                ..StoreArgs::default()
+            };
+            s3_config("rec", &args, None).unwrap().integrity
+        };
+        let local = Some("http://127.0.0.1:9000");
+        assert_eq!(integrity(None, None), S3Integrity::Crc64Nvme);
+        assert_eq!(integrity(local, None), S3Integrity::Auto);
+        assert_eq!(integrity(local, Some("md5")), S3Integrity::Md5AndCrc64Nvme);
+        assert_eq!(integrity(None, Some("md5")), S3Integrity::Md5AndCrc64Nvme);
+        assert_eq!(integrity(local, Some("crc64nvme")), S3Integrity::Crc64Nvme);
+        assert_eq!(integrity(None, Some("auto")), S3Integrity::Auto);
     }
 
     #[test]

@@ -288,6 +288,16 @@ pub trait ObjectStore: Send + Sync + fmt::Debug + 'static {
 
     fn capabilities(&self) -> Capabilities;
 
+    /// Learns, before the first upload, what the store's server checks, so that
+    /// [`ObjectStore::capabilities`] is settled when a caller chooses what to hash for
+    /// `key`. Only a store that must ask its server does anything (S3 in its `auto`
+    /// integrity mode: one probe per store, under `key`'s prefix); until then it declares
+    /// the cautious answer, and its own writes learn first. Never fails: a store that
+    /// cannot tell keeps the cautious answer. Wrappers should forward it.
+    async fn learn_integrity(&self, key: &str) {
+        let _ = key;
+    }
+
     /// Stores `body` at `key`, replacing any object there, and checks the store's reply
     /// against the checksums it sent.
     async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta>;

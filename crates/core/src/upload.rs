@@ -52,6 +52,7 @@ pub async fn put_file(
 ) -> Result<ObjectMeta> {
     let body = PutBody::file(path).await.map_err(|e| e.or_key(key))?;
     let size = body.len();
+    store.learn_integrity(key).await;
     let multipart = size > cfg.multipart_threshold && store.capabilities().multipart;
     let mut opts = opts.clone();
     if opts.checksums.is_none() {

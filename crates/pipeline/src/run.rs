@@ -380,6 +380,11 @@ async fn local_checksums(run: &Run, entry: &Entry) -> Result<Checksums> {
     if let Some(c) = &entry.local {
         return Ok(c.clone());
     }
+    // What each bucket checks is settled (S3 in auto mode asks once) before choosing.
+    run.targets.primary.learn_integrity(&entry.key).await;
+    if let Some(backup) = &run.targets.backup {
+        backup.learn_integrity(&entry.key).await;
+    }
     let algos = local_algos(run, entry);
     let (size, sums) = checksum_file(&entry.path, &algos)
         .await

@@ -49,16 +49,12 @@ pub enum S3Integrity {
     /// Only `x-amz-checksum-crc64nvme` (S3's own default): nearly free to compute, checked by
     /// AWS and by servers with flexible checksums; servers without them check nothing.
     Crc64Nvme,
-}
-
-impl S3Integrity {
-    pub(crate) fn algos(self) -> &'static [stowage_core::ChecksumAlgo] {
-        use stowage_core::ChecksumAlgo::{Crc64Nvme, Md5};
-        match self {
-            S3Integrity::Md5AndCrc64Nvme => &[Md5, Crc64Nvme],
-            S3Integrity::Crc64Nvme => &[Crc64Nvme],
-        }
-    }
+    /// Asks the server once (per store, on its first write) whether it checks
+    /// `x-amz-checksum-crc64nvme`: a probe object sent with a deliberately wrong CRC must be
+    /// refused (BadDigest, InvalidDigest, XAmzContentChecksumMismatch, or InvalidRequest /
+    /// InvalidArgument naming the checksum). Refused: [`S3Integrity::Crc64Nvme`]. Accepted
+    /// (the probe is deleted again), or any other answer: [`S3Integrity::Md5AndCrc64Nvme`].
+    Auto,
 }
 
 impl S3Config {

@@ -3,9 +3,10 @@
 //! Integrity is sent and checked by us, not left to the SDK's defaults: the SDK is set to
 //! compute checksums only when an operation requires one, so file uploads never go out as
 //! `aws-chunked` with trailing checksums (which S3-compatible servers reject). Every `put`
-//! carries `Content-MD5` and `x-amz-checksum-crc64nvme` computed in one pass, every part
-//! carries `Content-MD5`, and what the server returns (CRC64-NVME, an MD5 ETag) is compared
-//! with what was sent.
+//! carries `x-amz-checksum-crc64nvme`, and `Content-MD5` too unless the server is known to
+//! check the CRC ([`S3Integrity`]: forced, or learned once per store by a probe); parts
+//! carry the one the server checks. What the server returns (CRC64-NVME, an MD5 ETag) is
+//! compared with what was sent.
 
 mod compat;
 mod config;
@@ -14,7 +15,7 @@ mod reply;
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -42,11 +43,99 @@ use error::{Ctx, map_sdk_error};
 
 const MIN_PART: u64 = 5 << 20;
 
+/// What writes carry for the server to check, once known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sends {
+    /// `Content-MD5` (every S3-compatible server checks it) and `x-amz-checksum-crc64nvme`.
+    Md5,
+    /// Only `x-amz-checksum-crc64nvme`, which the server checks.
+    Crc,
+}
+
+impl Sends {
+    /// What a put must have computed.
+    fn algos(self) -> &'static [ChecksumAlgo] {
+        match self {
+            Sends::Md5 => &[ChecksumAlgo::Md5, ChecksumAlgo::Crc64Nvme],
+            Sends::Crc => &[ChecksumAlgo::Crc64Nvme],
+        }
+    }
+
+    /// What the server checks on upload.
+    fn verified(self) -> Vec<ChecksumAlgo> {
+        match self {
+            // The CRC goes too, but not every server checks it.
+            Sends::Md5 => vec![ChecksumAlgo::Md5],
+            Sends::Crc => vec![ChecksumAlgo::Crc64Nvme],
+        }
+    }
+}
+
+/// A store's integrity mode: as configured, and in `auto` mode what the probe learned
+/// (shared by the store's clients in every region it follows).
+#[derive(Debug)]
+struct Integrity {
+    configured: S3Integrity,
+    learned: OnceLock<Sends>,
+    /// One probe at a time; the others wait for its answer.
+    probing: tokio::sync::Mutex<()>,
+}
+
+impl Integrity {
+    fn new(configured: S3Integrity) -> Self {
+        Integrity {
+            configured,
+            learned: OnceLock::new(),
+            probing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// What writes carry now: in `auto` mode before the probe answered, Content-MD5 (the
+    /// cautious answer; the store's own writes learn first).
+    fn sends(&self) -> Sends {
+        match self.configured {
+            S3Integrity::Md5AndCrc64Nvme => Sends::Md5,
+            S3Integrity::Crc64Nvme => Sends::Crc,
+            S3Integrity::Auto => self.learned.get().copied().unwrap_or(Sends::Md5),
+        }
+    }
+
+    fn needs_probe(&self) -> bool {
+        self.configured == S3Integrity::Auto && self.learned.get().is_none()
+    }
+}
+
+/// The body of the integrity probe (see [`S3Integrity::Auto`]).
+const PROBE_BODY: &[u8] = b"stowage: does this server check x-amz-checksum-crc64nvme?\n";
+
+/// Where the probe goes: beside `key` (a key prefix the credentials may write to), under a
+/// name no recording uses.
+fn probe_key(key: &str) -> String {
+    let dir = key.rfind('/').map_or("", |i| &key[..=i]);
+    format!(
+        "{dir}.stowage-integrity-probe-{}",
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Whether an answer to the probe refuses it for its wrong CRC (not for another reason).
+fn refuses_the_crc(e: &Error) -> bool {
+    let code = e.vendor_code().unwrap_or_default();
+    let about_checksum = || {
+        let m = e.message().to_ascii_lowercase();
+        m.contains("checksum") || m.contains("crc64")
+    };
+    matches!(
+        code,
+        "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch"
+    ) || (matches!(code, "InvalidRequest" | "InvalidArgument") && about_checksum())
+}
+
 /// One S3 bucket, signed for one region.
 #[derive(Debug, Clone)]
 pub(crate) struct Bucket {
     client: Client,
-    integrity: S3Integrity,
+    integrity: Arc<Integrity>,
     bucket: String,
     endpoint: String,
     region: String,
@@ -57,7 +146,55 @@ impl Bucket {
     /// whole object's full-object checksum) instead of a Content-MD5: one fast CRC pass
     /// instead of an MD5 pass over every byte.
     fn parts_carry_crc64nvme(&self) -> bool {
-        matches!(self.integrity, S3Integrity::Crc64Nvme)
+        self.integrity.sends() == Sends::Crc
+    }
+
+    /// Puts a small probe object with a deliberately wrong `x-amz-checksum-crc64nvme` and no
+    /// Content-MD5: `Ok(true)` when the server refuses it for its checksum, `Ok(false)` when
+    /// it stores it (then it is deleted again), an error for any other answer.
+    async fn probe_crc64nvme(&self, key: &str) -> Result<bool> {
+        let body = Bytes::from_static(PROBE_BODY);
+        let right = stowage_core::checksum::checksum_bytes(&body, &[ChecksumAlgo::Crc64Nvme]);
+        let wrong = Checksums {
+            crc64nvme: right.crc64nvme.map(|c| !c),
+            ..Default::default()
+        };
+        let sent = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(body.len() as i64)
+            .content_type("text/plain")
+            .set_checksum_crc64_nvme(wrong.crc64nvme_base64())
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => {
+                let deleted = self
+                    .client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+                    .await;
+                if let Err(e) = deleted {
+                    let e = map_sdk_error(e, &self.ctx(Some(key)));
+                    tracing::warn!(bucket = %self.bucket, %key, error = %e, "the integrity probe object could not be deleted; delete it by hand");
+                }
+                Ok(false)
+            }
+            Err(e) => {
+                let e = map_sdk_error(e, &self.ctx(Some(key)));
+                if refuses_the_crc(&e) {
+                    Ok(true)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 
     /// Builds a client for `cfg`. Makes no request: a wrong bucket or key shows at first use.
@@ -92,7 +229,7 @@ impl Bucket {
             None => format!("https://s3.{region}.amazonaws.com"),
         };
         Ok(Bucket {
-            integrity: cfg.integrity,
+            integrity: Arc::new(Integrity::new(cfg.integrity)),
             client: Client::from_conf(b.build()),
             bucket: cfg.bucket,
             endpoint,
@@ -110,7 +247,7 @@ impl Bucket {
             .build();
         let aws_default = self.endpoint == format!("https://s3.{}.amazonaws.com", self.region);
         Bucket {
-            integrity: self.integrity,
+            integrity: self.integrity.clone(),
             client: Client::from_conf(conf),
             bucket: self.bucket.clone(),
             endpoint: if aws_default {
@@ -381,7 +518,7 @@ impl ObjectStore for Bucket {
             min_part_size: MIN_PART,
             max_part_size: 5 << 30,
             max_parts: 10_000,
-            verified_on_upload: self.integrity.algos().to_vec(),
+            verified_on_upload: self.integrity.sends().verified(),
             returned_by_head: vec![ChecksumAlgo::Crc64Nvme],
             part_etag_is_md5: true,
             signed_urls: true,
@@ -390,7 +527,7 @@ impl ObjectStore for Bucket {
 
     async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
         let len = body.len();
-        let needed = self.integrity.algos();
+        let needed = self.integrity.sends().algos();
         let (body, sent) = match &opts.checksums {
             Some(c) if needed.iter().all(|a| c.get(*a).is_some()) => (body, c.clone()),
             _ => body.checksums(needed).await.map_err(|e| e.or_key(key))?,
@@ -900,6 +1037,41 @@ macro_rules! follow {
     }};
 }
 
+impl S3Store {
+    /// In `auto` mode, asks the server once whether it checks `x-amz-checksum-crc64nvme`
+    /// (see [`S3Integrity::Auto`]), with a probe beside `key`. Every answer is kept for the
+    /// store's life: a refused probe means CRC64-NVME alone; a stored one, or an answer that
+    /// says nothing (denied, missing bucket, a server error after the SDK's retries),
+    /// means Content-MD5 as well.
+    async fn learn(&self, key: &str) {
+        let integrity = self.bucket_now().integrity.clone();
+        if !integrity.needs_probe() {
+            return;
+        }
+        let _one = integrity.probing.lock().await;
+        if !integrity.needs_probe() {
+            return; // learned while this waited
+        }
+        let probe = probe_key(key);
+        let answer = follow!(self, |b| b.probe_crc64nvme(&probe));
+        let sends = match answer {
+            Ok(true) => {
+                tracing::info!(bucket = %self.bucket(), "the server checks x-amz-checksum-crc64nvme: writes carry it alone, without Content-MD5");
+                Sends::Crc
+            }
+            Ok(false) => {
+                tracing::info!(bucket = %self.bucket(), "the server stored an object with a wrong x-amz-checksum-crc64nvme: writes carry Content-MD5 too");
+                Sends::Md5
+            }
+            Err(e) => {
+                tracing::warn!(bucket = %self.bucket(), error = %e, "could not learn whether the server checks x-amz-checksum-crc64nvme: writes carry Content-MD5 too (--s3-integrity crc64nvme forces the CRC alone)");
+                Sends::Md5
+            }
+        };
+        let _ = integrity.learned.set(sends);
+    }
+}
+
 /// A body that can be sent again (files are re-read; bytes are shared).
 fn resend(body: &PutBody) -> Option<PutBody> {
     match body {
@@ -923,7 +1095,12 @@ impl ObjectStore for S3Store {
         self.bucket_now().capabilities()
     }
 
+    async fn learn_integrity(&self, key: &str) {
+        self.learn(key).await;
+    }
+
     async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
+        self.learn(key).await;
         let again = resend(&body);
         let first = self.bucket_now().put(key, body, opts).await;
         match (first, again) {
@@ -951,6 +1128,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn create_multipart(&self, key: &str, opts: &PutOptions) -> Result<MultipartUpload> {
+        self.learn(key).await;
         follow!(self, |b| b.create_multipart(key, opts))
     }
 

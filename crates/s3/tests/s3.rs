@@ -13,6 +13,8 @@ use stowage_testkit::s3s_server::S3sServer;
 
 #[path = "s3/bucket_region.rs"]
 mod bucket_region;
+#[path = "s3/integrity.rs"]
+mod integrity;
 #[path = "s3/presign.rs"]
 mod presign;
 #[path = "s3/replies.rs"]

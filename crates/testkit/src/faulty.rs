@@ -91,6 +91,9 @@ impl ObjectStore for FaultyStore {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }
+    async fn learn_integrity(&self, key: &str) {
+        self.inner.learn_integrity(key).await
+    }
     async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
         self.inner.put(key, body, opts).await
     }
