@@ -16,7 +16,10 @@
 //! once unmodified for [`LOOSE_MAX_AGE`], since such a writer may still be running. On a
 //! filesystem without `flock`, directories fall back to that same age rule.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use stowage_core::{Error, ErrorKind, Result};
@@ -81,6 +84,19 @@ impl TempFile {
         }
     }
 
+    /// [`TempFile::create`] for blocking code (std's files report a failed write at once).
+    pub(crate) fn create_blocking(path: &Path) -> std::io::Result<std::fs::File> {
+        match std::fs::File::create(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::File::create(path)
+            }
+            other => other,
+        }
+    }
+
     /// Renames the file to `dest` (same filesystem, so atomically). On failure the file is
     /// still removed when `self` is dropped.
     pub(crate) async fn rename_to(&mut self, dest: &Path) -> std::io::Result<()> {
@@ -129,13 +145,90 @@ pub(crate) async fn finish(
     Ok(stat)
 }
 
-/// Writes `bytes` to `tmp` durably (small files: sidecars and records).
+/// [`finish`] for a std file written by blocking code, whose writes report their errors
+/// at once: fsync, then the size check.
+pub(crate) fn finish_blocking(
+    root: &Path,
+    out: &std::fs::File,
+    path: &Path,
+    len: u64,
+) -> Result<std::fs::Metadata> {
+    let io = |e| io_err(root, path, e);
+    out.sync_all().map_err(io)?;
+    let stat = out.metadata().map_err(io)?;
+    if stat.len() != len {
+        return Err(Error::new(
+            ErrorKind::LocalIo,
+            format!(
+                "{} holds {} bytes after {len} were written to it",
+                path.display(),
+                stat.len()
+            ),
+        ));
+    }
+    Ok(stat)
+}
+
+/// Writes `bytes` to `tmp` durably (small files: sidecars and records), in one blocking task.
 pub(crate) async fn write_small(root: &Path, tmp: &TempFile, bytes: &[u8]) -> Result<()> {
-    let io = |e| io_err(root, tmp.path(), e);
-    let mut out = tmp.create().await.map_err(io)?;
-    out.write_all(bytes).await.map_err(io)?;
-    finish(root, out, tmp.path(), bytes.len() as u64).await?;
-    Ok(())
+    let (root, path, bytes) = (root.to_path_buf(), tmp.path().to_path_buf(), bytes.to_vec());
+    blocking(move || {
+        use std::io::Write;
+        let io = |e| io_err(&root, &path, e);
+        let mut out = TempFile::create_blocking(&path).map_err(io)?;
+        out.write_all(&bytes).map_err(io)?;
+        finish_blocking(&root, &out, &path, bytes.len() as u64)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Runs blocking file work on tokio's blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorKind::LocalIo, format!("file task failed: {e}")))?
+}
+
+/// Directory fsyncs shared by concurrent writers: a rename into a directory is durable once
+/// an fsync of the directory that *started after* it has finished, so writers that renamed
+/// into one directory while another's fsync ran wait for the next one and share it (one
+/// fsync for a burst of puts, instead of one each).
+#[derive(Debug, Default)]
+pub(crate) struct DirSyncs {
+    dirs: std::sync::Mutex<HashMap<PathBuf, Arc<DirSync>>>,
+}
+
+#[derive(Debug, Default)]
+struct DirSync {
+    /// Renames announced so far (each after its rename returned).
+    announced: AtomicU64,
+    /// One fsync at a time; holds how many announced renames are durable.
+    durable: tokio::sync::Mutex<u64>,
+}
+
+impl DirSyncs {
+    /// Makes the renames into `dir` that returned before this call durable.
+    pub(crate) async fn sync(&self, root: &Path, dir: &Path) -> Result<()> {
+        let state = self
+            .dirs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(dir.to_path_buf())
+            .or_default()
+            .clone();
+        let mine = state.announced.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut durable = state.durable.lock().await;
+        if *durable >= mine {
+            return Ok(()); // an fsync that started after this rename has finished
+        }
+        let covered = state.announced.load(Ordering::SeqCst);
+        sync_dir(root, dir).await?;
+        *durable = covered;
+        Ok(())
+    }
 }
 
 /// Makes renames inside `dir` durable.

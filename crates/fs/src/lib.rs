@@ -13,10 +13,14 @@
 //!   them before anything is put in place (a server's BadDigest): a mismatch is
 //!   [`ErrorKind::ChecksumMismatch`], or [`ErrorKind::LocalFileChanged`] naming the file for
 //!   a [`PutBody::File`] (it changed since it was hashed).
-//! - Checksums (all of [`ChecksumAlgo::ALL`]) are computed while writing and kept in a
-//!   sidecar `root/.stowage/meta/<key>.json`, returned by `head` while the file's size and
-//!   mtime still match it (an object without a matching sidecar is served without
-//!   checksums, its content type from its extension).
+//! - Files are copied with the kernel's copy (`copy_file_range`: a reflink where the
+//!   filesystem shares extents, an in-kernel copy elsewhere, read/write where neither
+//!   works), then read back to be hashed, so the checksums describe the bytes kept.
+//! - The store keeps [`KEPT`] (both CRC-64s: nearly free, always computed by callers, what
+//!   proofs compare) in a sidecar `root/.stowage/meta/<key>.json`, returned by `head` while
+//!   the file's size and mtime still match it (an object without a matching sidecar is
+//!   served without checksums, its content type from its extension). Other digests (MD5,
+//!   SHA-1, SHA-256, qetag) are not computed for objects; a part's ETag is its MD5.
 //! - Temporary files of dead writers are swept by a store's first write (`atomic.rs`: each
 //!   open store has a scratch directory with a lock file; unlocked ones are removed).
 //! - Every local I/O error goes through [`Error::local_io`]; a full filesystem is
@@ -48,7 +52,10 @@ use stowage_core::{
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use crate::atomic::{Scratch, TempFile, create_dirs, finish, io_err, remove_dirs, sync_dir};
+use crate::atomic::{
+    DirSyncs, Scratch, TempFile, blocking, create_dirs, finish, finish_blocking, io_err,
+    remove_dirs,
+};
 
 pub use keys::validate_key;
 
@@ -61,12 +68,51 @@ pub const META_DIR: &str = "meta";
 const LIST_PAGE_MAX: usize = 1000;
 const READ_CHUNK: usize = 256 * 1024;
 
+/// What the store keeps of every object and checks a caller's checksums against: both
+/// CRC-64s. Callers compute them anyway (they are nearly free), and they are what a proof
+/// of landing and `stowage verify` compare.
+pub const KEPT: [ChecksumAlgo; 2] = [ChecksumAlgo::Crc64Ecma, ChecksumAlgo::Crc64Nvme];
+
+/// What a put computes: [`KEPT`], plus, for a caller whose checksums include neither
+/// CRC-64, the ones it gave, so that they are still checked (they are not kept).
+fn put_algos(given: Option<&Checksums>) -> Vec<ChecksumAlgo> {
+    let mut algos = KEPT.to_vec();
+    if let Some(g) = given
+        && KEPT.iter().all(|a| g.get(*a).is_none())
+    {
+        algos.extend(
+            ChecksumAlgo::ALL
+                .into_iter()
+                .filter(|a| g.get(*a).is_some()),
+        );
+    }
+    algos
+}
+
+/// Only what the store keeps of `sums`.
+fn kept(sums: &Checksums) -> Checksums {
+    Checksums {
+        crc64ecma: sums.crc64ecma,
+        crc64nvme: sums.crc64nvme,
+        ..Default::default()
+    }
+}
+
+/// An object's ETag: its CRC-64/NVME in hex (16 characters, so never taken for an MD5).
+fn etag_of(sums: &Checksums) -> String {
+    sums.crc64nvme
+        .map(|c| format!("{c:016x}"))
+        .unwrap_or_default()
+}
+
 /// A directory used as a bucket.
 #[derive(Debug, Clone)]
 pub struct FsStore {
     root: PathBuf,
     /// This store's locked scratch directory, made (after a sweep) by the first write.
     scratch: Arc<tokio::sync::OnceCell<Scratch>>,
+    /// Directory fsyncs shared by concurrent puts.
+    dir_syncs: Arc<DirSyncs>,
 }
 
 /// A body written to a temporary file: its size, checksums and metadata (size and mtime,
@@ -125,6 +171,7 @@ impl FsStore {
         Ok(FsStore {
             root,
             scratch: Arc::default(),
+            dir_syncs: Arc::default(),
         })
     }
 
@@ -163,48 +210,46 @@ impl FsStore {
         Ok(scratch.temp_file())
     }
 
-    /// Writes `body` to a new temporary file while computing every checksum; fsyncs it and
-    /// checks that it holds every byte.
-    pub(crate) async fn write_body(&self, body: PutBody) -> Result<(TempFile, Written)> {
+    /// Writes `body` to a new temporary file, fsyncs it, checks that it holds every byte,
+    /// and computes `algos` over what it holds.
+    pub(crate) async fn write_body(
+        &self,
+        body: PutBody,
+        algos: &[ChecksumAlgo],
+    ) -> Result<(TempFile, Written)> {
         let tmp = self.temp_file().await?;
+        let (root, dst, algos) = (self.root.clone(), tmp.path().to_path_buf(), algos.to_vec());
+        let written = match body {
+            PutBody::Bytes(b) => blocking(move || write_bytes(&root, &b, &dst, &algos)).await?,
+            PutBody::File { path, offset, len } => {
+                blocking(move || copy_file(&root, &path, offset, len, &dst, &algos)).await?
+            }
+            PutBody::Stream { stream, len } => self.write_stream(stream, len, &tmp, &algos).await?,
+        };
+        Ok((tmp, written))
+    }
+
+    /// A stream body, hashed as it is written.
+    async fn write_stream(
+        &self,
+        mut stream: futures::stream::BoxStream<'static, std::io::Result<Bytes>>,
+        expected: u64,
+        tmp: &TempFile,
+        algos: &[ChecksumAlgo],
+    ) -> Result<Written> {
         let io = |e| self.io_err(tmp.path(), e);
         let mut out = tmp.create().await.map_err(io)?;
-        let mut hasher = Hasher::new(&ChecksumAlgo::ALL);
-        let expected = body.len();
-        match body {
-            PutBody::Bytes(b) => {
-                hasher.update(&b);
-                out.write_all(&b).await.map_err(io)?;
-            }
-            PutBody::File {
-                path: src,
-                offset,
-                len,
-            } => {
-                self.copy_file_hashed(&src, offset, len, &mut out, tmp.path(), &mut hasher)
-                    .await?;
-                if hasher.len() != expected {
-                    return Err(Error::invalid_input(format!(
-                        "{} has {} bytes from offset {offset}, not the {expected} declared: it \
-                         changed since the upload was planned",
-                        src.display(),
-                        hasher.len()
-                    )));
-                }
-            }
-            PutBody::Stream { mut stream, .. } => {
-                while let Some(chunk) = stream.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        Error::invalid_input(format!(
-                            "the body stream failed after {} bytes: {e}",
-                            hasher.len()
-                        ))
-                        .with_retryable(true)
-                    })?;
-                    hasher.update(&chunk);
-                    out.write_all(&chunk).await.map_err(io)?;
-                }
-            }
+        let mut hasher = Hasher::new(algos);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                Error::invalid_input(format!(
+                    "the body stream failed after {} bytes: {e}",
+                    hasher.len()
+                ))
+                .with_retryable(true)
+            })?;
+            hasher.update(&chunk);
+            out.write_all(&chunk).await.map_err(io)?;
         }
         if hasher.len() != expected {
             return Err(Error::invalid_input(format!(
@@ -213,42 +258,11 @@ impl FsStore {
             )));
         }
         let stat = finish(&self.root, out, tmp.path(), hasher.len()).await?;
-        let written = Written {
+        Ok(Written {
             size: hasher.len(),
             sums: hasher.finish(),
             stat,
-        };
-        Ok((tmp, written))
-    }
-
-    /// Copies `len` bytes of `src` from `offset` into `out` (the temporary file `out_path`),
-    /// hashing them. Reading errors name `src`; writing errors the bucket.
-    async fn copy_file_hashed(
-        &self,
-        src: &Path,
-        offset: u64,
-        len: u64,
-        out: &mut tokio::fs::File,
-        out_path: &Path,
-        hasher: &mut Hasher,
-    ) -> Result<()> {
-        let io_src = |e| Error::local_io(src, e);
-        let mut f = tokio::fs::File::open(src).await.map_err(io_src)?;
-        f.seek(std::io::SeekFrom::Start(offset))
-            .await
-            .map_err(io_src)?;
-        let mut reader = f.take(len);
-        let mut buf = vec![0u8; READ_CHUNK];
-        loop {
-            let n = reader.read(&mut buf).await.map_err(io_src)?;
-            if n == 0 {
-                return Ok(());
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])
-                .await
-                .map_err(|e| self.io_err(out_path, e))?;
-        }
+        })
     }
 
     /// Puts a complete temporary file in place at `key` with its sidecar.
@@ -275,9 +289,9 @@ impl FsStore {
         let sidecar = Sidecar {
             size: written.size,
             mtime_ns: mtime_ns(&written.stat),
-            etag: written.sums.get(ChecksumAlgo::Md5).unwrap_or_default(),
+            etag: etag_of(&written.sums),
             content_type: opts.content_type_for(key),
-            checksums: written.sums,
+            checksums: kept(&written.sums),
             metadata: opts.metadata.clone(),
         };
         let json = serde_json::to_vec(&sidecar).map_err(|e| {
@@ -355,8 +369,8 @@ impl FsStore {
                 }
             }
         }
-        let synced = match sync_dir(&self.root, &side_parent).await {
-            Ok(()) => sync_dir(&self.root, &parent).await,
+        let synced = match self.dir_syncs.sync(&self.root, &side_parent).await {
+            Ok(()) => self.dir_syncs.sync(&self.root, &parent).await,
             Err(e) => Err(e),
         };
         if let Err(e) = synced {
@@ -416,6 +430,54 @@ impl FsStore {
             }
         }
     }
+}
+
+/// Writes `bytes` to the new file `dst` durably; hashes them.
+fn write_bytes(root: &Path, bytes: &[u8], dst: &Path, algos: &[ChecksumAlgo]) -> Result<Written> {
+    use std::io::Write;
+    let mut out = TempFile::create_blocking(dst).map_err(|e| io_err(root, dst, e))?;
+    out.write_all(bytes).map_err(|e| io_err(root, dst, e))?;
+    let stat = finish_blocking(root, &out, dst, bytes.len() as u64)?;
+    Ok(Written {
+        size: bytes.len() as u64,
+        sums: stowage_core::checksum::checksum_bytes(bytes, algos),
+        stat,
+    })
+}
+
+/// Copies `len` bytes of `src` from `offset` into the new file `dst` with the kernel's copy
+/// (std's `io::copy` between files is `copy_file_range` on Linux: a reflink where the
+/// filesystem shares extents, an in-kernel copy elsewhere, read/write where it is refused),
+/// fsyncs it, then reads `dst` back to hash it: the checksums describe the bytes kept.
+fn copy_file(
+    root: &Path,
+    src: &Path,
+    offset: u64,
+    len: u64,
+    dst: &Path,
+    algos: &[ChecksumAlgo],
+) -> Result<Written> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io_src = |e| Error::local_io(src, e);
+    let mut from = std::fs::File::open(src).map_err(io_src)?;
+    from.seek(SeekFrom::Start(offset)).map_err(io_src)?;
+    let mut out = TempFile::create_blocking(dst).map_err(|e| io_err(root, dst, e))?;
+    let copied = std::io::copy(&mut from.take(len), &mut out).map_err(|e| io_err(root, dst, e))?;
+    if copied != len {
+        return Err(Error::invalid_input(format!(
+            "{} has {copied} bytes from offset {offset}, not the {len} declared: it changed \
+             since the upload was planned",
+            src.display()
+        )));
+    }
+    let stat = finish_blocking(root, &out, dst, len)?;
+    let (hashed, sums) =
+        stowage_core::checksum::checksum_file_range_blocking(dst, 0, Some(len), algos)?;
+    Ok(Written {
+        size: hashed,
+        sums,
+        stat,
+    })
 }
 
 fn not_found(key: &str) -> Error {
@@ -538,8 +600,8 @@ impl ObjectStore for FsStore {
             min_part_size: 1,
             max_part_size: 5 << 30,
             max_parts: 10_000,
-            verified_on_upload: ChecksumAlgo::ALL.to_vec(),
-            returned_by_head: ChecksumAlgo::ALL.to_vec(),
+            verified_on_upload: KEPT.to_vec(),
+            returned_by_head: KEPT.to_vec(),
             part_etag_is_md5: true,
             signed_urls: false,
         }
@@ -552,7 +614,11 @@ impl ObjectStore for FsStore {
             PutBody::File { path, .. } => Some(path.clone()),
             _ => None,
         };
-        let (tmp, written) = self.write_body(body).await.map_err(|e| e.or_key(key))?;
+        let algos = put_algos(opts.checksums.as_ref());
+        let (tmp, written) = self
+            .write_body(body, &algos)
+            .await
+            .map_err(|e| e.or_key(key))?;
         if let Some(given) = &opts.checksums {
             // `tmp` is removed when dropped on the way out.
             check_given(given, &written.sums, source.as_deref()).map_err(|e| e.with_key(key))?;

@@ -1,18 +1,21 @@
 //! Multipart uploads for the local store: `root/.stowage/uploads/<id>/` holds `upload.json`
-//! and each part as `part-NNNNN` with its `part-NNNNN.json` (size, MD5 ETag).
+//! and each part as `part-NNNNN` with its `part-NNNNN.json` (size, MD5 ETag, and the CRC-64s
+//! of the bytes the part file holds, read back when it was written).
 //!
 //! Every file here is written like an object (temporary file, fsync, rename, fsync of the
 //! directory), so a full disk never leaves an empty or short record or part. A part's
 //! record is its proof: it is removed before a part is replaced and renamed in last, and
 //! `list_parts` reports a part only when its record is readable and its file has the
 //! recorded size; anything else is a part not uploaded, which the caller sends again.
-//! Completion checks each part's size while concatenating, and the whole object against
-//! the checksums given to `create_multipart`, if any, before it is put in place.
+//! Completion checks each part's size, joins the parts with the kernel's copy, and checks
+//! the whole object (its CRC-64s combined from the parts', or read back for parts recorded
+//! without them) against the checksums given to `create_multipart`, if any, before it is
+//! put in place.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use stowage_core::checksum::Hasher;
+use stowage_core::checksum::{Hasher, crc64ecma_combine, crc64nvme_combine};
 use stowage_core::{
     ChecksumAlgo, Checksums, Error, ErrorKind, MultipartUpload, ObjectMeta, PartInfo, PutBody,
     PutOptions, Result,
@@ -20,10 +23,17 @@ use stowage_core::{
 use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt;
 
-use crate::atomic::{TempFile, finish, sync_dir, write_small};
-use crate::{FsStore, INTERNAL_DIR, Written};
+use crate::atomic::{TempFile, blocking, finish, finish_blocking, io_err, sync_dir, write_small};
+use crate::{FsStore, INTERNAL_DIR, KEPT, Written, kept};
 
 const MAX_PART_NUMBER: u32 = 10_000;
+
+/// A part's ETag is its MD5; its CRC-64s come from the same read-back pass.
+const PART_ALGOS: [ChecksumAlgo; 3] = [
+    ChecksumAlgo::Md5,
+    ChecksumAlgo::Crc64Ecma,
+    ChecksumAlgo::Crc64Nvme,
+];
 
 #[derive(Debug, Serialize, Deserialize)]
 struct UploadRecord {
@@ -45,6 +55,9 @@ pub(crate) fn is_upload_record(bytes: &[u8]) -> bool {
 struct PartRecord {
     size: u64,
     etag: String,
+    /// The CRC-64s of the part's bytes (absent in records of older versions).
+    #[serde(default)]
+    checksums: Checksums,
 }
 
 fn uploads_dir(store: &FsStore) -> PathBuf {
@@ -131,11 +144,16 @@ pub async fn upload_part(
     }
     let dir = upload_dir(store, upload)?;
     let key = upload.key.as_str();
-    let (mut tmp, written) = store.write_body(body).await.map_err(|e| e.or_key(key))?;
+    let (mut tmp, written) = store
+        .write_body(body, &PART_ALGOS)
+        .await
+        .map_err(|e| e.or_key(key))?;
     let etag = written.sums.get(ChecksumAlgo::Md5).unwrap_or_default();
+    let crcs = kept(&written.sums);
     let record = serde_json::to_vec(&PartRecord {
         size: written.size,
         etag: etag.clone(),
+        checksums: crcs.clone(),
     })
     .map_err(|e| json_err(&dir, e))?;
     let mut record_tmp = store.temp_file().await.map_err(|e| e.with_key(key))?;
@@ -173,11 +191,13 @@ pub async fn upload_part(
         let _ = tokio::fs::remove_file(&part_path).await;
         return Err(e.or_key(key));
     }
+    // The CRC-64s describe the bytes the part file holds (read back), which is what the
+    // caller's proof combines into the file's.
     Ok(PartInfo {
         part_number,
         etag,
         size: written.size,
-        checksums: Default::default(),
+        checksums: crcs,
     })
 }
 
@@ -219,7 +239,7 @@ pub async fn list_parts(store: &FsStore, upload: &MultipartUpload) -> Result<Vec
             part_number,
             etag: rec.etag,
             size: rec.size,
-            checksums: Default::default(),
+            checksums: kept(&rec.checksums),
         });
     }
     parts.sort_by_key(|p| p.part_number);
@@ -295,57 +315,110 @@ fn check_parts(given: &[PartInfo], held: &[PartInfo], upload: &MultipartUpload) 
     Ok(())
 }
 
-/// Joins `parts` into a temporary file, hashing it; each part must hold the size its record
-/// says (`held`).
+/// Joins `parts` into a temporary file; each part must hold the size its record says
+/// (`held`). With every part's CRC-64s recorded, the parts are joined by the kernel's copy
+/// and the object's CRC-64s combined from theirs; otherwise the parts are read and hashed.
 async fn concat_parts(
     store: &FsStore,
     dir: &Path,
     parts: &[PartInfo],
     held: &[PartInfo],
 ) -> Result<(TempFile, Written)> {
-    use tokio::io::AsyncReadExt;
+    let files: Vec<(PathBuf, &PartInfo)> = parts
+        .iter()
+        .filter_map(|p| {
+            let h = held.iter().find(|h| h.part_number == p.part_number)?;
+            Some((dir.join(format!("part-{:05}", p.part_number)), h))
+        })
+        .collect();
+    let combined = combine(files.iter().map(|(_, h)| *h));
     let tmp = store.temp_file().await?;
+    let Some(sums) = combined else {
+        let written = concat_hashing(store, &files, &tmp).await?;
+        return Ok((tmp, written));
+    };
+    let (root, dst) = (store.root().to_path_buf(), tmp.path().to_path_buf());
+    let jobs: Vec<(PathBuf, u64)> = files.iter().map(|(p, h)| (p.clone(), h.size)).collect();
+    let written = blocking(move || {
+        let mut out = TempFile::create_blocking(&dst).map_err(|e| io_err(&root, &dst, e))?;
+        let mut total = 0u64;
+        for (path, want) in &jobs {
+            let mut f = std::fs::File::open(path).map_err(|e| io_err(&root, path, e))?;
+            let got = std::io::copy(&mut f, &mut out).map_err(|e| io_err(&root, &dst, e))?;
+            if got != *want {
+                return Err(short_part(path, got, *want));
+            }
+            total += got;
+        }
+        let stat = finish_blocking(&root, &out, &dst, total)?;
+        Ok(Written {
+            size: total,
+            sums,
+            stat,
+        })
+    })
+    .await?;
+    Ok((tmp, written))
+}
+
+/// The object's CRC-64s from its parts', when every part has both.
+fn combine<'a>(parts: impl Iterator<Item = &'a PartInfo>) -> Option<Checksums> {
+    let (mut ecma, mut nvme) = (0u64, 0u64);
+    for p in parts {
+        ecma = crc64ecma_combine(ecma, p.checksums.crc64ecma?, p.size);
+        nvme = crc64nvme_combine(nvme, p.checksums.crc64nvme?, p.size);
+    }
+    Some(Checksums {
+        crc64ecma: Some(ecma),
+        crc64nvme: Some(nvme),
+        ..Default::default()
+    })
+}
+
+fn short_part(path: &Path, got: u64, want: u64) -> Error {
+    Error::new(
+        ErrorKind::LocalIo,
+        format!(
+            "part {} holds {got} bytes, its record says {want}",
+            path.display()
+        ),
+    )
+}
+
+/// Joins the parts by reading and hashing them (parts recorded without CRC-64s).
+async fn concat_hashing(
+    store: &FsStore,
+    files: &[(PathBuf, &PartInfo)],
+    tmp: &TempFile,
+) -> Result<Written> {
+    use tokio::io::AsyncReadExt;
     let io = |e| store.io_err(tmp.path(), e);
     let mut out = tmp.create().await.map_err(io)?;
-    let mut hasher = Hasher::new(&ChecksumAlgo::ALL);
+    let mut hasher = Hasher::new(&KEPT);
     let mut buf = vec![0u8; 1 << 20];
-    for p in parts {
-        let path = dir.join(format!("part-{:05}", p.part_number));
-        let want = held
-            .iter()
-            .find(|h| h.part_number == p.part_number)
-            .map_or(0, |h| h.size);
+    for (path, held) in files {
         let before = hasher.len();
-        let mut f = tokio::fs::File::open(&path)
+        let mut f = tokio::fs::File::open(path)
             .await
-            .map_err(|e| store.io_err(&path, e))?;
+            .map_err(|e| store.io_err(path, e))?;
         loop {
-            let n = f.read(&mut buf).await.map_err(|e| store.io_err(&path, e))?;
+            let n = f.read(&mut buf).await.map_err(|e| store.io_err(path, e))?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
             out.write_all(&buf[..n]).await.map_err(io)?;
         }
-        if hasher.len() - before != want {
-            return Err(Error::new(
-                ErrorKind::LocalIo,
-                format!(
-                    "part {} ({}) holds {} bytes, its record says {want}",
-                    p.part_number,
-                    path.display(),
-                    hasher.len() - before
-                ),
-            ));
+        if hasher.len() - before != held.size {
+            return Err(short_part(path, hasher.len() - before, held.size));
         }
     }
     let stat = finish(store.root(), out, tmp.path(), hasher.len()).await?;
-    let written = Written {
+    Ok(Written {
         size: hasher.len(),
         sums: hasher.finish(),
         stat,
-    };
-    Ok((tmp, written))
+    })
 }
 
 pub async fn abort(store: &FsStore, upload: &MultipartUpload) -> Result<()> {

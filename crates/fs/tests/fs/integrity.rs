@@ -162,3 +162,79 @@ async fn object_that_cannot_be_placed_takes_its_sidecar_back() {
     );
     check_bucket(&store, &BTreeMap::from([("rec/a/b.ts".to_string(), inner)])).await;
 }
+
+/// The store keeps both CRC-64s and checks a caller's checksums against them; a caller that
+/// gives neither (only an MD5, say) has what it gave checked instead, though not kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_checksums_without_a_crc_are_still_checked() {
+    let (dir, store) = store().await;
+    let data = pseudo_random(70_000, 11);
+    let md5 = |d: &[u8]| {
+        let mut only = checksum_bytes(d, &[ChecksumAlgo::Md5]);
+        only.crc64ecma = None;
+        only
+    };
+    for kind in Kind::ALL {
+        let key = format!("rec/md5-{}.ts", kind.name());
+        let wrong = PutOptions {
+            checksums: Some(md5(b"other bytes")),
+            ..Default::default()
+        };
+        let (b, _) = body(kind, &data, dir.path(), "src.ts");
+        let e = store.put(&key, b, &wrong).await.expect_err("landed");
+        assert!(e.to_string().contains("md5 differs"), "{e}");
+        assert_absent(&store, &key).await;
+        let right = PutOptions {
+            checksums: Some(md5(&data)),
+            ..Default::default()
+        };
+        let (b, _) = body(kind, &data, dir.path(), "src.ts");
+        let meta = store.put(&key, b, &right).await.unwrap();
+        assert_eq!(meta.checksums, checksum_bytes(&data, &stowage_fs::KEPT));
+    }
+    assert_eq!(
+        store.capabilities().verified_on_upload,
+        stowage_fs::KEPT.to_vec()
+    );
+}
+
+/// Parts recorded by an older version (no CRC-64s in the record) are read and hashed at
+/// completion instead of combined; the object is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_recorded_without_crcs_are_hashed_at_completion() {
+    let (dir, store) = store().await;
+    let parts = [pseudo_random(60_000, 12), pseudo_random(9_000, 13)];
+    let whole = parts.concat();
+    let opts = PutOptions {
+        checksums: Some(checksum_bytes(&whole, &ChecksumAlgo::ALL)),
+        ..Default::default()
+    };
+    let upload = store.create_multipart("rec/old.mp4", &opts).await.unwrap();
+    let mut infos = Vec::new();
+    for (i, data) in parts.iter().enumerate() {
+        let (b, _) = body(Kind::File, data, dir.path(), "p");
+        let info = store.upload_part(&upload, i as u32 + 1, b).await.unwrap();
+        assert_eq!(info.checksums, checksum_bytes(data, &stowage_fs::KEPT));
+        infos.push(info);
+    }
+    let uploads = store
+        .root()
+        .join(".stowage/uploads")
+        .join(&upload.upload_id);
+    for n in 1..=2 {
+        let record = uploads.join(format!("part-{n:05}.json"));
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+        json.as_object_mut().unwrap().remove("checksums");
+        std::fs::write(&record, serde_json::to_vec(&json).unwrap()).unwrap();
+    }
+    let listed = store.list_parts(&upload).await.unwrap();
+    assert!(listed.iter().all(|p| p.checksums.is_empty()), "{listed:?}");
+    let meta = store.complete_multipart(&upload, &infos).await.unwrap();
+    assert_eq!(meta.checksums, checksum_bytes(&whole, &stowage_fs::KEPT));
+    check_bucket(
+        &store,
+        &BTreeMap::from([("rec/old.mp4".to_string(), whole)]),
+    )
+    .await;
+}
