@@ -278,14 +278,23 @@ pub fn checksum_file_range_blocking(
         None => Box::new(file),
     };
     let mut hasher = Hasher::new(algos);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = reader.read(&mut buf).map_err(io_err)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
+    // One buffer per (blocking) thread, reused: a fresh 1 MiB buffer per file was zeroed
+    // and freed again for every small segment.
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    BUF.with_borrow_mut(|buf| -> Result<()> {
+        if buf.is_empty() {
+            buf.resize(1 << 20, 0);
+        }
+        loop {
+            let n = reader.read(buf).map_err(io_err)?;
+            if n == 0 {
+                return Ok(());
+            }
+            hasher.update(&buf[..n]);
+        }
+    })?;
     if let Some(expected) = len.filter(|n| *n != hasher.len()) {
         return Err(Error::invalid_input(format!(
             "local file {} is shorter than expected: read {} of {expected} bytes from offset {offset} (was it truncated while uploading?)",

@@ -204,7 +204,10 @@ impl Bucket {
         }
         let region = cfg.resolve_region().await;
         let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client(cfg.ca_bundle.as_ref()))
+            .http_client(http_client_for(
+                cfg.endpoint.as_deref(),
+                cfg.ca_bundle.as_ref(),
+            ))
             .region(Region::new(region.clone()))
             .credentials_provider(cfg.credentials_provider())
             .load()
@@ -375,6 +378,25 @@ impl Bucket {
     }
 }
 
+/// The client for `endpoint`: a plain-HTTP endpoint (a local server) gets a client without
+/// TLS, which spares every run loading and parsing the system's root certificates (a good
+/// part of a short upload's start-up); anything else the HTTPS client below.
+fn http_client_for(
+    endpoint: Option<&str>,
+    ca: Option<&stowage_core::tls::CaBundle>,
+) -> aws_sdk_s3::config::SharedHttpClient {
+    if endpoint.is_some_and(plain_http) && ca.is_none() {
+        return aws_smithy_http_client::Builder::new().build_http();
+    }
+    https_client(ca)
+}
+
+fn plain_http(endpoint: &str) -> bool {
+    endpoint
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+}
+
 /// One HTTPS stack (hyper 1 + rustls with ring): no aws-lc C build, no second TLS stack.
 /// The platform's roots, plus `ca`'s certificates when given.
 fn https_client(ca: Option<&stowage_core::tls::CaBundle>) -> aws_sdk_s3::config::SharedHttpClient {
@@ -394,14 +416,29 @@ fn https_client(ca: Option<&stowage_core::tls::CaBundle>) -> aws_sdk_s3::config:
     }
 }
 
-/// Turns a [`PutBody`] into the SDK's body type; files are streamed from disk.
+/// File bodies up to this size are read into memory in one blocking read and sent from
+/// there: one trip to the blocking pool instead of an open, a stat and a read per 64 KiB
+/// (what dominates small segments). Larger ones stream from the file in [`FILE_READ`]s.
+const IN_MEMORY_MAX: u64 = 1 << 20;
+const FILE_READ: usize = 1 << 20;
+
+/// Turns a [`PutBody`] into the SDK's body type; small files are read whole, larger ones
+/// streamed from disk. Either way the payload is not signed (`UNSIGNED-PAYLOAD`, as the SDK
+/// sends file bodies): the server checks the CRC64-NVME or Content-MD5 sent with it.
 async fn byte_stream(body: PutBody) -> Result<ByteStream> {
     match body {
         PutBody::Bytes(b) => Ok(ByteStream::from(b)),
+        PutBody::File { path, offset, len } if len <= IN_MEMORY_MAX => {
+            let bytes = tokio::task::spawn_blocking(move || read_range(&path, offset, len))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Other, format!("read task failed: {e}")))??;
+            Ok(ByteStream::from(bytes))
+        }
         PutBody::File { path, offset, len } => ByteStream::read_from()
             .path(&path)
             .offset(offset)
             .length(Length::Exact(len))
+            .buffer_size(FILE_READ)
             .build()
             .await
             .map_err(|e| {
@@ -412,6 +449,52 @@ async fn byte_stream(body: PutBody) -> Result<ByteStream> {
             "internal: stream bodies are buffered before sending",
         )),
     }
+}
+
+/// Runs a request as a task of its own: the SDK's work per request (signing, serializing,
+/// interceptors, parsing the answer) then runs on the runtime's workers, both cores, instead
+/// of wherever the caller is polled (a pipeline polls all its transfers from one task, so
+/// small objects were bound by that one thread). Dropping the returned future aborts the
+/// request, as dropping the request itself would.
+async fn on_worker<T: Send + 'static>(
+    request: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<T> {
+    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+    impl<T> Drop for AbortOnDrop<T> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(tokio::spawn(request));
+    match (&mut task.0).await {
+        Ok(out) => Ok(out),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(Error::new(
+            ErrorKind::Other,
+            format!("the request was cancelled: {e}"),
+        )),
+    }
+}
+
+/// `len` bytes of `path` from `offset`; a file that has fewer changed since it was planned.
+fn read_range(path: &std::path::Path, offset: u64, len: u64) -> Result<Bytes> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |e| Error::local_io(path, e);
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    f.seek(SeekFrom::Start(offset)).map_err(io)?;
+    let mut buf = Vec::with_capacity(len as usize);
+    f.take(len).read_to_end(&mut buf).map_err(io)?;
+    if buf.len() as u64 != len {
+        return Err(Error::new(
+            ErrorKind::LocalFileChanged,
+            format!(
+                "{} has {} bytes from offset {offset}, not the {len} planned: it changed while being sent",
+                path.display(),
+                buf.len()
+            ),
+        ));
+    }
+    Ok(Bytes::from(buf))
 }
 
 fn unquote(etag: Option<&str>) -> Option<String> {
@@ -551,9 +634,8 @@ impl ObjectStore for Bucket {
         for (k, v) in &opts.metadata {
             req = req.metadata(k, v);
         }
-        let out = req
-            .send()
-            .await
+        let out = on_worker(req.customize().disable_payload_signing().send())
+            .await?
             .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
         let etag = unquote(out.e_tag());
         let returned = returned_checksums(
@@ -801,7 +883,7 @@ impl ObjectStore for Bucket {
         } else {
             (sent.md5_base64(), None)
         };
-        let out = self
+        let req = self
             .client
             .upload_part()
             .bucket(&self.bucket)
@@ -811,9 +893,9 @@ impl ObjectStore for Bucket {
             .content_length(len as i64)
             .set_content_md5(content_md5)
             .set_checksum_crc64_nvme(crc_header)
-            .body(byte_stream(body).await.map_err(|e| e.or_key(key))?)
-            .send()
-            .await
+            .body(byte_stream(body).await.map_err(|e| e.or_key(key))?);
+        let out = on_worker(req.customize().disable_payload_signing().send())
+            .await?
             .map_err(|e| map_sdk_error(e, &self.ctx(Some(key))))?;
         let etag = unquote(out.e_tag()).unwrap_or_default();
         if etag.is_empty() {
@@ -1182,5 +1264,35 @@ impl ObjectStore for S3Store {
     /// `HeadBucket`'s `x-amz-bucket-region`; not followed, since the answer is the point.
     async fn bucket_region(&self) -> Result<Option<String>> {
         self.bucket_now().bucket_region().await
+    }
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_http_endpoints_skip_tls() {
+        assert!(plain_http("http://127.0.0.1:9000"));
+        assert!(plain_http("HTTP://minio.local"));
+        assert!(!plain_http("https://s3.example.com"));
+        assert!(!plain_http("http:/"));
+    }
+
+    #[tokio::test]
+    async fn small_file_bodies_are_read_whole_and_a_shorter_file_is_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seg.ts");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let body = PutBody::File {
+            path: path.clone(),
+            offset: 2,
+            len: 5,
+        };
+        let bytes = byte_stream(body).await.unwrap().collect().await.unwrap();
+        assert_eq!(bytes.into_bytes(), Bytes::from_static(b"23456"));
+        let e = read_range(&path, 8, 5).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::LocalFileChanged, "{e}");
+        assert!(e.to_string().contains("changed while being sent"), "{e}");
     }
 }
