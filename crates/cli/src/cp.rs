@@ -29,7 +29,7 @@ pub struct CpArgs {
     /// Destination: a local path, file:///dir, or s3://bucket/prefix/.
     dst: String,
     /// Transfers in flight at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Print one JSON report instead of lines.
     #[arg(long)]

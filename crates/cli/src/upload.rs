@@ -33,7 +33,7 @@ pub struct UploadArgs {
     #[arg(long, default_value = "")]
     prefix: String,
     /// Objects in flight at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Attempts per object and bucket before the backup (or failure).
     #[arg(long, default_value_t = 5)]
@@ -45,7 +45,7 @@ pub struct UploadArgs {
     #[arg(long, default_value_t = 16)]
     part_size_mib: u64,
     /// Parts of one file in flight at once.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     part_concurrency: usize,
     /// Stop after this long (e.g. 90s, 10m); what has not landed stays in the spool.
     #[arg(long, value_parser = parse_duration)]

@@ -34,7 +34,7 @@ impl Default for UploadConfig {
         UploadConfig {
             multipart_threshold: 64 << 20,
             part_size: 16 << 20,
-            concurrency: 4,
+            concurrency: 8,
             part_retry: RetryPolicy::default(),
         }
     }
@@ -343,27 +343,30 @@ async fn send_part(
     with_part_crcs(&part, sent).await
 }
 
-/// Gives a sent part the CRC-64s it lacks (a store whose parts carry only an MD5 ETag, like
-/// the local store): the local range is hashed once more, and its CRC-64 is taken only if
-/// its MD5 is still the one the store verified, so the CRC describes the bytes the store
-/// holds. A range whose MD5 no longer matches was rewritten since it was sent.
+/// Gives a sent part a CRC-64 when it carries none the proof can use (a store whose parts
+/// carry only an MD5 ETag): the local range is hashed once more, and its CRC-64 is taken
+/// only if its MD5 is still the one the store verified, so the CRC describes the bytes the
+/// store holds. A range whose MD5 no longer matches was rewritten since it was sent.
+///
+/// One CRC-64 kind the file's checksums have too is enough (a store's parts all carry the
+/// same kinds, and the proof combines one kind): an S3 part's CRC-64/NVME is not hashed
+/// again, with an MD5, for the CRC-64/XZ the file also has.
 async fn with_part_crcs(part: &PartToSend<'_>, mut info: PartInfo) -> Result<PartInfo> {
-    let missing: Vec<ChecksumAlgo> = part
+    let carries = |algos: &[ChecksumAlgo]| algos.iter().any(|a| info.checksums.get(*a).is_some());
+    let usable = if part.caller_hashed {
+        carries(part.crc_algos)
+    } else {
+        carries(&[ChecksumAlgo::Crc64Ecma, ChecksumAlgo::Crc64Nvme])
+    };
+    if usable || !part.etag_is_md5 {
+        return Ok(info);
+    }
+    let mut algos: Vec<ChecksumAlgo> = part
         .crc_algos
         .iter()
         .copied()
         .filter(|a| info.checksums.get(*a).is_none())
         .collect();
-    let has_a_crc = info.checksums.crc64ecma.is_some() || info.checksums.crc64nvme.is_some();
-    let missing = if part.caller_hashed || !has_a_crc {
-        missing
-    } else {
-        Vec::new()
-    };
-    if missing.is_empty() || !part.etag_is_md5 {
-        return Ok(info);
-    }
-    let mut algos = missing;
     algos.push(ChecksumAlgo::Md5);
     let (_, local) = checksum_file_range(part.path, part.offset, Some(part.len), &algos).await?;
     if local.get(ChecksumAlgo::Md5).as_deref() != Some(info.etag.as_str()) {
