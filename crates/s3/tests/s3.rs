@@ -474,3 +474,30 @@ async fn crc64nvme_only_integrity_is_still_checked() {
         &ErrorKind::NotFound
     );
 }
+
+/// A key that is only the prefix of others is no object, on S3 and on the testkit's s3s
+/// (where it is a directory): HEAD and GET say NotFound at once.
+#[tokio::test]
+async fn a_prefix_is_not_an_object() {
+    use stowage_core::{ErrorKind, PutBody, PutOptions};
+    let server = S3sServer::shared();
+    let bucket = unique_bucket("prefix");
+    server.create_bucket(&bucket).unwrap();
+    let creds = Credentials::new(server.access_key(), server.secret_key());
+    let s = store(server.endpoint(), &bucket, creds).await;
+    s.put(
+        "rec/seg.ts",
+        PutBody::Bytes(bytes::Bytes::from_static(b"segment")),
+        &PutOptions::default(),
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        s.head("rec").await.unwrap_err().kind(),
+        &ErrorKind::NotFound
+    );
+    let e = s.get("rec", None).await.err().expect("a prefix was read");
+    assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

@@ -332,6 +332,15 @@ impl FsWithUploads {
         info.get("e_tag")?.as_str().map(str::to_owned)
     }
 
+    /// NoSuchKey for a key that names a directory of s3s-fs's (a prefix, not an object).
+    fn require_object_file(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let plain = !bucket.contains(['/', '\\']) && !key.split('/').any(|s| s == "..");
+        if plain && self.root.join(bucket).join(key).is_dir() {
+            return Err(S3Error::new(S3ErrorCode::NoSuchKey));
+        }
+        Ok(())
+    }
+
     fn require_bucket(&self, bucket: &str) -> S3Result<()> {
         if bucket.is_empty() || bucket.contains(['/', '\\']) || !self.root.join(bucket).is_dir() {
             return Err(S3Error::new(S3ErrorCode::NoSuchBucket));
@@ -364,9 +373,7 @@ delegate_s3! {
     fn delete_object(DeleteObjectInput) -> DeleteObjectOutput;
     fn delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
     fn get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-    fn get_object(GetObjectInput) -> GetObjectOutput;
     fn head_bucket(HeadBucketInput) -> HeadBucketOutput;
-    fn head_object(HeadObjectInput) -> HeadObjectOutput;
     fn list_buckets(ListBucketsInput) -> ListBucketsOutput;
     fn list_objects(ListObjectsInput) -> ListObjectsOutput;
     fn upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
@@ -390,6 +397,26 @@ delegate_s3! {
                 let _ = std::fs::remove_file(&object);
             }
             result
+        }
+
+        // A key that is only a prefix of others ("rec" beside "rec/seg.ts") is no object on
+        // S3: NoSuchKey. s3s-fs keeps objects as files, so such a key is a directory there,
+        // and it answered 500 after trying to hash it (rclone HEADs its remote path first, and
+        // waited half a minute per run on that).
+        async fn head_object(
+            &self,
+            req: S3Request<HeadObjectInput>,
+        ) -> S3Result<S3Response<HeadObjectOutput>> {
+            self.require_object_file(&req.input.bucket, &req.input.key)?;
+            self.inner.head_object(req).await
+        }
+
+        async fn get_object(
+            &self,
+            req: S3Request<GetObjectInput>,
+        ) -> S3Result<S3Response<GetObjectOutput>> {
+            self.require_object_file(&req.input.bucket, &req.input.key)?;
+            self.inner.get_object(req).await
         }
 
         // S3 listings carry each object's ETag (s3s-fs leaves it out); it is in s3s-fs's
