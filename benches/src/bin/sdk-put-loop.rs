@@ -1,6 +1,6 @@
 //! The ceiling for small-object uploads: a bare aws-sdk-s3 PUT loop (no checksums of ours,
-//! no journal) over every file in a directory, at several concurrencies; prints the best as
-//! `MiB/s objects/s concurrency`.
+//! no journal) over every file in a directory, at several concurrencies (8, 16, 32, 64, or
+//! `SDK_LOOP_CONCURRENCY`); prints the best as `MiB/s objects/s concurrency`.
 //!
 //! `sdk-put-loop ENDPOINT ACCESS_KEY SECRET_KEY BUCKET DIR`
 
@@ -38,7 +38,17 @@ async fn main() {
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
     let mut best = (0.0f64, 0.0f64, 0usize);
-    for concurrency in [8usize, 16, 32, 64] {
+    // SDK_LOOP_CONCURRENCY="16" measures one concurrency only.
+    let concurrencies: Vec<usize> = std::env::var("SDK_LOOP_CONCURRENCY")
+        .ok()
+        .map(|v| {
+            v.split_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .collect()
+        })
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![8, 16, 32, 64]);
+    for concurrency in concurrencies {
         let t = Instant::now();
         futures::stream::iter(files.iter().enumerate())
             .map(|(i, path)| {

@@ -205,6 +205,12 @@ pub(crate) fn open_run(dir: &Path, targets: &Targets, opts: &Options) -> Result<
         Some(_) => {}
         None => journal.set_meta("destination", &destination)?,
     }
+    if let Some(backup) = targets.backup.clone() {
+        // Never holds up the primary: a backup that does not answer keeps its cautious
+        // capabilities (MD5 hashed too) until it does.
+        let hint = plan::key_for(&opts.prefix, "x");
+        tokio::spawn(async move { backup.learn_integrity(&hint).await });
+    }
     Ok(Run {
         dir: dir.to_path_buf(),
         targets: targets.clone(),
@@ -380,11 +386,10 @@ async fn local_checksums(run: &Run, entry: &Entry) -> Result<Checksums> {
     if let Some(c) = &entry.local {
         return Ok(c.clone());
     }
-    // What each bucket checks is settled (S3 in auto mode asks once) before choosing.
+    // What the primary checks is settled (S3 in auto mode asks once) before choosing; the
+    // backup is asked in the background (open_run): until it answers, it is taken to need
+    // what its cautious capabilities say.
     run.targets.primary.learn_integrity(&entry.key).await;
-    if let Some(backup) = &run.targets.backup {
-        backup.learn_integrity(&entry.key).await;
-    }
     let algos = local_algos(run, entry);
     let (size, sums) = checksum_file(&entry.path, &algos)
         .await
