@@ -173,7 +173,7 @@ pub(crate) fn not_gcs(
     Error::new(
         kind,
         format!(
-            "the endpoint {} answered the {} with HTTP {status} and {what}, not Google Cloud Storage's JSON: it is not the GCS JSON API (a wrong endpoint, a proxy or a captive portal answers in its place)",
+            "the endpoint {} answered the {} with HTTP {status} and {what}, not Google Cloud Storage's JSON: it is not a Google Cloud Storage server (a wrong endpoint, a proxy or a captive portal answers in its place)",
             ctx.origin, ctx.what
         ),
     )

@@ -325,9 +325,10 @@ impl GcsStore {
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         let body = body.freeze();
         let url = format!(
-            "{}/upload/storage/v1/b/{}/o?uploadType=multipart",
+            "{}/upload/storage/v1/b/{}/o?uploadType=multipart&name={}",
             self.base,
-            enc(&self.cfg.bucket)
+            enc(&self.cfg.bucket),
+            enc(name)
         );
         let resp = self
             .send(what, Some(name), || {
