@@ -627,6 +627,23 @@ mod tests {
     }
 
     #[test]
+    fn crc32c_check_value_gcs_form_and_combination() {
+        // CRC-32C (Castagnoli) check value; GCS writes it as base64 of the 4 big-endian
+        // bytes (`hello` is `mnG7TA==`, as fake-gcs-server and GCS return it).
+        let c = checksum_bytes(CHECK, &[ChecksumAlgo::Crc32c]);
+        assert_eq!(c.crc32c, Some(0xE306_9283));
+        let hello = checksum_bytes(b"hello", &[ChecksumAlgo::Crc32c]);
+        assert_eq!(hello.get(ChecksumAlgo::Crc32c).as_deref(), Some("mnG7TA=="));
+        let mut back = Checksums::default();
+        assert!(back.set(ChecksumAlgo::Crc32c, "mnG7TA=="));
+        assert_eq!(back.crc32c, hello.crc32c);
+        assert_eq!(ChecksumAlgo::parse("CRC32C").unwrap(), ChecksumAlgo::Crc32c);
+        let (a, b) = CHECK.split_at(4);
+        let (ca, cb) = (crc32c::crc32c(a), crc32c::crc32c(b));
+        assert_eq!(crc32c_combine(ca, cb, b.len() as u64), 0xE306_9283);
+    }
+
+    #[test]
     fn crc64_nvme_check_value_and_base64_form() {
         let c = checksum_bytes(CHECK, &[ChecksumAlgo::Crc64Nvme]);
         assert_eq!(c.crc64nvme, Some(0xae8b_1486_0a79_9888));
