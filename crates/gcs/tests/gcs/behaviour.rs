@@ -408,3 +408,121 @@ async fn answers_that_are_not_gcs_are_unexpected_and_not_retried() {
         .expect("a 502 page is retried");
     assert_eq!((meta.size, proxy.injected(0)), (1, 1));
 }
+
+/// A service-account key (an RSA key made here with openssl, never a real one) reaches
+/// GCS as object_store's self-signed JWT: `Authorization: Bearer <jwt>` on every request,
+/// signed RS256 by the key, naming the account and the cloud-platform scope. GCS takes such a
+/// token without a round trip to oauth2.googleapis.com.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_account_key_signs_every_request() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (bucket, _) = fresh("sa").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_pem = dir.path().join("key.pem");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        key_pem.to_str().unwrap(),
+    ]);
+    let pub_pem = dir.path().join("pub.pem");
+    run(&[
+        "pkey",
+        "-in",
+        key_pem.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        pub_pem.to_str().unwrap(),
+    ]);
+    let key_file = dir.path().join("sa.json");
+    let doc = serde_json::json!({
+        "type": "service_account",
+        "project_id": "stowage-test",
+        "private_key_id": "test-key-1",
+        "private_key": std::fs::read_to_string(&key_pem).expect("pem"),
+        "client_email": "recorder@stowage-test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    });
+    std::fs::write(&key_file, doc.to_string()).expect("write key");
+
+    let proxy = FaultProxy::start(fake_gcs().endpoint(), Vec::new()).expect("proxy");
+    let mut cfg = stowage_gcs::GcsConfig::new(
+        &bucket,
+        stowage_gcs::GcsAuth::ServiceAccountFile(key_file.clone()),
+    );
+    cfg.endpoint = Some(proxy.endpoint().to_string());
+    let s = stowage_gcs::GcsStore::new(cfg).expect("store");
+    put_one_byte(&s, "sa.ts").await.expect("put");
+    s.head("sa.ts").await.expect("head");
+    let recorded = proxy.recorded();
+    assert!(recorded.len() >= 2);
+    let bearer: Vec<&str> = recorded
+        .iter()
+        .map(|r| {
+            r.header("authorization")
+                .expect("every request is authorised")
+        })
+        .collect();
+    let jwt = bearer[0].strip_prefix("Bearer ").expect("a bearer token");
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3, "a JWT");
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(
+        (header["alg"].as_str(), header["kid"].as_str()),
+        (Some("RS256"), Some("test-key-1"))
+    );
+    assert_eq!(
+        claims["iss"],
+        "recorder@stowage-test.iam.gserviceaccount.com"
+    );
+    assert_eq!(
+        claims["scope"],
+        "https://www.googleapis.com/auth/cloud-platform"
+    );
+    // The signature is the key's (checked with openssl and the public half).
+    let signed = dir.path().join("signed");
+    let sig = dir.path().join("sig");
+    std::fs::write(&signed, format!("{}.{}", parts[0], parts[1])).unwrap();
+    std::fs::write(&sig, URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+    run(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        pub_pem.to_str().unwrap(),
+        "-signature",
+        sig.to_str().unwrap(),
+        signed.to_str().unwrap(),
+    ]);
+
+    // A key file that is not there is named, before any request.
+    let missing = stowage_gcs::GcsConfig::new(
+        &bucket,
+        stowage_gcs::GcsAuth::ServiceAccountFile(dir.path().join("nope.json")),
+    );
+    let e = stowage_gcs::GcsStore::new(missing).expect_err("a missing key file");
+    assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
+    assert!(e.to_string().contains("nope.json"), "{e}");
+    assert!(
+        !format!("{s:?}").contains("PRIVATE"),
+        "the key is not in Debug output"
+    );
+}
