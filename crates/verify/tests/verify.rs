@@ -265,6 +265,37 @@ async fn every_injected_fault_is_named_on_the_kodo_emulator() {
     fault_matrix(primary, backup).await;
 }
 
+#[tokio::test]
+async fn every_injected_fault_is_named_on_fake_gcs_server() {
+    let server = stowage_testkit::fake_gcs::FakeGcs::shared().unwrap_or_else(|e| panic!("{e}"));
+    let (primary, backup) = two_buckets("g", |name| async move {
+        let mut cfg = stowage_gcs::GcsConfig::new(&name, stowage_gcs::GcsAuth::Anonymous);
+        cfg.endpoint = Some(server.endpoint().to_string());
+        let s = stowage_gcs::GcsStore::new(cfg).unwrap();
+        s.create_bucket("stowage-test").await.unwrap();
+        Arc::new(s) as Arc<dyn ObjectStore>
+    })
+    .await;
+    let _spool = upload_to(primary.clone()).await;
+    let expected = manifest(primary.as_ref()).await;
+    assert!(
+        expected.iter().all(|e| e
+            .checksums
+            .get(stowage_core::ChecksumAlgo::Crc32c)
+            .is_some()),
+        "the manifest carries the CRC-32C GCS keeps: {expected:?}"
+    );
+    let clean = verify(primary.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert_eq!((clean.intact, clean.unproven.len()), (6, 0), "{clean:?}");
+    assert!(
+        clean.requests <= 2,
+        "the listing's md5Hash and crc32c prove the content: {clean:?}"
+    );
+    fault_matrix(primary, backup).await;
+}
+
 /// A primary and a backup bucket, each opened by `open` from a fresh bucket name.
 async fn two_buckets<F, Fut>(tag: &str, open: F) -> (Arc<dyn ObjectStore>, Arc<dyn ObjectStore>)
 where
