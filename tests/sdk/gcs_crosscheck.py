@@ -9,6 +9,9 @@ passes everything in the environment:
   GCS_XC_BUCKET             the bucket
   GCS_XC_STOWAGE_OBJECTS    "key=crc64,key=crc64": what Stowage uploaded, with its local CRC-64/XZ
   GCS_XC_STOWAGE_PUT_MD5    "key=md5hex": an object Stowage stored with one upload (not composed)
+  GCS_XC_ENDPOINT           the emulator's URL, the host signed URLs name
+  GCS_XC_KEY_FILE           the service-account key (made by the test) Stowage signed with
+  GCS_XC_PRESIGNED          "key=crc64=url,…": download URLs Stowage signed (V4)
 
 What it does:
   1. Downloads each Stowage object with the SDK's CRC-32C validation (checksum="crc32c":
@@ -16,7 +19,11 @@ What it does:
      sends), and compares the CRC-64s.
   2. Reads each object's metadata: its crc32c is the CRC-32C of the bytes (google-crc32c),
      and the single upload's md5Hash is their MD5 (then downloads it with MD5 validation).
-  3. Uploads sdk/small.ts (multipart upload, MD5 checked by the SDK) and sdk/resumable.mp4
+  3. For each signed URL: the SDK signs the same object with the same key at the same
+     time (X-Goog-Date) and lifetime for storage.googleapis.com (the host object_store
+     signs), and its X-Goog-Signature must be Stowage's; the URL,
+     fetched with plain HTTP (no credentials), serves the object's bytes.
+  4. Uploads sdk/small.ts (multipart upload, MD5 checked by the SDK) and sdk/resumable.mp4
      (a resumable upload in 256 KiB chunks, CRC-32C checked), for Stowage to read back.
 
 The last line of output is JSON:
@@ -29,6 +36,8 @@ import hashlib
 import json
 import os
 import sys
+import urllib.parse
+import urllib.request
 
 try:
     import google_crc32c
@@ -119,7 +128,37 @@ def main() -> int:
         except Exception as e:
             check(f"stowage {key} read with MD5 validation", False, repr(e))
 
-    # 3. Objects stored by the SDK.
+    # 3. Stowage's V4 signed URLs, against the SDK's signature for the same request.
+    presigned = os.environ.get("GCS_XC_PRESIGNED", "")
+    if presigned:
+        from google.cloud.storage import _signing
+        from google.oauth2 import service_account
+
+        creds = service_account.Credentials.from_service_account_file(os.environ["GCS_XC_KEY_FILE"])
+        for entry in presigned.split(","):
+            key, want, url = entry.split("=", 2)
+            ours = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+            sdk_url = _signing.generate_signed_url_v4(
+                creds,
+                resource=f"/{bucket.name}/{urllib.parse.quote(key, safe='/~')}",
+                expiration=int(ours["X-Goog-Expires"]),
+                # object_store signs for Google's host (storage.googleapis.com) whatever
+                # the URL's host: the signature is compared for that host.
+                api_access_endpoint="https://storage.googleapis.com",
+                method="GET",
+                _request_timestamp=ours["X-Goog-Date"],
+            )
+            theirs = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(sdk_url).query))
+            check(f"stowage signed url for {key} has the SDK's signature",
+                  ours.get("X-Goog-Signature") == theirs.get("X-Goog-Signature")
+                  and ours.get("X-Goog-Credential") == theirs.get("X-Goog-Credential"),
+                  f"{url} vs {sdk_url}")
+            with urllib.request.urlopen(url, timeout=10) as reply:
+                body = reply.read()
+            check(f"stowage signed url for {key} serves the object", crc64(body) == int(want),
+                  f"{len(body)} bytes")
+
+    # 4. Objects stored by the SDK.
     small = pseudo_random(150_000, 41)
     blob = bucket.blob("sdk/small.ts")
     blob.upload_from_string(small, content_type="video/mp2t", checksum="md5")

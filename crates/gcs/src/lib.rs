@@ -53,6 +53,9 @@ const ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// The same, with `/` kept: a name in a URL path (signed URLs).
+const KEY_IN_PATH: &AsciiSet = &ENCODE.remove(b'/');
+
 /// Where the parts of a multipart upload wait: `<key>` + this + `<upload id>/<part>`.
 pub const PARTS_MARK: &str = ".stowage-parts/";
 
@@ -69,6 +72,9 @@ pub struct GcsStore {
     origin: String,
     client: reqwest::Client,
     tokens: Tokens,
+    /// object_store's client, kept where a service-account key signs download URLs (V4,
+    /// `GOOG4-RSA-SHA256`).
+    signer: Option<object_store::gcp::GoogleCloudStorage>,
     /// Set once the bucket answered: a 404 is then the object's.
     bucket_seen: AtomicBool,
     /// Content type and metadata of uploads this process started, given at composition; a
@@ -119,13 +125,14 @@ impl GcsStore {
             stowage_http::client::client_builder(cfg.ca_bundle.as_ref())?
                 .redirect(reqwest::redirect::Policy::none()),
         )?;
-        let tokens = Tokens::new(&cfg, client.clone())?;
+        let (tokens, signer) = Tokens::new(&cfg, &base, client.clone())?;
         Ok(GcsStore {
             cfg,
             base,
             origin,
             client,
             tokens,
+            signer,
             bucket_seen: AtomicBool::new(false),
             pending: Mutex::new(HashMap::new()),
         })
@@ -599,7 +606,7 @@ impl ObjectStore for GcsStore {
             verified_on_upload: vec![ChecksumAlgo::Md5, ChecksumAlgo::Crc32c],
             returned_by_head: vec![ChecksumAlgo::Md5, ChecksumAlgo::Crc32c],
             part_etag_is_md5: true,
-            signed_urls: false,
+            signed_urls: self.signer.is_some(),
         }
     }
 
@@ -981,6 +988,47 @@ impl ObjectStore for GcsStore {
                 initiated,
             })
             .collect())
+    }
+
+    async fn signed_get_url(&self, key: &str, expires: std::time::Duration) -> Result<String> {
+        stowage_core::check_signed_url_expiry(
+            &self.name(),
+            expires,
+            Some(stowage_core::MAX_SIGNED_URL_EXPIRY),
+        )?;
+        let Some(signer) = &self.signer else {
+            return Err(Error::unsupported(format!(
+                "{} signs download URLs only with a service-account key (its private key signs them): set {} to the key file",
+                self.name(),
+                config::CREDENTIALS_ENV
+            )));
+        };
+        // object_store signs the URL's path as it is: given the name percent-encoded as
+        // GCS's canonical request wants it (all but RFC 3986's unreserved and `/`, as
+        // Google's SDKs do), the path signed is the path GCS checks. Given the raw name, it
+        // would sign `+`, `(`, `)`… unencoded, and GCS would refuse the URL.
+        let encoded = utf8_percent_encode(key, KEY_IN_PATH).to_string();
+        let path = object_store::path::Path::parse(&encoded).map_err(|_| {
+            Error::invalid_input(
+                "keys with empty segments (`//`, a leading or trailing `/`) or `.`/`..` segments cannot be signed on Google Cloud Storage",
+            )
+            .with_key(key)
+        })?;
+        use object_store::signer::Signer as _;
+        let url = signer
+            .signed_url(http::Method::GET, &path, expires)
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidCredentials,
+                    format!(
+                        "cannot sign a download URL with the service-account key: {}",
+                        e.to_string().lines().next().unwrap_or_default()
+                    ),
+                )
+                .with_key(key)
+            })?;
+        Ok(url.to_string())
     }
 
     async fn bucket_region(&self) -> Result<Option<String>> {

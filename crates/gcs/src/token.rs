@@ -10,7 +10,7 @@ use object_store::client::{
     HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse,
     HttpResponseBody, HttpService,
 };
-use object_store::gcp::{GcpCredentialProvider, GoogleCloudStorageBuilder};
+use object_store::gcp::{GcpCredentialProvider, GoogleCloudStorage, GoogleCloudStorageBuilder};
 use stowage_core::{Error, ErrorKind, Result};
 
 use crate::config::{GcsAuth, GcsConfig};
@@ -24,13 +24,23 @@ pub(crate) enum Tokens {
 }
 
 impl Tokens {
-    pub(crate) fn new(cfg: &GcsConfig, client: reqwest::Client) -> Result<Tokens> {
+    /// The tokens, and object_store's client where a service-account key can sign URLs.
+    pub(crate) fn new(
+        cfg: &GcsConfig,
+        base_url: &str,
+        client: reqwest::Client,
+    ) -> Result<(Tokens, Option<GoogleCloudStorage>)> {
         let mut builder = GoogleCloudStorageBuilder::new()
             .with_bucket_name(&cfg.bucket)
+            .with_base_url(base_url)
             .with_http_connector(Connector(client));
+        let signs = matches!(
+            cfg.auth,
+            GcsAuth::ServiceAccountFile(_) | GcsAuth::ServiceAccountKey(_)
+        );
         builder = match &cfg.auth {
-            GcsAuth::Anonymous => return Ok(Tokens::None),
-            GcsAuth::Bearer(t) => return Ok(Tokens::Fixed(t.clone())),
+            GcsAuth::Anonymous => return Ok((Tokens::None, None)),
+            GcsAuth::Bearer(t) => return Ok((Tokens::Fixed(t.clone()), None)),
             GcsAuth::ServiceAccountFile(path) => {
                 if !path.is_file() {
                     return Err(Error::new(
@@ -57,7 +67,8 @@ impl Tokens {
                 ),
             )
         })?;
-        Ok(Tokens::Provider(gcs.credentials().clone()))
+        let tokens = Tokens::Provider(gcs.credentials().clone());
+        Ok((tokens, signs.then_some(gcs)))
     }
 
     /// The `Authorization` value for the next request, if any.

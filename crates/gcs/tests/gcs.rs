@@ -3,7 +3,8 @@
 //! landing), composed uploads resumed and proven, answers that are not GCS's, and Google's
 //! Python SDK reading what Stowage wrote (and the other way round).
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use stowage_core::ObjectStore;
 use stowage_gcs::{GcsAuth, GcsConfig, GcsStore};
@@ -44,10 +45,78 @@ pub async fn fresh(tag: &str) -> (String, GcsStore) {
     (bucket, store)
 }
 
+/// A service-account key made for this test process (an RSA key from openssl, never a
+/// real account's): the key file (JSON) and the public half (PEM).
+pub struct TestKey {
+    pub file: PathBuf,
+    pub public_pem: PathBuf,
+    pub email: &'static str,
+    _dir: tempfile::TempDir,
+}
+
+pub fn openssl(args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn test_key() -> &'static TestKey {
+    static KEY: OnceLock<TestKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pem = dir.path().join("key.pem");
+        let public_pem = dir.path().join("pub.pem");
+        let (pem_s, pub_s) = (pem.to_str().unwrap(), public_pem.to_str().unwrap());
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            pem_s,
+        ]);
+        openssl(&["pkey", "-in", pem_s, "-pubout", "-out", pub_s]);
+        let email = "recorder@stowage-test.iam.gserviceaccount.com";
+        let doc = serde_json::json!({
+            "type": "service_account",
+            "project_id": "stowage-test",
+            "private_key_id": "test-key-1",
+            "private_key": std::fs::read_to_string(&pem).expect("pem"),
+            "client_email": email,
+            "client_id": "1",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        });
+        let file = dir.path().join("sa.json");
+        std::fs::write(&file, doc.to_string()).expect("write key");
+        TestKey {
+            file,
+            public_pem,
+            email,
+            _dir: dir,
+        }
+    })
+}
+
+/// A store for `bucket` at `endpoint` that authorises with [`test_key`] (the emulator
+/// takes any token; the requests carry the JWT a real bucket would check) and signs URLs.
+pub fn keyed_store_at(endpoint: &str, bucket: &str) -> GcsStore {
+    let mut cfg = GcsConfig::new(bucket, GcsAuth::ServiceAccountFile(test_key().file.clone()));
+    cfg.endpoint = Some(endpoint.to_string());
+    cfg.retry = stowage_core::retry::RetryPolicy::immediate(3);
+    GcsStore::new(cfg).unwrap_or_else(|e| panic!("build the GCS store: {e}"))
+}
+
 pub async fn harness() -> Harness {
-    let (_, store) = fresh("conf").await;
+    let (bucket, _) = fresh("conf").await;
     Harness::new(
-        Arc::new(store),
+        Arc::new(keyed_store_at(fake_gcs().endpoint(), &bucket)),
         Arc::new(store_at(fake_gcs().endpoint(), "no-such-bucket")),
     )
 }

@@ -3,11 +3,11 @@
 //! in chunks) that Stowage reads back and proves by the hashes GCS keeps.
 
 use stowage_core::checksum::checksum_bytes;
-use stowage_core::{ChecksumAlgo, ObjectStore};
+use stowage_core::{ChecksumAlgo, ObjectStore, PutBody, PutOptions};
 use stowage_testkit::adapter_tests::{SdkScript, crc64, run_sdk_script, upload_with_stowage};
 use stowage_testkit::conformance::pseudo_random;
 
-use crate::{fake_gcs, fresh};
+use crate::{fake_gcs, fresh, keyed_store_at, test_key};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn googles_sdk_and_stowage_read_each_other() {
@@ -20,6 +20,21 @@ async fn googles_sdk_and_stowage_read_each_other() {
         .get(ChecksumAlgo::Md5)
         .expect("md5");
 
+    // Download URLs signed with a service-account key, for an ordinary key and an awkward one.
+    let keyed = keyed_store_at(fake_gcs().endpoint(), &bucket);
+    let mut presigned = Vec::new();
+    for key in ["stowage/signed-1.ts", "stowage/signed a+b(1)~é.ts"] {
+        let data = bytes::Bytes::from(format!("\x47 signed bytes of {key}"));
+        s.put(key, PutBody::Bytes(data.clone()), &PutOptions::default())
+            .await
+            .expect("put");
+        let url = keyed
+            .signed_get_url(key, std::time::Duration::from_secs(600))
+            .await
+            .expect("sign");
+        presigned.push(format!("{key}={}={url}", crc64(&data)));
+    }
+
     let result = run_sdk_script(&SdkScript {
         script: "gcs_crosscheck.py",
         env: vec![
@@ -27,13 +42,16 @@ async fn googles_sdk_and_stowage_read_each_other() {
             ("GCS_XC_BUCKET", bucket.clone()),
             ("GCS_XC_STOWAGE_OBJECTS", objects),
             ("GCS_XC_STOWAGE_PUT_MD5", format!("stowage/small.ts={md5}")),
+            ("GCS_XC_ENDPOINT", fake_gcs().endpoint().to_string()),
+            ("GCS_XC_KEY_FILE", test_key().file.display().to_string()),
+            ("GCS_XC_PRESIGNED", presigned.join(",")),
         ],
         missing: "Google's google-cloud-storage is not installed",
     });
     let checks = result["checks"].as_array().expect("checks");
     let failed: Vec<_> = checks.iter().filter(|c| c["ok"] != true).collect();
     assert!(failed.is_empty(), "SDK checks failed: {failed:#?}");
-    assert!(checks.len() >= 7, "too few checks ran: {checks:#?}");
+    assert!(checks.len() >= 11, "too few checks ran: {checks:#?}");
 
     // Stowage reads the SDK's objects: their bytes, and the hashes GCS keeps prove them.
     let sdk = result["sdk_objects"].as_object().expect("sdk_objects");
