@@ -443,6 +443,41 @@ impl GcsStore {
             .cloned()
     }
 
+    /// Composes an upload's parts into its key (in rounds of 32 through intermediate
+    /// objects, named in `made`).
+    async fn compose_parts(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[PartInfo],
+        made: &mut Vec<String>,
+    ) -> Result<ObjectMeta> {
+        let (key, id) = (upload.key.as_str(), upload.upload_id.as_str());
+        let opts = self.upload_opts(id).unwrap_or_default();
+        let content_type = opts.content_type_for(key);
+        let mut sources: Vec<String> = parts
+            .iter()
+            .map(|p| part_name(key, id, p.part_number))
+            .collect();
+        // Rounds of 32 into intermediate objects while more remain.
+        let mut round = 0;
+        while sources.len() > COMPOSE_MAX {
+            round += 1;
+            let mut next = Vec::new();
+            for (i, chunk) in sources.chunks(COMPOSE_MAX).enumerate() {
+                let name = format!("{key}{PARTS_MARK}{id}/c{round}-{i:05}");
+                self.compose(&name, chunk, "application/octet-stream", &BTreeMap::new())
+                    .await?;
+                made.push(name.clone());
+                next.push(name);
+            }
+            sources = next;
+        }
+        let obj = self
+            .compose(key, &sources, &content_type, &opts.metadata)
+            .await?;
+        Ok(obj.meta())
+    }
+
     fn forget(&self, upload_id: &str) {
         self.pending
             .lock()
@@ -885,40 +920,50 @@ impl ObjectStore for GcsStore {
                 Error::invalid_input(format!("upload {id} has no parts to compose")).with_key(key),
             );
         }
-        let opts = self.upload_opts(id).unwrap_or_default();
-        let content_type = opts.content_type_for(key);
-        let mut sources: Vec<String> = parts
-            .iter()
-            .map(|p| part_name(key, id, p.part_number))
-            .collect();
-        // Rounds of 32 into intermediate objects while more remain.
+        // What the composite must be: the parts' CRC-32Cs combined in order, their sizes summed.
+        let want = parts.iter().all(|p| p.checksums.crc32c.is_some()).then(|| {
+            parts.iter().fold(0u32, |crc, p| {
+                crc32c_combine(crc, p.checksums.crc32c.unwrap_or_default(), p.size)
+            })
+        });
+        let size: u64 = parts.iter().map(|p| p.size).sum();
         let mut made = Vec::new();
-        let mut round = 0;
-        while sources.len() > COMPOSE_MAX {
-            round += 1;
-            let mut next = Vec::new();
-            for (i, chunk) in sources.chunks(COMPOSE_MAX).enumerate() {
-                let name = format!("{key}{PARTS_MARK}{id}/c{round}-{i:05}");
-                self.compose(&name, chunk, "application/octet-stream", &BTreeMap::new())
-                    .await?;
-                made.push(name.clone());
-                next.push(name);
+        let meta = match self.compose_parts(upload, parts, &mut made).await {
+            Ok(meta) => meta,
+            // A part may be gone (GCS: 404; fake-gcs-server: 500): the upload may have been
+            // completed already, by a run whose answer was lost. The key then holds exactly
+            // these parts: their CRC-32C combined and their size.
+            Err(e) => {
+                let done = match (want, self.head(key).await) {
+                    (Some(w), Ok(head))
+                        if head.checksums.crc32c == Some(w) && head.size == size =>
+                    {
+                        Some(head)
+                    }
+                    _ => None,
+                };
+                match done {
+                    Some(head) => head,
+                    None if e.kind() == &ErrorKind::NotFound => {
+                        return Err(Error::new(
+                            ErrorKind::UploadNotFound,
+                            format!(
+                                "the parts of upload {id} are no longer stored (aborted, or completed into another object): {}",
+                                e.message()
+                            ),
+                        )
+                        .with_key(key));
+                    }
+                    None => return Err(e),
+                }
             }
-            sources = next;
-        }
-        let obj = self
-            .compose(key, &sources, &content_type, &opts.metadata)
-            .await?;
-        let meta = obj.meta();
+        };
         // The composed object's CRC-32C must be the parts' combined, in order: it is made
         // of exactly the parts GCS verified.
-        if parts.iter().all(|p| p.checksums.crc32c.is_some()) {
-            let want = parts.iter().fold(0u32, |crc, p| {
-                crc32c_combine(crc, p.checksums.crc32c.unwrap_or_default(), p.size)
-            });
-            let size: u64 = parts.iter().map(|p| p.size).sum();
-            if meta.checksums.crc32c != Some(want) || meta.size != size {
-                return Err(Error::new(
+        if let Some(want) = want
+            && (meta.checksums.crc32c != Some(want) || meta.size != size)
+        {
+            return Err(Error::new(
                     ErrorKind::ChecksumMismatch,
                     format!(
                         "the object composed from upload {id}'s {} parts has CRC-32C {} and {} bytes, but the parts combine to {} and {size} bytes",
@@ -929,7 +974,6 @@ impl ObjectStore for GcsStore {
                     ),
                 )
                 .with_key(key));
-            }
         }
         self.forget(id);
         // The parts are no longer needed; one left behind is listed as an upload in

@@ -503,3 +503,53 @@ async fn a_service_account_key_signs_every_request() {
         "{e}"
     );
 }
+
+/// A completion sent again (its answer was lost, or another run completed it) finds the
+/// object made of exactly these parts and takes it; parts that are gone otherwise are
+/// `UploadNotFound`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_sent_again_finds_the_object() {
+    let (_, s) = fresh("again").await;
+    let upload = s
+        .create_multipart("a.mp4", &PutOptions::default())
+        .await
+        .expect("create");
+    let mut parts = Vec::new();
+    for n in 1..=2 {
+        let body = PutBody::Bytes(Bytes::from(pseudo_random(10_000, n.into())));
+        parts.push(s.upload_part(&upload, n, body).await.expect("part"));
+    }
+    let first = s
+        .complete_multipart(&upload, &parts)
+        .await
+        .expect("complete");
+    let again = s
+        .complete_multipart(&upload, &parts)
+        .await
+        .expect("completed before");
+    assert_eq!(
+        (again.size, again.checksums.crc32c),
+        (first.size, first.checksums.crc32c)
+    );
+
+    // Another object under the key since: these parts are not what it holds.
+    s.put(
+        "a.mp4",
+        PutBody::Bytes(Bytes::from_static(b"other")),
+        &PutOptions::default(),
+    )
+    .await
+    .expect("put");
+    let e = s
+        .complete_multipart(&upload, &parts)
+        .await
+        .expect_err("parts that are gone were taken as completed");
+    // GCS answers a composition of missing sources 404 (UploadNotFound here);
+    // fake-gcs-server answers 500, a server error after the retries.
+    assert!(
+        matches!(e.kind(), ErrorKind::UploadNotFound | ErrorKind::ServerError),
+        "{e}"
+    );
+    let head = s.head("a.mp4").await.expect("head");
+    assert_eq!(head.size, 5, "the other object is left as it is");
+}
