@@ -19,8 +19,9 @@ use stowage_core::{ErrorKind, ObjectMeta, ObjectStore, PutOptions, StorageUrl};
 
 use crate::StoreArgs;
 use crate::notice::Notices;
-use crate::open::{join_key, open_bucket, open_place, open_place_placed};
+use crate::open::{open_bucket, open_place, open_place_placed};
 use crate::output::{checksums_json, human_size};
+use stowage::join_key;
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
@@ -304,9 +305,9 @@ async fn open_destination(
     args: &StoreArgs,
     notices: &Notices,
 ) -> Result<(Arc<dyn ObjectStore>, String)> {
-    let (opened, key) = open_place_placed(dst, args, true).await?;
+    let opened = open_place_placed(dst, args, true).await?;
     notices.opened(dst, opened.placement.as_ref(), args);
-    Ok((opened.store, key))
+    Ok((opened.store, opened.prefix))
 }
 
 async fn transfer(from: &End, to: &End) -> Result<(u64, Option<ObjectMeta>)> {

@@ -259,13 +259,10 @@ fn agora_target(path: &PathBuf, args: &EndpointsArgs, protocol: Protocol) -> Res
 
 async fn discover_target(url: &str, args: &EndpointsArgs, protocol: Protocol) -> Result<Target> {
     let url = StorageUrl::parse(url)?;
-    let vendor = match url.scheme {
-        stowage_core::Scheme::S3 => Vendor::S3,
-        stowage_core::Scheme::Oss => Vendor::Oss,
-        stowage_core::Scheme::Cos => Vendor::Cos,
-        stowage_core::Scheme::Kodo => Vendor::Kodo,
-        stowage_core::Scheme::File => bail!("{url} is a local directory: it has no region"),
-        stowage_core::Scheme::Azure => bail!(
+    let vendor = match (stowage::vendor_of_scheme(url.scheme), url.scheme) {
+        (Some(vendor), _) => vendor,
+        (None, stowage_core::Scheme::File) => bail!("{url} is a local directory: it has no region"),
+        (None, _) => bail!(
             "{url} is an Azure container: Azure has one endpoint per storage account (https://<account>.blob.core.windows.net), no regional endpoints to choose from"
         ),
     };

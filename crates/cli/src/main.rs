@@ -12,7 +12,6 @@ mod inspect;
 mod notice;
 mod open;
 mod output;
-mod placement;
 mod playlist;
 mod presign;
 mod progress;

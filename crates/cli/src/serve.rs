@@ -43,21 +43,20 @@ enum RoleArg {
     Worker,
 }
 
-/// Buckets from configured URLs, through the CLI's own opener.
+/// Buckets from configured URLs, through the library's front door with the flags'
+/// settings (credentials checked per URL: the key pair's variables depend on the vendor).
 struct CliOpener(StoreArgs);
 
 #[async_trait::async_trait]
 impl OpenBucket for CliOpener {
     async fn open(&self, url: &str) -> stowage_core::Result<Arc<dyn ObjectStore>> {
         let parsed = StorageUrl::parse(url)?;
-        crate::open::open_bucket(&parsed, &self.0, false)
-            .await
-            .map_err(|e| match e.downcast::<stowage_core::Error>() {
-                Ok(e) => e,
-                Err(e) => {
-                    stowage_core::Error::new(stowage_core::ErrorKind::Other, format!("{e:#}"))
-                }
-            })
+        let settings = crate::open::settings(&self.0, parsed.scheme, false)
+            .map_err(|e| stowage_core::Error::invalid_input(format!("{e:#}")))?;
+        match stowage::open_url(&parsed, &settings).await {
+            Ok(opened) => Ok(opened.store),
+            Err(e) => Err(e.into_error()),
+        }
     }
 }
 

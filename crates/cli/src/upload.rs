@@ -17,8 +17,9 @@ use stowage_pipeline::{Ended, Event, Options, Status, Summary, Targets};
 use crate::StoreArgs;
 use crate::duration::parse_duration;
 use crate::notice::Notices;
-use crate::open::{join_key, open_place_placed, open_placed};
+use crate::open::{open_place_placed, open_placed};
 use crate::output::human_size;
+use stowage::join_key;
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {
@@ -162,9 +163,9 @@ fn describe_end(ended: Ended) -> &'static str {
 /// before anything is sent.
 async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, String)> {
     let dest = StorageUrl::parse(&args.dest)?;
-    let (opened, url_key) = open_place_placed(&dest, &args.store, true).await?;
+    let opened = open_place_placed(&dest, &args.store, true).await?;
     notices.opened(&dest, opened.placement.as_ref(), &args.store);
-    let primary = opened.store;
+    let (primary, url_key) = (opened.store, opened.prefix);
     let prefix = match dest.local_path() {
         // A local bucket's root may be named with --prefix below it.
         Some(_) => join_key(&url_key, &args.prefix),

@@ -219,7 +219,7 @@ const MANIFEST_NAME: &str = "stowage-manifest.json";
 /// below that (for a local bucket's root).
 async fn open_place(url: &StorageUrl, args: &VerifyArgs) -> Result<(Arc<dyn ObjectStore>, String)> {
     let (store, key) = crate::open::open_place(url, &args.store, false).await?;
-    Ok((store, crate::open::join_key(&key, &args.prefix)))
+    Ok((store, stowage::join_key(&key, &args.prefix)))
 }
 
 /// Verifies, repairs when asked, and verifies again.
