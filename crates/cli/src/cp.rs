@@ -1,10 +1,10 @@
 //! `stowage cp SRC DST`: a file or a directory, either side local or a bucket URL.
 //!
-//! Never deletes or overwrites the source. Uploads go through `stowage_core::upload`
-//! (single put or resumable multipart, each checked against the checksums sent);
-//! downloads are written to a temporary name and renamed only when complete.
+//! Plans which files or objects go where; each copy is `stowage::copy::copy` (single put or
+//! resumable multipart checked against the checksums sent; downloads checked against the
+//! store's checksums). Never deletes or overwrites the source.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,9 +13,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use futures::StreamExt;
 use serde_json::json;
-use stowage_core::checksum::checksum_file;
-use stowage_core::upload::{UploadConfig, put_file};
-use stowage_core::{ErrorKind, ObjectMeta, ObjectStore, PutOptions, StorageUrl};
+use stowage::copy::End;
+use stowage::core::{ErrorKind, ObjectMeta, ObjectStore, StorageUrl};
 
 use crate::StoreArgs;
 use crate::notice::Notices;
@@ -39,25 +38,6 @@ pub struct CpArgs {
     store: StoreArgs,
 }
 
-/// One end of a transfer.
-#[derive(Clone)]
-enum End {
-    Local(PathBuf),
-    Object {
-        store: Arc<dyn ObjectStore>,
-        key: String,
-    },
-}
-
-impl End {
-    fn describe(&self) -> String {
-        match self {
-            End::Local(p) => p.display().to_string(),
-            End::Object { store, key } => format!("{}/{key}", store.name()),
-        }
-    }
-}
-
 /// A finished transfer: source, destination, and bytes copied with the stored metadata.
 type Outcome = (End, End, Result<(u64, Option<ObjectMeta>)>);
 
@@ -72,7 +52,9 @@ pub async fn run(args: CpArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let mut results: Vec<_> = futures::stream::iter(plan)
         .map(|(from, to)| async move {
-            let r = transfer(&from, &to).await;
+            let r = stowage::copy::copy(&from, &to)
+                .await
+                .map_err(anyhow::Error::from);
             (from, to, r)
         })
         .buffer_unordered(args.concurrency.max(1))
@@ -156,11 +138,11 @@ async fn plan_from_local(
         .with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_dir() {
         let (store, prefix) = destination_dir(dst, args, notices).await?;
-        let files = stowage_core::fsutil::local_files(path)?;
+        let files = stowage::core::fsutil::local_files(path)?;
         return Ok(files
             .into_iter()
             .map(
-                |stowage_core::fsutil::LocalFile {
+                |stowage::core::fsutil::LocalFile {
                      path: file, rel, ..
                  }| {
                     (
@@ -266,7 +248,8 @@ async fn plan_from_bucket(
     let mut plan = Vec::new();
     for o in objects {
         let rel = &o.key[prefix.len()..];
-        stowage_fs::validate_key(rel).with_context(|| format!("refusing to copy `{}`", o.key))?;
+        stowage::stores::fs::validate_key(rel)
+            .with_context(|| format!("refusing to copy `{}`", o.key))?;
         let to = match &dst_store {
             Some(s) => End::Object {
                 store: s.clone(),
@@ -308,75 +291,4 @@ async fn open_destination(
     let opened = open_place_placed(dst, args, true).await?;
     notices.opened(dst, opened.placement.as_ref(), args);
     Ok((opened.store, opened.prefix))
-}
-
-async fn transfer(from: &End, to: &End) -> Result<(u64, Option<ObjectMeta>)> {
-    match (from, to) {
-        (End::Local(path), End::Object { store, key }) => {
-            let meta = put_file(
-                store.as_ref(),
-                key,
-                path,
-                &PutOptions::default(),
-                &UploadConfig::default(),
-            )
-            .await?;
-            Ok((meta.size, Some(meta)))
-        }
-        (End::Object { store, key }, End::Local(path)) => download(store.as_ref(), key, path).await,
-        (
-            End::Object { store, key },
-            End::Object {
-                store: dst,
-                key: dst_key,
-            },
-        ) => {
-            let tmp = tempfile::tempdir()?;
-            let local = tmp.path().join("object");
-            download(store.as_ref(), key, &local).await?;
-            let meta = put_file(
-                dst.as_ref(),
-                dst_key,
-                &local,
-                &PutOptions::default(),
-                &UploadConfig::default(),
-            )
-            .await?;
-            Ok((meta.size, Some(meta)))
-        }
-        (End::Local(_), End::Local(_)) => {
-            bail!("local-to-local copies are not what stowage is for; use cp")
-        }
-    }
-}
-
-/// Downloads `key` to `path`, then checks the file against every checksum the store keeps.
-async fn download(
-    store: &dyn ObjectStore,
-    key: &str,
-    path: &Path,
-) -> Result<(u64, Option<ObjectMeta>)> {
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let got = store.get(key, None).await?;
-    let meta = got.meta.clone();
-    let size = got.write_to_file(path).await?;
-    let stored = if meta.checksums.is_empty() {
-        store.head(key).await?.checksums
-    } else {
-        meta.checksums.clone()
-    };
-    let algos = stored.common(&stored);
-    if !algos.is_empty() {
-        let (_, local) = checksum_file(path, &algos).await?;
-        if let Err(e) = local.verify(&stored) {
-            // The download is wrong; do not leave it looking like a good copy.
-            let _ = tokio::fs::remove_file(path).await;
-            return Err(e.with_key(key).into());
-        }
-    }
-    Ok((size, Some(meta)))
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use stowage_core::{ChecksumAlgo, StorageUrl};
+use stowage::core::{ChecksumAlgo, StorageUrl};
 use time::format_description::well_known::Rfc3339;
 
 use crate::StoreArgs;

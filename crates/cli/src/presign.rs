@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use stowage_core::StorageUrl;
+use stowage::core::StorageUrl;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

@@ -1,4 +1,4 @@
-//! `stowage serve`: flags → configuration → `stowage_serve::run`. Buckets are opened the
+//! `stowage serve`: flags → configuration → `stowage::serve::run`. Buckets are opened the
 //! way every other command opens them (open.rs), with the store flags as defaults for all.
 
 use std::path::PathBuf;
@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use stowage_core::{ObjectStore, StorageUrl};
-use stowage_serve::{Config, OpenBucket, Options, QueueKind, Role};
+use stowage::core::{ObjectStore, StorageUrl};
+use stowage::serve::{Config, OpenBucket, Options, QueueKind, Role};
 
 use crate::StoreArgs;
 
@@ -49,10 +49,10 @@ struct CliOpener(StoreArgs);
 
 #[async_trait::async_trait]
 impl OpenBucket for CliOpener {
-    async fn open(&self, url: &str) -> stowage_core::Result<Arc<dyn ObjectStore>> {
+    async fn open(&self, url: &str) -> stowage::core::Result<Arc<dyn ObjectStore>> {
         let parsed = StorageUrl::parse(url)?;
         let settings = crate::open::settings(&self.0, parsed.scheme, false)
-            .map_err(|e| stowage_core::Error::invalid_input(format!("{e:#}")))?;
+            .map_err(|e| stowage::core::Error::invalid_input(format!("{e:#}")))?;
         match stowage::open_url(&parsed, &settings).await {
             Ok(opened) => Ok(opened.store),
             Err(e) => Err(e.into_error()),
@@ -74,7 +74,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         listen: args.listen,
     };
     let opener = Arc::new(CliOpener(args.store));
-    stowage_serve::run(opts, opener, shutdown_signal())
+    stowage::serve::run(opts, opener, shutdown_signal())
         .await
         .context("stowage serve")?;
     Ok(ExitCode::SUCCESS)

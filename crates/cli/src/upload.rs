@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use stowage_core::StorageUrl;
-use stowage_pipeline::{Ended, Event, Options, Status, Summary, Targets};
+use stowage::core::StorageUrl;
+use stowage::pipeline::{Ended, Event, Options, Status, Summary, Targets};
 
 use crate::StoreArgs;
 use crate::duration::parse_duration;
@@ -92,11 +92,11 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
     let opts = Options {
         prefix,
         concurrency: args.concurrency,
-        retry: stowage_core::retry::RetryPolicy {
+        retry: stowage::core::retry::RetryPolicy {
             max_attempts: args.attempts.max(1),
             ..Options::default().retry
         },
-        upload: stowage_core::upload::UploadConfig {
+        upload: stowage::core::upload::UploadConfig {
             multipart_threshold: args.multipart_threshold_mib << 20,
             part_size: args.part_size_mib.max(1) << 20,
             concurrency: args.part_concurrency.max(1),
@@ -107,9 +107,9 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
         events: Some(Arc::new(move |e: &Event| sink.event(e))),
     };
     let summary = if restore {
-        stowage_pipeline::restore(&args.dir, &targets, &opts).await?
+        stowage::pipeline::restore(&args.dir, &targets, &opts).await?
     } else if args.watch {
-        let w = stowage_pipeline::WatchOptions {
+        let w = stowage::pipeline::WatchOptions {
             idle_timeout: args.idle_timeout,
             stable_for: args.stable_for,
             playlist_every: args.playlist_every,
@@ -124,9 +124,9 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
                 stop.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         });
-        stowage_pipeline::watch(&args.dir, &targets, &opts, &w).await?
+        stowage::pipeline::watch(&args.dir, &targets, &opts, &w).await?
     } else {
-        stowage_pipeline::upload_recording(&args.dir, &targets, &opts).await?
+        stowage::pipeline::upload_recording(&args.dir, &targets, &opts).await?
     };
     reporter.finish();
     print_summary(&summary, json);

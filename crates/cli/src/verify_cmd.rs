@@ -14,11 +14,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::sync::Arc;
-use stowage_core::ObjectStore;
-use stowage_core::StorageUrl;
+use stowage::core::ObjectStore;
+use stowage::core::StorageUrl;
 
-use stowage_verify::playback::{PlaybackCheck, UrlSigner};
-use stowage_verify::{Expected, Problem, RepairSource, Report, VerifyOptions};
+use stowage::verify::playback::{PlaybackCheck, UrlSigner};
+use stowage::verify::{Expected, Problem, RepairSource, Report, VerifyOptions};
 
 use crate::StoreArgs;
 use crate::open::open_bucket;
@@ -78,7 +78,7 @@ pub struct VerifyArgs {
     #[arg(long, conflicts_with = "playback_base")]
     playback_signed: bool,
     /// The web page origin the player runs on, for the CORS check.
-    #[arg(long, default_value = stowage_verify::playback::DEFAULT_ORIGIN)]
+    #[arg(long, default_value = stowage::verify::playback::DEFAULT_ORIGIN)]
     origin: String,
     /// Fail (exit 1) on warnings too: departures from RFC 8216 that players tolerate, such
     /// as Agora's EXTINF without a comma.
@@ -107,84 +107,29 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
     }
 }
 
-/// What the URL names, and so where the recording is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Place {
-    /// A directory: the recording's prefix (no trailing `/`).
-    Dir(String),
-    /// The manifest at this key; the recording is its directory.
-    Manifest(String),
-    /// The playlist at this key; the recording is its directory.
-    Playlist(String),
-}
-
-impl Place {
-    /// The recording's directory.
-    fn prefix(&self) -> String {
-        match self {
-            Place::Dir(p) => p.clone(),
-            Place::Manifest(k) | Place::Playlist(k) => parent(k).to_string(),
-        }
-    }
-
-    /// Where the manifest of the recording is (or would be).
-    fn manifest_key(&self) -> String {
-        match self {
-            Place::Manifest(k) => k.clone(),
-            other => stowage_verify::key_under(&other.prefix(), MANIFEST_NAME),
-        }
-    }
-}
-
-fn parent(key: &str) -> &str {
-    key.rsplit_once('/').map_or("", |(d, _)| d)
-}
-
-/// A path ending in `/`, or naming no object, is a directory; the manifest's and a
-/// playlist's names are those objects (a missing one is then reported missing); any other
-/// object stands for its directory. One HEAD decides, only for a name that says nothing; a
-/// store that cannot be asked leaves it a directory (its error comes with the manifest).
-async fn resolve(store: &dyn ObjectStore, key: &str) -> Place {
-    let key = key.trim_start_matches('/');
-    if key.is_empty() || key.ends_with('/') {
-        return Place::Dir(key.trim_matches('/').to_string());
-    }
-    let name = key.rsplit('/').next().unwrap_or(key);
-    if name == MANIFEST_NAME {
-        return Place::Manifest(key.to_string());
-    }
-    if name.to_ascii_lowercase().ends_with(".m3u8") {
-        return Place::Playlist(key.to_string());
-    }
-    match store.head(key).await {
-        Ok(_) => Place::Dir(parent(key).to_string()),
-        Err(_) => Place::Dir(key.to_string()),
-    }
-}
-
 async fn verify(args: &VerifyArgs) -> Result<Report> {
     let url = StorageUrl::parse(&args.url)?;
     let (primary, key) = open_place(&url, args).await?;
-    let place = resolve(primary.as_ref(), &key).await;
+    let place = stowage::place::resolve(primary.as_ref(), &key).await;
     let (prefix, manifest_key) = (place.prefix(), place.manifest_key());
     let store = primary.as_ref();
     if let Some(dir) = &args.dir {
-        let expected = stowage_verify::expected_from_dir(dir, &prefix).await?;
+        let expected = stowage::verify::expected_from_dir(dir, &prefix).await?;
         return finish(args, store, &prefix, &expected, &manifest_key).await;
     }
     if let Some(path) = &args.agora {
         let json =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut expected = stowage_verify::expected_from_agora(&json)?;
+        let mut expected = stowage::verify::expected_from_agora(&json)?;
         for e in &mut expected {
-            e.key = stowage_verify::key_under(&prefix, &e.key);
+            e.key = stowage::verify::key_under(&prefix, &e.key);
         }
         return finish(args, store, &prefix, &expected, &manifest_key).await;
     }
-    if let (Place::Playlist(key), None) = (&place, &args.manifest) {
+    if let (stowage::place::Place::Playlist(key), None) = (&place, &args.manifest) {
         // The playlist and its Agora siblings; without a manifest, other files in the
         // directory are not "orphans" of anything.
-        let expected = stowage_verify::expected_from_playlist(store, key).await?;
+        let expected = stowage::verify::expected_from_playlist(store, key).await?;
         let mut report = finish(args, store, &prefix, &expected, &manifest_key).await?;
         report
             .problems
@@ -195,7 +140,7 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
         Some(path) => {
             let json =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            stowage_verify::expected_from_manifest(&json)?
+            stowage::verify::expected_from_manifest(&json)?
         }
         None => manifest_in_bucket(store, &manifest_key).await?,
     };
@@ -204,16 +149,15 @@ async fn verify(args: &VerifyArgs) -> Result<Report> {
 
 async fn manifest_in_bucket(store: &dyn ObjectStore, manifest_key: &str) -> Result<Vec<Expected>> {
     let got = match store.get(manifest_key, None).await {
-        Err(e) if e.kind() == &stowage_core::ErrorKind::NotFound => bail!(
+        Err(e) if e.kind() == &stowage::core::ErrorKind::NotFound => bail!(
             "no manifest at {manifest_key}: name what to verify against with --manifest FILE, --agora FILE (a query/stop response or webhook) or --dir DIR, or give the playlist's URL"
         ),
         other => other.with_context(|| format!("reading the manifest {manifest_key}"))?,
     };
-    Ok(stowage_verify::expected_from_manifest(&got.bytes().await?)?)
+    Ok(stowage::verify::expected_from_manifest(
+        &got.bytes().await?,
+    )?)
 }
-
-/// The manifest's name beside the recording (the pipeline writes it).
-const MANIFEST_NAME: &str = "stowage-manifest.json";
 
 /// The bucket and the key (prefix, manifest or playlist) the URL names; `--prefix` goes
 /// below that (for a local bucket's root).
@@ -265,7 +209,7 @@ async fn finish(
             bail!("--repair needs --from DIR or --from URL (the spool or the backup bucket)")
         }
     };
-    let outcome = stowage_verify::repair(primary, &report, source).await;
+    let outcome = stowage::verify::repair(primary, &report, source).await;
     for k in &outcome.repaired {
         eprintln!("repaired  {k}");
     }
@@ -287,7 +231,7 @@ async fn playback_check(args: &VerifyArgs) -> Result<Option<PlaybackCheck>> {
                 store.name()
             );
         }
-        Some(Arc::new(StoreSigner(store)))
+        Some(Arc::new(stowage::place::StoreSigner(store)))
     } else {
         None
     };
@@ -301,20 +245,6 @@ async fn playback_check(args: &VerifyArgs) -> Result<Option<PlaybackCheck>> {
     })
 }
 
-/// How long each signed URL of the playback check lives: the check takes seconds, and a
-/// URL that leaks from a report is dead soon after.
-const PLAYBACK_URL_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Each object's signed download URL from its store ([`ObjectStore::signed_get_url`]).
-struct StoreSigner(Arc<dyn ObjectStore>);
-
-#[async_trait::async_trait]
-impl UrlSigner for StoreSigner {
-    async fn signed_url(&self, key: &str) -> stowage_core::Result<String> {
-        self.0.signed_get_url(key, PLAYBACK_URL_TTL).await
-    }
-}
-
 /// One verification, with the playback check when asked.
 async fn check(
     args: &VerifyArgs,
@@ -323,7 +253,7 @@ async fn check(
     expected: &[Expected],
     opts: &VerifyOptions<'_>,
 ) -> Result<Report> {
-    let mut report = stowage_verify::verify_with(primary, prefix, expected, opts).await?;
+    let mut report = stowage::verify::verify_with(primary, prefix, expected, opts).await?;
     if let Some(playback) = playback_check(args).await? {
         for exp in expected.iter().filter(|e| e.key.ends_with(".m3u8")) {
             let seen = playback.check(&exp.key).await;

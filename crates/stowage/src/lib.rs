@@ -46,11 +46,46 @@
 //! # }
 //! ```
 
+//! # The shortest upload: an `oss://` bucket from the environment
+//!
+//! Credentials from `OSS_ACCESS_KEY_ID`/`OSS_ACCESS_KEY_SECRET`, the region from
+//! `OSS_REGION`, where this machine runs from `STOWAGE_FROM`:
+//!
+//! ```no_run
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let settings = stowage::Settings::from_env()?;
+//!     let bucket = stowage::open("oss://my-bucket/recordings/room-1", &settings).await?;
+//!     let targets = stowage::Targets { primary: bucket.store, backup: None };
+//!     let opts = stowage::UploadOptions { prefix: bucket.prefix, ..Default::default() };
+//!     stowage::upload_recording("spool".as_ref(), &targets, &opts).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Before a recording starts: the doctor
+//!
+//! ```no_run
+//! # async fn check(storage_config_json: String) {
+//! use stowage::doctor::{Checkup, Subject, diagnose, failed};
+//!
+//! let checkup = Checkup::new(Subject::AgoraJson(storage_config_json), stowage::Settings::default());
+//! let findings = diagnose(&checkup).await;
+//! for f in &findings {
+//!     println!("{:?} {}: {} {}", f.status, f.check, f.cause, f.fix.as_deref().unwrap_or(""));
+//! }
+//! assert!(!failed(&findings), "fix these before calling Agora's start");
+//! # }
+//! ```
+
 #![warn(missing_docs)]
 
 mod agora;
+pub mod copy;
 pub mod doctor;
+pub mod endpoints;
 mod open;
+pub mod place;
 pub mod placement;
 mod settings;
 
@@ -79,5 +114,17 @@ pub use stowage_pipeline::{
 /// Region tables, Agora codes and `storageConfig`, endpoint selection (`stowage-region`).
 pub use stowage_region as region;
 pub use stowage_region::{AgoraStorage, Vendor};
+/// Webhook receiver and verification workers (`stowage-serve`), with the `serve` feature.
+#[cfg(feature = "serve")]
+pub use stowage_serve as serve;
+/// The stores themselves, for a caller that configures one directly.
+pub mod stores {
+    pub use stowage_azure as azure;
+    pub use stowage_cos as cos;
+    pub use stowage_fs as fs;
+    pub use stowage_kodo as kodo;
+    pub use stowage_oss as oss;
+    pub use stowage_s3 as s3;
+}
 /// Proof that a recording landed: expectations, verification, repair (`stowage-verify`).
 pub use stowage_verify as verify;
