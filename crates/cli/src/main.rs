@@ -1,7 +1,7 @@
 //! `stowage`: copy recordings into buckets and prove they arrived.
 //!
-//! A thin binary over the library crates: argument parsing and printing live here,
-//! everything else in `stowage-core` and the store crates.
+//! A thin binary over the `stowage` library crate (crates/stowage): flags become
+//! `stowage::Settings`, each command makes its library calls and prints what they return.
 
 mod checksum_cmd;
 mod cp;

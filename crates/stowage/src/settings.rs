@@ -211,3 +211,46 @@ pub fn parse_s3_integrity(s: &str) -> Result<S3Integrity> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only this test touches the `STOWAGE_*` switches, so setting them is race-free.
+    #[test]
+    fn from_env_reads_the_commands_variables_and_refuses_a_bad_switch() {
+        let set = |k: &str, v: &str| unsafe { std::env::set_var(k, v) };
+        set("STOWAGE_FROM", "oss:cn-hangzhou");
+        set("STOWAGE_INTERNAL", "yes");
+        set("STOWAGE_ACCELERATE", "0");
+        set("STOWAGE_PROBE_ENDPOINTS", "");
+        let s = Settings::from_env().unwrap();
+        assert_eq!(s.from.as_deref(), Some("oss:cn-hangzhou"));
+        assert!(s.internal && !s.accelerate && !s.probe_endpoints);
+        assert!(s.wants_selection());
+        set("STOWAGE_ACCELERATE", "maybe");
+        let e = Settings::from_env().unwrap_err();
+        assert!(e.to_string().contains("STOWAGE_ACCELERATE"), "{e}");
+        for k in ["STOWAGE_FROM", "STOWAGE_INTERNAL", "STOWAGE_ACCELERATE"] {
+            unsafe { std::env::remove_var(k) };
+        }
+    }
+
+    #[test]
+    fn the_builder_sets_each_field_and_debug_hides_the_secret() {
+        let s = Settings::builder()
+            .endpoint("http://127.0.0.1:9000")
+            .region("us-east-1")
+            .credentials(Credentials::new("AKID", "TOPSECRET"))
+            .s3_preset(Vendor::Oss)
+            .s3_integrity(S3Integrity::Md5AndCrc64Nvme)
+            .from("eu-central-1")
+            .accelerate(true)
+            .create_local(true)
+            .build();
+        assert_eq!(s.region.as_deref(), Some("us-east-1"));
+        assert_eq!(s.s3_preset, Some(Vendor::Oss));
+        assert!(s.accelerate && s.create_local);
+        assert!(!format!("{s:?}").contains("TOPSECRET"));
+    }
+}
