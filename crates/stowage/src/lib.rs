@@ -81,6 +81,7 @@
 #![warn(missing_docs)]
 
 mod agora;
+pub mod check;
 pub mod copy;
 pub mod doctor;
 pub mod endpoints;
