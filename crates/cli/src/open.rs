@@ -109,8 +109,13 @@ pub fn cli_error(e: OpenError) -> anyhow::Error {
 
 /// Prints the library's warnings on stderr, each region at most once per run.
 fn warn(opened: &OpenedBucket) {
+    print_warnings(&opened.warnings);
+}
+
+/// Prints warnings from opening buckets on stderr, each region at most once per run.
+pub fn print_warnings(warnings: &[stowage::Warning]) {
     static SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    for w in &opened.warnings {
+    for w in warnings {
         let stowage::Warning::UnknownRegion {
             vendor_name,
             region,
@@ -140,15 +145,6 @@ pub async fn open_placed(url: &StorageUrl, args: &StoreArgs, create: bool) -> Re
     let opened = stowage::open_url(url, &settings).await.map_err(cli_error)?;
     warn(&opened);
     Ok(opened)
-}
-
-/// [`open_placed`], the store only.
-pub async fn open_bucket(
-    url: &StorageUrl,
-    args: &StoreArgs,
-    create: bool,
-) -> Result<Arc<dyn ObjectStore>> {
-    Ok(open_placed(url, args, create).await?.store)
 }
 
 /// The bucket a URL lies in and the key (object or prefix) it names below the bucket's

@@ -2,12 +2,16 @@
 //! (written whole, then checked against every checksum the store keeps), or an object from
 //! one bucket to another (through a temporary file). Never deletes or changes the source.
 
+mod plan;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use stowage_core::checksum::checksum_file;
 use stowage_core::upload::{UploadConfig, put_file};
 use stowage_core::{Error, ObjectMeta, ObjectStore, PutOptions, Result};
+
+pub use plan::{Plan, plan};
 
 /// One end of a copy.
 #[derive(Clone)]
