@@ -12,7 +12,7 @@ use crate::output::checksums_json;
 
 #[derive(Debug, Args)]
 pub struct ChecksumArgs {
-    /// crc64ecma, crc64nvme, md5, sha1, sha256, qetag, or all.
+    /// crc64ecma, crc64nvme, md5, sha1, sha256, qetag, crc32c, or all.
     #[arg(long, default_value = "all")]
     algo: String,
     /// One JSON object per file (per line).

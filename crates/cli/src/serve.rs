@@ -32,6 +32,13 @@ pub struct ServeArgs {
     /// Listen here instead of [server] listen; for a worker-only process, serve /metrics here.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM), instead of [server] tls_cert; NCS posts
+    /// only to https URLs (or terminate TLS in front, see docs/serve.md).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM), instead of [server] tls_key.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -61,7 +68,12 @@ impl OpenBucket for CliOpener {
 }
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+    let mut config = Config::load(&args.config)?;
+    if args.tls_cert.is_some() || args.tls_key.is_some() {
+        let (cert, key) = config.tls.take().map(|t| (t.cert, t.key)).unzip();
+        config.tls =
+            stowage::serve::config::tls_files(args.tls_cert.or(cert), args.tls_key.or(key))?;
+    }
     let opts = Options {
         config,
         queue: QueueKind::parse(&args.queue)?,

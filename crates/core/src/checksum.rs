@@ -8,9 +8,10 @@
 //! | SHA-1 | COS `x-cos-content-sha1` | hex |
 //! | SHA-256 | S3 `x-amz-checksum-sha256` | hex / base64 |
 //! | qetag | Qiniu Kodo `hash` | URL-safe base64, 28 chars |
+//! | CRC-32C (Castagnoli) | Google Cloud Storage `crc32c` (JSON API), `x-goog-hash: crc32c=` | base64 of 4 big-endian bytes |
 //!
-//! The primitives come from kept crates (`crc64fast`, `crc64fast-nvme`, `md-5`, `sha1`,
-//! `sha2`); only Qiniu's block scheme is assembled here, since no kept crate does it.
+//! The primitives come from kept crates (`crc64fast`, `crc64fast-nvme`, `crc32c`, `md-5`,
+//! `sha1`, `sha2`); only Qiniu's block scheme is assembled here, since no kept crate does it.
 
 use std::io::Read;
 use std::path::Path;
@@ -35,17 +36,19 @@ pub enum ChecksumAlgo {
     Sha1,
     Sha256,
     Qetag,
+    Crc32c,
 }
 
 impl ChecksumAlgo {
     /// Every algorithm, in the order reports print them.
-    pub const ALL: [ChecksumAlgo; 6] = [
+    pub const ALL: [ChecksumAlgo; 7] = [
         ChecksumAlgo::Crc64Ecma,
         ChecksumAlgo::Crc64Nvme,
         ChecksumAlgo::Md5,
         ChecksumAlgo::Sha1,
         ChecksumAlgo::Sha256,
         ChecksumAlgo::Qetag,
+        ChecksumAlgo::Crc32c,
     ];
 
     /// The name used in JSON output and on the command line.
@@ -57,6 +60,7 @@ impl ChecksumAlgo {
             ChecksumAlgo::Sha1 => "sha1",
             ChecksumAlgo::Sha256 => "sha256",
             ChecksumAlgo::Qetag => "qetag",
+            ChecksumAlgo::Crc32c => "crc32c",
         }
     }
 
@@ -70,9 +74,10 @@ impl ChecksumAlgo {
             "sha1" => ChecksumAlgo::Sha1,
             "sha256" => ChecksumAlgo::Sha256,
             "qetag" | "etag" => ChecksumAlgo::Qetag,
+            "crc32c" | "castagnoli" => ChecksumAlgo::Crc32c,
             _ => {
                 return Err(Error::invalid_input(format!(
-                    "unknown checksum algorithm `{name}`; expected one of crc64ecma, crc64nvme, md5, sha1, sha256, qetag, all"
+                    "unknown checksum algorithm `{name}`; expected one of crc64ecma, crc64nvme, md5, sha1, sha256, qetag, crc32c, all"
                 )));
             }
         };
@@ -89,6 +94,9 @@ pub struct Checksums {
     pub sha1: Option<[u8; 20]>,
     pub sha256: Option<[u8; 32]>,
     pub qetag: Option<String>,
+    /// CRC-32C (Castagnoli), as Google Cloud Storage keeps it for every object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32c: Option<u32>,
 }
 
 impl Checksums {
@@ -106,6 +114,7 @@ impl Checksums {
             ChecksumAlgo::Sha1 => self.sha1.map(hex::encode),
             ChecksumAlgo::Sha256 => self.sha256.map(hex::encode),
             ChecksumAlgo::Qetag => self.qetag.clone(),
+            ChecksumAlgo::Crc32c => self.crc32c_base64(),
         }
     }
 
@@ -122,6 +131,7 @@ impl Checksums {
             ChecksumAlgo::Sha1 => self.sha1 = digest(value),
             ChecksumAlgo::Sha256 => self.sha256 = digest(value),
             ChecksumAlgo::Qetag => self.qetag = (value.len() == 28).then(|| value.to_string()),
+            ChecksumAlgo::Crc32c => self.crc32c = Self::parse_crc32c_base64(value),
         }
         self.get(algo).is_some()
     }
@@ -129,6 +139,23 @@ impl Checksums {
     /// CRC64-NVME as S3 sends it in `x-amz-checksum-crc64nvme`.
     pub fn crc64nvme_base64(&self) -> Option<String> {
         self.crc64nvme.map(|v| STANDARD.encode(v.to_be_bytes()))
+    }
+
+    /// CRC-32C as Google Cloud Storage writes it (`crc32c` of an object resource,
+    /// `x-goog-hash: crc32c=`): base64 of the 4 big-endian bytes.
+    pub fn crc32c_base64(&self) -> Option<String> {
+        self.crc32c.map(|v| STANDARD.encode(v.to_be_bytes()))
+    }
+
+    /// Parses Google Cloud Storage's base64 CRC-32C.
+    pub fn parse_crc32c_base64(value: &str) -> Option<u32> {
+        let bytes = STANDARD.decode(value.trim()).ok()?;
+        Some(u32::from_be_bytes(bytes.try_into().ok()?))
+    }
+
+    /// Parses a base64 MD5 (`Content-MD5`, Google Cloud Storage's `md5Hash`).
+    pub fn parse_md5_base64(value: &str) -> Option<[u8; 16]> {
+        STANDARD.decode(value.trim()).ok()?.try_into().ok()
     }
 
     /// MD5 as the `Content-MD5` header wants it.
@@ -152,6 +179,7 @@ impl Checksums {
         if self.qetag.is_none() {
             self.qetag.clone_from(&other.qetag);
         }
+        self.crc32c = self.crc32c.or(other.crc32c);
     }
 
     /// The algorithms present in both; what a comparison can prove.
@@ -192,6 +220,7 @@ pub struct Hasher {
     sha1: Option<sha1::Sha1>,
     sha256: Option<sha2::Sha256>,
     qetag: Option<QetagHasher>,
+    crc32c: Option<u32>,
     len: u64,
 }
 
@@ -206,6 +235,7 @@ impl Hasher {
             sha1: has(ChecksumAlgo::Sha1).then(sha1::Sha1::new),
             sha256: has(ChecksumAlgo::Sha256).then(sha2::Sha256::new),
             qetag: has(ChecksumAlgo::Qetag).then(QetagHasher::default),
+            crc32c: has(ChecksumAlgo::Crc32c).then_some(0),
             len: 0,
         }
     }
@@ -230,6 +260,9 @@ impl Hasher {
         if let Some(h) = &mut self.qetag {
             h.update(data);
         }
+        if let Some(h) = &mut self.crc32c {
+            *h = crc32c::crc32c_append(*h, data);
+        }
     }
 
     /// Bytes seen so far.
@@ -249,6 +282,7 @@ impl Hasher {
             sha1: self.sha1.map(|h| h.finalize().into()),
             sha256: self.sha256.map(|h| h.finalize().into()),
             qetag: self.qetag.map(QetagHasher::finish),
+            crc32c: self.crc32c,
         }
     }
 }
@@ -476,6 +510,12 @@ pub fn qetag_v2<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     URL_SAFE.encode(out)
 }
 
+/// CRC-32C of `a ‖ b` from `crc(a)`, `crc(b)` and `len(b)` (the `crc32c` crate's
+/// combination): what a composed Google Cloud Storage object's CRC-32C must be.
+pub fn crc32c_combine(crc1: u32, crc2: u32, len2: u64) -> u32 {
+    crc32c::crc32c_combine(crc1, crc2, len2 as usize)
+}
+
 /// CRC-64/XZ's polynomial, bit-reflected.
 const CRC64_XZ_POLY: u64 = 0xC96C_5795_D787_0F42;
 
@@ -584,6 +624,23 @@ mod tests {
             c.get(ChecksumAlgo::Crc64Ecma).as_deref(),
             Some("11051210869376104954")
         );
+    }
+
+    #[test]
+    fn crc32c_check_value_gcs_form_and_combination() {
+        // CRC-32C (Castagnoli) check value; GCS writes it as base64 of the 4 big-endian
+        // bytes (`hello` is `mnG7TA==`, as fake-gcs-server and GCS return it).
+        let c = checksum_bytes(CHECK, &[ChecksumAlgo::Crc32c]);
+        assert_eq!(c.crc32c, Some(0xE306_9283));
+        let hello = checksum_bytes(b"hello", &[ChecksumAlgo::Crc32c]);
+        assert_eq!(hello.get(ChecksumAlgo::Crc32c).as_deref(), Some("mnG7TA=="));
+        let mut back = Checksums::default();
+        assert!(back.set(ChecksumAlgo::Crc32c, "mnG7TA=="));
+        assert_eq!(back.crc32c, hello.crc32c);
+        assert_eq!(ChecksumAlgo::parse("CRC32C").unwrap(), ChecksumAlgo::Crc32c);
+        let (a, b) = CHECK.split_at(4);
+        let (ca, cb) = (crc32c::crc32c(a), crc32c::crc32c(b));
+        assert_eq!(crc32c_combine(ca, cb, b.len() as u64), 0xE306_9283);
     }
 
     #[test]

@@ -207,6 +207,8 @@ pub fn completed_proof(
         crc64nvme: sent.checksums.crc64nvme,
         sha256: sent.checksums.sha256,
         sha1: sent.checksums.sha1,
+        // Google Cloud Storage keeps a whole-object CRC-32C for composed objects too.
+        crc32c: sent.checksums.crc32c,
         ..Default::default()
     };
     let sent_whole = Sent {

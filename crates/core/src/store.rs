@@ -351,7 +351,7 @@ pub trait ObjectStore: Send + Sync + fmt::Debug + 'static {
     async fn signed_get_url(&self, key: &str, expires: Duration) -> Result<String> {
         let _ = (key, expires);
         Err(Error::unsupported(format!(
-            "{} has no signed download URLs (only S3, OSS, COS, Kodo and Azure buckets do)",
+            "{} has no signed download URLs (only S3, OSS, COS, Kodo, Azure and GCS buckets do)",
             self.name()
         )))
     }

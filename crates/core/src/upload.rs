@@ -77,11 +77,18 @@ pub async fn put_file(
 
 /// The checksums worth computing before sending a file so that the store's answer can prove
 /// the landing: both CRC-64s (nearly free, and what multipart parts combine to), plus, for a
-/// single put, the digests the store checks or returns (MD5, Kodo's qetag).
+/// single put, the digests the store checks or returns (MD5, Kodo's qetag). A CRC-32C the
+/// store keeps (Google Cloud Storage, for every object, composed ones too) is computed for
+/// multipart uploads as well: the completed object is then proven by it.
 pub fn proof_algos(store: &dyn ObjectStore, multipart: bool) -> Vec<ChecksumAlgo> {
     let mut algos = vec![ChecksumAlgo::Crc64Nvme, ChecksumAlgo::Crc64Ecma];
+    let caps = store.capabilities();
+    if caps.verified_on_upload.contains(&ChecksumAlgo::Crc32c)
+        || caps.returned_by_head.contains(&ChecksumAlgo::Crc32c)
+    {
+        algos.push(ChecksumAlgo::Crc32c);
+    }
     if !multipart {
-        let caps = store.capabilities();
         for algo in [ChecksumAlgo::Md5, ChecksumAlgo::Qetag] {
             if caps.verified_on_upload.contains(&algo) || caps.returned_by_head.contains(&algo) {
                 algos.push(algo);

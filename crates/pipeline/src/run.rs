@@ -280,11 +280,20 @@ async fn send_all<'f>(run: &Run, files: impl Iterator<Item = &'f LocalFile>) {
 /// of the parts, so those are left to the parts.
 fn local_algos(run: &Run, entry: &Entry) -> Vec<ChecksumAlgo> {
     let mut algos = ALWAYS.to_vec();
+    let stores = || std::iter::once(&run.targets.primary).chain(run.targets.backup.as_ref());
+    // A whole-object CRC-32C the bucket keeps (Google Cloud Storage, composed objects too)
+    // proves single and multipart objects alike.
+    if stores().any(|s| {
+        s.capabilities()
+            .returned_by_head
+            .contains(&ChecksumAlgo::Crc32c)
+    }) {
+        algos.push(ChecksumAlgo::Crc32c);
+    }
     if entry.size > run.opts.upload.multipart_threshold {
         return algos;
     }
-    let stores = std::iter::once(&run.targets.primary).chain(run.targets.backup.as_ref());
-    for store in stores {
+    for store in stores() {
         let checked = store.capabilities().verified_on_upload;
         let digest = [ChecksumAlgo::Md5, ChecksumAlgo::Qetag]
             .into_iter()

@@ -4,6 +4,8 @@
 //! ```toml
 //! [server]
 //! listen = "127.0.0.1:8080"
+//! # tls_cert = "/etc/stowage/cert.pem"   # HTTPS here (NCS posts only to https URLs),
+//! # tls_key = "/etc/stowage/key.pem"     # or terminate TLS in front
 //! state = "/var/lib/stowage/serve.sqlite"
 //!
 //! [ncs]
@@ -50,6 +52,8 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: String,
+    /// HTTPS with this certificate and key (PEM); plain HTTP without.
+    pub tls: Option<crate::TlsFiles>,
     /// The SQLite file holding events, per-recording state, reports and the embedded queue.
     pub state: PathBuf,
     pub secret: Secret,
@@ -217,8 +221,10 @@ impl Config {
                 "no [[recordings]] section: name the bucket recordings land in (bucket = \"s3://…\")",
             ));
         }
+        let tls = tls_files(raw.server.tls_cert, raw.server.tls_key)?;
         Ok(Config {
             listen: raw.server.listen.unwrap_or_else(|| "127.0.0.1:8080".into()),
+            tls,
             state: raw
                 .server
                 .state
@@ -228,6 +234,21 @@ impl Config {
             post_url: raw.report.post_url,
             routes,
         })
+    }
+}
+
+/// Both files or neither: a certificate without its key (or the reverse) is a mistake to
+/// name, not a reason to serve plain HTTP.
+pub fn tls_files(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<crate::TlsFiles>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(crate::TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(Error::invalid_input(
+            "a TLS certificate without its key: name the key too (tls_key, --tls-key)",
+        )),
+        (None, Some(_)) => Err(Error::invalid_input(
+            "a TLS key without its certificate: name the certificate too (tls_cert, --tls-cert)",
+        )),
     }
 }
 
@@ -318,6 +339,8 @@ struct RawConfig {
 struct RawServer {
     listen: Option<String>,
     state: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]

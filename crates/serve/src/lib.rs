@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod ncs;
 pub mod queue;
 pub mod signature;
+pub mod tls;
 pub mod verifier;
 pub mod worker;
 
@@ -46,6 +47,7 @@ use tokio::task::JoinHandle;
 
 pub use config::Config;
 pub use queue::QueueKind;
+pub use tls::TlsFiles;
 
 /// Opens the bucket a configured URL names (`s3://bucket`, `file:///srv/bucket`, …).
 #[async_trait]
@@ -140,6 +142,8 @@ pub async fn start(opts: Options, opener: Arc<dyn OpenBucket>) -> Result<Running
         .or_else(|| opts.role.receives().then(|| cfg.listen.clone()));
     let mut addr = None;
     if let Some(listen) = listen {
+        // A bad certificate or key is refused before anything listens.
+        let tls = cfg.tls.as_ref().map(tls::acceptor).transpose()?;
         let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
             Error::new(
                 ErrorKind::Network,
@@ -155,20 +159,19 @@ pub async fn start(opts: Options, opener: Arc<dyn OpenBucket>) -> Result<Running
             })),
             _ => metrics_only(Arc::clone(&metrics)),
         };
-        let mut stop = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            })
-            .await;
-            if let Err(e) = served {
-                tracing::error!("the HTTP server stopped: {e}");
+        let stop = stop_rx.clone();
+        tasks.push(match tls {
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(listener, acceptor).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Network,
+                        format!("cannot listen on {listen}: {e}"),
+                    )
+                })?;
+                tokio::spawn(serve_http(listener, app, stop))
             }
-        }));
+            None => tokio::spawn(serve_http(listener, app, stop)),
+        });
     }
     if let (Some(db), true) = (&db, opts.role.receives()) {
         tasks.push(tokio::spawn(sweep_loop(
@@ -241,6 +244,28 @@ pub async fn run(
     shutdown.await;
     running.stop().await;
     Ok(())
+}
+
+/// Serves `app` on `listener` until `stop` changes.
+async fn serve_http<L>(listener: L, app: axum::Router, mut stop: watch::Receiver<bool>)
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    use axum::serve::ListenerExt;
+    // `tap_io` is what gives any listener with socket addresses the peer's address
+    // (`ConnectInfo`), which the receiver logs for a refused signature.
+    let listener = listener.tap_io(|_| {});
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.changed().await;
+    })
+    .await;
+    if let Err(e) = served {
+        tracing::error!("the HTTP server stopped: {e}");
+    }
 }
 
 fn metrics_only(metrics: Arc<metrics::Metrics>) -> axum::Router {

@@ -436,6 +436,102 @@ async fn the_documented_signature_vectors_are_accepted_and_a_reserialised_body_i
     running.stop().await;
 }
 
+/// `--tls-cert`/`--tls-key` (NCS posts only to https URLs): a client trusting the
+/// certificate's CA gets `200 {}` for a signed delivery over HTTPS; plain HTTP on the port and
+/// a client that does not trust the certificate get nothing recorded; a key that is not the
+/// certificate's, or an unreadable file, is refused at start naming the file.
+#[tokio::test]
+async fn https_serves_the_given_certificate_and_refuses_a_wrong_key() {
+    use stowage_testkit::tls_front::IssuedCertificate;
+    let dir = tempfile::tempdir().unwrap();
+    let issued = IssuedCertificate::new();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, &issued.cert_pem).unwrap();
+    std::fs::write(&key, &issued.key_pem).unwrap();
+    let text = config_text(dir.path(), "", false);
+    let mut config = Config::parse(&text, |_| Some(SECRET.into())).unwrap();
+    let start = |config: Config| {
+        let opts = Options {
+            config,
+            queue: QueueKind::Sqlite,
+            role: Role::Receiver,
+            workers: None,
+            listen: None,
+        };
+        stowage_serve::start(opts, Arc::new(LocalOpener::default()))
+    };
+    config.tls = Some(stowage_serve::TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+    });
+    let running = start(config.clone()).await.unwrap();
+    let port = running.addr().unwrap().port();
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(issued.ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let body = serde_json::to_vec(&uploaded("STLS", 1, "n1")).unwrap();
+    let resp = trusting
+        .post(format!("https://localhost:{port}/agora/ncs"))
+        .header("Agora-Signature-V2", sign_sha256(SECRET.as_bytes(), &body))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.text().await.unwrap(), "{}");
+    let plain = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let refused = plain
+        .post(format!("http://127.0.0.1:{port}/agora/ncs"))
+        .body(body.clone())
+        .send()
+        .await;
+    assert!(refused.is_err(), "plain HTTP was answered: {refused:?}");
+    let untrusting = reqwest::Client::new()
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await;
+    assert!(untrusting.is_err(), "an unknown CA was trusted");
+    let summary = running.db().unwrap().summary().await.unwrap();
+    assert_eq!(summary["events"], 1, "{summary}");
+    running.stop().await;
+
+    let other = IssuedCertificate::new();
+    let other_key = dir.path().join("other-key.pem");
+    std::fs::write(&other_key, &other.key_pem).unwrap();
+    let mut wrong = config.clone();
+    wrong.tls = Some(stowage_serve::TlsFiles {
+        cert: cert.clone(),
+        key: other_key.clone(),
+    });
+    let err = start(wrong)
+        .await
+        .err()
+        .expect("a wrong key was taken")
+        .to_string();
+    assert!(err.contains("does not fit"), "{err}");
+    assert!(err.contains(&other_key.display().to_string()), "{err}");
+    let mut missing = config;
+    missing.tls = Some(stowage_serve::TlsFiles {
+        cert: dir.path().join("absent.pem"),
+        key,
+    });
+    let err = start(missing)
+        .await
+        .err()
+        .expect("an absent file was taken")
+        .to_string();
+    assert!(err.contains("absent.pem") && err.contains("PEM"), "{err}");
+    let half = text.replace("[server]\n", "[server]\ntls_cert = \"/x/cert.pem\"\n");
+    let err = Config::parse(&half, |_| Some(SECRET.into()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("without its key"), "{err}");
+}
+
 #[tokio::test]
 async fn bad_signatures_are_never_recorded_or_enqueued() {
     let h = harness(Backend::Sqlite).await;

@@ -5,6 +5,7 @@ pub mod adapter_tests;
 pub mod azurite;
 pub mod conformance;
 pub mod cos;
+pub mod fake_gcs;
 pub mod faulty;
 pub mod hooked;
 pub mod http_static;

@@ -79,31 +79,60 @@ fn backend_addr(backend: &str) -> SocketAddr {
         .unwrap_or_else(|e| panic!("backend {backend} is no ip:port: {e}"))
 }
 
+/// A throwaway CA and a server certificate it issued for `localhost` and `127.0.0.1`, in PEM.
+pub struct IssuedCertificate {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    /// The certificate's private key (PKCS#8).
+    pub key_pem: String,
+    key_der: Vec<u8>,
+    cert_der: Vec<u8>,
+}
+
+impl IssuedCertificate {
+    /// A fresh CA and server certificate.
+    pub fn new() -> IssuedCertificate {
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Stowage test CA");
+        let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
+
+        let leaf_key = KeyPair::generate().expect("server key");
+        let leaf_params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("server params");
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .expect("server certificate");
+        IssuedCertificate {
+            ca_pem: ca.pem(),
+            cert_pem: leaf.pem(),
+            key_pem: leaf_key.serialize_pem(),
+            key_der: leaf_key.serialize_der(),
+            cert_der: leaf.der().to_vec(),
+        }
+    }
+}
+
+impl Default for IssuedCertificate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A fresh CA, and a server configuration with a certificate it issued.
 fn certificates() -> (String, rustls::ServerConfig) {
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Stowage test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
-
-    let leaf_key = KeyPair::generate().expect("server key");
-    let leaf_params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("server params");
-    let leaf = leaf_params
-        .signed_by(&leaf_key, &ca, &ca_key)
-        .expect("server certificate");
-
+    let issued = IssuedCertificate::new();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der.clone()));
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("protocol versions")
         .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::from(leaf.der().to_vec())], key)
+        .with_single_cert(vec![CertificateDer::from(issued.cert_der.clone())], key)
         .expect("server config");
-    (ca.pem(), config)
+    (issued.ca_pem, config)
 }

@@ -67,6 +67,9 @@ pub(crate) async fn content_check(
     if let Some(r) = md5_etag(store, exp, found) {
         return (from(r), 0);
     }
+    if same_as_uploaded(exp, found) {
+        return (Verdict::Proven, 0);
+    }
     let mut requests = 0;
     let mut head = None;
     if head_may_prove(store, exp) {
@@ -102,6 +105,19 @@ fn md5_etag(
     } else {
         Err(format!("MD5 ETag {etag} is not the expected {md5}"))
     })
+}
+
+/// The listing shows the ETag the store gave the object when its upload was proven (by a
+/// checksum the store computed, see `stowage_core::proof`): the same object, unchanged
+/// since, so its content is proven without a request. Any other ETag proves nothing either
+/// way (some stores give every write a new one even for the same bytes), so the object's
+/// checksums are asked for next.
+fn same_as_uploaded(exp: &Expected, found: &ObjectMeta) -> bool {
+    let (Some(then), Some(now)) = (exp.etag.as_deref(), found.etag.as_deref()) else {
+        return false;
+    };
+    let (then, now) = (then.trim_matches('"'), now.trim_matches('"'));
+    exp.parts.is_none() && !then.is_empty() && then.eq_ignore_ascii_case(now)
 }
 
 /// Whether a HEAD can return a checksum the expectation has. Without a recorded ETag to

@@ -15,8 +15,10 @@ pub struct Expected {
     /// `None` when only the name is known (e.g. from a playlist).
     pub size: Option<u64>,
     pub checksums: Checksums,
-    /// The ETag of a multipart object as its upload left it (S3's `md5(part MD5s)-N`,
-    /// Kodo's qetag v2), with the layout that produced it.
+    /// The ETag the object had when its upload was proven (from Stowage's manifest): the
+    /// same ETag in a listing means the same object, unchanged since. For a multipart object
+    /// (S3's `md5(part MD5s)-N`, Kodo's qetag v2) it comes with the layout that produced it,
+    /// which `--dir` recomputes from the local file.
     pub etag: Option<String>,
     /// How a multipart upload split the file (from Stowage's manifest).
     pub parts: Option<PartLayout>,
@@ -37,8 +39,8 @@ pub fn expected_from_manifest(json: &[u8]) -> Result<Vec<Expected>> {
             key: o.key,
             size: Some(o.size),
             checksums: parse_checksums(&o.checksums),
-            // An ETag says something only beside the layout that made it.
-            etag: o.etag.filter(|_| o.parts.is_some()),
+            // The ETag the store gave the proven upload: the object's identity since.
+            etag: o.etag,
             parts: o.parts,
         })
         .collect())

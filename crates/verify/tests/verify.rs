@@ -99,6 +99,56 @@ async fn an_intact_recording_is_complete_with_few_requests() {
     );
 }
 
+/// Uploaded with the CRC-64 alone (no MD5, so single-part ETags prove nothing by
+/// themselves): the manifest's ETags, given by the store when each upload was proven, still
+/// prove the recording from the listing alone; an object replaced behind our back has
+/// another ETag, is asked for with a HEAD and named.
+#[tokio::test]
+async fn etags_of_proven_uploads_prove_a_crc_only_recording_from_the_listing() {
+    let server = S3sServer::shared();
+    let bucket = s3_bucket("vcrc");
+    server.create_bucket(&bucket).unwrap();
+    let creds = Credentials::new(server.access_key(), server.secret_key());
+    let config = stowage_s3::S3Config {
+        integrity: stowage_s3::S3Integrity::Crc64Nvme,
+        ..s3_config(server.endpoint(), &bucket, &creds)
+    };
+    let store: Arc<dyn ObjectStore> = Arc::new(stowage_s3::S3Store::new(config).await.unwrap());
+    let _spool = upload_to(store.clone()).await;
+    let expected = manifest(store.as_ref()).await;
+    assert!(
+        expected
+            .iter()
+            .all(|e| e.checksums.md5.is_none() && e.etag.is_some()),
+        "{expected:?}"
+    );
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{:?}", report.problems);
+    assert_eq!(
+        (report.checked, report.intact),
+        (6, 6),
+        "{:?}",
+        report.unproven
+    );
+    assert_eq!(
+        report.requests, 2,
+        "one LIST and the playlist's GET, no HEAD per object"
+    );
+
+    let key = format!("{PREFIX}/{}", seg(3));
+    put(store.as_ref(), &key, &vec![9u8; 1003]).await;
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert!(!report.is_complete());
+    let named: Vec<String> = report.problems.iter().map(|p| format!("{p:?}")).collect();
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert!(named[0].contains(&key), "{named:?}");
+    assert_eq!(report.requests, 3, "one HEAD more, for the replaced object");
+}
+
 #[tokio::test]
 async fn every_injected_fault_is_named_with_its_key() {
     let (_spool, _bucket, store) = uploaded().await;
@@ -211,6 +261,37 @@ async fn every_injected_fault_is_named_on_the_kodo_emulator() {
     assert!(
         clean.requests <= 2,
         "the listing's qetags prove the content: {clean:?}"
+    );
+    fault_matrix(primary, backup).await;
+}
+
+#[tokio::test]
+async fn every_injected_fault_is_named_on_fake_gcs_server() {
+    let server = stowage_testkit::fake_gcs::FakeGcs::shared().unwrap_or_else(|e| panic!("{e}"));
+    let (primary, backup) = two_buckets("g", |name| async move {
+        let mut cfg = stowage_gcs::GcsConfig::new(&name, stowage_gcs::GcsAuth::Anonymous);
+        cfg.endpoint = Some(server.endpoint().to_string());
+        let s = stowage_gcs::GcsStore::new(cfg).unwrap();
+        s.create_bucket("stowage-test").await.unwrap();
+        Arc::new(s) as Arc<dyn ObjectStore>
+    })
+    .await;
+    let _spool = upload_to(primary.clone()).await;
+    let expected = manifest(primary.as_ref()).await;
+    assert!(
+        expected.iter().all(|e| e
+            .checksums
+            .get(stowage_core::ChecksumAlgo::Crc32c)
+            .is_some()),
+        "the manifest carries the CRC-32C GCS keeps: {expected:?}"
+    );
+    let clean = verify(primary.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert_eq!((clean.intact, clean.unproven.len()), (6, 0), "{clean:?}");
+    assert!(
+        clean.requests <= 2,
+        "the listing's md5Hash and crc32c prove the content: {clean:?}"
     );
     fault_matrix(primary, backup).await;
 }
