@@ -82,6 +82,9 @@ fn env_credentials(scheme: Scheme) -> &'static str {
         Scheme::Azure => {
             "AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_TOKEN)"
         }
+        Scheme::Gcs => {
+            "GOOGLE_APPLICATION_CREDENTIALS (a service-account key file) or gcloud's application-default credentials"
+        }
         Scheme::S3 | Scheme::File => "the environment or a profile",
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use stowage_core::{Error, Result, StorageUrl};
+use stowage_core::{Error, Result, Scheme, StorageUrl};
 use stowage_region::agora::AgoraStorage;
 use stowage_region::{
     AgoraTarget, Geography, Origin, Prober, Protocol, Ranked, Region, SelectRequest, Selection,
@@ -138,6 +138,14 @@ fn agora_target(json: &str, name: Option<String>, protocol: Protocol) -> Result<
             cfg.vendor_code, cfg.vendor_name, cfg.credentials.access_key_id
         )));
     }
+    if cfg.target == AgoraTarget::Gcs {
+        return Err(Error::invalid_input(format!(
+            "vendor {} ({}) is reached at Google's one global endpoint, {}: Google Cloud Storage has no regional endpoints to choose from",
+            cfg.vendor_code,
+            cfg.vendor_name,
+            stowage_gcs::config::DEFAULT_ENDPOINT
+        )));
+    }
     // Huawei, Baidu and Kingsoft are reached through their S3-compatible APIs.
     let protocol = match cfg.s3_preset() {
         Some(_) => Protocol::S3Compatible,
@@ -172,9 +180,13 @@ async fn discover_target(
 ) -> Result<Target> {
     let url = StorageUrl::parse(url)?;
     let Some(vendor) = vendor_of_scheme(url.scheme) else {
-        return Err(Error::invalid_input(match url.local_path() {
-            Some(_) => format!("{url} is a local directory: it has no region"),
-            None => format!(
+        return Err(Error::invalid_input(match (url.local_path(), url.scheme) {
+            (Some(_), _) => format!("{url} is a local directory: it has no region"),
+            (None, Scheme::Gcs) => format!(
+                "{url} is a Google Cloud Storage bucket: GCS has one global endpoint ({}), no regional endpoints to choose from",
+                stowage_gcs::config::DEFAULT_ENDPOINT
+            ),
+            (None, _) => format!(
                 "{url} is an Azure container: Azure has one endpoint per storage account (https://<account>.blob.core.windows.net), no regional endpoints to choose from"
             ),
         }));

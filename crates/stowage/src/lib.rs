@@ -1,7 +1,7 @@
 //! Stowage: get cloud recordings (HLS segments, playlists, MP4) safely into object storage,
 //! and prove they arrived. This is the one crate a recording backend adds.
 //!
-//! - [`open`] turns a URL (`s3://`, `oss://`, `cos://`, `kodo://`, `az://`, a directory) and
+//! - [`open`] turns a URL (`s3://`, `oss://`, `cos://`, `kodo://`, `az://`, `gs://`, a directory) and
 //!   [`Settings`] into an [`OpenedBucket`]: the [`ObjectStore`], the key prefix, the
 //!   endpoint chosen for where the uploader runs and why, and cross-region advice as data.
 //!   [`open_agora`] does the same from an Agora `storageConfig`.
@@ -12,7 +12,7 @@
 //!   region tables and the endpoint selector.
 //!
 //! Settings left unset come from the vendor's own environment (`AWS_*`, `OSS_*`,
-//! `TENCENTCLOUD_*`, `QINIU_*`, `AZURE_STORAGE_*`); [`Settings::from_env`] adds Stowage's
+//! `TENCENTCLOUD_*`, `QINIU_*`, `AZURE_STORAGE_*`, `GOOGLE_APPLICATION_CREDENTIALS`); [`Settings::from_env`] adds Stowage's
 //! (`STOWAGE_FROM`, `STOWAGE_CA_BUNDLE`, …).
 //!
 //! # Upload a recording and verify it
@@ -123,6 +123,7 @@ pub mod stores {
     pub use stowage_azure as azure;
     pub use stowage_cos as cos;
     pub use stowage_fs as fs;
+    pub use stowage_gcs as gcs;
     pub use stowage_kodo as kodo;
     pub use stowage_oss as oss;
     pub use stowage_s3 as s3;

@@ -72,6 +72,8 @@ pub fn bucket_name_problem(scheme: Scheme, name: &str) -> Option<String> {
         }
         Scheme::Azure => stowage_azure::config::container_name_problem(name)
             .map(|p| format!("{name:?} is not a valid Azure container name: {p}")),
+        Scheme::Gcs => stowage_gcs::config::bucket_name_problem(name)
+            .map(|p| format!("{name:?} is not a valid Google Cloud Storage bucket name: {p}")),
         Scheme::Kodo => (!(4..=63).contains(&name.len())
             || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .then(|| {
@@ -134,6 +136,10 @@ fn clock_endpoint(url: &StorageUrl, settings: &Settings) -> Option<String> {
             .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
     {
         return Some(ep);
+    }
+    if url.scheme == Scheme::Gcs {
+        // A service account's JWT carries its issue time: Google refuses a skewed one.
+        return Some(stowage_gcs::config::DEFAULT_ENDPOINT.to_string());
     }
     let vendor = crate::open::vendor_of_scheme(url.scheme)?;
     let region_id = match (settings.region.as_deref(), url.scheme) {
@@ -346,6 +352,12 @@ mod tests {
         );
         assert!(bucket_name_problem(Scheme::Kodo, "rec-2026").is_none());
         assert!(bucket_name_problem(Scheme::Kodo, "a.b").is_some());
+        assert!(bucket_name_problem(Scheme::Gcs, "rec_bucket.example").is_none());
+        assert!(
+            bucket_name_problem(Scheme::Gcs, "goog-rec")
+                .unwrap()
+                .contains("Google Cloud Storage bucket name")
+        );
     }
 
     #[test]
@@ -367,6 +379,10 @@ mod tests {
         );
         assert_eq!(at("oss://rec/p", None), None, "OSS needs a region");
         assert_eq!(at("file:///tmp/x", None), None);
+        assert_eq!(
+            at("gs://rec/p", None).as_deref(),
+            Some("https://storage.googleapis.com")
+        );
         let explicit = Settings {
             endpoint: Some("http://127.0.0.1:9000".into()),
             ..Settings::default()

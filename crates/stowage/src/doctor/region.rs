@@ -132,6 +132,9 @@ pub(super) fn distance(
             Scheme::Azure => {
                 "Azure has one endpoint per storage account: keep the recorder in the account's region"
             }
+            Scheme::Gcs => {
+                "Google Cloud Storage has one global endpoint: keep the recorder near the bucket's location"
+            }
             _ => "a local directory",
         };
         return Finding::new("distance", Status::Skip, why);

@@ -4,6 +4,7 @@
 use stowage_azure::AzureConfig;
 use stowage_core::Credentials;
 use stowage_cos::CosConfig;
+use stowage_gcs::GcsConfig;
 use stowage_kodo::KodoConfig;
 use stowage_oss::{Addressing, OssConfig};
 use stowage_region::{Candidate, EndpointKind, Region, Vendor};
@@ -211,6 +212,17 @@ pub(crate) fn kodo_config(bucket: &str, s: &Settings, chosen: Option<Chosen>) ->
 pub(crate) fn azure_config(container: &str, s: &Settings) -> Result<AzureConfig, OpenError> {
     let mut cfg =
         AzureConfig::from_env(container, s.credentials.as_ref()).map_err(OpenError::Store)?;
+    if let Some(ep) = &s.endpoint {
+        cfg.endpoint = Some(ep.clone());
+    }
+    Ok(cfg)
+}
+
+/// GCS: a service-account key given as the secret (its JSON, or its file's path), else
+/// `STORAGE_EMULATOR_HOST`, `GOOGLE_APPLICATION_CREDENTIALS` and the rest of Google's chain;
+/// HMAC keys are refused (they sign only the XML API). An endpoint replaces Google's.
+pub(crate) fn gcs_config(bucket: &str, s: &Settings) -> Result<GcsConfig, OpenError> {
+    let mut cfg = GcsConfig::from_env(bucket, s.credentials.as_ref()).map_err(OpenError::Store)?;
     if let Some(ep) = &s.endpoint {
         cfg.endpoint = Some(ep.clone());
     }

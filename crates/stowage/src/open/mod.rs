@@ -14,6 +14,7 @@ use stowage_azure::AzureStore;
 use stowage_core::{Error, ErrorKind, ObjectStore, Scheme, StorageUrl};
 use stowage_cos::CosStore;
 use stowage_fs::FsStore;
+use stowage_gcs::GcsStore;
 use stowage_kodo::KodoStore;
 use stowage_oss::OssStore;
 use stowage_region::{EndpointKind, Protocol, Region, Vendor};
@@ -172,10 +173,11 @@ impl From<Error> for OpenError {
 }
 
 /// The one place a URL scheme is mapped to the vendor whose region tables apply. Azure has
-/// no region tables (one endpoint per storage account), a directory none.
+/// no region tables (one endpoint per storage account), nor has GCS (one global endpoint),
+/// nor a directory.
 pub fn vendor_of_scheme(scheme: Scheme) -> Option<Vendor> {
     match scheme {
-        Scheme::File | Scheme::Azure => None,
+        Scheme::File | Scheme::Azure | Scheme::Gcs => None,
         Scheme::S3 => Some(Vendor::S3),
         Scheme::Oss => Some(Vendor::Oss),
         Scheme::Cos => Some(Vendor::Cos),
@@ -183,7 +185,7 @@ pub fn vendor_of_scheme(scheme: Scheme) -> Option<Vendor> {
     }
 }
 
-/// Opens the bucket a URL names (`s3://`, `oss://`, `cos://`, `kodo://`, `az://`,
+/// Opens the bucket a URL names (`s3://`, `oss://`, `cos://`, `kodo://`, `az://`, `gs://`,
 /// `file://` or a plain path), with the endpoint chosen for where the uploader runs.
 /// A local directory is the bucket itself and must exist unless
 /// [`Settings::create_local`].
@@ -319,6 +321,10 @@ async fn open_remote(
                 ca_bundle,
                 ..cfg
             })?)
+        }
+        Scheme::Gcs => {
+            let cfg = configs::gcs_config(bucket, s)?;
+            Arc::new(GcsStore::new(stowage_gcs::GcsConfig { ca_bundle, ..cfg })?)
         }
     })
 }

@@ -5,7 +5,7 @@
 use stowage_core::{Scheme, StorageUrl};
 use stowage_region::{Protocol, Region, Vendor};
 
-use super::configs::{azure_config, cos_config, kodo_config, oss_config, s3_config};
+use super::configs::{azure_config, cos_config, gcs_config, kodo_config, oss_config, s3_config};
 use super::{OpenError, Warning, known_regions, open_remote, vendor_of};
 use crate::placement::{self, Placement, Target};
 use crate::settings::Settings;
@@ -124,6 +124,7 @@ pub(super) fn explicit_endpoint(
         Scheme::Cos => cos_config(bucket, s, None).endpoint,
         Scheme::Kodo => kodo_config(bucket, s, None).endpoint,
         Scheme::Azure => azure_config(bucket, s)?.endpoint,
+        Scheme::Gcs => gcs_config(bucket, s)?.endpoint,
         Scheme::File => None,
     })
 }
@@ -183,7 +184,7 @@ fn configured_region(url: &StorageUrl, s: &Settings) -> Option<String> {
             cfg.region.or(from_endpoint)
         }
         Scheme::Kodo => s.region.clone(),
-        Scheme::File | Scheme::Azure => None,
+        Scheme::File | Scheme::Azure | Scheme::Gcs => None,
     }
 }
 
