@@ -14,8 +14,8 @@ use serde_json::json;
 use stowage::copy::End;
 use stowage::core::{ObjectMeta, Scheme, StorageUrl};
 
-use crate::StoreArgs;
 use crate::notice::Notices;
+use crate::open::StoreArgs;
 use crate::open::{cli_error, print_warnings, settings};
 use crate::output::{checksums_json, human_size};
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use stowage::doctor::{Checkup, Finding, Setting, Status, Subject};
 
-use crate::StoreArgs;
+use crate::open::StoreArgs;
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use serde_json::json;
 use stowage::{Placement, StorageUrl, Switch, Unmet, UnmetReason};
 
-use crate::StoreArgs;
+use crate::open::StoreArgs;
 
 /// Prints notices about the buckets a command writes to, each place at most once.
 pub struct Notices {

@@ -1,32 +1,84 @@
 //! Flags → the library's [`Settings`]; the library's open errors and warnings in the
 //! command line's words (the library names no flag, so the flag names are added here).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use anyhow::{Result, bail};
-use stowage::{Credentials, ObjectStore, OpenError, OpenedBucket, Scheme, Settings, StorageUrl};
+use clap::Args;
+use clap::builder::BoolishValueParser;
+use stowage::{Credentials, OpenError, OpenedBucket, Scheme, Settings, StorageUrl};
 
-use crate::StoreArgs;
-
-/// A store and the key (or prefix) inside it that a URL names.
-pub struct Located {
-    pub store: Arc<dyn ObjectStore>,
-    pub key: String,
-    pub url: StorageUrl,
+/// How to reach a bucket; used by every command that takes a URL. The switches' variables
+/// take 1/0, true/false, yes/no, on/off.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// Endpoint URL: an S3-compatible server (default AWS, or $AWS_ENDPOINT_URL), an OSS
+    /// endpoint or custom domain ($OSS_ENDPOINT), one URL for every Kodo host, or another
+    /// GCS endpoint (an emulator).
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Region of the bucket: S3 (default $AWS_REGION, the profile, then us-east-1), OSS
+    /// (cn-hangzhou, $OSS_REGION), or the Kodo zone (z0, na0; asked from Qiniu when absent).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// S3 only: profile in ~/.aws/config (default: $AWS_PROFILE).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Access key id (default: the vendor's variables: AWS_ACCESS_KEY_ID,
+    /// OSS_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_ID, QINIU_ACCESS_KEY; or the S3 profile).
+    #[arg(long)]
+    pub access_key: Option<String>,
+    /// Secret key (for gs://, a service-account key: its JSON or its file); prefer the
+    /// environment, flags show up in `ps`.
+    #[arg(long, hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Temporary (STS) session token that goes with the access key.
+    #[arg(long, hide_env_values = true)]
+    pub session_token: Option<String>,
+    /// Use path-style addressing (default on when an endpoint is given).
+    #[arg(long)]
+    pub path_style: bool,
+    /// What every S3 put carries for the server to check: `md5` (Content-MD5 and
+    /// CRC64-NVME, checked by every S3-compatible server), `crc64nvme` (only the CRC: no
+    /// MD5 pass; checked by AWS and servers with flexible checksums), or `auto` (ask the
+    /// server once, with a probe object carrying a wrong CRC: crc64nvme if it is refused,
+    /// else md5). Default: crc64nvme on AWS itself, auto with --endpoint.
+    #[arg(long, value_parser = ["md5", "crc64nvme", "auto"])]
+    pub s3_integrity: Option<String>,
+    /// For s3:// URLs: reach an OSS, COS, Kodo, Huawei OBS, Baidu BOS or Kingsoft KS3 bucket
+    /// through that vendor's S3-compatible API, with its endpoint for --region and its quirks
+    /// (addressing, Content-MD5) set.
+    #[arg(long, value_parser = ["oss", "cos", "kodo", "obs", "bos", "ks3"], requires = "region")]
+    pub s3_preset: Option<String>,
+    /// Also trust the CA certificates in this PEM file: an on-premises S3-compatible server
+    /// or a TLS-inspecting proxy with a private CA.
+    #[arg(long, env = "STOWAGE_CA_BUNDLE", value_name = "PEM")]
+    pub ca_bundle: Option<std::path::PathBuf>,
+    /// Where this machine (the uploader) runs: a region id (eu-central-1, cn-hangzhou),
+    /// vendor:region (oss:cn-hangzhou), or a geography (europe, mainland-china, …). Picks
+    /// the endpoint with the bucket's region and warns when the bucket is far away.
+    /// `verify` spells it --from-region (its --from is where repairs come from).
+    #[arg(
+        id = "uploader_from",
+        long = "from",
+        value_name = "REGION",
+        env = "STOWAGE_FROM"
+    )]
+    pub from: Option<String>,
+    /// Use the vendor's internal endpoint (OSS `oss-<region>-internal`, COS `cos-internal`)
+    /// when --from is the bucket's own region, e.g. on an ECS or CVM instance there.
+    #[arg(long, env = "STOWAGE_INTERNAL", value_parser = BoolishValueParser::new())]
+    pub internal: bool,
+    /// Use the vendor's accelerated endpoint (S3 Transfer Acceleration, OSS/COS global
+    /// acceleration, Kodo's upload-<zone>) when --from is on another continent; acceleration
+    /// must be enabled on the bucket.
+    #[arg(long, env = "STOWAGE_ACCELERATE", value_parser = BoolishValueParser::new())]
+    pub accelerate: bool,
+    /// Time the candidate endpoints (one HEAD each) and use the fastest that answers; fail,
+    /// naming them, when none does. With --endpoint, checks that that endpoint answers.
+    #[arg(long, env = "STOWAGE_PROBE_ENDPOINTS", value_parser = BoolishValueParser::new())]
+    pub probe_endpoints: bool,
 }
-
-/// Choosing the endpoint failed (unknown --from, a region the tables lack, no endpoint
-/// answering the probe), before any store was opened: not a credentials problem.
-#[derive(Debug)]
-pub struct EndpointChoiceError(pub String);
-
-impl std::fmt::Display for EndpointChoiceError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for EndpointChoiceError {}
 
 /// The settings the flags (and their variables) give for a bucket of `scheme`.
 pub fn settings(args: &StoreArgs, scheme: Scheme, create: bool) -> Result<Settings> {
@@ -91,7 +143,7 @@ fn env_credentials(scheme: Scheme) -> &'static str {
 
 /// The library's error with the flags that fix it.
 pub fn cli_error(e: OpenError) -> anyhow::Error {
-    let choice = |text: String| anyhow::Error::new(EndpointChoiceError(text));
+    let choice = |text: String| anyhow::anyhow!(text);
     match e {
         OpenError::Store(e) => e.into(),
         e @ OpenError::UnknownRegion { .. } => choice(format!(
@@ -163,22 +215,7 @@ pub async fn open_place_placed(
     Ok(opened)
 }
 
-/// [`open_place_placed`], the store and the key.
-pub async fn open_place(
-    url: &StorageUrl,
-    args: &StoreArgs,
-    create: bool,
-) -> Result<(Arc<dyn ObjectStore>, String)> {
-    let opened = open_place_placed(url, args, create).await?;
-    Ok((opened.store, opened.prefix))
-}
-
-/// Opens the store of a URL naming one object (or a prefix).
-pub async fn open_object(url: &StorageUrl, args: &StoreArgs) -> Result<Located> {
-    let (store, key) = open_place(url, args, false).await?;
-    Ok(Located {
-        store,
-        key,
-        url: url.clone(),
-    })
+/// Opens the store of a URL naming one object (or a prefix); the key is the prefix.
+pub async fn open_object(url: &StorageUrl, args: &StoreArgs) -> Result<OpenedBucket> {
+    open_place_placed(url, args, false).await
 }

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use stowage::core::{ObjectStore, StorageUrl};
 use stowage::serve::{Config, OpenBucket, Options, QueueKind, Role};
 
-use crate::StoreArgs;
+use crate::open::StoreArgs;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -14,9 +14,9 @@ use clap::Args;
 use stowage::core::StorageUrl;
 use stowage::pipeline::{Ended, Event, Options, Status, Summary, Targets};
 
-use crate::StoreArgs;
 use crate::duration::parse_duration;
 use crate::notice::Notices;
+use crate::open::StoreArgs;
 use crate::open::{open_place_placed, open_placed};
 use crate::output::human_size;
 use stowage::join_key;

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use stowage::check::{Against, Check, CheckError, Checked, RepairFrom};
 
-use crate::StoreArgs;
+use crate::open::StoreArgs;
 use crate::verify_report;
 
 #[derive(Debug, Args)]
