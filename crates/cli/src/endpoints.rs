@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use stowage::endpoints::{Bucket, Query, Report};
-use stowage::region::{Candidate, Level, Vendor, s3_preset};
+use stowage::region::{Vendor, s3_preset};
 
 #[derive(Debug, Args)]
 pub struct EndpointsArgs {
@@ -111,44 +111,11 @@ fn bucket(args: &EndpointsArgs) -> Result<Bucket> {
 
 /// The vendor's table: one line per region, or the whole table as JSON.
 fn list(vendor: Vendor, as_json: bool) -> Result<String> {
-    let table = vendor.table();
     if as_json {
         let v = stowage::endpoints::table_json(vendor);
         return Ok(serde_json::to_string_pretty(&v)? + "\n");
     }
-    let mut out = format!(
-        "{} regions (bucket region: {}):\n",
-        table.name, table.discovery
-    );
-    for r in &table.regions {
-        let mut flags = Vec::new();
-        if let Some(s) = r.status {
-            flags.push(s.as_str().to_string());
-        }
-        if !r.verified {
-            flags.push("unverified".into());
-        }
-        if r.custom_domain_required {
-            flags.push("custom domain for new users".into());
-        }
-        let public = r
-            .endpoints
-            .public
-            .as_deref()
-            .unwrap_or("(no native host known)");
-        let flags = if flags.is_empty() {
-            String::new()
-        } else {
-            format!("  [{}]", flags.join("; "))
-        };
-        out += &format!(
-            "  {:<18} {:<34} {:<15} {public}{flags}\n",
-            r.id,
-            r.name,
-            r.geography.as_str()
-        );
-    }
-    Ok(out)
+    Ok(stowage::endpoints::table_text(vendor))
 }
 
 fn region_ids(vendor: Vendor) -> String {
@@ -161,88 +128,20 @@ fn region_ids(vendor: Vendor) -> String {
     ids.join(", ")
 }
 
+/// The report, and the flags that reach the vendor through its S3-compatible API.
 fn text(report: &Report) -> String {
-    let r = &report.selection.region;
-    let mut out = format!(
-        "bucket region: {} {} — {} ({})\n",
-        report.vendor, r.id, r.name, r.geography
-    );
-    if let Some(a) = &report.agora {
-        out += &format!(
-            "agora: vendor {} ({}), region code {} = {} → {} (region id inferred from Agora's label)\n",
-            a["vendor"],
-            a["vendor_name"].as_str().unwrap_or(""),
-            a["region_code"],
-            a["region_label"].as_str().unwrap_or(""),
-            r.id
-        );
-        out += &format!("recording URL: {}\n", a["url"].as_str().unwrap_or(""));
-    }
-    out += "endpoints, in order (on failure use the next):\n";
-    out += &endpoint_lines(report);
-    for a in &report.selection.advice {
-        let level = match a.level {
-            Level::Warning => "warning",
-            Level::Info => "note",
-        };
-        out += &format!("{level}: {}\n", a.message);
-        if let Some(fix) = &a.fix {
-            out += &format!("  Fix: {fix}\n");
-        }
-    }
-    out += &format!(
-        "agora REST domains, in order (retry after 1, 3, 6 s): {}\n",
-        report.domains.join(", ")
-    );
+    let mut out = report.text();
     if let Some(p) = s3_preset(report.vendor) {
         let s = p.for_region(report.region);
+        let path_style = if s.force_path_style {
+            " --path-style"
+        } else {
+            ""
+        };
         out += &format!(
-            "S3-compatible preset: --endpoint {} --region {}{} --s3-integrity {}\n",
-            s.endpoint,
-            s.region,
-            if s.force_path_style {
-                " --path-style"
-            } else {
-                ""
-            },
-            s.integrity
+            "S3-compatible preset: --endpoint {} --region {}{path_style} --s3-integrity {}\n",
+            s.endpoint, s.region, s.integrity
         );
     }
     out
-}
-
-fn endpoint_lines(report: &Report) -> String {
-    let kind = |c: &Candidate| {
-        serde_json::to_value(c.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
-    };
-    match &report.ranked {
-        Some(ranked) => ranked
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let probe = match &r.probe {
-                    stowage::region::Probe::Alive { latency, status } => {
-                        format!("{} ms (HTTP {status})", latency.as_millis())
-                    }
-                    stowage::region::Probe::Dead { reason } => format!("dead: {reason}"),
-                };
-                format!(
-                    "  {}. {:<12} {}  [{probe}]\n",
-                    i + 1,
-                    kind(&r.candidate),
-                    r.candidate.url
-                )
-            })
-            .collect(),
-        None => report
-            .selection
-            .candidates
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("  {}. {:<12} {}\n", i + 1, kind(c), c.url))
-            .collect(),
-    }
 }

@@ -1,6 +1,8 @@
 //! Which endpoints to use for a bucket, in order, with the Agora FAQ's cross-region advice,
 //! the Agora REST domains to call, and optionally a latency probe: as data (and JSON).
 
+mod text;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -13,6 +15,7 @@ use stowage_region::{
 
 use crate::open::{open_url, vendor_of_scheme};
 use crate::settings::Settings;
+pub use text::table_text;
 
 /// How the bucket is named.
 #[derive(Debug, Clone)]
