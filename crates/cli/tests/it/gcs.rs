@@ -14,13 +14,42 @@ fn endpoint() -> &'static str {
 }
 
 /// Creates the bucket (Stowage never creates buckets).
-fn create(bucket: &str) {
+pub fn create(bucket: &str) {
     let mut cfg = GcsConfig::new(bucket, GcsAuth::Anonymous);
     cfg.endpoint = Some(endpoint().to_string());
     let store = GcsStore::new(cfg).expect("store");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(store.create_bucket("stowage-test"))
         .expect("create bucket");
+}
+
+/// A service-account key file made for this process with openssl (never a real account's).
+pub fn service_account_key_file() -> &'static std::path::Path {
+    static KEY: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    let (_, file) = KEY.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("key.pem");
+        let out = std::process::Command::new("openssl")
+            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
+            .args(["rsa_keygen_bits:2048", "-out", pem.to_str().unwrap()])
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "{out:?}");
+        let doc = serde_json::json!({
+            "type": "service_account",
+            "project_id": "stowage-test",
+            "private_key_id": "cli-test-key",
+            "private_key": std::fs::read_to_string(&pem).unwrap(),
+            "client_email": "recorder@stowage-test.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        });
+        let file = dir.path().join("sa.json");
+        std::fs::write(&file, doc.to_string()).unwrap();
+        (dir, file)
+    });
+    file
 }
 
 /// `args` then `--endpoint <fake-gcs-server>`, with an OAuth token from the environment
