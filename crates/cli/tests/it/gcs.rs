@@ -116,3 +116,29 @@ fn hmac_keys_for_gs_urls_are_refused_with_the_way_out() {
     assert!(err.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{err}");
     assert!(!err.contains("hmacTOPSECRET"), "{err}");
 }
+
+#[test]
+fn doctor_checks_a_gcs_bucket() {
+    let bucket = format!("cli-gs-doctor-{}", std::process::id());
+    create(&bucket);
+    let url = format!("gs://{bucket}/rec");
+    let out = run(&["doctor", &url, "--probe-mib", "1", "--json"]);
+    let doc: Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
+    assert_eq!(doc["ok"], true, "{doc}");
+    let status = |check: &str| {
+        let checks = doc["checks"].as_array().unwrap();
+        let found = checks.iter().find(|c| c["check"] == check);
+        found.map(|c| c["verdict"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(status("write").as_deref(), Some("pass"), "{doc}");
+    // One global endpoint: no cross-region advice to give.
+    assert_eq!(status("distance").as_deref(), Some("skip"), "{doc}");
+    let bad = run(&["doctor", "gs://goog-recordings/rec"]);
+    assert!(!bad.status.success());
+    assert!(
+        stdout(&bad).contains("must not start with `goog`"),
+        "{}",
+        stdout(&bad)
+    );
+}
