@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use stowage_core::ChecksumAlgo;
-use stowage_core::checksum::checksum_file;
+use stowage::core::ChecksumAlgo;
+use stowage::core::checksum::checksum_file;
 
 use crate::output::checksums_json;
 

@@ -1,25 +1,22 @@
 //! `stowage cp SRC DST`: a file or a directory, either side local or a bucket URL.
 //!
-//! Never deletes or overwrites the source. Uploads go through `stowage_core::upload`
-//! (single put or resumable multipart, each checked against the checksums sent);
-//! downloads are written to a temporary name and renamed only when complete.
+//! Plans which files or objects go where; each copy is `stowage::copy::copy` (single put or
+//! resumable multipart checked against the checksums sent; downloads checked against the
+//! store's checksums). Never deletes or overwrites the source.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use futures::StreamExt;
 use serde_json::json;
-use stowage_core::checksum::checksum_file;
-use stowage_core::upload::{UploadConfig, put_file};
-use stowage_core::{ErrorKind, ObjectMeta, ObjectStore, PutOptions, StorageUrl};
+use stowage::copy::End;
+use stowage::core::{ObjectMeta, Scheme, StorageUrl};
 
-use crate::StoreArgs;
 use crate::notice::Notices;
-use crate::open::{join_key, open_bucket, open_place, open_place_placed};
+use crate::open::StoreArgs;
+use crate::open::{cli_error, print_warnings, settings};
 use crate::output::{checksums_json, human_size};
 
 #[derive(Debug, Args)]
@@ -38,25 +35,6 @@ pub struct CpArgs {
     store: StoreArgs,
 }
 
-/// One end of a transfer.
-#[derive(Clone)]
-enum End {
-    Local(PathBuf),
-    Object {
-        store: Arc<dyn ObjectStore>,
-        key: String,
-    },
-}
-
-impl End {
-    fn describe(&self) -> String {
-        match self {
-            End::Local(p) => p.display().to_string(),
-            End::Object { store, key } => format!("{}/{key}", store.name()),
-        }
-    }
-}
-
 /// A finished transfer: source, destination, and bytes copied with the stored metadata.
 type Outcome = (End, End, Result<(u64, Option<ObjectMeta>)>);
 
@@ -64,14 +42,29 @@ pub async fn run(args: CpArgs) -> Result<ExitCode> {
     let src = StorageUrl::parse(&args.src)?;
     let dst = StorageUrl::parse(&args.dst)?;
     let notices = Notices::new(args.json);
-    let plan = plan(&src, &dst, &args.store, &notices).await?;
+    // The bucket side's scheme: its credentials flags apply (a directory takes none).
+    let scheme = match src.scheme {
+        Scheme::File => dst.scheme,
+        bucket => bucket,
+    };
+    let settings = settings(&args.store, scheme, true)?;
+    let plan = stowage::copy::plan(&src, &dst, &settings)
+        .await
+        .map_err(cli_error)?;
+    print_warnings(&plan.warnings);
+    for opened in &plan.destinations {
+        notices.opened(&dst, opened.placement.as_ref(), &args.store);
+    }
+    let plan = plan.pairs;
     if plan.is_empty() {
         bail!("nothing to copy: {src} names no file or object");
     }
     let started = Instant::now();
     let mut results: Vec<_> = futures::stream::iter(plan)
         .map(|(from, to)| async move {
-            let r = transfer(&from, &to).await;
+            let r = stowage::copy::copy(&from, &to)
+                .await
+                .map_err(anyhow::Error::from);
             (from, to, r)
         })
         .buffer_unordered(args.concurrency.max(1))
@@ -129,253 +122,4 @@ fn report(results: &[Outcome], json: bool, elapsed: std::time::Duration) -> Resu
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Pairs every source file or object with its destination.
-async fn plan(
-    src: &StorageUrl,
-    dst: &StorageUrl,
-    args: &StoreArgs,
-    notices: &Notices,
-) -> Result<Vec<(End, End)>> {
-    match src.local_path() {
-        Some(path) => plan_from_local(&path, dst, args, notices).await,
-        None => plan_from_bucket(src, dst, args, notices).await,
-    }
-}
-
-async fn plan_from_local(
-    path: &Path,
-    dst: &StorageUrl,
-    args: &StoreArgs,
-    notices: &Notices,
-) -> Result<Vec<(End, End)>> {
-    let meta = tokio::fs::metadata(path)
-        .await
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.is_dir() {
-        let (store, prefix) = destination_dir(dst, args, notices).await?;
-        let files = stowage_core::fsutil::local_files(path)?;
-        return Ok(files
-            .into_iter()
-            .map(
-                |stowage_core::fsutil::LocalFile {
-                     path: file, rel, ..
-                 }| {
-                    (
-                        End::Local(file),
-                        End::Object {
-                            store: store.clone(),
-                            key: format!("{prefix}{rel}"),
-                        },
-                    )
-                },
-            )
-            .collect());
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok(vec![(
-        End::Local(path.to_path_buf()),
-        destination_object(dst, &name, args, notices).await?,
-    )])
-}
-
-/// The bucket and key prefix a directory is copied into.
-async fn destination_dir(
-    dst: &StorageUrl,
-    args: &StoreArgs,
-    notices: &Notices,
-) -> Result<(Arc<dyn ObjectStore>, String)> {
-    let (store, key) = open_destination(dst, args, notices).await?;
-    let prefix = if key.is_empty() || key.ends_with('/') {
-        key
-    } else {
-        format!("{key}/")
-    };
-    Ok((store, prefix))
-}
-
-/// Where one file named `name` goes: into `dst` if it names a directory or prefix, else at `dst`.
-async fn destination_object(
-    dst: &StorageUrl,
-    name: &str,
-    args: &StoreArgs,
-    notices: &Notices,
-) -> Result<End> {
-    if let Some(path) = dst.local_path() {
-        let into_dir = dst.is_dir_like() || path.is_dir();
-        let target = if into_dir { path.join(name) } else { path };
-        let parent = target.parent().map(Path::to_path_buf).unwrap_or_default();
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let parent_url = StorageUrl::parse(&parent.to_string_lossy())?;
-        let (store, dir_key) = open_place(&parent_url, args, true).await?;
-        let key = join_key(&dir_key, &name);
-        return Ok(End::Object { store, key });
-    }
-    let (store, _) = open_destination(dst, args, notices).await?;
-    let key = if dst.is_dir_like() {
-        format!("{}{name}", dst.key)
-    } else {
-        dst.key.clone()
-    };
-    Ok(End::Object { store, key })
-}
-
-async fn plan_from_bucket(
-    src: &StorageUrl,
-    dst: &StorageUrl,
-    args: &StoreArgs,
-    notices: &Notices,
-) -> Result<Vec<(End, End)>> {
-    let store = open_bucket(src, args, false).await?;
-    if !src.is_dir_like() {
-        match store.head(&src.key).await {
-            Ok(_) => {
-                let name = src.key.rsplit('/').next().unwrap_or(&src.key).to_string();
-                let from = End::Object {
-                    store: store.clone(),
-                    key: src.key.clone(),
-                };
-                let to = download_target(dst, &name, args, notices).await?;
-                return Ok(vec![(from, to)]);
-            }
-            Err(e) if e.kind() == &ErrorKind::NotFound => {} // maybe a prefix
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let prefix = if src.is_dir_like() {
-        src.key.clone()
-    } else {
-        format!("{}/", src.key)
-    };
-    let objects = store.list_all(&prefix).await?;
-    let (dst_store, dst_prefix) = match dst.local_path() {
-        Some(dir) => (None, dir.to_string_lossy().into_owned()),
-        None => {
-            let (s, p) = destination_dir(dst, args, notices).await?;
-            (Some(s), p)
-        }
-    };
-    let mut plan = Vec::new();
-    for o in objects {
-        let rel = &o.key[prefix.len()..];
-        stowage_fs::validate_key(rel).with_context(|| format!("refusing to copy `{}`", o.key))?;
-        let to = match &dst_store {
-            Some(s) => End::Object {
-                store: s.clone(),
-                key: format!("{dst_prefix}{rel}"),
-            },
-            None => End::Local(Path::new(&dst_prefix).join(rel)),
-        };
-        plan.push((
-            End::Object {
-                store: store.clone(),
-                key: o.key,
-            },
-            to,
-        ));
-    }
-    Ok(plan)
-}
-
-async fn download_target(
-    dst: &StorageUrl,
-    name: &str,
-    args: &StoreArgs,
-    notices: &Notices,
-) -> Result<End> {
-    match dst.local_path() {
-        Some(path) if dst.is_dir_like() || path.is_dir() => Ok(End::Local(path.join(name))),
-        Some(path) => Ok(End::Local(path)),
-        None => destination_object(dst, name, args, notices).await,
-    }
-}
-
-/// Opens the bucket files are copied into and the key `dst` names in it, printing the
-/// bucket's cross-region warning (once).
-async fn open_destination(
-    dst: &StorageUrl,
-    args: &StoreArgs,
-    notices: &Notices,
-) -> Result<(Arc<dyn ObjectStore>, String)> {
-    let (opened, key) = open_place_placed(dst, args, true).await?;
-    notices.opened(dst, opened.placement.as_ref(), args);
-    Ok((opened.store, key))
-}
-
-async fn transfer(from: &End, to: &End) -> Result<(u64, Option<ObjectMeta>)> {
-    match (from, to) {
-        (End::Local(path), End::Object { store, key }) => {
-            let meta = put_file(
-                store.as_ref(),
-                key,
-                path,
-                &PutOptions::default(),
-                &UploadConfig::default(),
-            )
-            .await?;
-            Ok((meta.size, Some(meta)))
-        }
-        (End::Object { store, key }, End::Local(path)) => download(store.as_ref(), key, path).await,
-        (
-            End::Object { store, key },
-            End::Object {
-                store: dst,
-                key: dst_key,
-            },
-        ) => {
-            let tmp = tempfile::tempdir()?;
-            let local = tmp.path().join("object");
-            download(store.as_ref(), key, &local).await?;
-            let meta = put_file(
-                dst.as_ref(),
-                dst_key,
-                &local,
-                &PutOptions::default(),
-                &UploadConfig::default(),
-            )
-            .await?;
-            Ok((meta.size, Some(meta)))
-        }
-        (End::Local(_), End::Local(_)) => {
-            bail!("local-to-local copies are not what stowage is for; use cp")
-        }
-    }
-}
-
-/// Downloads `key` to `path`, then checks the file against every checksum the store keeps.
-async fn download(
-    store: &dyn ObjectStore,
-    key: &str,
-    path: &Path,
-) -> Result<(u64, Option<ObjectMeta>)> {
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let got = store.get(key, None).await?;
-    let meta = got.meta.clone();
-    let size = got.write_to_file(path).await?;
-    let stored = if meta.checksums.is_empty() {
-        store.head(key).await?.checksums
-    } else {
-        meta.checksums.clone()
-    };
-    let algos = stored.common(&stored);
-    if !algos.is_empty() {
-        let (_, local) = checksum_file(path, &algos).await?;
-        if let Err(e) = local.verify(&stored) {
-            // The download is wrong; do not leave it looking like a good copy.
-            let _ = tokio::fs::remove_file(path).await;
-            return Err(e.with_key(key).into());
-        }
-    }
-    Ok((size, Some(meta)))
 }

@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use stowage_core::{ChecksumAlgo, StorageUrl};
+use stowage::core::{ChecksumAlgo, StorageUrl};
 use time::format_description::well_known::Rfc3339;
 
-use crate::StoreArgs;
+use crate::open::StoreArgs;
 use crate::open::open_object;
 use crate::output::{human_size, meta_json};
 
@@ -34,7 +34,7 @@ pub struct StatArgs {
 pub async fn ls(args: LsArgs) -> Result<ExitCode> {
     let url = StorageUrl::parse(&args.url)?;
     let located = open_object(&url, &args.store).await?;
-    let (store, mut prefix) = (located.store, located.key);
+    let (store, mut prefix) = (located.store, located.prefix);
     // A local directory lists what is inside it, not its name-alikes (`demo2/` beside `demo/`).
     if url.local_path().is_some_and(|p| p.is_dir()) && !prefix.is_empty() {
         prefix.push('/');
@@ -60,7 +60,7 @@ pub async fn ls(args: LsArgs) -> Result<ExitCode> {
 pub async fn stat(args: StatArgs) -> Result<ExitCode> {
     let url = StorageUrl::parse(&args.url)?;
     let located = open_object(&url, &args.store).await?;
-    let meta = located.store.head(&located.key).await?;
+    let meta = located.store.head(&located.prefix).await?;
     if args.json {
         println!("{}", meta_json(&meta));
         return Ok(ExitCode::SUCCESS);

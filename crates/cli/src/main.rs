@@ -1,7 +1,7 @@
 //! `stowage`: copy recordings into buckets and prove they arrived.
 //!
-//! A thin binary over the library crates: argument parsing and printing live here,
-//! everything else in `stowage-core` and the store crates.
+//! A thin binary over the `stowage` library crate (crates/stowage): flags become
+//! `stowage::Settings`, each command makes its library calls and prints what they return.
 
 mod checksum_cmd;
 mod cp;
@@ -12,7 +12,6 @@ mod inspect;
 mod notice;
 mod open;
 mod output;
-mod placement;
 mod playlist;
 mod presign;
 mod progress;
@@ -23,8 +22,7 @@ mod verify_report;
 
 use std::process::ExitCode;
 
-use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,76 +62,6 @@ enum Command {
     Endpoints(endpoints::EndpointsArgs),
     /// Receive Agora NCS webhooks and verify (and repair) every uploaded recording.
     Serve(serve::ServeArgs),
-}
-
-/// How to reach a bucket; used by every command that takes a URL. The switches' variables
-/// take 1/0, true/false, yes/no, on/off.
-#[derive(Debug, Clone, Default, Args)]
-pub struct StoreArgs {
-    /// Endpoint URL: an S3-compatible server (default AWS, or $AWS_ENDPOINT_URL), an OSS
-    /// endpoint or custom domain ($OSS_ENDPOINT), or one URL for every Kodo host.
-    #[arg(long)]
-    endpoint: Option<String>,
-    /// Region of the bucket: S3 (default $AWS_REGION, the profile, then us-east-1), OSS
-    /// (cn-hangzhou, $OSS_REGION), or the Kodo zone (z0, na0; asked from Qiniu when absent).
-    #[arg(long)]
-    region: Option<String>,
-    /// S3 only: profile in ~/.aws/config (default: $AWS_PROFILE).
-    #[arg(long)]
-    profile: Option<String>,
-    /// Access key id (default: the vendor's variables: AWS_ACCESS_KEY_ID,
-    /// OSS_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_ID, QINIU_ACCESS_KEY; or the S3 profile).
-    #[arg(long)]
-    access_key: Option<String>,
-    /// Secret key; prefer the environment, flags show up in `ps`.
-    #[arg(long, hide_env_values = true)]
-    secret_key: Option<String>,
-    /// Temporary (STS) session token that goes with the access key.
-    #[arg(long, hide_env_values = true)]
-    session_token: Option<String>,
-    /// Use path-style addressing (default on when an endpoint is given).
-    #[arg(long)]
-    path_style: bool,
-    /// What every S3 put carries for the server to check: `md5` (Content-MD5 and
-    /// CRC64-NVME, checked by every S3-compatible server), `crc64nvme` (only the CRC: no
-    /// MD5 pass; checked by AWS and servers with flexible checksums), or `auto` (ask the
-    /// server once, with a probe object carrying a wrong CRC: crc64nvme if it is refused,
-    /// else md5). Default: crc64nvme on AWS itself, auto with --endpoint.
-    #[arg(long, value_parser = ["md5", "crc64nvme", "auto"])]
-    s3_integrity: Option<String>,
-    /// For s3:// URLs: reach an OSS, COS, Kodo, Huawei OBS, Baidu BOS or Kingsoft KS3 bucket
-    /// through that vendor's S3-compatible API, with its endpoint for --region and its quirks
-    /// (addressing, Content-MD5) set.
-    #[arg(long, value_parser = ["oss", "cos", "kodo", "obs", "bos", "ks3"], requires = "region")]
-    s3_preset: Option<String>,
-    /// Also trust the CA certificates in this PEM file: an on-premises S3-compatible server
-    /// or a TLS-inspecting proxy with a private CA.
-    #[arg(long, env = "STOWAGE_CA_BUNDLE", value_name = "PEM")]
-    ca_bundle: Option<std::path::PathBuf>,
-    /// Where this machine (the uploader) runs: a region id (eu-central-1, cn-hangzhou),
-    /// vendor:region (oss:cn-hangzhou), or a geography (europe, mainland-china, …). Picks
-    /// the endpoint with the bucket's region and warns when the bucket is far away.
-    /// `verify` spells it --from-region (its --from is where repairs come from).
-    #[arg(
-        id = "uploader_from",
-        long = "from",
-        value_name = "REGION",
-        env = "STOWAGE_FROM"
-    )]
-    from: Option<String>,
-    /// Use the vendor's internal endpoint (OSS `oss-<region>-internal`, COS `cos-internal`)
-    /// when --from is the bucket's own region, e.g. on an ECS or CVM instance there.
-    #[arg(long, env = "STOWAGE_INTERNAL", value_parser = BoolishValueParser::new())]
-    internal: bool,
-    /// Use the vendor's accelerated endpoint (S3 Transfer Acceleration, OSS/COS global
-    /// acceleration, Kodo's upload-<zone>) when --from is on another continent; acceleration
-    /// must be enabled on the bucket.
-    #[arg(long, env = "STOWAGE_ACCELERATE", value_parser = BoolishValueParser::new())]
-    accelerate: bool,
-    /// Time the candidate endpoints (one HEAD each) and use the fastest that answers; fail,
-    /// naming them, when none does. With --endpoint, checks that that endpoint answers.
-    #[arg(long, env = "STOWAGE_PROBE_ENDPOINTS", value_parser = BoolishValueParser::new())]
-    probe_endpoints: bool,
 }
 
 fn main() -> ExitCode {

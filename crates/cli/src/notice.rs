@@ -8,10 +8,9 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use serde_json::json;
-use stowage_core::StorageUrl;
+use stowage::{Placement, StorageUrl, Switch, Unmet, UnmetReason};
 
-use crate::StoreArgs;
-use crate::placement::{Placement, Unmet};
+use crate::open::StoreArgs;
 
 /// Prints notices about the buckets a command writes to, each place at most once.
 pub struct Notices {
@@ -31,9 +30,14 @@ impl Notices {
     /// cross-region warning, and each of --internal / --accelerate the choice does not follow.
     pub fn opened(&self, url: &StorageUrl, placement: Option<&Placement>, args: &StoreArgs) {
         let Some(p) = placement else { return };
-        for note in p.unmet(args) {
+        let settings = stowage::Settings {
+            internal: args.internal,
+            accelerate: args.accelerate,
+            ..Default::default()
+        };
+        for note in p.unmet(&settings) {
             self.once(
-                format!("{}|{}", bucket_of(url), note.flag),
+                format!("{}|{}", bucket_of(url), flag(note.switch)),
                 unmet_line(url, &note, self.json),
             );
         }
@@ -59,15 +63,46 @@ fn bucket_of(url: &StorageUrl) -> String {
     format!("{}://{}", url.scheme.as_str(), url.bucket)
 }
 
+fn flag(switch: Switch) -> &'static str {
+    match switch {
+        Switch::Internal => "--internal",
+        Switch::Accelerate => "--accelerate",
+    }
+}
+
+/// Why a switch was not followed, with the flags that change it.
+pub fn reason_text(reason: &UnmetReason) -> String {
+    match reason {
+        UnmetReason::ExplicitEndpoint => "an explicit endpoint (--endpoint, or the vendor's endpoint variable) wins over selection".into(),
+        UnmetReason::ProbeChoseOther { passed_over } => {
+            format!("--probe-endpoints chose it over {passed_over} (slower, or no answer)")
+        }
+        UnmetReason::OriginUnknown => "where this machine runs is unknown: pass --from REGION".into(),
+        UnmetReason::NoInternalEndpoint { place } => {
+            format!("the tables list no internal endpoint for {place}")
+        }
+        UnmetReason::NotInRegion { from, place } => {
+            format!("this machine ({from}) is not in the bucket's region ({place})")
+        }
+        UnmetReason::SameContinent { from, place } => format!(
+            "this machine ({from}) is on the bucket's continent ({place}); acceleration is used across continents"
+        ),
+        UnmetReason::NoAccelerated { place } => format!(
+            "no accelerated endpoint is offered for this bucket ({place}; S3 needs a bucket name without dots)"
+        ),
+    }
+}
+
 /// A flag the endpoint choice does not follow, as one line.
 pub fn unmet_line(url: &StorageUrl, note: &Unmet, json: bool) -> String {
+    let reason = reason_text(&note.reason);
     if json {
         return json!({
             "event": "endpoint_note",
             "bucket": bucket_of(url),
-            "flag": note.flag,
+            "flag": flag(note.switch),
             "endpoint": note.endpoint,
-            "reason": note.reason,
+            "reason": reason,
         })
         .to_string();
     }
@@ -76,17 +111,15 @@ pub fn unmet_line(url: &StorageUrl, note: &Unmet, json: bool) -> String {
         None => "the given endpoint is used".to_string(),
     };
     format!(
-        "note: {} not followed for {}: {used}: {}",
-        note.flag,
+        "note: {} not followed for {}: {used}: {reason}",
+        flag(note.switch),
         bucket_of(url),
-        note.reason
     )
 }
 
 /// The warning as one line, or `None` when uploader and bucket are not apart.
 pub fn cross_region_line(url: &StorageUrl, p: &Placement, json: bool) -> Option<String> {
     let advice = p.cross_region()?;
-    let fix = fix(p, advice.fix.as_deref());
     if json {
         let event = json!({
             "event": "cross_region",
@@ -94,31 +127,19 @@ pub fn cross_region_line(url: &StorageUrl, p: &Placement, json: bool) -> Option<
             "vendor": p.vendor,
             "bucket_region": p.region.id,
             "from": p.from,
-            "distance": p.selection.distance,
+            "distance": advice.distance,
             "message": advice.message,
-            "fix": fix,
+            "fix": advice.fix,
         });
         return Some(event.to_string());
     }
-    Some(format!("warning: {}. Fix: {fix}", advice.message))
-}
-
-/// The selector's fix, led by the simplest one: run the uploader where the bucket is.
-fn fix(p: &Placement, selector_fix: Option<&str>) -> String {
-    let run_there = format!(
-        "run the recorder/uploader in {} ({} {})",
-        p.region.name, p.vendor, p.region.id
-    );
-    match selector_fix {
-        Some(more) => format!("{run_there}; or {more}"),
-        None => run_there,
-    }
+    Some(format!("warning: {}. Fix: {}", advice.message, advice.fix))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage_region::{Origin, SelectRequest, Vendor, select};
+    use stowage::region::{Origin, SelectRequest, Vendor, select};
 
     fn placement(region: &str, from: &str) -> Placement {
         let region = Vendor::Oss.region(region).unwrap();

@@ -1,7 +1,7 @@
 //! JSON and text forms of what commands print.
 
 use serde_json::{Map, Value, json};
-use stowage_core::{ChecksumAlgo, Checksums, ObjectMeta};
+use stowage::core::{ChecksumAlgo, Checksums, ObjectMeta};
 use time::format_description::well_known::Rfc3339;
 
 /// Checksums as a JSON object, one key per algorithm present, in its wire form.
@@ -54,7 +54,7 @@ mod tests {
 
     #[test]
     fn checksums_only_present_ones() {
-        let c = stowage_core::checksum::checksum_bytes(b"123456789", &[ChecksumAlgo::Crc64Ecma]);
+        let c = stowage::core::checksum::checksum_bytes(b"123456789", &[ChecksumAlgo::Crc64Ecma]);
         assert_eq!(
             checksums_json(&c),
             json!({"crc64ecma": "11051210869376104954"})

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use stowage_hls::merge::{Input, Overlap};
-use stowage_hls::url::{Vendor, public_url, url_with_domain};
-use stowage_hls::validate::is_valid;
+use stowage::hls::merge::{Input, Overlap};
+use stowage::hls::url::{Vendor, public_url, url_with_domain};
+use stowage::hls::validate::is_valid;
 
 #[derive(Debug, Args)]
 pub struct PlaylistArgs {
@@ -80,7 +80,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 /// A playlist's text; one that is not UTF-8 is refused with the line and byte offset.
 fn read(path: &Path) -> Result<String> {
     let bytes = read_bytes(path)?;
-    match stowage_hls::decode(&bytes) {
+    match stowage::hls::decode(&bytes) {
         (text, None) => Ok(text.into_owned()),
         (_, Some(bad)) => bail!("{}: {bad}", path.display()),
     }
@@ -91,7 +91,7 @@ fn validate(files: &[PathBuf], as_json: bool) -> Result<ExitCode> {
     let mut reports = Vec::new();
     for file in files {
         let bytes = read_bytes(file)?;
-        match stowage_hls::validate_bytes(&bytes) {
+        match stowage::hls::validate_bytes(&bytes) {
             Ok(violations) => {
                 let valid = is_valid(&violations);
                 all_valid &= valid;
@@ -137,7 +137,7 @@ fn merge(files: &[PathBuf], output: &Path, keep_overlap: bool, as_json: bool) ->
     let mut inputs = Vec::new();
     for file in files {
         let text = read(file)?;
-        let playlist = stowage_hls::parse(&text)
+        let playlist = stowage::hls::parse(&text)
             .with_context(|| format!("{} cannot be merged", file.display()))?;
         let name = file
             .file_name()
@@ -160,8 +160,8 @@ fn merge(files: &[PathBuf], output: &Path, keep_overlap: bool, as_json: bool) ->
     } else {
         Overlap::Trim
     };
-    let merged = stowage_hls::merge(inputs, overlap);
-    write_atomically(output, &stowage_hls::write(&merged.playlist))?;
+    let merged = stowage::hls::merge(inputs, overlap);
+    write_atomically(output, &stowage::hls::write(&merged.playlist))?;
     let r = &merged.report;
     if as_json {
         println!("{}", json!({"output": output, "report": r}));
@@ -188,7 +188,7 @@ fn merge(files: &[PathBuf], output: &Path, keep_overlap: bool, as_json: bool) ->
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let tmp = stowage_core::fsutil::temp_sibling(path);
+    let tmp = stowage::core::fsutil::temp_sibling(path);
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use stowage_core::StorageUrl;
+use stowage::core::StorageUrl;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::StoreArgs;
 use crate::duration::parse_duration;
+use crate::open::StoreArgs;
 use crate::open::open_object;
 
 #[derive(Debug, Args)]
@@ -48,10 +48,10 @@ pub async fn run(args: PresignArgs) -> Result<ExitCode> {
     let located = open_object(&url, &args.store).await?;
     let signed = located
         .store
-        .signed_get_url(&located.key, args.expires)
+        .signed_get_url(&located.prefix, args.expires)
         .await?;
     if args.json {
-        println!("{}", json(&signed, &located.key, args.expires));
+        println!("{}", json(&signed, &located.prefix, args.expires));
     } else {
         println!("{signed}");
     }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use stowage_pipeline::Event;
+use stowage::pipeline::Event;
 
 use crate::output::human_size;
 

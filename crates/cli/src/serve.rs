@@ -1,4 +1,4 @@
-//! `stowage serve`: flags → configuration → `stowage_serve::run`. Buckets are opened the
+//! `stowage serve`: flags → configuration → `stowage::serve::run`. Buckets are opened the
 //! way every other command opens them (open.rs), with the store flags as defaults for all.
 
 use std::path::PathBuf;
@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use stowage_core::{ObjectStore, StorageUrl};
-use stowage_serve::{Config, OpenBucket, Options, QueueKind, Role};
+use stowage::core::{ObjectStore, StorageUrl};
+use stowage::serve::{Config, OpenBucket, Options, QueueKind, Role};
 
-use crate::StoreArgs;
+use crate::open::StoreArgs;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -50,21 +50,20 @@ enum RoleArg {
     Worker,
 }
 
-/// Buckets from configured URLs, through the CLI's own opener.
+/// Buckets from configured URLs, through the library's front door with the flags'
+/// settings (credentials checked per URL: the key pair's variables depend on the vendor).
 struct CliOpener(StoreArgs);
 
 #[async_trait::async_trait]
 impl OpenBucket for CliOpener {
-    async fn open(&self, url: &str) -> stowage_core::Result<Arc<dyn ObjectStore>> {
+    async fn open(&self, url: &str) -> stowage::core::Result<Arc<dyn ObjectStore>> {
         let parsed = StorageUrl::parse(url)?;
-        crate::open::open_bucket(&parsed, &self.0, false)
-            .await
-            .map_err(|e| match e.downcast::<stowage_core::Error>() {
-                Ok(e) => e,
-                Err(e) => {
-                    stowage_core::Error::new(stowage_core::ErrorKind::Other, format!("{e:#}"))
-                }
-            })
+        let settings = crate::open::settings(&self.0, parsed.scheme, false)
+            .map_err(|e| stowage::core::Error::invalid_input(format!("{e:#}")))?;
+        match stowage::open_url(&parsed, &settings).await {
+            Ok(opened) => Ok(opened.store),
+            Err(e) => Err(e.into_error()),
+        }
     }
 }
 
@@ -73,7 +72,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     if args.tls_cert.is_some() || args.tls_key.is_some() {
         let (cert, key) = config.tls.take().map(|t| (t.cert, t.key)).unzip();
         config.tls =
-            stowage_serve::config::tls_files(args.tls_cert.or(cert), args.tls_key.or(key))?;
+            stowage::serve::config::tls_files(args.tls_cert.or(cert), args.tls_key.or(key))?;
     }
     let opts = Options {
         config,
@@ -87,7 +86,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         listen: args.listen,
     };
     let opener = Arc::new(CliOpener(args.store));
-    stowage_serve::run(opts, opener, shutdown_signal())
+    stowage::serve::run(opts, opener, shutdown_signal())
         .await
         .context("stowage serve")?;
     Ok(ExitCode::SUCCESS)

@@ -11,14 +11,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use stowage_core::StorageUrl;
-use stowage_pipeline::{Ended, Event, Options, Status, Summary, Targets};
+use stowage::core::StorageUrl;
+use stowage::pipeline::{Ended, Event, Options, Status, Summary, Targets};
 
-use crate::StoreArgs;
 use crate::duration::parse_duration;
 use crate::notice::Notices;
-use crate::open::{join_key, open_place_placed, open_placed};
+use crate::open::StoreArgs;
+use crate::open::{open_place_placed, open_placed};
 use crate::output::human_size;
+use stowage::join_key;
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {
@@ -91,11 +92,11 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
     let opts = Options {
         prefix,
         concurrency: args.concurrency,
-        retry: stowage_core::retry::RetryPolicy {
+        retry: stowage::core::retry::RetryPolicy {
             max_attempts: args.attempts.max(1),
             ..Options::default().retry
         },
-        upload: stowage_core::upload::UploadConfig {
+        upload: stowage::core::upload::UploadConfig {
             multipart_threshold: args.multipart_threshold_mib << 20,
             part_size: args.part_size_mib.max(1) << 20,
             concurrency: args.part_concurrency.max(1),
@@ -106,9 +107,9 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
         events: Some(Arc::new(move |e: &Event| sink.event(e))),
     };
     let summary = if restore {
-        stowage_pipeline::restore(&args.dir, &targets, &opts).await?
+        stowage::pipeline::restore(&args.dir, &targets, &opts).await?
     } else if args.watch {
-        let w = stowage_pipeline::WatchOptions {
+        let w = stowage::pipeline::WatchOptions {
             idle_timeout: args.idle_timeout,
             stable_for: args.stable_for,
             playlist_every: args.playlist_every,
@@ -123,9 +124,9 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
                 stop.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         });
-        stowage_pipeline::watch(&args.dir, &targets, &opts, &w).await?
+        stowage::pipeline::watch(&args.dir, &targets, &opts, &w).await?
     } else {
-        stowage_pipeline::upload_recording(&args.dir, &targets, &opts).await?
+        stowage::pipeline::upload_recording(&args.dir, &targets, &opts).await?
     };
     reporter.finish();
     print_summary(&summary, json);
@@ -162,9 +163,9 @@ fn describe_end(ended: Ended) -> &'static str {
 /// before anything is sent.
 async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, String)> {
     let dest = StorageUrl::parse(&args.dest)?;
-    let (opened, url_key) = open_place_placed(&dest, &args.store, true).await?;
+    let opened = open_place_placed(&dest, &args.store, true).await?;
     notices.opened(&dest, opened.placement.as_ref(), &args.store);
-    let primary = opened.store;
+    let (primary, url_key) = (opened.store, opened.prefix);
     let prefix = match dest.local_path() {
         // A local bucket's root may be named with --prefix below it.
         Some(_) => join_key(&url_key, &args.prefix),

@@ -11,17 +11,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use std::sync::Arc;
-use stowage_core::ObjectStore;
-use stowage_core::StorageUrl;
+use stowage::check::{Against, Check, CheckError, Checked, RepairFrom};
 
-use stowage_verify::playback::{PlaybackCheck, UrlSigner};
-use stowage_verify::{Expected, Problem, RepairSource, Report, VerifyOptions};
-
-use crate::StoreArgs;
-use crate::open::open_bucket;
+use crate::open::StoreArgs;
 use crate::verify_report;
 
 #[derive(Debug, Args)]
@@ -78,7 +72,7 @@ pub struct VerifyArgs {
     #[arg(long, conflicts_with = "playback_base")]
     playback_signed: bool,
     /// The web page origin the player runs on, for the CORS check.
-    #[arg(long, default_value = stowage_verify::playback::DEFAULT_ORIGIN)]
+    #[arg(long, default_value = stowage::verify::playback::DEFAULT_ORIGIN)]
     origin: String,
     /// Fail (exit 1) on warnings too: departures from RFC 8216 that players tolerate, such
     /// as Agora's EXTINF without a comma.
@@ -92,7 +86,9 @@ pub struct VerifyArgs {
 
 pub async fn run(args: VerifyArgs) -> ExitCode {
     match verify(&args).await {
-        Ok(report) => {
+        Ok(checked) => {
+            print_repair(&args, &checked);
+            let report = checked.report;
             verify_report::print(&report, args.json, args.strict);
             if report.passes(args.strict) {
                 ExitCode::SUCCESS
@@ -107,229 +103,75 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
     }
 }
 
-/// What the URL names, and so where the recording is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Place {
-    /// A directory: the recording's prefix (no trailing `/`).
-    Dir(String),
-    /// The manifest at this key; the recording is its directory.
-    Manifest(String),
-    /// The playlist at this key; the recording is its directory.
-    Playlist(String),
-}
-
-impl Place {
-    /// The recording's directory.
-    fn prefix(&self) -> String {
-        match self {
-            Place::Dir(p) => p.clone(),
-            Place::Manifest(k) | Place::Playlist(k) => parent(k).to_string(),
-        }
+/// The report before the repair, and what the repair did.
+fn print_repair(args: &VerifyArgs, checked: &Checked) {
+    if let (Some(before), false) = (&checked.before_repair, args.json) {
+        verify_report::print(before, false, args.strict);
     }
-
-    /// Where the manifest of the recording is (or would be).
-    fn manifest_key(&self) -> String {
-        match self {
-            Place::Manifest(k) => k.clone(),
-            other => stowage_verify::key_under(&other.prefix(), MANIFEST_NAME),
-        }
-    }
-}
-
-fn parent(key: &str) -> &str {
-    key.rsplit_once('/').map_or("", |(d, _)| d)
-}
-
-/// A path ending in `/`, or naming no object, is a directory; the manifest's and a
-/// playlist's names are those objects (a missing one is then reported missing); any other
-/// object stands for its directory. One HEAD decides, only for a name that says nothing; a
-/// store that cannot be asked leaves it a directory (its error comes with the manifest).
-async fn resolve(store: &dyn ObjectStore, key: &str) -> Place {
-    let key = key.trim_start_matches('/');
-    if key.is_empty() || key.ends_with('/') {
-        return Place::Dir(key.trim_matches('/').to_string());
-    }
-    let name = key.rsplit('/').next().unwrap_or(key);
-    if name == MANIFEST_NAME {
-        return Place::Manifest(key.to_string());
-    }
-    if name.to_ascii_lowercase().ends_with(".m3u8") {
-        return Place::Playlist(key.to_string());
-    }
-    match store.head(key).await {
-        Ok(_) => Place::Dir(parent(key).to_string()),
-        Err(_) => Place::Dir(key.to_string()),
-    }
-}
-
-async fn verify(args: &VerifyArgs) -> Result<Report> {
-    let url = StorageUrl::parse(&args.url)?;
-    let (primary, key) = open_place(&url, args).await?;
-    let place = resolve(primary.as_ref(), &key).await;
-    let (prefix, manifest_key) = (place.prefix(), place.manifest_key());
-    let store = primary.as_ref();
-    if let Some(dir) = &args.dir {
-        let expected = stowage_verify::expected_from_dir(dir, &prefix).await?;
-        return finish(args, store, &prefix, &expected, &manifest_key).await;
-    }
-    if let Some(path) = &args.agora {
-        let json =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut expected = stowage_verify::expected_from_agora(&json)?;
-        for e in &mut expected {
-            e.key = stowage_verify::key_under(&prefix, &e.key);
-        }
-        return finish(args, store, &prefix, &expected, &manifest_key).await;
-    }
-    if let (Place::Playlist(key), None) = (&place, &args.manifest) {
-        // The playlist and its Agora siblings; without a manifest, other files in the
-        // directory are not "orphans" of anything.
-        let expected = stowage_verify::expected_from_playlist(store, key).await?;
-        let mut report = finish(args, store, &prefix, &expected, &manifest_key).await?;
-        report
-            .problems
-            .retain(|p| !matches!(p, Problem::Orphan { .. }));
-        return Ok(report);
-    }
-    let expected = match &args.manifest {
-        Some(path) => {
-            let json =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            stowage_verify::expected_from_manifest(&json)?
-        }
-        None => manifest_in_bucket(store, &manifest_key).await?,
-    };
-    finish(args, store, &prefix, &expected, &manifest_key).await
-}
-
-async fn manifest_in_bucket(store: &dyn ObjectStore, manifest_key: &str) -> Result<Vec<Expected>> {
-    let got = match store.get(manifest_key, None).await {
-        Err(e) if e.kind() == &stowage_core::ErrorKind::NotFound => bail!(
-            "no manifest at {manifest_key}: name what to verify against with --manifest FILE, --agora FILE (a query/stop response or webhook) or --dir DIR, or give the playlist's URL"
-        ),
-        other => other.with_context(|| format!("reading the manifest {manifest_key}"))?,
-    };
-    Ok(stowage_verify::expected_from_manifest(&got.bytes().await?)?)
-}
-
-/// The manifest's name beside the recording (the pipeline writes it).
-const MANIFEST_NAME: &str = "stowage-manifest.json";
-
-/// The bucket and the key (prefix, manifest or playlist) the URL names; `--prefix` goes
-/// below that (for a local bucket's root).
-async fn open_place(url: &StorageUrl, args: &VerifyArgs) -> Result<(Arc<dyn ObjectStore>, String)> {
-    let (store, key) = crate::open::open_place(url, &args.store, false).await?;
-    Ok((store, crate::open::join_key(&key, &args.prefix)))
-}
-
-/// Verifies, repairs when asked, and verifies again.
-async fn finish(
-    args: &VerifyArgs,
-    primary: &dyn ObjectStore,
-    prefix: &str,
-    expected: &[Expected],
-    manifest_key: &str,
-) -> Result<Report> {
-    let backup = match &args.backup {
-        Some(b) => Some(open_bucket(&StorageUrl::parse(b)?, &args.store, false).await?),
-        None => None,
-    };
-    let opts = VerifyOptions {
-        backup: backup.as_deref(),
-        manifest_key: Some(manifest_key),
-        download: args.download,
-        concurrency: args.concurrency,
-        name_prefix: None,
-    };
-    let report = check(args, primary, prefix, expected, &opts).await?;
-    if !args.repair || report.is_complete() {
-        return Ok(report);
-    }
-    if !args.json {
-        verify_report::print(&report, false, args.strict);
-    }
-    // `--from` is a bucket when it names a scheme (s3://, oss://, file://…), else a directory.
-    let (from_dir, from_bucket) = match &args.from {
-        Some(f) if f.contains("://") => (None, Some(f.clone())),
-        Some(f) => (Some(PathBuf::from(f)), None),
-        None => (args.from_dir.clone(), args.from_bucket.clone()),
-    };
-    let source_bucket = match &from_bucket {
-        Some(u) => Some(open_bucket(&StorageUrl::parse(u)?, &args.store, false).await?),
-        None => None,
-    };
-    let source = match (&from_dir, &source_bucket) {
-        (Some(dir), _) => RepairSource::Dir { dir, prefix },
-        (None, Some(b)) => RepairSource::Store(b.as_ref()),
-        (None, None) => {
-            bail!("--repair needs --from DIR or --from URL (the spool or the backup bucket)")
-        }
-    };
-    let outcome = stowage_verify::repair(primary, &report, source).await;
-    for k in &outcome.repaired {
+    for k in checked.repair.iter().flat_map(|o| &o.repaired) {
         eprintln!("repaired  {k}");
     }
-    for (k, why) in &outcome.not_repaired {
+    for (k, why) in checked.repair.iter().flat_map(|o| &o.not_repaired) {
         eprintln!("not repaired {k}: {why}");
     }
-    check(args, primary, prefix, expected, &opts).await
 }
 
-/// The playback check asked for: through `--playback-base`, or through the bucket's own
-/// signed download URLs (`--playback-signed`: S3/OSS/COS presigned URLs, Kodo private URLs).
-async fn playback_check(args: &VerifyArgs) -> Result<Option<PlaybackCheck>> {
-    let signer: Option<Arc<dyn UrlSigner>> = if args.playback_signed {
-        let url = StorageUrl::parse(&args.url)?;
-        let store = open_bucket(&url, &args.store, false).await?;
-        if !store.capabilities().signed_urls {
-            bail!(
-                "--playback-signed needs signed download URLs, which {} does not have: pass --playback-base with the URL the bucket (or directory) is served at",
-                store.name()
-            );
-        }
-        Some(Arc::new(StoreSigner(store)))
-    } else {
-        None
+async fn verify(args: &VerifyArgs) -> Result<Checked> {
+    let scheme = stowage::StorageUrl::parse(&args.url)?.scheme;
+    let settings = crate::open::settings(&args.store, scheme, false)?;
+    let req = Check {
+        url: args.url.clone(),
+        prefix: args.prefix.clone(),
+        against: against(args)?,
+        backup: args.backup.clone(),
+        download: args.download,
+        concurrency: args.concurrency,
+        playback_base: args.playback_base.clone(),
+        playback_signed: args.playback_signed,
+        origin: args.origin.clone(),
+        repair: args.repair.then(|| repair_from(args)),
     };
-    Ok(match (&args.playback_base, signer) {
-        (None, None) => None,
-        (base, signer) => Some(PlaybackCheck {
-            base: base.clone().unwrap_or_default(),
-            origin: args.origin.clone(),
-            signer,
-        }),
+    stowage::check::check(&req, &settings)
+        .await
+        .map_err(in_flag_words)
+}
+
+fn against(args: &VerifyArgs) -> Result<Against> {
+    let read = |path: &PathBuf| {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    Ok(match (&args.dir, &args.agora, &args.manifest) {
+        (Some(dir), _, _) => Against::Dir(dir.clone()),
+        (None, Some(path), _) => Against::Agora(read(path)?),
+        (None, None, Some(path)) => Against::Manifest(Some(read(path)?)),
+        (None, None, None) => Against::Manifest(None),
     })
 }
 
-/// How long each signed URL of the playback check lives: the check takes seconds, and a
-/// URL that leaks from a report is dead soon after.
-const PLAYBACK_URL_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Each object's signed download URL from its store ([`ObjectStore::signed_get_url`]).
-struct StoreSigner(Arc<dyn ObjectStore>);
-
-#[async_trait::async_trait]
-impl UrlSigner for StoreSigner {
-    async fn signed_url(&self, key: &str) -> stowage_core::Result<String> {
-        self.0.signed_get_url(key, PLAYBACK_URL_TTL).await
+/// `--from` is a bucket when it names a scheme (s3://, oss://, file://…), else a directory.
+fn repair_from(args: &VerifyArgs) -> Option<RepairFrom> {
+    match (&args.from, &args.from_dir, &args.from_bucket) {
+        (Some(f), _, _) if f.contains("://") => Some(RepairFrom::Bucket(f.clone())),
+        (Some(f), _, _) => Some(RepairFrom::Dir(PathBuf::from(f))),
+        (None, Some(dir), _) => Some(RepairFrom::Dir(dir.clone())),
+        (None, None, Some(bucket)) => Some(RepairFrom::Bucket(bucket.clone())),
+        (None, None, None) => None,
     }
 }
 
-/// One verification, with the playback check when asked.
-async fn check(
-    args: &VerifyArgs,
-    primary: &dyn ObjectStore,
-    prefix: &str,
-    expected: &[Expected],
-    opts: &VerifyOptions<'_>,
-) -> Result<Report> {
-    let mut report = stowage_verify::verify_with(primary, prefix, expected, opts).await?;
-    if let Some(playback) = playback_check(args).await? {
-        for exp in expected.iter().filter(|e| e.key.ends_with(".m3u8")) {
-            let seen = playback.check(&exp.key).await;
-            report.requests += seen.requests;
-            report.problems.extend(seen.problems);
-        }
+/// The library's error with the flags that fix it.
+fn in_flag_words(e: CheckError) -> anyhow::Error {
+    match e {
+        CheckError::NoManifest { key } => anyhow::anyhow!(
+            "no manifest at {key}: name what to verify against with --manifest FILE, --agora FILE (a query/stop response or webhook) or --dir DIR, or give the playlist's URL"
+        ),
+        CheckError::NoRepairSource => anyhow::anyhow!(
+            "--repair needs --from DIR or --from URL (the spool or the backup bucket)"
+        ),
+        CheckError::NoSignedUrls { store } => anyhow::anyhow!(
+            "--playback-signed needs signed download URLs, which {store} does not have: pass --playback-base with the URL the bucket (or directory) is served at"
+        ),
+        CheckError::Open(e) => crate::open::cli_error(e),
+        other => other.into(),
     }
-    Ok(report)
 }

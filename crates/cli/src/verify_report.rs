@@ -3,7 +3,7 @@
 //! playlist and rule, unproven objects grouped by why, then one verdict line. `--json`
 //! keeps every detail.
 
-use stowage_verify::{Problem, Report, Unproven};
+use stowage::verify::{Problem, Report, Unproven};
 
 use crate::output::human_size;
 
@@ -149,7 +149,7 @@ fn describe(p: &Problem) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage_verify::Warning;
+    use stowage::verify::Warning;
 
     #[test]
     fn a_clean_recording_of_any_size_is_a_few_lines() {

@@ -329,8 +329,16 @@ fn classify_io(err: &std::io::Error) -> (ErrorKind, &'static str) {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Error {
+    /// What went wrong with its context (bucket, key, vendor code, status, request id), without
+    /// the fix: the display text is this, then `. Fix: ` and [`ErrorKind::hint`].
+    pub fn cause(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write_cause(&mut out);
+        out
+    }
+
+    fn write_cause(&self, f: &mut impl fmt::Write) -> fmt::Result {
         write!(f, "{}", self.inner.kind.summary())?;
         if !self.inner.message.is_empty() {
             write!(f, ": {}", self.inner.message)?;
@@ -354,6 +362,13 @@ impl fmt::Display for Error {
         if !context.is_empty() {
             write!(f, " ({})", context.join(", "))?;
         }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_cause(f)?;
         write!(f, ". Fix: {}", self.inner.kind.hint())
     }
 }

@@ -10,6 +10,7 @@ pub mod content_type;
 pub mod credentials;
 pub mod error;
 pub mod fsutil;
+pub mod manifest;
 pub mod payload;
 pub mod proof;
 pub mod retry;
@@ -21,6 +22,7 @@ pub mod url;
 pub use checksum::{ChecksumAlgo, Checksums, Hasher};
 pub use credentials::Credentials;
 pub use error::{Error, ErrorKind, Result};
+pub use manifest::{MANIFEST_VERSION, Manifest, ManifestObject, PartLayout};
 pub use store::{
     Capabilities, GetResult, ListPage, ListRequest, MAX_SIGNED_URL_EXPIRY, MultipartUpload,
     ObjectMeta, ObjectStore, PartInfo, PutBody, PutOptions, check_signed_url_expiry,

@@ -1,5 +1,5 @@
 //! Storage URLs: `s3://bucket/prefix`, `oss://…`, `cos://…`, `kodo://…`, `az://container/prefix`
-//! (also `azure://`), `file:///abs/dir`.
+//! (also `azure://`), `gs://bucket/prefix` (also `gcs://`), `file:///abs/dir`.
 //! A plain path (no `scheme://`) means a local directory, like `file://`.
 
 use std::fmt;
@@ -16,6 +16,8 @@ pub enum Scheme {
     Kodo,
     /// Azure Blob: the URL's bucket is the container (the account comes with the credentials).
     Azure,
+    /// Google Cloud Storage.
+    Gcs,
     File,
 }
 
@@ -27,6 +29,7 @@ impl Scheme {
             Scheme::Cos => "cos",
             Scheme::Kodo => "kodo",
             Scheme::Azure => "az",
+            Scheme::Gcs => "gs",
             Scheme::File => "file",
         }
     }
@@ -38,6 +41,7 @@ impl Scheme {
             "cos" => Scheme::Cos,
             "kodo" | "qiniu" => Scheme::Kodo,
             "az" | "azure" => Scheme::Azure,
+            "gs" | "gcs" => Scheme::Gcs,
             "file" => Scheme::File,
             _ => return None,
         })
@@ -61,7 +65,7 @@ impl StorageUrl {
         };
         let scheme = Scheme::parse(scheme).ok_or_else(|| {
             Error::invalid_input(format!(
-                "unknown storage URL scheme `{scheme}://` in `{input}`; expected s3://, oss://, cos://, kodo://, az:// or file://"
+                "unknown storage URL scheme `{scheme}://` in `{input}`; expected s3://, oss://, cos://, kodo://, az://, gs:// or file://"
             ))
         })?;
         if scheme == Scheme::File {
@@ -173,6 +177,9 @@ mod tests {
             (Scheme::Azure, "rec-container")
         );
         assert_eq!(u.to_string(), "az://rec-container/agora/");
+        let u = StorageUrl::parse("gcs://rec-bucket/agora/").unwrap();
+        assert_eq!((u.scheme, u.bucket.as_str()), (Scheme::Gcs, "rec-bucket"));
+        assert_eq!(u.to_string(), "gs://rec-bucket/agora/");
         assert_eq!(
             StorageUrl::parse("s3://b/a b+c.ts").unwrap().to_string(),
             "s3://b/a b+c.ts"
@@ -191,9 +198,10 @@ mod tests {
 
     #[test]
     fn bad_urls_say_why() {
-        let e = StorageUrl::parse("gs://b/k").unwrap_err();
+        let e = StorageUrl::parse("ftp://b/k").unwrap_err();
         assert!(
-            e.to_string().contains("unknown storage URL scheme `gs://`"),
+            e.to_string()
+                .contains("unknown storage URL scheme `ftp://`"),
             "{e}"
         );
         let e = StorageUrl::parse("s3:///k").unwrap_err();

@@ -32,7 +32,7 @@ use stowage_core::retry::RetryPolicy;
 use stowage_core::upload::UploadConfig;
 
 pub use live::{Session, WatchOptions, watch};
-pub use run::{restore, upload_recording};
+pub use run::{MANIFEST_NAME, restore, upload_recording};
 
 /// Where objects go.
 #[derive(Clone)]

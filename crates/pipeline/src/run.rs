@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use futures::StreamExt;
-use serde_json::json;
 use stowage_core::checksum::checksum_file;
 use stowage_core::proof::{Proof, Sent, completed_proof, confirm, parts_proof};
 use stowage_core::upload::{SentParts, complete_confirmed, send_parts};
@@ -14,6 +13,7 @@ use stowage_core::{
     ChecksumAlgo, Checksums, Error, ErrorKind, MultipartUpload, ObjectMeta, ObjectStore, PartInfo,
     PutBody, PutOptions, Result,
 };
+use stowage_core::{MANIFEST_VERSION, Manifest, ManifestObject, PartLayout};
 
 use crate::journal::{Entry, Journal, State};
 use crate::lock::SpoolLock;
@@ -776,47 +776,63 @@ async fn abandon_upload(run: &Run, store: &dyn ObjectStore, entry: &Entry) {
     }
 }
 
+/// What publishing a recording's playlists did.
+#[derive(Debug, Default)]
+pub(crate) struct Publication {
+    /// Keys of the playlists published.
+    pub published: Vec<String>,
+    /// Playlists held back: key and why.
+    pub held: Vec<(String, String)>,
+}
+
+/// Why a playlist was not published (shown to the operator).
+struct Held(String);
+
+impl<E: std::fmt::Display> From<E> for Held {
+    fn from(e: E) -> Self {
+        Held(e.to_string())
+    }
+}
+
+/// The name of the bucket a playlist was published to.
+struct PublishedTo(String);
+
 /// Publishes each playlist to the bucket that holds every segment it names; holds it
-/// otherwise. Returns (published keys, held keys with reasons).
-pub(crate) async fn publish_playlists(
-    run: &Run,
-    files: &[LocalFile],
-) -> (Vec<String>, Vec<(String, String)>) {
-    let mut published = Vec::new();
-    let mut held = Vec::new();
+/// otherwise.
+pub(crate) async fn publish_playlists(run: &Run, files: &[LocalFile]) -> Publication {
+    let mut out = Publication::default();
     for f in files.iter().filter(|f| f.is_playlist()) {
         let key = plan::key_for(&run.opts.prefix, &f.rel);
         match publish_one(run, f, &key).await {
-            Ok(bucket) => {
+            Ok(PublishedTo(bucket)) => {
                 run.emit(Event::PlaylistPublished {
                     key: key.clone(),
                     bucket,
                 });
-                published.push(key);
+                out.published.push(key);
             }
-            Err(reason) => {
+            Err(Held(reason)) => {
                 run.emit(Event::PlaylistHeld {
                     key: key.clone(),
                     reason: reason.clone(),
                 });
-                held.push((key, reason));
+                out.held.push((key, reason));
             }
         }
     }
-    (published, held)
+    out
 }
 
-async fn publish_one(run: &Run, f: &LocalFile, key: &str) -> std::result::Result<String, String> {
-    let entry = run
-        .journal
-        .get(key)
-        .map_err(|e| e.to_string())?
-        .ok_or("not journaled")?;
+async fn publish_one(
+    run: &Run,
+    f: &LocalFile,
+    key: &str,
+) -> std::result::Result<PublishedTo, Held> {
+    let entry = run.journal.get(key)?.ok_or(Held("not journaled".into()))?;
     let text = tokio::fs::read_to_string(&f.path)
         .await
-        .map_err(|e| format!("cannot read it: {e}"))?;
-    let (segments, outside) =
-        plan::referenced_segments(&f.rel, &text).map_err(|e| e.to_string())?;
+        .map_err(|e| Held(format!("cannot read it: {e}")))?;
+    let (segments, outside) = plan::referenced_segments(&f.rel, &text)?;
     let mut states = Vec::new();
     for rel in &segments {
         let seg_key = plan::key_for(&run.opts.prefix, rel);
@@ -824,17 +840,17 @@ async fn publish_one(run: &Run, f: &LocalFile, key: &str) -> std::result::Result
         states.push((seg_key, state));
     }
     if let Some(uri) = outside.first() {
-        return Err(format!(
+        return Err(Held(format!(
             "it names `{}`, which is outside the recording (a `..` path, an absolute path or a URL): refused; name segments relative to the playlist, inside the recording directory{}",
             plan::shorten(uri),
             more(outside.len())
-        ));
+        )));
     }
     if let Some((k, _)) = states.iter().find(|(_, s)| s.is_none()) {
-        return Err(format!(
+        return Err(Held(format!(
             "it names `{}`, which is not in the recording directory",
             plan::shorten(k)
-        ));
+        )));
     }
     let target = if states.iter().all(|(_, s)| *s == Some(State::Primary)) {
         State::Primary
@@ -847,25 +863,23 @@ async fn publish_one(run: &Run, f: &LocalFile, key: &str) -> std::result::Result
             .filter(|(_, s)| *s != Some(State::Primary))
             .map(|(k, _)| plan::shorten(k))
             .collect();
-        return Err(format!(
+        return Err(Held(format!(
             "segments not yet in one bucket with it: {}{}",
             missing[..missing.len().min(5)].join(", "),
             more(missing.len().saturating_sub(4))
-        ));
+        )));
     };
     if entry.state == target {
-        return Ok(store_for(run, target).map(|s| s.name()).unwrap_or_default()); // already published
+        return Ok(published_to(run, target)); // already published
     }
-    let local = local_checksums(run, &entry)
-        .await
-        .map_err(|e| e.to_string())?;
-    let meta = send_with_retry(run, &entry, &local, target)
-        .await
-        .map_err(|e| e.to_string())?;
-    landed(run, &entry, target, &meta)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(store_for(run, target).map(|s| s.name()).unwrap_or_default())
+    let local = local_checksums(run, &entry).await?;
+    let meta = send_with_retry(run, &entry, &local, target).await?;
+    landed(run, &entry, target, &meta).await?;
+    Ok(published_to(run, target))
+}
+
+fn published_to(run: &Run, target: State) -> PublishedTo {
+    PublishedTo(store_for(run, target).map(|s| s.name()).unwrap_or_default())
 }
 
 /// ` (and N more)` when a list named only its first entry (or first few).
@@ -920,7 +934,7 @@ pub(crate) fn closed_playlist(
 /// Writes and uploads the manifest, and summarises from the journal.
 pub(crate) async fn finish(
     run: &Run,
-    published: (Vec<String>, Vec<(String, String)>),
+    published: Publication,
     started: Instant,
     ended: Option<crate::Ended>,
 ) -> Result<Summary> {
@@ -929,7 +943,7 @@ pub(crate) async fn finish(
     summary.ended = ended;
     let manifest = manifest_json(run, &entries, &summary);
     let local = run.dir.join(STATE_DIR).join("manifest.json");
-    let body = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    let body = manifest.to_json();
     stowage_core::fsutil::write_atomic(&local, &body)?;
     let key = plan::key_for(&run.opts.prefix, MANIFEST_NAME);
     let to_primary = summary.in_primary > 0 || run.targets.backup.is_none();
@@ -956,11 +970,7 @@ pub(crate) async fn finish(
     Ok(summary)
 }
 
-fn summarize(
-    entries: &[Entry],
-    published: (Vec<String>, Vec<(String, String)>),
-    started: Instant,
-) -> Summary {
+fn summarize(entries: &[Entry], published: Publication, started: Instant) -> Summary {
     let in_backup: Vec<String> = entries
         .iter()
         .filter(|e| e.state == State::Backup)
@@ -976,7 +986,7 @@ fn summarize(
         .filter(|e| e.state == State::Failed)
         .map(|e| (e.key.clone(), e.last_error.clone().unwrap_or_default()))
         .collect();
-    let status = if !pending.is_empty() || !failed.is_empty() || !published.1.is_empty() {
+    let status = if !pending.is_empty() || !failed.is_empty() || !published.held.is_empty() {
         Status::Incomplete
     } else if in_backup.is_empty() {
         Status::Uploaded
@@ -995,16 +1005,16 @@ fn summarize(
         in_backup,
         pending,
         failed,
-        playlists_published: published.0,
-        playlists_held: published.1,
+        playlists_published: published.published,
+        playlists_held: published.held,
         manifest: None,
         elapsed_secs: started.elapsed().as_secs_f64(),
         ended: None,
     }
 }
 
-fn manifest_json(run: &Run, entries: &[Entry], summary: &Summary) -> serde_json::Value {
-    let objects: Vec<_> = entries
+fn manifest_json(run: &Run, entries: &[Entry], summary: &Summary) -> Manifest {
+    let objects = entries
         .iter()
         .map(|e| {
             // A playlist closed after an idle end holds its lines plus ENDLIST, not the
@@ -1013,30 +1023,49 @@ fn manifest_json(run: &Run, entries: &[Entry], summary: &Summary) -> serde_json:
                 Some(p) => (p.size, Some(p.checksums)),
                 None => (e.size, e.local.clone()),
             };
-            let sums: BTreeMap<&str, String> = local.iter().flat_map(|c| ChecksumAlgo::ALL.into_iter().filter_map(|a| c.get(a).map(|v| (a.name(), v)))).collect();
-            let mut o = json!({"key": e.key, "size": size, "location": e.state, "checksums": sums, "etag": e.etag});
-            if let Some(parts) = part_layout(run, e) {
-                o["parts"] = parts;
+            let checksums = local
+                .iter()
+                .flat_map(|c| {
+                    let named = |a: ChecksumAlgo| c.get(a).map(|v| (a.name().to_string(), v));
+                    ChecksumAlgo::ALL.into_iter().filter_map(named)
+                })
+                .collect();
+            ManifestObject {
+                key: e.key.clone(),
+                size,
+                location: text_of(&e.state).unwrap_or_default(),
+                checksums,
+                etag: e.etag.clone(),
+                parts: part_layout(run, e),
             }
-            o
         })
         .collect();
-    json!({
-        "manifest_version": 1,
-        "ended": summary.ended,
-        "primary": run.targets.primary.name(),
-        "backup": run.targets.backup.as_ref().map(|b| b.name()),
-        "prefix": run.opts.prefix,
-        "status": summary.status,
-        "written_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        "objects": objects,
-    })
+    Manifest {
+        version: MANIFEST_VERSION,
+        ended: summary.ended.as_ref().and_then(text_of),
+        primary: run.targets.primary.name(),
+        backup: run.targets.backup.as_ref().map(|b| b.name()),
+        prefix: run.opts.prefix.clone(),
+        status: text_of(&summary.status).unwrap_or_default(),
+        written_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        objects,
+    }
 }
 
-/// How a landed multipart object was split (`{"size": part size, "count": parts}`), the same
-/// plan `send_parts` follows: with it a verifier recomputes the ETag the store keeps instead
-/// of a whole-object checksum (S3's `…-N`, Kodo's qetag v2).
-fn part_layout(run: &Run, e: &Entry) -> Option<serde_json::Value> {
+/// A unit enum's serde name (`primary`, `uploaded`, `endlist`).
+fn text_of(value: &impl serde::Serialize) -> Option<String> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// How a landed multipart object was split, the same plan `send_parts` follows: with it a
+/// verifier recomputes the ETag the store keeps instead of a whole-object checksum (S3's
+/// `…-N`, Kodo's qetag v2).
+fn part_layout(run: &Run, e: &Entry) -> Option<PartLayout> {
     let store = match e.state {
         State::Primary => &run.targets.primary,
         State::Backup => run.targets.backup.as_ref()?,
@@ -1049,7 +1078,11 @@ fn part_layout(run: &Run, e: &Entry) -> Option<serde_json::Value> {
     let part_size = run.opts.upload.part_size.max(caps.min_part_size);
     let plan = stowage_core::upload::plan_parts(e.size, part_size, caps.max_parts);
     let first = plan.first()?;
-    Some(json!({"size": first.2, "count": plan.len()}))
+    let count = u32::try_from(plan.len()).ok()?;
+    Some(PartLayout {
+        size: first.2,
+        count,
+    })
 }
 
 /// Moves every object the journal has in the backup bucket to the primary (from the local
@@ -1071,7 +1104,7 @@ pub async fn restore(dir: &Path, targets: &Targets, opts: &Options) -> Result<Su
     }
     let files = plan::scan(dir)?;
     let published = publish_playlists(&run, &files).await;
-    remove_moved_playlists(&run, backup.as_ref(), &published.0).await;
+    remove_moved_playlists(&run, backup.as_ref(), &published.published).await;
     let summary = finish(&run, published, started, None).await?;
     rewrite_backup_manifest(&run, backup.as_ref()).await;
     Ok(summary)

@@ -68,6 +68,8 @@ pub enum AgoraTarget {
     S3Compatible,
     /// Vendor 5: Azure Blob (no region tables: one endpoint per storage account).
     Azure,
+    /// Vendor 6: Google Cloud Storage (no region tables: one global endpoint).
+    Gcs,
 }
 
 pub fn agora_table() -> &'static AgoraTable {
@@ -81,6 +83,7 @@ impl AgoraVendor {
         match self.stowage.as_deref() {
             Some("s3-compatible") => Ok(AgoraTarget::S3Compatible),
             Some("azure") => Ok(AgoraTarget::Azure),
+            Some("gcs") => Ok(AgoraTarget::Gcs),
             Some(v) => Ok(AgoraTarget::Vendor(v.parse()?)),
             None => Err(Error::new(
                 ErrorKind::Unsupported,
@@ -228,7 +231,7 @@ impl AgoraStorage {
                     region,
                 })
             }
-            AgoraTarget::S3Compatible | AgoraTarget::Azure => None,
+            AgoraTarget::S3Compatible | AgoraTarget::Azure | AgoraTarget::Gcs => None,
         };
         let bucket = required_str(obj, "bucket")?;
         let access_key = required_str(obj, "accessKey")?;
@@ -439,6 +442,7 @@ fn storage_url(target: AgoraTarget, bucket: &str, prefix: &str) -> Result<Storag
         AgoraTarget::Vendor(Vendor::Cos) => Scheme::Cos,
         AgoraTarget::Vendor(Vendor::Kodo) => Scheme::Kodo,
         AgoraTarget::Azure => Scheme::Azure,
+        AgoraTarget::Gcs => Scheme::Gcs,
     };
     StorageUrl::parse(&format!("{}://{bucket}/{prefix}", scheme.as_str()))
 }

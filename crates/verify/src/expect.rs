@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use stowage_core::{ChecksumAlgo, Checksums, Error, ObjectStore, Result};
 
 use crate::layout;
@@ -25,35 +24,10 @@ pub struct Expected {
     pub parts: Option<PartLayout>,
 }
 
-/// The parts a multipart upload sent: all `size` bytes but the last, `count` in all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartLayout {
-    pub size: u64,
-    pub count: u32,
-}
+pub use stowage_core::PartLayout;
 
-#[derive(Deserialize)]
-struct Manifest {
-    #[serde(default)]
-    prefix: String,
-    objects: Vec<ManifestObject>,
-}
-
-#[derive(Deserialize)]
-struct ManifestObject {
-    key: String,
-    size: u64,
-    #[serde(default)]
-    checksums: BTreeMap<String, String>,
-    #[serde(default)]
-    etag: Option<String>,
-    #[serde(default)]
-    parts: Option<PartLayout>,
-}
-
-fn read_manifest(json: &[u8]) -> Result<Manifest> {
-    serde_json::from_slice(json)
-        .map_err(|e| Error::invalid_input(format!("not a Stowage manifest: {e}")))
+fn read_manifest(json: &[u8]) -> Result<stowage_core::Manifest> {
+    stowage_core::Manifest::from_json(json)
 }
 
 /// Expectations from the pipeline's manifest (`stowage-manifest.json`).

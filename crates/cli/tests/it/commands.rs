@@ -275,7 +275,7 @@ fn credentials_come_from_the_environment() {
 
 #[test]
 fn bad_urls_and_missing_buckets_are_named() {
-    let o = stowage(&["ls", "gs://bucket/x"]);
+    let o = stowage(&["ls", "ftp://bucket/x"]);
     assert!(
         !o.status.success() && stderr(&o).contains("unknown storage URL scheme"),
         "{}",

@@ -153,7 +153,7 @@ fn agora_bad_inputs_are_clear_errors() {
         ),
         (
             r#"{"vendor":6,"region":0,"bucket":"b","accessKey":"a","secretKey":"TOPSECRET"}"#,
-            "Google Cloud (GCS)) is not supported",
+            "Google Cloud Storage has no regional endpoints",
         ),
     ];
     for (i, (body, needle)) in cases.iter().enumerate() {

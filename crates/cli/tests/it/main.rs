@@ -10,6 +10,7 @@ mod cos;
 mod doctor;
 mod endpoints;
 mod fail_closed;
+mod gcs;
 mod kodo;
 mod oss;
 mod presets;

@@ -161,3 +161,19 @@ fn kodo_over_tls_with_a_private_ca() {
     ];
     through_a_front(emu.endpoint(), "kodo://cli-tls", &keys, emu.secret_key());
 }
+
+#[test]
+fn gcs_over_tls_with_a_private_ca() {
+    let server = stowage_testkit::fake_gcs::FakeGcs::shared().unwrap_or_else(|e| panic!("{e}"));
+    let bucket = "cli-tls-gcs";
+    crate::gcs::create(bucket);
+    let key = crate::gcs::service_account_key_file();
+    let flags = [
+        ("--access-key", "recorder"),
+        ("--secret-key", key.to_str().unwrap()),
+    ];
+    let url = format!("gs://{bucket}");
+    // The key file's path is what is given; its private key must not be printed.
+    let secret = "PRIVATE KEY";
+    through_a_front(server.endpoint(), &url, &flags, secret);
+}

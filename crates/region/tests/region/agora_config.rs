@@ -102,9 +102,15 @@ fn unknown_vendor_code_is_a_clear_error() {
         &config(9, 0),
         &["unknown Agora vendor code 9", "1 Amazon S3"],
     );
-    let e = parse(&config(6, 0)).unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::Unsupported);
-    assert!(e.to_string().contains("Google Cloud (GCS)"), "{e}");
+}
+
+#[test]
+fn google_cloud_is_a_gs_url_without_a_region() {
+    let s = parse(&config(6, 0)).unwrap();
+    assert_eq!(s.target, AgoraTarget::Gcs);
+    assert_eq!(s.url.scheme, Scheme::Gcs);
+    assert_eq!(s.url.bucket, s.bucket);
+    assert!(s.region.is_none());
 }
 
 #[test]

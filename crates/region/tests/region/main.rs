@@ -2,6 +2,7 @@
 //! domains, and the latency probe on local sockets.
 
 mod agora_config;
+mod botocore;
 mod probe;
 mod select;
 mod tables;

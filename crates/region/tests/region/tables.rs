@@ -247,7 +247,7 @@ fn agora_vendor_codes() {
         (3, Some(AgoraTarget::Vendor(Vendor::Cos))),
         (4, Some(AgoraTarget::Vendor(Vendor::Ks3))),
         (5, Some(AgoraTarget::Azure)),
-        (6, None),
+        (6, Some(AgoraTarget::Gcs)),
         (7, Some(AgoraTarget::Vendor(Vendor::Obs))),
         (8, Some(AgoraTarget::Vendor(Vendor::Bos))),
         (11, Some(AgoraTarget::S3Compatible)),
