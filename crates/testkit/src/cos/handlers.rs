@@ -323,7 +323,10 @@ fn route(state: &State, req: &Req<'_>) -> Result<Reply, CosError> {
         state.buckets().entry(bucket).or_default();
         return Ok(finish(Response::builder().status(200), Bytes::new()));
     }
-    let lag = state.listing_lag.load(std::sync::atomic::Ordering::Relaxed);
+    let lag = state
+        .extra
+        .listing_lag
+        .load(std::sync::atomic::Ordering::Relaxed);
     let mut buckets = state.buckets();
     let b = buckets
         .get_mut(&bucket)

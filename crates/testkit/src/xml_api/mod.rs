@@ -5,5 +5,6 @@
 pub mod multipart;
 pub mod object;
 pub mod request;
+pub mod server;
 pub mod state;
 pub mod xml;
