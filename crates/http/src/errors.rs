@@ -1,7 +1,53 @@
-//! The vendor-neutral half of turning HTTP failures into Stowage errors: the kind an
+//! The vendor-neutral half of turning HTTP failures into Stowage errors: reading a vendor's
+//! `<Error>` document, the error built from what the vendor's table made of it, the kind an
 //! unexplained status means, and transport failures (no answer, or a broken one).
 
 use stowage_core::{Error, ErrorKind};
+
+/// A vendor's `<Error>` document as `T` (the fields it reads), or `T::default()` where the
+/// body is not one (empty, not UTF-8, a page).
+pub fn parse_error_xml<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> T {
+    std::str::from_utf8(body)
+        .ok()
+        .and_then(|t| quick_xml::de::from_str(t).ok())
+        .unwrap_or_default()
+}
+
+/// What a vendor's error answer said, classified by its error table.
+#[derive(Debug)]
+pub struct Classified {
+    pub status: u16,
+    pub kind: ErrorKind,
+    /// Advice beyond the kind's own fix, where the vendor's code says more.
+    pub advice: Option<&'static str>,
+    /// The vendor's `Message`.
+    pub message: Option<String>,
+    /// The vendor's `Code` (empty: none), with what the vendor adds to it.
+    pub code: String,
+    pub request_id: Option<String>,
+}
+
+impl Classified {
+    /// The error: the vendor's message (or the status) with the advice, the status, the
+    /// code and the request id. Nothing else of the answer (no raw XML, no string to sign).
+    pub fn into_error(self) -> Error {
+        let said = self
+            .message
+            .unwrap_or_else(|| format!("HTTP {}", self.status));
+        let message = match self.advice {
+            Some(a) => format!("{said} ({a})"),
+            None => said,
+        };
+        let mut err = Error::new(self.kind, message).with_http_status(self.status);
+        if !self.code.is_empty() {
+            err = err.with_vendor_code(self.code);
+        }
+        if let Some(id) = self.request_id {
+            err = err.with_request_id(id);
+        }
+        err
+    }
+}
 
 /// The kind an error status means when the vendor's code says nothing more.
 pub fn kind_by_status(status: u16) -> ErrorKind {
