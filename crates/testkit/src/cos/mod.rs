@@ -21,10 +21,8 @@ pub mod auth;
 mod handlers;
 mod wire;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -32,7 +30,7 @@ use tokio::net::TcpStream;
 
 pub use crate::xml_api::multipart::Upload;
 use crate::xml_api::request::Reply;
-use crate::xml_api::server::{self, Api, Emulator, serve_io};
+use crate::xml_api::server::{self, Api, Bucket, Emulator, serve_io};
 use crate::xml_api::state::{StsCredentials, lock, random_token};
 
 /// The region a default emulator says its buckets are in.
@@ -56,7 +54,6 @@ pub struct CosExtra {
 }
 
 impl Api for Cos {
-    type Object = Object;
     type Extra = CosExtra;
 
     const DEFAULT_REGION: &'static str = DEFAULT_REGION;
@@ -81,10 +78,6 @@ impl Api for Cos {
             secret_key: random_token(30),
             security_token: format!("cos-sts-{}", random_token(40)),
         }
-    }
-
-    fn data(object: &Object) -> &Bytes {
-        &object.data
     }
 
     fn shared_cell() -> &'static OnceLock<CosEmulator> {
@@ -129,19 +122,4 @@ impl CosEmulator {
     }
 }
 
-/// One stored object.
-#[derive(Clone)]
-pub struct Object {
-    data: Bytes,
-    content_type: String,
-    /// Quoted, lower-case hex, as COS sends it.
-    etag: String,
-    crc64: u64,
-    modified: SystemTime,
-    metadata: BTreeMap<String, String>,
-    /// Listings this object is still left out of (eventual consistency).
-    hidden_listings: u32,
-}
-
-type Bucket = server::Bucket<Object>;
 type State = server::State<Cos>;

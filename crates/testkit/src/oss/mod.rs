@@ -15,16 +15,15 @@
 pub mod auth;
 mod handlers;
 
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::request::Parts;
 
 pub use crate::xml_api::multipart::Upload;
+use crate::xml_api::ops::Object;
 use crate::xml_api::request::Reply;
-use crate::xml_api::server::{self, Api, Emulator};
+use crate::xml_api::server::{self, Api, Bucket, Emulator};
 use crate::xml_api::state::{StsCredentials, random_token};
 
 /// The region a default emulator says its buckets are in.
@@ -37,7 +36,6 @@ pub type OssEmulator = Emulator<Oss>;
 pub struct Oss;
 
 impl Api for Oss {
-    type Object = Object;
     type Extra = ();
 
     const DEFAULT_REGION: &'static str = DEFAULT_REGION;
@@ -64,10 +62,6 @@ impl Api for Oss {
         }
     }
 
-    fn data(object: &Object) -> &Bytes {
-        &object.data
-    }
-
     fn shared_cell() -> &'static OnceLock<OssEmulator> {
         static SHARED: OnceLock<OssEmulator> = OnceLock::new();
         &SHARED
@@ -78,18 +72,4 @@ impl Api for Oss {
     }
 }
 
-/// One stored object.
-#[derive(Clone)]
-pub struct Object {
-    data: Bytes,
-    content_type: String,
-    /// Quoted, upper-case, as OSS sends it.
-    etag: String,
-    crc64: u64,
-    modified: SystemTime,
-    metadata: BTreeMap<String, String>,
-    multipart: bool,
-}
-
-type Bucket = server::Bucket<Object>;
 type State = server::State<Oss>;

@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::multipart::Upload;
+use super::ops::Object;
 use super::request::Reply;
 use super::state::{
     Clock, Keys, StsCredentials, answer_cors, lock, random_token, read_request, stamp,
@@ -26,8 +27,6 @@ use crate::s3s_server::{ServerThread, accept_until_stopped};
 
 /// One emulated vendor API.
 pub trait Api: Sized + Send + Sync + 'static {
-    /// What the emulator keeps per object.
-    type Object: Send + Sync + 'static;
     /// State only this emulator keeps.
     type Extra: Default + Send + Sync + 'static;
 
@@ -50,8 +49,6 @@ pub trait Api: Sized + Send + Sync + 'static {
     fn new_access_key() -> String;
     /// New random STS credentials in the vendor's form.
     fn new_sts() -> StsCredentials;
-    /// An object's bytes.
-    fn data(object: &Self::Object) -> &Bytes;
     /// The emulator started by [`Emulator::shared`].
     fn shared_cell() -> &'static OnceLock<Emulator<Self>>;
 
@@ -68,25 +65,17 @@ pub trait Api: Sized + Send + Sync + 'static {
 }
 
 /// One bucket: its objects and the multipart uploads in progress.
-pub struct Bucket<O> {
-    pub objects: BTreeMap<String, O>,
+#[derive(Default)]
+pub struct Bucket {
+    pub objects: BTreeMap<String, Object>,
     pub uploads: BTreeMap<String, Upload>,
-}
-
-impl<O> Default for Bucket<O> {
-    fn default() -> Self {
-        Bucket {
-            objects: BTreeMap::new(),
-            uploads: BTreeMap::new(),
-        }
-    }
 }
 
 /// What a running emulator keeps.
 pub struct State<A: Api> {
     pub region: String,
     pub keys: Keys,
-    buckets: Mutex<BTreeMap<String, Bucket<A::Object>>>,
+    buckets: Mutex<BTreeMap<String, Bucket>>,
     /// Custom domain (Host header) → bucket.
     pub domains: Mutex<HashMap<String, String>>,
     pub clock: Clock,
@@ -111,7 +100,7 @@ impl<A: Api> State<A> {
         }
     }
 
-    pub fn buckets(&self) -> MutexGuard<'_, BTreeMap<String, Bucket<A::Object>>> {
+    pub fn buckets(&self) -> MutexGuard<'_, BTreeMap<String, Bucket>> {
         lock(&self.buckets)
     }
 
@@ -280,6 +269,6 @@ impl<A: Api> Emulator<A> {
     /// The bytes of an object, read directly (for tests).
     pub fn object_bytes(&self, bucket: &str, key: &str) -> Option<Bytes> {
         let buckets = self.state.buckets();
-        Some(A::data(buckets.get(bucket)?.objects.get(key)?).clone())
+        Some(buckets.get(bucket)?.objects.get(key)?.data.clone())
     }
 }
