@@ -6,7 +6,7 @@
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use stowage_core::{Error, ErrorKind};
-use stowage_http::errors::{Classified, kind_by_status, parse_error_xml};
+use stowage_http::errors::{Classified, kind_by_shared_code, kind_by_status, parse_error_xml};
 use stowage_http::header_str;
 
 /// The fields of COS's `<Error>` this crate reads.
@@ -45,7 +45,6 @@ fn classify(
 ) -> (ErrorKind, Option<&'static str>) {
     use ErrorKind::*;
     match code {
-        "NoSuchKey" => (NotFound, None),
         "NoSuchBucket" if bucket_region.is_some() => (WrongRegion { bucket_region }, None),
         // Reports of the real service (no Tencent statement) show a bucket addressed through
         // another region's host answered with a plain NoSuchBucket, no redirect.
@@ -55,13 +54,10 @@ fn classify(
                 "COS also answers NoSuchBucket when the bucket is in another region than the endpoint's: check the bucket's region in the COS console and pass it with --region",
             ),
         ),
-        "NoSuchUpload" => (UploadNotFound, None),
         "InvalidAccessKeyId" => (
             InvalidCredentials,
             Some("COS does not know this SecretId: copy it again from the CAM API key page"),
         ),
-        "SignatureDoesNotMatch" => (SignatureMismatch, None),
-        "RequestTimeTooSkewed" => (ClockSkew, None),
         // COS's answer to a signature whose q-sign-time window has passed by its clock.
         "AccessDenied" if message.is_some_and(|m| m.contains("Request has expired")) => (
             ClockSkew,
@@ -78,24 +74,15 @@ fn classify(
             Some("the STS token does not belong to this SecretId: pass the token issued with it"),
         ),
         "PermanentRedirect" => (WrongRegion { bucket_region }, None),
-        "AccessDenied" => (AccessDenied, None),
-        "BadDigest" | "InvalidDigest" => (ChecksumMismatch, None),
-        "InvalidArgument"
-        | "InvalidPart"
-        | "InvalidPartOrder"
-        | "EntityTooSmall"
-        | "EntityTooLarge"
-        | "MalformedXML"
-        | "InvalidRange"
-        | "InvalidBucketName"
-        | "InvalidURI"
-        | "KeyTooLong"
-        | "InvalidAuthorization" => (InvalidInput, None),
-        "SlowDown" | "TooManyRequests" | "RequestLimitExceeded" => (RateLimited, None),
-        _ if (300..400).contains(&status) && bucket_region.is_some() => {
-            (WrongRegion { bucket_region }, None)
-        }
-        _ => (kind_by_status(status), None),
+        "InvalidURI" | "KeyTooLong" | "InvalidAuthorization" => (InvalidInput, None),
+        "TooManyRequests" | "RequestLimitExceeded" => (RateLimited, None),
+        _ => match kind_by_shared_code(code) {
+            Some(kind) => (kind, None),
+            None if (300..400).contains(&status) && bucket_region.is_some() => {
+                (WrongRegion { bucket_region }, None)
+            }
+            None => (kind_by_status(status), None),
+        },
     }
 }
 

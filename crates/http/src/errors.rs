@@ -49,6 +49,31 @@ impl Classified {
     }
 }
 
+/// The kind one of the error codes the S3-like XML APIs (OSS, COS) share means; `None` for
+/// a code only one vendor sends, or none at all. Each vendor's own table comes first.
+pub fn kind_by_shared_code(code: &str) -> Option<ErrorKind> {
+    use ErrorKind::*;
+    Some(match code {
+        "NoSuchKey" => NotFound,
+        "NoSuchBucket" => BucketNotFound,
+        "NoSuchUpload" => UploadNotFound,
+        "InvalidAccessKeyId" => InvalidCredentials,
+        "SignatureDoesNotMatch" => SignatureMismatch,
+        "RequestTimeTooSkewed" => ClockSkew,
+        "AccessDenied" => AccessDenied,
+        "BadDigest" | "InvalidDigest" => ChecksumMismatch,
+        "InvalidArgument" | "InvalidPart" | "InvalidPartOrder" | "EntityTooSmall"
+        | "EntityTooLarge" | "MalformedXML" | "InvalidRange" | "InvalidBucketName" => InvalidInput,
+        "SlowDown" => RateLimited,
+        _ => return None,
+    })
+}
+
+/// The kind a shared code means, else the kind its status means.
+pub fn kind_by_code_or_status(code: &str, status: u16) -> ErrorKind {
+    kind_by_shared_code(code).unwrap_or_else(|| kind_by_status(status))
+}
+
 /// The kind an error status means when the vendor's code says nothing more.
 pub fn kind_by_status(status: u16) -> ErrorKind {
     match status {
@@ -92,5 +117,49 @@ mod tests {
         assert_eq!(kind_by_status(429), ErrorKind::RateLimited);
         assert_eq!(kind_by_status(503), ErrorKind::ServerError);
         assert_eq!(kind_by_status(400), ErrorKind::Other);
+    }
+
+    #[test]
+    fn shared_codes_come_before_the_status() {
+        assert_eq!(
+            kind_by_code_or_status("NoSuchBucket", 404),
+            ErrorKind::BucketNotFound
+        );
+        assert_eq!(
+            kind_by_code_or_status("BadDigest", 400),
+            ErrorKind::ChecksumMismatch
+        );
+        assert_eq!(
+            kind_by_code_or_status("VendorOnly", 503),
+            ErrorKind::ServerError
+        );
+        assert_eq!(kind_by_shared_code(""), None);
+    }
+
+    #[test]
+    fn the_error_carries_code_request_id_and_advice_never_the_xml() {
+        #[derive(Default, serde::Deserialize)]
+        #[serde(default, rename_all = "PascalCase")]
+        struct Xml {
+            code: Option<String>,
+            message: Option<String>,
+        }
+        let xml: Xml =
+            parse_error_xml(b"<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>");
+        let e = Classified {
+            status: 404,
+            kind: ErrorKind::NotFound,
+            advice: Some("look elsewhere"),
+            message: xml.message,
+            code: xml.code.unwrap_or_default(),
+            request_id: Some("r1".into()),
+        }
+        .into_error();
+        assert_eq!(e.vendor_code(), Some("NoSuchKey"));
+        assert_eq!(e.request_id(), Some("r1"));
+        assert!(e.to_string().contains("gone (look elsewhere)"), "{e}");
+        assert!(!e.to_string().contains("<Error>"), "{e}");
+        let none: Xml = parse_error_xml(b"<html>page</html>");
+        assert!(none.code.is_none());
     }
 }

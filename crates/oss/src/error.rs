@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use stowage_core::{Error, ErrorKind};
-use stowage_http::errors::{Classified, kind_by_status, parse_error_xml};
+use stowage_http::errors::{Classified, kind_by_code_or_status, parse_error_xml};
 use stowage_http::header_str;
 
 use crate::config::region_of_endpoint;
@@ -66,12 +66,6 @@ pub(crate) fn from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Er
 fn classify(status: u16, code: &str, xml: &ErrorXml) -> (ErrorKind, Option<&'static str>) {
     use ErrorKind::*;
     match code {
-        "NoSuchKey" => (NotFound, None),
-        "NoSuchBucket" => (BucketNotFound, None),
-        "NoSuchUpload" => (UploadNotFound, None),
-        "InvalidAccessKeyId" => (InvalidCredentials, None),
-        "SignatureDoesNotMatch" => (SignatureMismatch, None),
-        "RequestTimeTooSkewed" => (ClockSkew, None),
         "SecurityTokenExpired" => (
             InvalidCredentials,
             Some(
@@ -91,19 +85,16 @@ fn classify(status: u16, code: &str, xml: &ErrorXml) -> (ErrorKind, Option<&'sta
             },
             None,
         ),
-        "AccessDenied" => (AccessDenied, None),
         "PermanentRedirect" => (
             WrongRegion {
                 bucket_region: None,
             },
             None,
         ),
-        "InvalidDigest" | "BadDigest" | "InvalidCRC64" => (ChecksumMismatch, None),
-        "InvalidArgument" | "InvalidObjectName" | "EntityTooSmall" | "EntityTooLarge"
-        | "InvalidPart" | "InvalidPartOrder" | "MalformedXML" | "InvalidRange"
-        | "InvalidBucketName" => (InvalidInput, None),
-        "SlowDown" | "QpsLimitExceeded" | "DownloadTrafficRateLimitExceeded" => (RateLimited, None),
-        _ => (kind_by_status(status), None),
+        "InvalidCRC64" => (ChecksumMismatch, None),
+        "InvalidObjectName" => (InvalidInput, None),
+        "QpsLimitExceeded" | "DownloadTrafficRateLimitExceeded" => (RateLimited, None),
+        _ => (kind_by_code_or_status(code, status), None),
     }
 }
 
