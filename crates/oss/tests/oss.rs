@@ -142,44 +142,6 @@ mod errors {
     }
 
     #[tokio::test]
-    async fn sts_token_works_and_its_expiry_is_named() {
-        let server = OssEmulator::shared();
-        let bucket = unique_bucket("sts");
-        server.create_bucket(&bucket);
-        let sts = server.add_sts_credentials(false);
-        let creds = Credentials::new(&sts.access_key, &sts.secret_key)
-            .with_session_token(Some(sts.security_token.clone()));
-        let s = store(server.endpoint(), &bucket, creds);
-        put_one_byte(&s, "a.ts")
-            .await
-            .expect("valid STS token refused");
-
-        let no_token = store(
-            server.endpoint(),
-            &bucket,
-            Credentials::new(&sts.access_key, &sts.secret_key),
-        );
-        let e = put_one_byte(&no_token, "a.ts")
-            .await
-            .expect_err("missing token accepted");
-        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
-
-        let expired = server.add_sts_credentials(true);
-        let creds = Credentials::new(&expired.access_key, &expired.secret_key)
-            .with_session_token(Some(expired.security_token.clone()));
-        let s = store(server.endpoint(), &bucket, creds);
-        let e = s.head("a.ts").await.expect_err("expired token accepted");
-        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
-        assert!(
-            e.vendor_code()
-                .is_some_and(|c| c.starts_with("SecurityTokenExpired")),
-            "{e}"
-        );
-        assert_clean(&e, &expired.secret_key, "AssumeRole");
-        assert!(!e.to_string().contains(&expired.security_token));
-    }
-
-    #[tokio::test]
     async fn missing_credentials_name_the_variables() {
         let mut cfg = OssConfig::new("rec");
         cfg.region = Some("cn-hangzhou".into());
@@ -260,6 +222,7 @@ mod shared {
             bucket: unique_bucket,
             store,
             once,
+            expired_token: ("SecurityTokenExpired", "AssumeRole"),
         }
     }
 

@@ -6,11 +6,12 @@
 //! addressing, tokens, clocks, region rules) stay in its file.
 
 use bytes::Bytes;
-use stowage_core::{ChecksumAlgo, Credentials, ErrorKind, ObjectStore, PutBody, PutOptions};
+use stowage_core::{ChecksumAlgo, Credentials, Error, ErrorKind, ObjectStore, PutBody, PutOptions};
 
 use crate::adapter_tests::{self, CrcAnswers, assert_clean};
 use crate::conformance::{pseudo_random, put_one_byte};
 use crate::xml_api::server::{Api, Emulator};
+use crate::xml_api::state::StsCredentials;
 
 /// One vendor as the shared tests see it.
 pub struct XmlVendorTests<A: Api, S> {
@@ -26,6 +27,9 @@ pub struct XmlVendorTests<A: Api, S> {
     pub store: fn(&str, &str, Credentials) -> S,
     /// The same, trying each request once (for answers the fault proxy fakes).
     pub once: fn(&str, &str, Credentials) -> S,
+    /// The vendor's code for an expired STS token (`SecurityTokenExpired`), and what the
+    /// error's fix must say.
+    pub expired_token: (&'static str, &'static str),
 }
 
 impl<A: Api, S: ObjectStore> XmlVendorTests<A, S> {
@@ -70,7 +74,8 @@ macro_rules! xml_store_suite {
             a_wrong_crc_from_the_server_is_a_checksum_mismatch,
             a_wrong_part_crc_is_a_checksum_mismatch,
             a_completed_object_with_another_crc_is_a_checksum_mismatch,
-            missing_bucket_is_named);
+            missing_bucket_is_named,
+            sts_token_works_and_its_expiry_is_named);
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
         $(
@@ -225,4 +230,54 @@ pub async fn missing_bucket_is_named<A: Api, S: ObjectStore>(t: &XmlVendorTests<
         "{e}"
     );
     assert_clean(&e, t.server.secret_key(), "check the bucket name");
+}
+
+/// Credentials of `sts`, with its token or without.
+fn sts_credentials(sts: &StsCredentials, with_token: bool) -> Credentials {
+    let creds = Credentials::new(&sts.access_key, &sts.secret_key);
+    match with_token {
+        true => creds.with_session_token(Some(sts.security_token.clone())),
+        false => creds,
+    }
+}
+
+/// An STS key pair works with its token and is refused without it; an expired token is
+/// refused on HEAD and on PUT with the vendor's code and fix, never quoting the secret or
+/// the token.
+pub async fn sts_token_works_and_its_expiry_is_named<A: Api, S: ObjectStore>(
+    t: &XmlVendorTests<A, S>,
+) {
+    let bucket = (t.bucket)("sts");
+    t.server.create_bucket(&bucket);
+    let endpoint = t.server.endpoint();
+    let sts = t.server.add_sts_credentials(false);
+    let s = (t.store)(endpoint, &bucket, sts_credentials(&sts, true));
+    put_one_byte(&s, "a.ts")
+        .await
+        .expect("valid STS token refused");
+
+    let no_token = (t.store)(endpoint, &bucket, sts_credentials(&sts, false));
+    let e = put_one_byte(&no_token, "a.ts")
+        .await
+        .expect_err("missing token accepted");
+    assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
+
+    let expired = t.server.add_sts_credentials(true);
+    let s = (t.store)(endpoint, &bucket, sts_credentials(&expired, true));
+    let on_head = s.head("a.ts").await.expect_err("expired token accepted");
+    let on_put = put_one_byte(&s, "a.ts")
+        .await
+        .expect_err("expired token accepted");
+    for e in [on_head, on_put] {
+        assert_expired_token(&e, t.expired_token, &expired);
+    }
+}
+
+/// The error names the expired token by the vendor's `code` and says how to renew it.
+fn assert_expired_token(e: &Error, (code, fix): (&str, &str), sts: &StsCredentials) {
+    assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
+    let vendor_code = e.vendor_code().and_then(|c| c.split(',').next());
+    assert_eq!(vendor_code, Some(code), "{e}");
+    assert_clean(e, &sts.secret_key, fix);
+    assert!(!e.to_string().contains(&sts.security_token), "{e}");
 }
