@@ -210,31 +210,6 @@ mod behaviour {
         );
     }
 
-    /// A custom domain: the host names no bucket.
-    #[tokio::test]
-    async fn custom_domain_addressing() {
-        let server = CosEmulator::start().expect("emulator");
-        let host = server.addr().to_string();
-        server.add_custom_domain(&host, "media-1250000000");
-        let mut cfg = config(server.endpoint(), "media-1250000000", good(&server));
-        cfg.addressing = Addressing::CustomDomain;
-        let s = CosStore::new(cfg).expect("store");
-        put_one_byte(&s, "live/a.ts")
-            .await
-            .expect("put via custom domain");
-        assert_eq!(
-            server
-                .object_bytes("media-1250000000", "live/a.ts")
-                .as_deref(),
-            Some(&b"1"[..])
-        );
-        let listed = (&s as &dyn ObjectStore)
-            .list_all("live/")
-            .await
-            .expect("list");
-        assert_eq!(listed.len(), 1);
-    }
-
     /// A redirect without `x-cos-request-id` (not COS answering, e.g. a blocked
     /// `myqcloud.com` domain) moves requests to `<bucket>.cos.<region>.tencentcos.cn`.
     #[tokio::test]
@@ -379,6 +354,13 @@ mod shared {
         CosStore::new(cfg).expect("store")
     }
 
+    /// The same, addressed as a bound custom domain.
+    fn custom_domain(endpoint: &str, bucket: &str, creds: Credentials) -> CosStore {
+        let mut cfg = config(endpoint, bucket, creds);
+        cfg.addressing = Addressing::CustomDomain;
+        CosStore::new(cfg).expect("store")
+    }
+
     fn vendor() -> XmlVendorTests<stowage_testkit::cos::Cos, CosStore> {
         XmlVendorTests {
             server: CosEmulator::shared(),
@@ -391,6 +373,7 @@ mod shared {
             bucket: unique_bucket,
             store,
             once,
+            custom_domain,
             expired_token: ("ExpiredToken", "TENCENTCLOUD_SESSION_TOKEN"),
         }
     }

@@ -170,29 +170,6 @@ mod behaviour {
             Some("cn-hangzhou")
         );
     }
-
-    /// A custom domain: the host names no bucket, the signature still covers `/bucket/key`.
-    #[tokio::test]
-    async fn custom_domain_addressing() {
-        let server = OssEmulator::start().expect("emulator");
-        let host = server.addr().to_string();
-        server.add_custom_domain(&host, "media");
-        let mut cfg = config(server.endpoint(), "media", good(&server));
-        cfg.addressing = Addressing::CustomDomain;
-        let s = OssStore::new(cfg).expect("store");
-        put_one_byte(&s, "live/a.ts")
-            .await
-            .expect("put via custom domain");
-        assert_eq!(
-            server.object_bytes("media", "live/a.ts").as_deref(),
-            Some(&b"1"[..])
-        );
-        let listed = (&s as &dyn ObjectStore)
-            .list_all("live/")
-            .await
-            .expect("list");
-        assert_eq!(listed.len(), 1);
-    }
 }
 
 /// The tests the OSS and COS stores share (stowage_testkit::xml_suite), on this vendor's
@@ -210,6 +187,13 @@ mod shared {
         OssStore::new(cfg).expect("store")
     }
 
+    /// The same, addressed as a bound custom domain.
+    fn custom_domain(endpoint: &str, bucket: &str, creds: Credentials) -> OssStore {
+        let mut cfg = config(endpoint, bucket, creds);
+        cfg.addressing = Addressing::CustomDomain;
+        OssStore::new(cfg).expect("store")
+    }
+
     fn vendor() -> XmlVendorTests<stowage_testkit::oss::Oss, OssStore> {
         XmlVendorTests {
             server: OssEmulator::shared(),
@@ -222,6 +206,7 @@ mod shared {
             bucket: unique_bucket,
             store,
             once,
+            custom_domain,
             expired_token: ("SecurityTokenExpired", "AssumeRole"),
         }
     }

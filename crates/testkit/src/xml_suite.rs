@@ -27,6 +27,8 @@ pub struct XmlVendorTests<A: Api, S> {
     pub store: fn(&str, &str, Credentials) -> S,
     /// The same, trying each request once (for answers the fault proxy fakes).
     pub once: fn(&str, &str, Credentials) -> S,
+    /// A store of `bucket` through `endpoint` addressed as a bound custom domain.
+    pub custom_domain: fn(&str, &str, Credentials) -> S,
     /// The vendor's code for an expired STS token (`SecurityTokenExpired`), and what the
     /// error's fix must say.
     pub expired_token: (&'static str, &'static str),
@@ -75,7 +77,8 @@ macro_rules! xml_store_suite {
             a_wrong_part_crc_is_a_checksum_mismatch,
             a_completed_object_with_another_crc_is_a_checksum_mismatch,
             missing_bucket_is_named,
-            sts_token_works_and_its_expiry_is_named);
+            sts_token_works_and_its_expiry_is_named,
+            custom_domain_addressing);
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
         $(
@@ -280,4 +283,26 @@ fn assert_expired_token(e: &Error, (code, fix): (&str, &str), sts: &StsCredentia
     assert_eq!(vendor_code, Some(code), "{e}");
     assert_clean(e, &sts.secret_key, fix);
     assert!(!e.to_string().contains(&sts.security_token), "{e}");
+}
+
+/// A custom domain: the host names no bucket (on an emulator of its own, whose address is
+/// the domain).
+pub async fn custom_domain_addressing<A: Api, S: ObjectStore>(t: &XmlVendorTests<A, S>) {
+    let server = Emulator::<A>::start().expect("emulator");
+    let bucket = (t.bucket)("media");
+    server.add_custom_domain(&server.addr().to_string(), &bucket);
+    let creds = Credentials::new(server.access_key(), server.secret_key());
+    let s = (t.custom_domain)(server.endpoint(), &bucket, creds);
+    put_one_byte(&s, "live/a.ts")
+        .await
+        .expect("put via custom domain");
+    assert_eq!(
+        server.object_bytes(&bucket, "live/a.ts").as_deref(),
+        Some(&b"1"[..])
+    );
+    let listed = (&s as &dyn ObjectStore)
+        .list_all("live/")
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
 }
