@@ -113,16 +113,13 @@ impl<V: XmlVendor> XmlStore<V> {
     /// A part as ListParts names it, with its CRC-64: the listed one (kept to predict the
     /// completion's), or else the one this process sent when the sizes agree.
     fn listed_part(&self, upload: &MultipartUpload, p: ListedPart) -> PartInfo {
+        let id = &upload.upload_id;
         let crc = match V::QUIRKS.listed_parts_carry_crc {
-            true => p.hash_crc64ecma,
-            false => self
-                .part_crcs
-                .known(&upload.upload_id, p.part_number, p.size),
+            true => p.hash_crc64ecma.inspect(|crc| {
+                self.part_crcs.remember(id, p.part_number, *crc, p.size);
+            }),
+            false => self.part_crcs.known(id, p.part_number, p.size),
         };
-        if let (true, Some(crc)) = (V::QUIRKS.listed_parts_carry_crc, crc) {
-            self.part_crcs
-                .remember(&upload.upload_id, p.part_number, crc, p.size);
-        }
         PartInfo {
             part_number: p.part_number,
             etag: p.etag.trim_matches('"').to_ascii_lowercase(),
