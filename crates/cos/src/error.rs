@@ -6,7 +6,8 @@
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use stowage_core::{Error, ErrorKind};
-use stowage_http::errors::kind_by_status;
+use stowage_http::errors::{Classified, kind_by_shared_code, kind_by_status, parse_error_xml};
+use stowage_http::header_str;
 
 /// The fields of COS's `<Error>` this crate reads.
 #[derive(Debug, Default, Deserialize)]
@@ -17,44 +18,22 @@ pub(crate) struct ErrorXml {
     pub request_id: Option<String>,
 }
 
-impl ErrorXml {
-    fn parse(body: &[u8]) -> ErrorXml {
-        std::str::from_utf8(body)
-            .ok()
-            .and_then(|t| quick_xml::de::from_str(t).ok())
-            .unwrap_or_default()
-    }
-}
-
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
 /// Builds the error for a non-2xx response.
 pub(crate) fn from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    let xml = ErrorXml::parse(body);
-    let code = xml.code.clone().unwrap_or_default();
-    let bucket_region = header(headers, "x-cos-bucket-region");
+    let xml: ErrorXml = parse_error_xml(body);
+    let header = |name: &str| header_str(headers, name).map(str::to_string);
+    let code = xml.code.unwrap_or_default();
+    let bucket_region = header("x-cos-bucket-region");
     let (kind, advice) = classify(status, &code, xml.message.as_deref(), bucket_region);
-    let cos_message = xml
-        .message
-        .clone()
-        .unwrap_or_else(|| format!("HTTP {status}"));
-    let message = match advice {
-        Some(a) => format!("{cos_message} ({a})"),
-        None => cos_message,
-    };
-    let mut err = Error::new(kind, message).with_http_status(status);
-    if !code.is_empty() {
-        err = err.with_vendor_code(code);
+    Classified {
+        status,
+        kind,
+        advice,
+        message: xml.message,
+        code,
+        request_id: xml.request_id.or(header("x-cos-request-id")),
     }
-    if let Some(id) = xml.request_id.or(header(headers, "x-cos-request-id")) {
-        err = err.with_request_id(id);
-    }
-    err
+    .into_error()
 }
 
 /// The kind, and advice beyond the kind's own fix where COS's code says more.
@@ -66,7 +45,6 @@ fn classify(
 ) -> (ErrorKind, Option<&'static str>) {
     use ErrorKind::*;
     match code {
-        "NoSuchKey" => (NotFound, None),
         "NoSuchBucket" if bucket_region.is_some() => (WrongRegion { bucket_region }, None),
         // Reports of the real service (no Tencent statement) show a bucket addressed through
         // another region's host answered with a plain NoSuchBucket, no redirect.
@@ -76,13 +54,10 @@ fn classify(
                 "COS also answers NoSuchBucket when the bucket is in another region than the endpoint's: check the bucket's region in the COS console and pass it with --region",
             ),
         ),
-        "NoSuchUpload" => (UploadNotFound, None),
         "InvalidAccessKeyId" => (
             InvalidCredentials,
             Some("COS does not know this SecretId: copy it again from the CAM API key page"),
         ),
-        "SignatureDoesNotMatch" => (SignatureMismatch, None),
-        "RequestTimeTooSkewed" => (ClockSkew, None),
         // COS's answer to a signature whose q-sign-time window has passed by its clock.
         "AccessDenied" if message.is_some_and(|m| m.contains("Request has expired")) => (
             ClockSkew,
@@ -99,24 +74,15 @@ fn classify(
             Some("the STS token does not belong to this SecretId: pass the token issued with it"),
         ),
         "PermanentRedirect" => (WrongRegion { bucket_region }, None),
-        "AccessDenied" => (AccessDenied, None),
-        "BadDigest" | "InvalidDigest" => (ChecksumMismatch, None),
-        "InvalidArgument"
-        | "InvalidPart"
-        | "InvalidPartOrder"
-        | "EntityTooSmall"
-        | "EntityTooLarge"
-        | "MalformedXML"
-        | "InvalidRange"
-        | "InvalidBucketName"
-        | "InvalidURI"
-        | "KeyTooLong"
-        | "InvalidAuthorization" => (InvalidInput, None),
-        "SlowDown" | "TooManyRequests" | "RequestLimitExceeded" => (RateLimited, None),
-        _ if (300..400).contains(&status) && bucket_region.is_some() => {
-            (WrongRegion { bucket_region }, None)
-        }
-        _ => (kind_by_status(status), None),
+        "InvalidURI" | "KeyTooLong" | "InvalidAuthorization" => (InvalidInput, None),
+        "TooManyRequests" | "RequestLimitExceeded" => (RateLimited, None),
+        _ => match kind_by_shared_code(code) {
+            Some(kind) => (kind, None),
+            None if (300..400).contains(&status) && bucket_region.is_some() => {
+                (WrongRegion { bucket_region }, None)
+            }
+            None => (kind_by_status(status), None),
+        },
     }
 }
 

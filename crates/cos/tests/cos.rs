@@ -6,17 +6,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use stowage_core::{Credentials, ErrorKind, ObjectStore, PutBody, PutOptions};
+use stowage_core::{Credentials, ErrorKind, ObjectStore};
 use stowage_cos::{Addressing, CosConfig, CosStore};
 use stowage_testkit::adapter_tests::unique_name;
-use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
+use stowage_testkit::conformance::{Harness, put_one_byte};
 use stowage_testkit::cos::{CosEmulator, DEFAULT_APPID, DEFAULT_REGION};
 
 #[path = "cos/presign.rs"]
 mod presign;
-#[path = "cos/replies.rs"]
-mod replies;
 #[path = "cos/sdk_crosscheck.rs"]
 mod sdk_crosscheck;
 
@@ -159,22 +156,6 @@ mod errors {
         assert_eq!(proxy.requests_seen(), 0);
     }
 
-    #[tokio::test]
-    async fn missing_bucket_is_named() {
-        let server = CosEmulator::shared();
-        let s = store(server.endpoint(), &unique_bucket("nosuch"), good(server));
-        let e = put_one_byte(&s, "a.ts")
-            .await
-            .expect_err("missing bucket accepted");
-        assert_eq!(e.kind(), &ErrorKind::BucketNotFound, "{e}");
-        assert!(
-            e.vendor_code()
-                .is_some_and(|c| c.starts_with("NoSuchBucket")),
-            "{e}"
-        );
-        assert_clean(&e, server.secret_key(), "check the bucket name");
-    }
-
     /// COS checks the signature's `q-sign-time` window against its clock: a window that
     /// has ended ("Request has expired") and one that starts too far ahead
     /// (RequestTimeTooSkewed) are both a skewed clock.
@@ -200,49 +181,6 @@ mod errors {
     }
 
     #[tokio::test]
-    async fn sts_token_works_and_its_expiry_is_named() {
-        let server = CosEmulator::shared();
-        let bucket = unique_bucket("sts");
-        server.create_bucket(&bucket);
-        let sts = server.add_sts_credentials(false);
-        let creds = Credentials::new(&sts.access_key, &sts.secret_key)
-            .with_session_token(Some(sts.security_token.clone()));
-        let s = store(server.endpoint(), &bucket, creds);
-        put_one_byte(&s, "a.ts")
-            .await
-            .expect("valid STS token refused");
-
-        let no_token = store(
-            server.endpoint(),
-            &bucket,
-            Credentials::new(&sts.access_key, &sts.secret_key),
-        );
-        let e = put_one_byte(&no_token, "a.ts")
-            .await
-            .expect_err("missing token accepted");
-        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
-
-        let expired = server.add_sts_credentials(true);
-        let creds = Credentials::new(&expired.access_key, &expired.secret_key)
-            .with_session_token(Some(expired.security_token.clone()));
-        let s = store(server.endpoint(), &bucket, creds);
-        let e = s.head("a.ts").await.expect_err("expired token accepted");
-        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
-        assert_eq!(
-            e.vendor_code(),
-            Some("ExpiredToken"),
-            "explained by GET: {e}"
-        );
-        let e = put_one_byte(&s, "a.ts")
-            .await
-            .expect_err("expired token accepted");
-        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
-        assert_eq!(e.vendor_code(), Some("ExpiredToken"), "{e}");
-        assert_clean(&e, &expired.secret_key, "TENCENTCLOUD_SESSION_TOKEN");
-        assert!(!e.to_string().contains(&expired.security_token));
-    }
-
-    #[tokio::test]
     async fn missing_credentials_name_the_variables() {
         let mut cfg = CosConfig::new("rec-1250000000");
         cfg.region = Some("ap-guangzhou".into());
@@ -257,7 +195,6 @@ mod errors {
 
 mod behaviour {
     use super::*;
-    use stowage_testkit::adapter_tests::{self, CrcAnswers};
     use stowage_testkit::proxy::{Fault, FaultProxy, FaultRule, Match, Times};
 
     #[tokio::test]
@@ -271,132 +208,6 @@ mod behaviour {
             as_trait.bucket_region().await.expect("region").as_deref(),
             Some(DEFAULT_REGION)
         );
-    }
-
-    #[tokio::test]
-    async fn put_crc_is_the_emulators_and_the_bytes_arrive() {
-        let server = CosEmulator::shared();
-        let bucket = unique_bucket("crc");
-        server.create_bucket(&bucket);
-        let s = store(server.endpoint(), &bucket, good(server));
-        let data = pseudo_random(300_000, 2);
-        let meta = s
-            .put(
-                "a.ts",
-                PutBody::Bytes(Bytes::from(data.clone())),
-                &PutOptions::default(),
-            )
-            .await
-            .expect("put");
-        let local =
-            stowage_core::checksum::checksum_bytes(&data, &[stowage_core::ChecksumAlgo::Crc64Ecma]);
-        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
-        assert_eq!(
-            server.object_bytes(&bucket, "a.ts").as_deref(),
-            Some(&data[..])
-        );
-    }
-
-    /// A custom domain: the host names no bucket.
-    #[tokio::test]
-    async fn custom_domain_addressing() {
-        let server = CosEmulator::start().expect("emulator");
-        let host = server.addr().to_string();
-        server.add_custom_domain(&host, "media-1250000000");
-        let mut cfg = config(server.endpoint(), "media-1250000000", good(&server));
-        cfg.addressing = Addressing::CustomDomain;
-        let s = CosStore::new(cfg).expect("store");
-        put_one_byte(&s, "live/a.ts")
-            .await
-            .expect("put via custom domain");
-        assert_eq!(
-            server
-                .object_bytes("media-1250000000", "live/a.ts")
-                .as_deref(),
-            Some(&b"1"[..])
-        );
-        let listed = (&s as &dyn ObjectStore)
-            .list_all("live/")
-            .await
-            .expect("list");
-        assert_eq!(listed.len(), 1);
-    }
-
-    /// Stream bodies (collected first: Content-MD5 goes before the body) for put and parts.
-    #[tokio::test]
-    async fn stream_bodies() {
-        let server = CosEmulator::shared();
-        let bucket = unique_bucket("stream");
-        server.create_bucket(&bucket);
-        let s = store(server.endpoint(), &bucket, good(server));
-        // One part only, so its size is free.
-        stowage_testkit::adapter_tests::stream_bodies(&s, |key| server.object_bytes(&bucket, key))
-            .await;
-    }
-
-    /// A 503 and a reset on UploadPart are retried; the object arrives intact.
-    #[tokio::test]
-    async fn faults_on_upload_part_are_retried() {
-        let server = CosEmulator::shared();
-        let bucket = unique_bucket("faults");
-        server.create_bucket(&bucket);
-        stowage_testkit::adapter_tests::part_faults_are_retried(
-            server.endpoint(),
-            |endpoint| store(endpoint, &bucket, good(server)),
-            |key| server.object_bytes(&bucket, key),
-        )
-        .await;
-    }
-
-    const CRC_ANSWERS: CrcAnswers = CrcAnswers {
-        crc_header: "x-cos-hash-crc64ecma",
-        multipart_etag: "\"0123456789abcdef0123456789abcdef-2\"",
-        part_size: 1 << 20,
-    };
-
-    /// A store through `endpoint` (the fault proxy) that tries each request once.
-    fn once(endpoint: &str, bucket: &str, server: &CosEmulator) -> CosStore {
-        let mut cfg = config(endpoint, bucket, good(server));
-        cfg.max_attempts = 1;
-        CosStore::new(cfg).expect("store")
-    }
-
-    /// A server that stores other bytes than were sent is caught by the CRC check.
-    #[tokio::test]
-    async fn a_wrong_crc_from_the_server_is_a_checksum_mismatch() {
-        let server = CosEmulator::shared();
-        let bucket = unique_bucket("badcrc");
-        server.create_bucket(&bucket);
-        adapter_tests::wrong_crc_is_a_checksum_mismatch(server.endpoint(), CRC_ANSWERS, |e| {
-            once(e, &bucket, server)
-        })
-        .await;
-    }
-
-    /// A part whose returned CRC differs from the bytes sent is refused.
-    #[tokio::test]
-    async fn a_wrong_part_crc_is_a_checksum_mismatch() {
-        let server = CosEmulator::shared();
-        let bucket = unique_bucket("partcrc");
-        server.create_bucket(&bucket);
-        adapter_tests::wrong_part_crc_is_a_checksum_mismatch(server.endpoint(), CRC_ANSWERS, |e| {
-            once(e, &bucket, server)
-        })
-        .await;
-    }
-
-    /// The completed object's CRC must be the parts' CRCs combined.
-    #[tokio::test]
-    async fn a_completed_object_with_another_crc_is_a_checksum_mismatch() {
-        let server = CosEmulator::shared();
-        let bucket = unique_bucket("completecrc");
-        server.create_bucket(&bucket);
-        adapter_tests::wrong_completed_crc_is_a_checksum_mismatch(
-            server.endpoint(),
-            CRC_ANSWERS,
-            |e| once(e, &bucket, server),
-        )
-        .await;
     }
 
     /// A redirect without `x-cos-request-id` (not COS answering, e.g. a blocked
@@ -526,4 +337,46 @@ mod behaviour {
         let want: Vec<String> = (0..7).map(|i| format!("p/{i}.ts")).collect();
         assert_eq!(seen, want);
     }
+}
+
+/// The tests the OSS and COS stores share (stowage_testkit::xml_suite), on this vendor's
+/// emulator: answers that are not Cos's, returned CRC-64s, stream bodies, part faults, a
+/// missing bucket.
+mod shared {
+    use super::*;
+    use stowage_testkit::adapter_tests::CrcAnswers;
+    use stowage_testkit::xml_suite::XmlVendorTests;
+
+    /// A store through `endpoint` (the fault proxy) that tries each request once.
+    fn once(endpoint: &str, bucket: &str, creds: Credentials) -> CosStore {
+        let mut cfg = config(endpoint, bucket, creds);
+        cfg.max_attempts = 1;
+        CosStore::new(cfg).expect("store")
+    }
+
+    /// The same, addressed as a bound custom domain.
+    fn custom_domain(endpoint: &str, bucket: &str, creds: Credentials) -> CosStore {
+        let mut cfg = config(endpoint, bucket, creds);
+        cfg.addressing = Addressing::CustomDomain;
+        CosStore::new(cfg).expect("store")
+    }
+
+    fn vendor() -> XmlVendorTests<stowage_testkit::cos::Cos, CosStore> {
+        XmlVendorTests {
+            server: CosEmulator::shared(),
+            not_a: "a COS server",
+            crc_answers: CrcAnswers {
+                crc_header: "x-cos-hash-crc64ecma",
+                multipart_etag: "\"0123456789abcdef0123456789abcdef-2\"",
+                part_size: 1 << 20,
+            },
+            bucket: unique_bucket,
+            store,
+            once,
+            custom_domain,
+            expired_token: ("ExpiredToken", "TENCENTCLOUD_SESSION_TOKEN"),
+        }
+    }
+
+    stowage_testkit::xml_store_suite!(vendor);
 }

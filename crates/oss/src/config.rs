@@ -143,13 +143,13 @@ impl OssConfig {
 
 /// The URL every request starts with (`…/` before the encoded key).
 #[derive(Debug, Clone)]
-pub(crate) struct Base {
+pub struct Base {
     pub prefix: String,
 }
 
 /// Where a store's requests go and the region they are signed for.
 #[derive(Debug, Clone)]
-pub(crate) struct Place {
+pub struct Place {
     pub region: String,
     pub base: Base,
 }

@@ -8,7 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use stowage_core::{Error, ErrorKind};
-use stowage_http::errors::kind_by_status;
+use stowage_http::errors::{Classified, kind_by_code_or_status, parse_error_xml};
+use stowage_http::header_str;
 
 use crate::config::region_of_endpoint;
 
@@ -26,66 +27,45 @@ pub(crate) struct ErrorXml {
 }
 
 impl ErrorXml {
+    /// From the body, or for HEAD (no body) from the base64 XML in `x-oss-err`.
     fn parse(body: &[u8], headers: &HeaderMap) -> ErrorXml {
-        let from_header;
-        let body = if body.is_empty() {
-            let header = headers.get("x-oss-err").and_then(|v| v.to_str().ok());
-            from_header = header
+        if !body.is_empty() {
+            return parse_error_xml(body);
+        }
+        let header = header_str(headers, "x-oss-err");
+        parse_error_xml(
+            &header
                 .and_then(|h| STANDARD.decode(h).ok())
-                .unwrap_or_default();
-            &from_header[..]
-        } else {
-            body
-        };
-        std::str::from_utf8(body)
-            .ok()
-            .and_then(|t| quick_xml::de::from_str(t).ok())
-            .unwrap_or_default()
+                .unwrap_or_default(),
+        )
     }
 }
 
 /// Builds the error for a non-2xx response.
 pub(crate) fn from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     let xml = ErrorXml::parse(body, headers);
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let header = |name: &str| header_str(headers, name).map(str::to_string);
     let code = xml.code.clone().unwrap_or_default();
     let (kind, advice) = classify(status, &code, &xml);
-    let oss_message = xml
-        .message
-        .clone()
-        .unwrap_or_else(|| format!("HTTP {status}"));
-    let message = match advice {
-        Some(a) => format!("{oss_message} ({a})"),
-        None => oss_message,
+    let code = match (code.is_empty(), xml.ec.or(header("x-oss-ec"))) {
+        (false, Some(ec)) => format!("{code}, EC {ec}"),
+        _ => code,
     };
-    let mut err = Error::new(kind, message).with_http_status(status);
-    if !code.is_empty() {
-        err = err.with_vendor_code(match xml.ec.clone().or(header("x-oss-ec")) {
-            Some(ec) => format!("{code}, EC {ec}"),
-            None => code,
-        });
+    Classified {
+        status,
+        kind,
+        advice,
+        message: xml.message,
+        code,
+        request_id: xml.request_id.or(header("x-oss-request-id")),
     }
-    if let Some(id) = xml.request_id.or(header("x-oss-request-id")) {
-        err = err.with_request_id(id);
-    }
-    err
+    .into_error()
 }
 
 /// The kind, and advice beyond the kind's own fix where OSS's code says more.
 fn classify(status: u16, code: &str, xml: &ErrorXml) -> (ErrorKind, Option<&'static str>) {
     use ErrorKind::*;
     match code {
-        "NoSuchKey" => (NotFound, None),
-        "NoSuchBucket" => (BucketNotFound, None),
-        "NoSuchUpload" => (UploadNotFound, None),
-        "InvalidAccessKeyId" => (InvalidCredentials, None),
-        "SignatureDoesNotMatch" => (SignatureMismatch, None),
-        "RequestTimeTooSkewed" => (ClockSkew, None),
         "SecurityTokenExpired" => (
             InvalidCredentials,
             Some(
@@ -105,19 +85,16 @@ fn classify(status: u16, code: &str, xml: &ErrorXml) -> (ErrorKind, Option<&'sta
             },
             None,
         ),
-        "AccessDenied" => (AccessDenied, None),
         "PermanentRedirect" => (
             WrongRegion {
                 bucket_region: None,
             },
             None,
         ),
-        "InvalidDigest" | "BadDigest" | "InvalidCRC64" => (ChecksumMismatch, None),
-        "InvalidArgument" | "InvalidObjectName" | "EntityTooSmall" | "EntityTooLarge"
-        | "InvalidPart" | "InvalidPartOrder" | "MalformedXML" | "InvalidRange"
-        | "InvalidBucketName" => (InvalidInput, None),
-        "SlowDown" | "QpsLimitExceeded" | "DownloadTrafficRateLimitExceeded" => (RateLimited, None),
-        _ => (kind_by_status(status), None),
+        "InvalidCRC64" => (ChecksumMismatch, None),
+        "InvalidObjectName" => (InvalidInput, None),
+        "QpsLimitExceeded" | "DownloadTrafficRateLimitExceeded" => (RateLimited, None),
+        _ => (kind_by_code_or_status(code, status), None),
     }
 }
 

@@ -8,32 +8,14 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 use stowage_core::Credentials;
 
-/// RFC 3986 unreserved characters stay; everything else is `%XX` (what OSS V4 wants).
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// The same, keeping `/` (object keys in paths).
-const PATH: &AsciiSet = &UNRESERVED.remove(b'/');
-
-/// Percent-encodes a query key or value.
-pub fn encode_query(s: &str) -> String {
-    utf8_percent_encode(s, UNRESERVED).to_string()
-}
-
-/// Percent-encodes an object key for a URL path (`/` kept).
-pub fn encode_path(s: &str) -> String {
-    utf8_percent_encode(s, PATH).to_string()
-}
+/// Percent-encoding as V4 signs it (RFC 3986 unreserved characters stay).
+pub use stowage_http::encode::{encode_path, encode_query};
 
 /// What a signature covers.
 #[derive(Debug)]

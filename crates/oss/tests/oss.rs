@@ -4,17 +4,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use stowage_core::{Credentials, ErrorKind, ObjectStore, PutBody, PutOptions};
+use stowage_core::{Credentials, ErrorKind, ObjectStore};
 use stowage_oss::{Addressing, OssConfig, OssStore, SigningVersion};
 use stowage_testkit::adapter_tests::unique_name;
-use stowage_testkit::conformance::{Harness, pseudo_random, put_one_byte};
+use stowage_testkit::conformance::{Harness, put_one_byte};
 use stowage_testkit::oss::OssEmulator;
 
 #[path = "oss/presign.rs"]
 mod presign;
-#[path = "oss/replies.rs"]
-mod replies;
 #[path = "oss/sdk_crosscheck.rs"]
 mod sdk_crosscheck;
 
@@ -127,22 +124,6 @@ mod errors {
     }
 
     #[tokio::test]
-    async fn missing_bucket_is_named() {
-        let server = OssEmulator::shared();
-        let s = store(server.endpoint(), "no-such-bucket-here", good(server));
-        let e = put_one_byte(&s, "a.ts")
-            .await
-            .expect_err("missing bucket accepted");
-        assert_eq!(e.kind(), &ErrorKind::BucketNotFound, "{e}");
-        assert!(
-            e.vendor_code()
-                .is_some_and(|c| c.starts_with("NoSuchBucket")),
-            "{e}"
-        );
-        assert_clean(&e, server.secret_key(), "check the bucket name");
-    }
-
-    #[tokio::test]
     async fn skewed_clock_is_named() {
         let server = OssEmulator::start().expect("emulator");
         let bucket = unique_bucket("skew");
@@ -161,44 +142,6 @@ mod errors {
     }
 
     #[tokio::test]
-    async fn sts_token_works_and_its_expiry_is_named() {
-        let server = OssEmulator::shared();
-        let bucket = unique_bucket("sts");
-        server.create_bucket(&bucket);
-        let sts = server.add_sts_credentials(false);
-        let creds = Credentials::new(&sts.access_key, &sts.secret_key)
-            .with_session_token(Some(sts.security_token.clone()));
-        let s = store(server.endpoint(), &bucket, creds);
-        put_one_byte(&s, "a.ts")
-            .await
-            .expect("valid STS token refused");
-
-        let no_token = store(
-            server.endpoint(),
-            &bucket,
-            Credentials::new(&sts.access_key, &sts.secret_key),
-        );
-        let e = put_one_byte(&no_token, "a.ts")
-            .await
-            .expect_err("missing token accepted");
-        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
-
-        let expired = server.add_sts_credentials(true);
-        let creds = Credentials::new(&expired.access_key, &expired.secret_key)
-            .with_session_token(Some(expired.security_token.clone()));
-        let s = store(server.endpoint(), &bucket, creds);
-        let e = s.head("a.ts").await.expect_err("expired token accepted");
-        assert_eq!(e.kind(), &ErrorKind::InvalidCredentials, "{e}");
-        assert!(
-            e.vendor_code()
-                .is_some_and(|c| c.starts_with("SecurityTokenExpired")),
-            "{e}"
-        );
-        assert_clean(&e, &expired.secret_key, "AssumeRole");
-        assert!(!e.to_string().contains(&expired.security_token));
-    }
-
-    #[tokio::test]
     async fn missing_credentials_name_the_variables() {
         let mut cfg = OssConfig::new("rec");
         cfg.region = Some("cn-hangzhou".into());
@@ -213,7 +156,6 @@ mod errors {
 
 mod behaviour {
     use super::*;
-    use stowage_testkit::adapter_tests::{self, CrcAnswers};
 
     #[tokio::test]
     async fn bucket_location_is_the_region_id() {
@@ -228,128 +170,46 @@ mod behaviour {
             Some("cn-hangzhou")
         );
     }
+}
 
-    #[tokio::test]
-    async fn put_crc_is_the_emulators_and_the_bytes_arrive() {
-        let server = OssEmulator::shared();
-        let bucket = unique_bucket("crc");
-        server.create_bucket(&bucket);
-        let s = store(server.endpoint(), &bucket, good(server));
-        let data = pseudo_random(300_000, 2);
-        let meta = s
-            .put(
-                "a.ts",
-                PutBody::Bytes(Bytes::from(data.clone())),
-                &PutOptions::default(),
-            )
-            .await
-            .expect("put");
-        let local =
-            stowage_core::checksum::checksum_bytes(&data, &[stowage_core::ChecksumAlgo::Crc64Ecma]);
-        assert_eq!(meta.checksums.crc64ecma, local.crc64ecma);
-        assert_eq!(
-            server.object_bytes(&bucket, "a.ts").as_deref(),
-            Some(&data[..])
-        );
-    }
-
-    /// A custom domain: the host names no bucket, the signature still covers `/bucket/key`.
-    #[tokio::test]
-    async fn custom_domain_addressing() {
-        let server = OssEmulator::start().expect("emulator");
-        let host = server.addr().to_string();
-        server.add_custom_domain(&host, "media");
-        let mut cfg = config(server.endpoint(), "media", good(&server));
-        cfg.addressing = Addressing::CustomDomain;
-        let s = OssStore::new(cfg).expect("store");
-        put_one_byte(&s, "live/a.ts")
-            .await
-            .expect("put via custom domain");
-        assert_eq!(
-            server.object_bytes("media", "live/a.ts").as_deref(),
-            Some(&b"1"[..])
-        );
-        let listed = (&s as &dyn ObjectStore)
-            .list_all("live/")
-            .await
-            .expect("list");
-        assert_eq!(listed.len(), 1);
-    }
-
-    /// Stream bodies (collected first: Content-MD5 goes before the body) for put and parts.
-    #[tokio::test]
-    async fn stream_bodies() {
-        let server = OssEmulator::shared();
-        let bucket = unique_bucket("stream");
-        server.create_bucket(&bucket);
-        let s = store(server.endpoint(), &bucket, good(server));
-        // One part only, so its size is free.
-        stowage_testkit::adapter_tests::stream_bodies(&s, |key| server.object_bytes(&bucket, key))
-            .await;
-    }
-
-    /// A 503 and a reset on UploadPart are retried; the object arrives intact.
-    #[tokio::test]
-    async fn faults_on_upload_part_are_retried() {
-        let server = OssEmulator::shared();
-        let bucket = unique_bucket("faults");
-        server.create_bucket(&bucket);
-        stowage_testkit::adapter_tests::part_faults_are_retried(
-            server.endpoint(),
-            |endpoint| store(endpoint, &bucket, good(server)),
-            |key| server.object_bytes(&bucket, key),
-        )
-        .await;
-    }
-
-    const CRC_ANSWERS: CrcAnswers = CrcAnswers {
-        crc_header: "x-oss-hash-crc64ecma",
-        multipart_etag: "\"0123456789ABCDEF0123456789ABCDEF-2\"",
-        part_size: 200 * 1024,
-    };
+/// The tests the OSS and COS stores share (stowage_testkit::xml_suite), on this vendor's
+/// emulator: answers that are not Oss's, returned CRC-64s, stream bodies, part faults, a
+/// missing bucket.
+mod shared {
+    use super::*;
+    use stowage_testkit::adapter_tests::CrcAnswers;
+    use stowage_testkit::xml_suite::XmlVendorTests;
 
     /// A store through `endpoint` (the fault proxy) that tries each request once.
-    fn once(endpoint: &str, bucket: &str, server: &OssEmulator) -> OssStore {
-        let mut cfg = config(endpoint, bucket, good(server));
+    fn once(endpoint: &str, bucket: &str, creds: Credentials) -> OssStore {
+        let mut cfg = config(endpoint, bucket, creds);
         cfg.max_attempts = 1;
         OssStore::new(cfg).expect("store")
     }
 
-    /// A server that stores other bytes than were sent is caught by the CRC check.
-    #[tokio::test]
-    async fn a_wrong_crc_from_the_server_is_a_checksum_mismatch() {
-        let server = OssEmulator::shared();
-        let bucket = unique_bucket("badcrc");
-        server.create_bucket(&bucket);
-        adapter_tests::wrong_crc_is_a_checksum_mismatch(server.endpoint(), CRC_ANSWERS, |e| {
-            once(e, &bucket, server)
-        })
-        .await;
+    /// The same, addressed as a bound custom domain.
+    fn custom_domain(endpoint: &str, bucket: &str, creds: Credentials) -> OssStore {
+        let mut cfg = config(endpoint, bucket, creds);
+        cfg.addressing = Addressing::CustomDomain;
+        OssStore::new(cfg).expect("store")
     }
 
-    /// A part whose returned CRC differs from the bytes sent is refused.
-    #[tokio::test]
-    async fn a_wrong_part_crc_is_a_checksum_mismatch() {
-        let server = OssEmulator::shared();
-        let bucket = unique_bucket("partcrc");
-        server.create_bucket(&bucket);
-        adapter_tests::wrong_part_crc_is_a_checksum_mismatch(server.endpoint(), CRC_ANSWERS, |e| {
-            once(e, &bucket, server)
-        })
-        .await;
+    fn vendor() -> XmlVendorTests<stowage_testkit::oss::Oss, OssStore> {
+        XmlVendorTests {
+            server: OssEmulator::shared(),
+            not_a: "an OSS server",
+            crc_answers: CrcAnswers {
+                crc_header: "x-oss-hash-crc64ecma",
+                multipart_etag: "\"0123456789ABCDEF0123456789ABCDEF-2\"",
+                part_size: 200 * 1024,
+            },
+            bucket: unique_bucket,
+            store,
+            once,
+            custom_domain,
+            expired_token: ("SecurityTokenExpired", "AssumeRole"),
+        }
     }
 
-    /// The completed object's CRC must be the parts' CRCs combined.
-    #[tokio::test]
-    async fn a_completed_object_with_another_crc_is_a_checksum_mismatch() {
-        let server = OssEmulator::shared();
-        let bucket = unique_bucket("completecrc");
-        server.create_bucket(&bucket);
-        adapter_tests::wrong_completed_crc_is_a_checksum_mismatch(
-            server.endpoint(),
-            CRC_ANSWERS,
-            |e| once(e, &bucket, server),
-        )
-        .await;
-    }
+    stowage_testkit::xml_store_suite!(vendor);
 }

@@ -126,6 +126,18 @@ pub async fn upload_with_stowage(
     )
 }
 
+/// `key=crc64=url`: a presigned URL for the first of the `objects`
+/// [`upload_with_stowage`] uploaded (`key=crc64,…`), for the SDK script to fetch.
+pub async fn presigned_first(s: &dyn ObjectStore, objects: &str) -> String {
+    let first = objects.split(',').next().expect("an object");
+    let (key, _) = first.rsplit_once('=').expect("key=crc");
+    let url = s
+        .signed_get_url(key, std::time::Duration::from_secs(600))
+        .await
+        .expect("presign");
+    format!("{first}={url}")
+}
+
 /// Runs the SDK script with python3; its last stdout line is its JSON result.
 pub fn run_sdk_script(sdk: &SdkScript<'_>) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -552,4 +564,53 @@ pub async fn head_answered_by_a_page<S: ObjectStore>(
     );
     assert_eq!(meta.checksums, Default::default(), "no checksum: {meta:?}");
     meta
+}
+
+/// What the presigned-URL tests of the XML vendors share: the object they sign, putting it,
+/// signing it, and fetching a URL with a plain HTTP client (no credentials).
+pub mod presign {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use stowage_core::{ObjectStore, PutBody, PutOptions};
+
+    /// The key the tests sign (a space and a plus: both must be encoded).
+    pub const KEY: &str = "rec/sid_cname 1+2.m3u8";
+    pub const BODY: &[u8] = b"#EXTM3U\n#EXT-X-ENDLIST\n";
+
+    /// Puts [`BODY`] at [`KEY`].
+    pub async fn put_object(store: &dyn ObjectStore) {
+        store
+            .put(
+                KEY,
+                PutBody::Bytes(Bytes::from_static(BODY)),
+                &PutOptions::default(),
+            )
+            .await
+            .expect("put");
+    }
+
+    /// A URL for [`KEY`] valid for `secs`.
+    pub async fn sign(store: &dyn ObjectStore, secs: u64) -> String {
+        store
+            .signed_get_url(KEY, Duration::from_secs(secs))
+            .await
+            .expect("sign")
+    }
+
+    /// GETs `url` with `client`: the status and the body as text.
+    pub async fn fetch_with(client: &reqwest::Client, url: &str) -> (u16, String) {
+        let reply = client.get(url).send().await.expect("GET");
+        let status = reply.status().as_u16();
+        (status, reply.text().await.expect("body"))
+    }
+
+    /// GETs `url` with a new client.
+    pub async fn fetch(url: &str) -> (u16, String) {
+        fetch_with(&reqwest::Client::new(), url).await
+    }
+
+    pub fn text(b: &[u8]) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
 }

@@ -18,3 +18,4 @@ pub mod s3s_server;
 pub mod tls_front;
 pub mod tmpfs;
 mod xml_api;
+pub mod xml_suite;

@@ -8,45 +8,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use stowage_core::{Credentials, ErrorKind, ObjectStore, PutBody, PutOptions};
 use stowage_cos::{Addressing, CosConfig, CosStore};
+use stowage_testkit::adapter_tests::presign::{
+    BODY, KEY, fetch, fetch_with, put_object, sign, text,
+};
 use stowage_testkit::cos::{CosEmulator, DEFAULT_REGION};
-
-const KEY: &str = "rec/sid_cname 1+2.m3u8";
-const BODY: &[u8] = b"#EXTM3U\n#EXT-X-ENDLIST\n";
 
 /// A store on a fresh bucket holding [`KEY`].
 async fn stored(server: &CosEmulator, cfg: CosConfig) -> CosStore {
     server.create_bucket(&cfg.bucket);
     let store = CosStore::new(cfg).expect("store");
+    put_object(&store).await;
     store
-        .put(
-            KEY,
-            PutBody::Bytes(Bytes::from_static(BODY)),
-            &PutOptions::default(),
-        )
-        .await
-        .expect("put");
-    store
-}
-
-async fn fetch_with(client: &reqwest::Client, url: &str) -> (u16, String) {
-    let reply = client.get(url).send().await.expect("GET");
-    let status = reply.status().as_u16();
-    (status, reply.text().await.expect("body"))
-}
-
-async fn fetch(url: &str) -> (u16, String) {
-    fetch_with(&reqwest::Client::new(), url).await
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8(b.to_vec()).unwrap()
-}
-
-async fn sign(store: &CosStore, secs: u64) -> String {
-    store
-        .signed_get_url(KEY, Duration::from_secs(secs))
-        .await
-        .expect("sign")
 }
 
 fn path_style(server: &CosEmulator, tag: &str) -> CosConfig {

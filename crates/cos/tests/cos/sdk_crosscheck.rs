@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
-use stowage_core::{Credentials, ObjectStore};
+use stowage_core::Credentials;
 use stowage_cos::{Addressing, CosConfig, CosStore};
 use stowage_testkit::adapter_tests::{
-    SdkScript, assert_wrong_secret_refused, check_sdk_result, run_sdk_script, upload_with_stowage,
+    SdkScript, assert_wrong_secret_refused, check_sdk_result, presigned_first, run_sdk_script,
+    upload_with_stowage,
 };
 use stowage_testkit::cos::CosEmulator;
 
@@ -54,18 +55,6 @@ fn script<'a>(
     }
 }
 
-/// `key=crc64=url`: Stowage's presigned URL for the first object it uploaded, on the
-/// bucket's real COS host name (the script sends it to the emulator with that Host).
-async fn presigned_first(s: &CosStore, objects: &str) -> String {
-    let first = objects.split(',').next().expect("an object");
-    let (key, _) = first.rsplit_once('=').expect("key=crc");
-    let url = s
-        .signed_get_url(key, std::time::Duration::from_secs(600))
-        .await
-        .expect("presign");
-    format!("{first}={url}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_sdk_and_stowage_agree_through_the_emulator() {
     let server = CosEmulator::start().expect("emulator");
@@ -74,7 +63,9 @@ async fn official_sdk_and_stowage_agree_through_the_emulator() {
     let s = Arc::new(store(&server, server.secret_key()));
     let objects = upload_with_stowage(s.as_ref(), scratch.path(), 1 << 20, 3).await;
 
-    let presigned = presigned_first(&s, &objects).await;
+    // Signed for the bucket's real COS host name: the script sends it to the emulator
+    // with that Host.
+    let presigned = presigned_first(s.as_ref(), &objects).await;
 
     let result = run_sdk_script(&script(&server, &objects, &presigned, scratch.path()));
     // Stowage reads what the SDK uploaded, and checks the CRC-64 the SDK computed; the

@@ -8,10 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use stowage_core::{Credentials, ErrorKind, ObjectStore, PutBody, PutOptions};
 use stowage_oss::{Addressing, OssConfig, OssStore, SigningVersion};
+use stowage_testkit::adapter_tests::presign::{
+    BODY, KEY, fetch, fetch_with, put_object, sign, text,
+};
 use stowage_testkit::oss::OssEmulator;
-
-const KEY: &str = "rec/sid_cname 1+2.m3u8";
-const BODY: &[u8] = b"#EXTM3U\n#EXT-X-ENDLIST\n";
 
 fn cfg_for(
     server: &OssEmulator,
@@ -28,36 +28,8 @@ fn cfg_for(
 async fn stored(server: &OssEmulator, cfg: OssConfig) -> OssStore {
     server.create_bucket(&cfg.bucket);
     let store = OssStore::new(cfg).expect("store");
+    put_object(&store).await;
     store
-        .put(
-            KEY,
-            PutBody::Bytes(Bytes::from_static(BODY)),
-            &PutOptions::default(),
-        )
-        .await
-        .expect("put");
-    store
-}
-
-async fn fetch_with(client: &reqwest::Client, url: &str) -> (u16, String) {
-    let reply = client.get(url).send().await.expect("GET");
-    let status = reply.status().as_u16();
-    (status, reply.text().await.expect("body"))
-}
-
-async fn fetch(url: &str) -> (u16, String) {
-    fetch_with(&reqwest::Client::new(), url).await
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8(b.to_vec()).unwrap()
-}
-
-async fn sign(store: &OssStore, secs: u64) -> String {
-    store
-        .signed_get_url(KEY, Duration::from_secs(secs))
-        .await
-        .expect("sign")
 }
 
 #[tokio::test]

@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
-use stowage_core::{Credentials, ObjectStore};
+use stowage_core::Credentials;
 use stowage_oss::{Addressing, OssConfig, OssStore};
 use stowage_testkit::adapter_tests::{
-    SdkScript, assert_wrong_secret_refused, check_sdk_result, run_sdk_script, upload_with_stowage,
+    SdkScript, assert_wrong_secret_refused, check_sdk_result, presigned_first, run_sdk_script,
+    upload_with_stowage,
 };
 use stowage_testkit::oss::OssEmulator;
 
@@ -45,17 +46,6 @@ fn script<'a>(
         env,
         missing: "the official OSS SDK is missing: run `python3 -m pip install alibabacloud-oss-v2`",
     }
-}
-
-/// `key=crc64=url`: Stowage's presigned URL for the first object it uploaded.
-async fn presigned_first(s: &OssStore, objects: &str) -> String {
-    let first = objects.split(',').next().expect("an object");
-    let (key, _) = first.rsplit_once('=').expect("key=crc");
-    let url = s
-        .signed_get_url(key, std::time::Duration::from_secs(600))
-        .await
-        .expect("presign");
-    format!("{first}={url}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

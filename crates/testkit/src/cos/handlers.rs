@@ -1,22 +1,15 @@
 //! Request routing, authentication and the operations of the COS emulator.
 
-use std::collections::BTreeMap;
-use std::time::SystemTime;
-
 use bytes::Bytes;
 use http::request::Parts;
 use hyper::Response;
-use md5::Digest as _;
 
 use super::auth::{self, Authorization};
-use super::{Bucket, Object, State};
-use crate::xml_api::multipart::{Part, PartsProblem, Upload, join_parts, list_uploads_xml};
-use crate::xml_api::object::{
-    self, content_md5_matches, content_type, crc64, parse_range, xml_reply,
-};
-use crate::xml_api::request::{
-    Reply, decode_path, finish, lookup, lowercase_headers, query_pairs, url_encode,
-};
+use super::{Bucket, Cos, State};
+use crate::xml_api::multipart::PartsProblem;
+use crate::xml_api::object::xml_reply;
+use crate::xml_api::ops::{self, Entry, Flavor, Req, listing};
+use crate::xml_api::request::{Reply, decode_path, finish, lookup, lowercase_headers, query_pairs};
 use crate::xml_api::state::lock;
 use crate::xml_api::xml::{self, elem};
 
@@ -26,7 +19,7 @@ const MAX_SKEW_SECONDS: i64 = 15 * 60;
 const MIN_PART_SIZE: usize = 1024 * 1024;
 
 /// A COS error response.
-struct CosError {
+pub struct CosError {
     status: u16,
     code: &'static str,
     message: String,
@@ -50,18 +43,6 @@ impl CosError {
 
     fn no_such_bucket() -> Self {
         CosError::new(404, "NoSuchBucket", "The specified bucket does not exist.")
-    }
-
-    fn no_such_key() -> Self {
-        CosError::new(404, "NoSuchKey", "The specified key does not exist.")
-    }
-
-    fn no_such_upload() -> Self {
-        CosError::new(
-            404,
-            "NoSuchUpload",
-            "The specified multipart upload does not exist.",
-        )
     }
 
     fn invalid_argument(message: impl Into<String>) -> Self {
@@ -95,43 +76,11 @@ impl CosError {
     }
 }
 
-/// One parsed request.
-struct Req<'a> {
-    method: &'a str,
-    host: String,
-    /// The URL path, decoded: what the signature covers.
-    path: String,
-    bucket: Option<String>,
-    key: Option<String>,
-    /// The bucket was named by `Host` as `<bucket>.cos.<region>.…`: that region.
-    host_region: Option<String>,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: Bytes,
-}
-
-impl Req<'_> {
-    fn param(&self, name: &str) -> Option<&str> {
-        lookup(&self.query, name)
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.param(name).is_some()
-    }
-
-    fn header(&self, lower: &str) -> Option<&str> {
-        lookup(&self.headers, lower)
-    }
-
-    fn url_encoding(&self) -> bool {
-        self.param("encoding-type") == Some("url")
-    }
-}
-
 fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
     let headers = lowercase_headers(parts);
     let host = lookup(&headers, "host").unwrap_or_default().to_string();
-    let query = query_pairs(parts.uri.query().unwrap_or(""));
+    let raw_query = parts.uri.query().unwrap_or("");
+    let query = query_pairs(raw_query);
     let path = decode_path(parts.uri.path());
     let (bucket, key) = match host_bucket(state, &host) {
         Some(b) => (Some(b), Some(path[1.min(path.len())..].to_string())),
@@ -148,6 +97,7 @@ fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
         path,
         bucket: bucket.filter(|b| !b.is_empty()),
         key: key.filter(|k| !k.is_empty()),
+        raw_query,
         query,
         headers,
         body,
@@ -323,7 +273,10 @@ fn route(state: &State, req: &Req<'_>) -> Result<Reply, CosError> {
         state.buckets().entry(bucket).or_default();
         return Ok(finish(Response::builder().status(200), Bytes::new()));
     }
-    let lag = state.listing_lag.load(std::sync::atomic::Ordering::Relaxed);
+    let lag = state
+        .extra
+        .listing_lag
+        .load(std::sync::atomic::Ordering::Relaxed);
     let mut buckets = state.buckets();
     let b = buckets
         .get_mut(&bucket)
@@ -331,24 +284,21 @@ fn route(state: &State, req: &Req<'_>) -> Result<Reply, CosError> {
     let Some(key) = req.key.clone() else {
         return match req.method {
             "HEAD" => Ok(head_bucket(state)),
-            "GET" if req.has("uploads") => Ok(list_uploads(b, &bucket, req)),
+            "GET" if req.has("uploads") => Ok(ops::list_uploads::<Cos>(b, &bucket, req)),
             "GET" => list_objects(b, &bucket, req),
             _ => Err(CosError::invalid_argument("Unsupported bucket operation.")),
         };
     };
     match (req.method, req.has("uploadId")) {
-        ("PUT", true) => upload_part(b, req),
-        ("PUT", false) => put_object(b, &key, req, lag),
-        ("POST", false) if req.has("uploads") => Ok(initiate(b, &bucket, &key, req)),
-        ("POST", true) => complete(b, &bucket, &key, req, lag),
-        ("GET", true) => list_parts(b, &bucket, &key, req),
-        ("GET", false) => get_object(b, &key, req, true),
-        ("HEAD", _) => get_object(b, &key, req, false),
-        ("DELETE", true) => abort(b, req),
-        ("DELETE", false) => {
-            b.objects.remove(&key);
-            Ok(finish(Response::builder().status(204), Bytes::new()))
-        }
+        ("PUT", true) => ops::upload_part::<Cos>(b, req),
+        ("PUT", false) => ops::put_object::<Cos>(b, &key, req, lag),
+        ("POST", false) if req.has("uploads") => Ok(ops::initiate::<Cos>(b, &bucket, &key, req)),
+        ("POST", true) => ops::complete::<Cos>(b, &bucket, &key, req, lag),
+        ("GET", true) => ops::list_parts::<Cos>(b, &bucket, &key, req),
+        ("GET", false) => ops::get_object::<Cos>(b, &key, req, true),
+        ("HEAD", _) => ops::get_object::<Cos>(b, &key, req, false),
+        ("DELETE", true) => ops::abort::<Cos>(b, req),
+        ("DELETE", false) => Ok(ops::delete_object(b, &key)),
         _ => Err(CosError::invalid_argument("Unsupported object operation.")),
     }
 }
@@ -363,134 +313,12 @@ fn head_bucket(state: &State) -> Reply {
     )
 }
 
-fn md5_hex(data: &[u8]) -> String {
-    hex::encode(md5::Md5::digest(data))
-}
-
-/// Refuses a body whose `Content-MD5` does not match it.
-fn check_content_md5(req: &Req<'_>) -> Result<(), CosError> {
-    match content_md5_matches(&req.headers, &req.body) {
-        true => Ok(()),
-        false => Err(CosError::new(
-            400,
-            "BadDigest",
-            "The Content-MD5 you specified did not match what was received.",
-        )),
-    }
-}
-
-fn user_metadata(req: &Req<'_>) -> BTreeMap<String, String> {
-    object::user_metadata(&req.headers, "x-cos-meta-")
-}
-
-fn put_object(b: &mut Bucket, key: &str, req: &Req<'_>, lag: u32) -> Result<Reply, CosError> {
-    check_content_md5(req)?;
-    let md5 = md5_hex(&req.body);
-    let object = Object {
-        data: req.body.clone(),
-        content_type: content_type(&req.headers),
-        etag: format!("\"{md5}\""),
-        crc64: crc64(&req.body),
-        modified: SystemTime::now(),
-        metadata: user_metadata(req),
-        hidden_listings: lag,
-    };
-    let reply = Response::builder()
-        .status(200)
-        .header("etag", &object.etag)
-        .header("x-cos-hash-crc64ecma", object.crc64.to_string());
-    b.objects.insert(key.to_string(), object);
-    Ok(finish(reply, Bytes::new()))
-}
-
-fn get_object(b: &Bucket, key: &str, req: &Req<'_>, with_body: bool) -> Result<Reply, CosError> {
-    let o = b.objects.get(key).ok_or_else(CosError::no_such_key)?;
-    let len = o.data.len() as u64;
-    let mut builder = Response::builder()
-        .header("content-type", &o.content_type)
-        .header("etag", &o.etag)
-        .header(
-            "last-modified",
-            httpdate::fmt_http_date(o.modified).as_str(),
-        )
-        .header("accept-ranges", "bytes")
-        .header("x-cos-hash-crc64ecma", o.crc64.to_string())
-        .header("x-cos-storage-class", "STANDARD");
-    for (k, v) in &o.metadata {
-        builder = builder.header(format!("x-cos-meta-{k}"), v);
-    }
-    let (status, start, end) = match parse_range(req.header("range"), len) {
-        None => (200, 0, len),
-        Some(Ok((start, end))) => {
-            builder = builder.header("content-range", format!("bytes {start}-{}/{len}", end - 1));
-            (206, start, end)
-        }
-        Some(Err(())) => {
-            return Err(CosError::new(
-                416,
-                "InvalidRange",
-                "The requested range cannot be satisfied",
-            ));
-        }
-    };
-    builder = builder
-        .status(status)
-        .header("content-length", (end - start).to_string());
-    let body = match with_body {
-        true => o.data.slice(start as usize..end as usize),
-        false => Bytes::new(),
-    };
-    Ok(finish(builder, body))
-}
-
-/// One entry of a listing page: an object, or a common prefix rolled up at the delimiter.
-enum Entry<'a> {
-    Object(&'a String, &'a Object),
-    Prefix(String),
-}
-
-/// The entries after `after` under `prefix`, common prefixes rolled up at `delimiter`.
-fn listing<'a>(
-    b: &'a Bucket,
-    prefix: &'a str,
-    delimiter: &'a str,
-    after: String,
-) -> impl Iterator<Item = Entry<'a>> + 'a {
-    let range = (std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded);
-    let mut last_prefix: Option<String> = None;
-    b.objects
-        .range::<String, _>(range)
-        .filter(move |(k, o)| k.starts_with(prefix) && o.hidden_listings == 0)
-        .filter_map(move |(k, o)| {
-            let rest = &k[prefix.len()..];
-            let rolled = (!delimiter.is_empty())
-                .then(|| rest.find(delimiter))
-                .flatten()
-                .map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()]));
-            match rolled {
-                None => Some(Entry::Object(k, o)),
-                Some(p) if last_prefix.as_deref() == Some(p.as_str()) => None,
-                Some(p) => {
-                    last_prefix = Some(p.clone());
-                    Some(Entry::Prefix(p))
-                }
-            }
-        })
-}
-
 /// GET Bucket (version 1): `prefix`, `delimiter`, `marker`, `max-keys`; `NextMarker` when
 /// truncated. Objects still hidden by the listing lag are left out, and their lag shrinks.
 fn list_objects(b: &mut Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, CosError> {
     let prefix = req.param("prefix").unwrap_or("");
     let delimiter = req.param("delimiter").unwrap_or("");
-    let max_keys: usize = match req.param("max-keys") {
-        None => 1000,
-        Some(v) => v
-            .parse()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| CosError::invalid_argument("max-keys must be within 1..1000."))?,
-    };
+    let max_keys = ops::max_keys::<Cos>(req, 1000)?;
     let marker = req.param("marker").unwrap_or("");
     // A marker that is a rolled-up prefix resumes after everything under it.
     let after = match !delimiter.is_empty() && marker.ends_with(delimiter) {
@@ -500,10 +328,7 @@ fn list_objects(b: &mut Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, Co
     let mut entries = listing(b, prefix, delimiter, after);
     let page: Vec<Entry<'_>> = entries.by_ref().take(max_keys).collect();
     let truncated = entries.next().is_some();
-    let enc = |s: &str| match req.url_encoding() {
-        true => url_encode(s),
-        false => s.to_string(),
-    };
+    let enc = |s: &str| req.encoded(s);
     let mut out = elem("Name", bucket);
     if req.url_encoding() {
         out += &elem("EncodingType", "url");
@@ -514,11 +339,7 @@ fn list_objects(b: &mut Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, Co
     out += &elem("Delimiter", &enc(delimiter));
     out += &elem("IsTruncated", &truncated.to_string());
     if truncated && let Some(last) = page.last() {
-        let next = match last {
-            Entry::Object(k, _) => (*k).clone(),
-            Entry::Prefix(p) => p.clone(),
-        };
-        out += &elem("NextMarker", &enc(&next));
+        out += &elem("NextMarker", &enc(last.name()));
     }
     for entry in &page {
         out += &match entry {
@@ -530,12 +351,9 @@ fn list_objects(b: &mut Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, Co
                 elem("Size", &o.data.len().to_string()),
                 elem("ID", "1250000000"),
                 elem("DisplayName", "1250000000"),
-                elem("StorageClass", "STANDARD"),
+                elem("StorageClass", Cos::STORAGE_CLASS),
             ),
-            Entry::Prefix(p) => format!(
-                "<CommonPrefixes>{}</CommonPrefixes>",
-                elem("Prefix", &enc(p))
-            ),
+            Entry::Prefix(p) => ops::common_prefix(req, p),
         };
     }
     drop((page, entries));
@@ -550,235 +368,78 @@ fn age_hidden(b: &mut Bucket, prefix: &str) {
     }
 }
 
-fn new_upload_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    hex::encode_upper(bytes)
-}
+impl Flavor for Cos {
+    type Error = CosError;
 
-fn initiate(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Reply {
-    let id = new_upload_id();
-    b.uploads.insert(
-        id.clone(),
-        Upload {
-            key: key.to_string(),
-            content_type: content_type(&req.headers),
-            metadata: user_metadata(req),
-            initiated: SystemTime::now(),
-            parts: BTreeMap::new(),
-        },
-    );
-    let key = match req.url_encoding() {
-        true => url_encode(key),
-        false => key.to_string(),
-    };
-    let mut out = elem("Bucket", bucket) + &elem("Key", &key) + &elem("UploadId", &id);
-    if req.url_encoding() {
-        out += &elem("EncodingType", "url");
+    const MARK: &'static str = "x-cos-";
+    const STORAGE_CLASS: &'static str = "STANDARD";
+    const MIN_PART_SIZE: usize = MIN_PART_SIZE;
+    const UPPER_CASE_ETAGS: bool = false;
+    const LISTED_PARTS_CARRY_CRC: bool = false;
+    const PUT_ECHOES_CONTENT_MD5: bool = false;
+
+    fn no_such_key(_key: &str) -> CosError {
+        CosError::new(404, "NoSuchKey", "The specified key does not exist.")
     }
-    xml_reply(200, xml::document("InitiateMultipartUploadResult", &out))
-}
 
-fn upload_of<'a>(b: &'a mut Bucket, req: &Req<'_>) -> Result<&'a mut Upload, CosError> {
-    let id = req.param("uploadId").unwrap_or("");
-    match b.uploads.get_mut(id) {
-        Some(u) if Some(u.key.as_str()) == req.key.as_deref() => Ok(u),
-        _ => Err(CosError::no_such_upload()),
+    fn no_such_upload(_upload_id: &str) -> CosError {
+        CosError::new(
+            404,
+            "NoSuchUpload",
+            "The specified multipart upload does not exist.",
+        )
     }
-}
 
-fn upload_part(b: &mut Bucket, req: &Req<'_>) -> Result<Reply, CosError> {
-    let number: u32 = req
-        .param("partNumber")
-        .and_then(|n| n.parse().ok())
-        .filter(|n| (1..=10_000).contains(n))
-        .ok_or_else(|| {
-            CosError::invalid_argument("partNumber must be an integer from 1 to 10000.")
-        })?;
-    check_content_md5(req)?;
-    let upload = upload_of(b, req)?;
-    let part = Part {
-        data: req.body.clone(),
-        etag: format!("\"{}\"", md5_hex(&req.body)),
-        crc64: crc64(&req.body),
-        modified: SystemTime::now(),
-    };
-    let reply = Response::builder()
-        .status(200)
-        .header("etag", &part.etag)
-        .header("x-cos-hash-crc64ecma", part.crc64.to_string());
-    upload.parts.insert(number, part);
-    Ok(finish(reply, Bytes::new()))
-}
-
-fn list_parts(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Result<Reply, CosError> {
-    let marker: u32 = req
-        .param("part-number-marker")
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    let max: usize = req
-        .param("max-parts")
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(1000);
-    let id = req.param("uploadId").unwrap_or("").to_string();
-    let upload = upload_of(b, req)?;
-    let mut after = upload.parts.range(marker + 1..);
-    let page: Vec<(&u32, &Part)> = after.by_ref().take(max).collect();
-    let truncated = after.next().is_some();
-    let next = page.last().map_or(marker, |(n, _)| **n);
-    let mut out = elem("Bucket", bucket) + &elem("Key", key) + &elem("UploadId", &id);
-    out += &elem("PartNumberMarker", &marker.to_string());
-    out += &elem("NextPartNumberMarker", &next.to_string());
-    out += &elem("MaxParts", &max.to_string());
-    out += &elem("IsTruncated", &truncated.to_string());
-    for (n, p) in page {
-        out += &format!(
-            "<Part>{}{}{}{}</Part>",
-            elem("PartNumber", &n.to_string()),
-            elem("LastModified", &xml::iso8601(p.modified)),
-            elem("ETag", &p.etag),
-            elem("Size", &p.data.len().to_string()),
-        );
+    fn invalid_argument(message: &str) -> CosError {
+        CosError::invalid_argument(message)
     }
-    Ok(xml_reply(200, xml::document("ListPartsResult", &out)))
-}
 
-fn complete(
-    b: &mut Bucket,
-    bucket: &str,
-    key: &str,
-    req: &Req<'_>,
-    lag: u32,
-) -> Result<Reply, CosError> {
-    let listed = xml::parse_complete(&req.body).ok_or_else(|| {
+    fn invalid_range() -> CosError {
+        CosError::new(
+            416,
+            "InvalidRange",
+            "The requested range cannot be satisfied",
+        )
+    }
+
+    fn bad_digest() -> CosError {
+        CosError::new(
+            400,
+            "BadDigest",
+            "The Content-MD5 you specified did not match what was received.",
+        )
+    }
+
+    fn bad_part_number() -> CosError {
+        CosError::invalid_argument("partNumber must be an integer from 1 to 10000.")
+    }
+
+    fn malformed_xml() -> CosError {
         CosError::new(
             400,
             "MalformedXML",
             "The XML you provided was not well-formed or did not validate against our published schema.",
         )
-    })?;
-    let upload = upload_of(b, req)?;
-    let mut object = assemble(upload, &listed.parts)?;
-    object.hidden_listings = lag;
-    let id = req.param("uploadId").unwrap_or("").to_string();
-    b.uploads.remove(&id);
-    let reply_key = match req.url_encoding() {
-        true => url_encode(key),
-        false => key.to_string(),
-    };
-    let out = elem("Location", &format!("http://{}/{bucket}/{key}", req.host))
-        + &elem("Bucket", bucket)
-        + &elem("Key", &reply_key)
-        + &elem("ETag", &object.etag);
-    let body = xml::document("CompleteMultipartUploadResult", &out);
-    let reply = Response::builder()
-        .status(200)
-        .header("content-type", "application/xml")
-        .header("etag", &object.etag)
-        .header("x-cos-hash-crc64ecma", object.crc64.to_string());
-    b.objects.insert(key.to_string(), object);
-    Ok(finish(reply, Bytes::from(body)))
-}
-
-/// Checks the listed parts (ascending, present, matching ETags, big enough) and joins them.
-fn assemble(upload: &Upload, listed: &[xml::CompletePart]) -> Result<Object, CosError> {
-    let joined = join_parts(upload, listed, MIN_PART_SIZE).map_err(|problem| match problem {
-        PartsProblem::NoParts => CosError::invalid_argument("No part is listed."),
-        PartsProblem::NotAscending => CosError::new(
-            400,
-            "InvalidPartOrder",
-            "The list of parts was not in ascending order.",
-        ),
-        PartsProblem::Missing(n) => CosError::new(
-            400,
-            "InvalidPart",
-            format!("Part {n} could not be found or its entity tag did not match."),
-        ),
-        PartsProblem::TooSmall(n) => CosError::new(
-            400,
-            "EntityTooSmall",
-            format!("Part {n} is smaller than the minimum allowed size."),
-        ),
-    })?;
-    Ok(Object {
-        crc64: crc64(&joined.data),
-        etag: format!("\"{}-{}\"", md5_hex(&joined.md5s), listed.len()),
-        data: joined.data,
-        content_type: upload.content_type.clone(),
-        modified: SystemTime::now(),
-        metadata: upload.metadata.clone(),
-        hidden_listings: 0,
-    })
-}
-
-fn abort(b: &mut Bucket, req: &Req<'_>) -> Result<Reply, CosError> {
-    upload_of(b, req)?;
-    b.uploads.remove(req.param("uploadId").unwrap_or(""));
-    Ok(finish(Response::builder().status(204), Bytes::new()))
-}
-
-fn list_uploads(b: &Bucket, bucket: &str, req: &Req<'_>) -> Reply {
-    let prefix = req.param("prefix").unwrap_or("");
-    let body = list_uploads_xml(&b.uploads, bucket, prefix, req.url_encoding(), "STANDARD");
-    xml_reply(200, body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crc64_is_crc64_xz() {
-        assert_eq!(crc64(b"123456789"), 11051210869376104954);
     }
 
-    fn object() -> Object {
-        Object {
-            data: Bytes::new(),
-            content_type: String::new(),
-            etag: String::new(),
-            crc64: 0,
-            modified: SystemTime::now(),
-            metadata: BTreeMap::new(),
-            hidden_listings: 0,
+    fn parts_problem(problem: PartsProblem) -> CosError {
+        match problem {
+            PartsProblem::NoParts => CosError::invalid_argument("No part is listed."),
+            PartsProblem::NotAscending => CosError::new(
+                400,
+                "InvalidPartOrder",
+                "The list of parts was not in ascending order.",
+            ),
+            PartsProblem::Missing(n) => CosError::new(
+                400,
+                "InvalidPart",
+                format!("Part {n} could not be found or its entity tag did not match."),
+            ),
+            PartsProblem::TooSmall(n) => CosError::new(
+                400,
+                "EntityTooSmall",
+                format!("Part {n} is smaller than the minimum allowed size."),
+            ),
         }
-    }
-
-    fn names(entries: impl Iterator<Item = Entry<'static>>) -> Vec<String> {
-        entries
-            .map(|e| match e {
-                Entry::Object(k, _) => k.clone(),
-                Entry::Prefix(p) => format!("[{p}]"),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn delimiter_rolls_up_prefixes_and_resumes_past_them() {
-        let b: &'static mut Bucket = Box::leak(Box::default());
-        for k in ["a.ts", "d/1.ts", "d/2.ts", "e/x/1.ts", "f.ts"] {
-            b.objects.insert(k.to_string(), object());
-        }
-        let b: &'static Bucket = b;
-        assert_eq!(
-            names(listing(b, "", "/", String::new())),
-            ["a.ts", "[d/]", "[e/]", "f.ts"]
-        );
-        let resume = format!("d/{}", char::MAX);
-        assert_eq!(names(listing(b, "", "/", resume)), ["[e/]", "f.ts"]);
-        assert_eq!(names(listing(b, "e/", "/", String::new())), ["[e/x/]"]);
-        assert_eq!(
-            names(listing(b, "d/", "", String::new())),
-            ["d/1.ts", "d/2.ts"]
-        );
-    }
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range(Some("bytes=0-9"), 100), Some(Ok((0, 10))));
-        assert_eq!(parse_range(Some("bytes=90-"), 100), Some(Ok((90, 100))));
-        assert_eq!(parse_range(Some("bytes=-5"), 100), Some(Ok((95, 100))));
-        assert_eq!(parse_range(Some("bytes=95-200"), 100), Some(Ok((95, 100))));
-        assert_eq!(parse_range(Some("bytes=100-"), 100), Some(Err(())));
-        assert_eq!(parse_range(Some("items=1-2"), 100), None);
     }
 }

@@ -1,24 +1,17 @@
 //! Request routing, authentication and the operations of the OSS emulator.
 
-use std::collections::BTreeMap;
-use std::time::SystemTime;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::request::Parts;
 use hyper::Response;
-use md5::Digest as _;
 
 use super::auth::{self, Authorization, QueryAuth};
-use super::{Bucket, Object, State};
-use crate::xml_api::multipart::{Part, PartsProblem, Upload, join_parts, list_uploads_xml};
-use crate::xml_api::object::{
-    self, content_md5, content_md5_matches, content_type, crc64, parse_range, xml_reply,
-};
-use crate::xml_api::request::{
-    Reply, decode_path, finish, lookup, lowercase_headers, query_pairs, url_encode,
-};
+use super::{Bucket, Object, Oss, State};
+use crate::xml_api::multipart::PartsProblem;
+use crate::xml_api::object::xml_reply;
+use crate::xml_api::ops::{self, Entry, Flavor, Req, listing};
+use crate::xml_api::request::{Reply, decode_path, finish, lookup, lowercase_headers, query_pairs};
 use crate::xml_api::state::lock;
 use crate::xml_api::xml::{self, elem};
 
@@ -30,7 +23,7 @@ const MIN_PART_SIZE: usize = 100 * 1024;
 const MAX_V4_EXPIRES: i64 = 7 * 24 * 3600;
 
 /// An OSS error response.
-struct OssError {
+pub struct OssError {
     status: u16,
     code: &'static str,
     message: String,
@@ -64,26 +57,6 @@ impl OssError {
         .with("BucketName", bucket)
     }
 
-    fn no_such_key(key: &str) -> Self {
-        OssError::new(
-            404,
-            "NoSuchKey",
-            "0026-00000001",
-            "The specified key does not exist.",
-        )
-        .with("Key", key)
-    }
-
-    fn no_such_upload(upload_id: &str) -> Self {
-        OssError::new(
-            404,
-            "NoSuchUpload",
-            "0042-00000002",
-            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
-        )
-        .with("UploadId", upload_id)
-    }
-
     fn invalid_argument(message: impl Into<String>) -> Self {
         OssError::new(400, "InvalidArgument", "0017-00000001", message)
     }
@@ -110,36 +83,6 @@ impl OssError {
     }
 }
 
-/// One parsed request.
-struct Req<'a> {
-    method: &'a str,
-    host: String,
-    bucket: Option<String>,
-    key: Option<String>,
-    raw_query: &'a str,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: Bytes,
-}
-
-impl Req<'_> {
-    fn param(&self, name: &str) -> Option<&str> {
-        lookup(&self.query, name)
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.param(name).is_some()
-    }
-
-    fn header(&self, lower: &str) -> Option<&str> {
-        lookup(&self.headers, lower)
-    }
-
-    fn url_encoding(&self) -> bool {
-        self.param("encoding-type") == Some("url")
-    }
-}
-
 fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
     let headers = lowercase_headers(parts);
     let host = lookup(&headers, "host").unwrap_or_default().to_string();
@@ -157,8 +100,10 @@ fn parse<'a>(state: &State, parts: &'a Parts, body: Bytes) -> Req<'a> {
     Req {
         method: parts.method.as_str(),
         host,
+        path: decode_path(path),
         bucket: bucket.filter(|b| !b.is_empty()),
         key: key.filter(|k| !k.is_empty()),
+        host_region: None,
         raw_query,
         query,
         headers,
@@ -479,24 +424,21 @@ fn route(state: &State, req: &Req<'_>) -> Result<Reply, OssError> {
     let Some(key) = req.key.clone() else {
         return match req.method {
             "GET" if req.has("location") => Ok(location(state)),
-            "GET" if req.has("uploads") => Ok(list_uploads(b, &bucket, req)),
+            "GET" if req.has("uploads") => Ok(ops::list_uploads::<Oss>(b, &bucket, req)),
             "GET" => list_objects_v2(b, &bucket, req),
             _ => Err(OssError::invalid_argument("Unsupported bucket operation.")),
         };
     };
     match (req.method, req.has("uploadId")) {
-        ("PUT", true) => upload_part(b, req),
-        ("PUT", false) => put_object(b, &key, req),
-        ("POST", false) if req.has("uploads") => Ok(initiate(b, &bucket, &key, req)),
-        ("POST", true) => complete(b, &bucket, &key, req),
-        ("GET", true) => list_parts(b, &bucket, &key, req),
-        ("GET", false) => get_object(b, &key, req, true),
-        ("HEAD", _) => get_object(b, &key, req, false),
-        ("DELETE", true) => abort(b, req),
-        ("DELETE", false) => {
-            b.objects.remove(&key);
-            Ok(finish(Response::builder().status(204), Bytes::new()))
-        }
+        ("PUT", true) => ops::upload_part::<Oss>(b, req),
+        ("PUT", false) => ops::put_object::<Oss>(b, &key, req, 0),
+        ("POST", false) if req.has("uploads") => Ok(ops::initiate::<Oss>(b, &bucket, &key, req)),
+        ("POST", true) => ops::complete::<Oss>(b, &bucket, &key, req, 0),
+        ("GET", true) => ops::list_parts::<Oss>(b, &bucket, &key, req),
+        ("GET", false) => ops::get_object::<Oss>(b, &key, req, true),
+        ("HEAD", _) => ops::get_object::<Oss>(b, &key, req, false),
+        ("DELETE", true) => ops::abort::<Oss>(b, req),
+        ("DELETE", false) => Ok(ops::delete_object(b, &key)),
         _ => Err(OssError::invalid_argument("Unsupported object operation.")),
     }
 }
@@ -509,152 +451,10 @@ fn location(state: &State) -> Reply {
     xml_reply(200, body)
 }
 
-fn md5_upper(data: &[u8]) -> String {
-    hex::encode_upper(md5::Md5::digest(data))
-}
-
-/// Refuses a body whose `Content-MD5` does not match it.
-fn check_content_md5(req: &Req<'_>) -> Result<(), OssError> {
-    match content_md5_matches(&req.headers, &req.body) {
-        true => Ok(()),
-        false => Err(OssError::new(
-            400,
-            "InvalidDigest",
-            "0016-00000401",
-            "The Content-MD5 you specified was invalid.",
-        )),
-    }
-}
-
-fn user_metadata(req: &Req<'_>) -> BTreeMap<String, String> {
-    object::user_metadata(&req.headers, "x-oss-meta-")
-}
-
-fn put_object(b: &mut Bucket, key: &str, req: &Req<'_>) -> Result<Reply, OssError> {
-    check_content_md5(req)?;
-    let md5 = md5_upper(&req.body);
-    let object = Object {
-        data: req.body.clone(),
-        content_type: content_type(&req.headers),
-        etag: format!("\"{md5}\""),
-        crc64: crc64(&req.body),
-        modified: SystemTime::now(),
-        metadata: user_metadata(req),
-        multipart: false,
-    };
-    let reply = Response::builder()
-        .status(200)
-        .header("etag", &object.etag)
-        .header("x-oss-hash-crc64ecma", object.crc64.to_string())
-        .header("content-md5", content_md5(&req.body));
-    b.objects.insert(key.to_string(), object);
-    Ok(finish(reply, Bytes::new()))
-}
-
-fn get_object(b: &Bucket, key: &str, req: &Req<'_>, with_body: bool) -> Result<Reply, OssError> {
-    let o = b
-        .objects
-        .get(key)
-        .ok_or_else(|| OssError::no_such_key(key))?;
-    let len = o.data.len() as u64;
-    let mut builder = Response::builder()
-        .header("content-type", &o.content_type)
-        .header("etag", &o.etag)
-        .header(
-            "last-modified",
-            httpdate::fmt_http_date(o.modified).as_str(),
-        )
-        .header("accept-ranges", "bytes")
-        .header("x-oss-hash-crc64ecma", o.crc64.to_string())
-        .header("x-oss-storage-class", "Standard")
-        .header(
-            "x-oss-object-type",
-            if o.multipart { "Multipart" } else { "Normal" },
-        );
-    for (k, v) in &o.metadata {
-        builder = builder.header(format!("x-oss-meta-{k}"), v);
-    }
-    let (status, start, end) = match parse_range(req.header("range"), len) {
-        None => (200, 0, len),
-        Some(Ok((start, end))) => {
-            builder = builder.header("content-range", format!("bytes {start}-{}/{len}", end - 1));
-            (206, start, end)
-        }
-        Some(Err(())) => {
-            return Err(OssError::new(
-                416,
-                "InvalidRange",
-                "0014-00000001",
-                "The requested range cannot be satisfied",
-            ));
-        }
-    };
-    builder = builder
-        .status(status)
-        .header("content-length", (end - start).to_string());
-    let body = match with_body {
-        true => o.data.slice(start as usize..end as usize),
-        false => Bytes::new(),
-    };
-    Ok(finish(builder, body))
-}
-
-/// One entry of a listing page: an object, or a common prefix rolled up at the delimiter.
-enum Entry<'a> {
-    Object(&'a String, &'a Object),
-    Prefix(String),
-}
-
-impl Entry<'_> {
-    /// Where the next page starts: after this key, or after every key under this prefix.
-    fn resume_after(&self) -> String {
-        match self {
-            Entry::Object(k, _) => (*k).clone(),
-            Entry::Prefix(p) => format!("{p}{}", char::MAX),
-        }
-    }
-}
-
-/// The entries after `after` under `prefix`, common prefixes rolled up at `delimiter`.
-fn listing<'a>(
-    b: &'a Bucket,
-    prefix: &'a str,
-    delimiter: &'a str,
-    after: String,
-) -> impl Iterator<Item = Entry<'a>> + 'a {
-    let range = (std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded);
-    let mut last_prefix: Option<String> = None;
-    b.objects
-        .range::<String, _>(range)
-        .filter(move |(k, _)| k.starts_with(prefix))
-        .filter_map(move |(k, o)| {
-            let rest = &k[prefix.len()..];
-            let rolled = (!delimiter.is_empty())
-                .then(|| rest.find(delimiter))
-                .flatten()
-                .map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()]));
-            match rolled {
-                None => Some(Entry::Object(k, o)),
-                Some(p) if last_prefix.as_deref() == Some(p.as_str()) => None,
-                Some(p) => {
-                    last_prefix = Some(p.clone());
-                    Some(Entry::Prefix(p))
-                }
-            }
-        })
-}
-
 fn list_objects_v2(b: &Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, OssError> {
     let prefix = req.param("prefix").unwrap_or("");
     let delimiter = req.param("delimiter").unwrap_or("");
-    let max_keys: usize = match req.param("max-keys") {
-        None => 100,
-        Some(v) => v
-            .parse()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| OssError::invalid_argument("max-keys must be within 1..1000."))?,
-    };
+    let max_keys = ops::max_keys::<Oss>(req, 100)?;
     // The continuation token is the hex of where the next page starts (opaque to clients).
     let after = match req.param("continuation-token") {
         Some(token) => hex::decode(token)
@@ -666,19 +466,15 @@ fn list_objects_v2(b: &Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, Oss
     let mut entries = listing(b, prefix, delimiter, after);
     let page: Vec<Entry<'_>> = entries.by_ref().take(max_keys).collect();
     let truncated = entries.next().is_some();
-    let enc = |s: &str| match req.url_encoding() {
-        true => url_encode(s),
-        false => s.to_string(),
-    };
-    let mut out = elem("Name", bucket) + &elem("Prefix", &enc(prefix));
+    let mut out = elem("Name", bucket) + &elem("Prefix", &req.encoded(prefix));
     if let Some(sa) = req.param("start-after") {
-        out += &elem("StartAfter", &enc(sa));
+        out += &elem("StartAfter", &req.encoded(sa));
     }
     if let Some(t) = req.param("continuation-token") {
         out += &elem("ContinuationToken", t);
     }
     out += &elem("MaxKeys", &max_keys.to_string());
-    out += &elem("Delimiter", &enc(delimiter));
+    out += &elem("Delimiter", &req.encoded(delimiter));
     if req.url_encoding() {
         out += &elem("EncodingType", "url");
     }
@@ -692,253 +488,119 @@ fn list_objects_v2(b: &Bucket, bucket: &str, req: &Req<'_>) -> Result<Reply, Oss
         out += &match entry {
             Entry::Object(k, o) => format!(
                 "<Contents>{}{}{}{}{}{}</Contents>",
-                elem("Key", &enc(k)),
+                elem("Key", &req.encoded(k)),
                 elem("LastModified", &xml::iso8601(o.modified)),
                 elem("ETag", &o.etag),
-                elem("Type", if o.multipart { "Multipart" } else { "Normal" }),
+                elem("Type", object_type(o)),
                 elem("Size", &o.data.len().to_string()),
-                elem("StorageClass", "Standard"),
+                elem("StorageClass", Oss::STORAGE_CLASS),
             ),
-            Entry::Prefix(p) => format!(
-                "<CommonPrefixes>{}</CommonPrefixes>",
-                elem("Prefix", &enc(p))
-            ),
+            Entry::Prefix(p) => ops::common_prefix(req, p),
         };
     }
     Ok(xml_reply(200, xml::document("ListBucketResult", &out)))
 }
 
-fn new_upload_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    hex::encode_upper(bytes)
-}
-
-fn initiate(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Reply {
-    let id = new_upload_id();
-    b.uploads.insert(
-        id.clone(),
-        Upload {
-            key: key.to_string(),
-            content_type: content_type(&req.headers),
-            metadata: user_metadata(req),
-            initiated: SystemTime::now(),
-            parts: BTreeMap::new(),
-        },
-    );
-    let key = match req.url_encoding() {
-        true => url_encode(key),
-        false => key.to_string(),
-    };
-    let mut out = elem("Bucket", bucket) + &elem("Key", &key) + &elem("UploadId", &id);
-    if req.url_encoding() {
-        out += &elem("EncodingType", "url");
-    }
-    xml_reply(200, xml::document("InitiateMultipartUploadResult", &out))
-}
-
-fn upload_of<'a>(b: &'a mut Bucket, req: &Req<'_>) -> Result<&'a mut Upload, OssError> {
-    let id = req.param("uploadId").unwrap_or("");
-    match b.uploads.get_mut(id) {
-        Some(u) if Some(u.key.as_str()) == req.key.as_deref() => Ok(u),
-        _ => Err(OssError::no_such_upload(id)),
+/// `Multipart` for an object joined from parts, else `Normal`.
+fn object_type(o: &Object) -> &'static str {
+    match o.multipart {
+        true => "Multipart",
+        false => "Normal",
     }
 }
 
-fn upload_part(b: &mut Bucket, req: &Req<'_>) -> Result<Reply, OssError> {
-    let number: u32 = req
-        .param("partNumber")
-        .and_then(|n| n.parse().ok())
-        .filter(|n| (1..=10_000).contains(n))
-        .ok_or_else(|| {
-            OssError::invalid_argument(
-                "Part number must be an integer between 1 and 10000, inclusive.",
-            )
-        })?;
-    check_content_md5(req)?;
-    let upload = upload_of(b, req)?;
-    let part = Part {
-        data: req.body.clone(),
-        etag: format!("\"{}\"", md5_upper(&req.body)),
-        crc64: crc64(&req.body),
-        modified: SystemTime::now(),
-    };
-    let reply = Response::builder()
-        .status(200)
-        .header("etag", &part.etag)
-        .header("x-oss-hash-crc64ecma", part.crc64.to_string());
-    upload.parts.insert(number, part);
-    Ok(finish(reply, Bytes::new()))
-}
+impl Flavor for Oss {
+    type Error = OssError;
 
-fn list_parts(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Result<Reply, OssError> {
-    let marker: u32 = req
-        .param("part-number-marker")
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    let max: usize = req
-        .param("max-parts")
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(1000);
-    let id = req.param("uploadId").unwrap_or("").to_string();
-    let upload = upload_of(b, req)?;
-    let mut after = upload.parts.range(marker + 1..);
-    let page: Vec<(&u32, &Part)> = after.by_ref().take(max).collect();
-    let truncated = after.next().is_some();
-    let next = page.last().map_or(marker, |(n, _)| **n);
-    let mut out = elem("Bucket", bucket) + &elem("Key", key) + &elem("UploadId", &id);
-    out += &elem("PartNumberMarker", &marker.to_string());
-    out += &elem("NextPartNumberMarker", &next.to_string());
-    out += &elem("MaxParts", &max.to_string());
-    out += &elem("IsTruncated", &truncated.to_string());
-    for (n, p) in page {
-        out += &format!(
-            "<Part>{}{}{}{}{}</Part>",
-            elem("PartNumber", &n.to_string()),
-            elem("LastModified", &xml::iso8601(p.modified)),
-            elem("ETag", &p.etag),
-            elem("HashCrc64ecma", &p.crc64.to_string()),
-            elem("Size", &p.data.len().to_string()),
-        );
+    const MARK: &'static str = "x-oss-";
+    const STORAGE_CLASS: &'static str = "Standard";
+    const MIN_PART_SIZE: usize = MIN_PART_SIZE;
+    const UPPER_CASE_ETAGS: bool = true;
+    const LISTED_PARTS_CARRY_CRC: bool = true;
+    const PUT_ECHOES_CONTENT_MD5: bool = true;
+
+    fn object_headers(builder: http::response::Builder, o: &Object) -> http::response::Builder {
+        builder.header("x-oss-object-type", object_type(o))
     }
-    Ok(xml_reply(200, xml::document("ListPartsResult", &out)))
-}
 
-fn complete(b: &mut Bucket, bucket: &str, key: &str, req: &Req<'_>) -> Result<Reply, OssError> {
-    let listed = xml::parse_complete(&req.body).ok_or_else(|| {
+    fn no_such_key(key: &str) -> OssError {
+        OssError::new(
+            404,
+            "NoSuchKey",
+            "0026-00000001",
+            "The specified key does not exist.",
+        )
+        .with("Key", key)
+    }
+
+    fn no_such_upload(upload_id: &str) -> OssError {
+        OssError::new(
+            404,
+            "NoSuchUpload",
+            "0042-00000002",
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        )
+        .with("UploadId", upload_id)
+    }
+
+    fn invalid_argument(message: &str) -> OssError {
+        OssError::invalid_argument(message)
+    }
+
+    fn invalid_range() -> OssError {
+        OssError::new(
+            416,
+            "InvalidRange",
+            "0014-00000001",
+            "The requested range cannot be satisfied",
+        )
+    }
+
+    fn bad_digest() -> OssError {
+        OssError::new(
+            400,
+            "InvalidDigest",
+            "0016-00000401",
+            "The Content-MD5 you specified was invalid.",
+        )
+    }
+
+    fn bad_part_number() -> OssError {
+        OssError::invalid_argument("Part number must be an integer between 1 and 10000, inclusive.")
+    }
+
+    fn malformed_xml() -> OssError {
         OssError::new(
             400,
             "MalformedXML",
             "0042-00000201",
             "The XML you provided was not well-formed or did not validate against our published schema.",
         )
-    })?;
-    let upload = upload_of(b, req)?;
-    let object = assemble(upload, &listed.parts)?;
-    let id = req.param("uploadId").unwrap_or("").to_string();
-    b.uploads.remove(&id);
-    let reply_key = match req.url_encoding() {
-        true => url_encode(key),
-        false => key.to_string(),
-    };
-    let out = elem("Location", &format!("http://{}/{bucket}/{key}", req.host))
-        + &elem("Bucket", bucket)
-        + &elem("Key", &reply_key)
-        + &elem("ETag", &object.etag);
-    let body = xml::document("CompleteMultipartUploadResult", &out);
-    let reply = Response::builder()
-        .status(200)
-        .header("content-type", "application/xml")
-        .header("etag", &object.etag)
-        .header("x-oss-hash-crc64ecma", object.crc64.to_string());
-    b.objects.insert(key.to_string(), object);
-    Ok(finish(reply, Bytes::from(body)))
-}
-
-/// Checks the listed parts (ascending, present, matching ETags, big enough) and joins them.
-fn assemble(upload: &Upload, listed: &[xml::CompletePart]) -> Result<Object, OssError> {
-    let joined = join_parts(upload, listed, MIN_PART_SIZE).map_err(|problem| match problem {
-        PartsProblem::NoParts => OssError::invalid_argument("No part is listed."),
-        PartsProblem::NotAscending => OssError::new(
-            400,
-            "InvalidPartOrder",
-            "0042-00000205",
-            "The list of parts was not in ascending order.",
-        ),
-        PartsProblem::Missing(n) => OssError::new(
-            400,
-            "InvalidPart",
-            "0042-00000206",
-            "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.",
-        )
-        .with("PartNumber", n.to_string()),
-        PartsProblem::TooSmall(n) => OssError::new(
-            400,
-            "EntityTooSmall",
-            "0042-00000207",
-            "Your proposed upload is smaller than the minimum allowed size.",
-        )
-        .with("PartNumber", n.to_string()),
-    })?;
-    Ok(Object {
-        crc64: crc64(&joined.data),
-        etag: format!("\"{}-{}\"", md5_upper(&joined.md5s), listed.len()),
-        data: joined.data,
-        content_type: upload.content_type.clone(),
-        modified: SystemTime::now(),
-        metadata: upload.metadata.clone(),
-        multipart: true,
-    })
-}
-
-fn abort(b: &mut Bucket, req: &Req<'_>) -> Result<Reply, OssError> {
-    upload_of(b, req)?;
-    b.uploads.remove(req.param("uploadId").unwrap_or(""));
-    Ok(finish(Response::builder().status(204), Bytes::new()))
-}
-
-fn list_uploads(b: &Bucket, bucket: &str, req: &Req<'_>) -> Reply {
-    let prefix = req.param("prefix").unwrap_or("");
-    let body = list_uploads_xml(&b.uploads, bucket, prefix, req.url_encoding(), "Standard");
-    xml_reply(200, body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crc64_is_crc64_xz() {
-        assert_eq!(crc64(b"123456789"), 11051210869376104954);
     }
 
-    fn object() -> Object {
-        Object {
-            data: Bytes::new(),
-            content_type: String::new(),
-            etag: String::new(),
-            crc64: 0,
-            modified: SystemTime::now(),
-            metadata: BTreeMap::new(),
-            multipart: false,
+    fn parts_problem(problem: PartsProblem) -> OssError {
+        match problem {
+            PartsProblem::NoParts => OssError::invalid_argument("No part is listed."),
+            PartsProblem::NotAscending => OssError::new(
+                400,
+                "InvalidPartOrder",
+                "0042-00000205",
+                "The list of parts was not in ascending order.",
+            ),
+            PartsProblem::Missing(n) => OssError::new(
+                400,
+                "InvalidPart",
+                "0042-00000206",
+                "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.",
+            )
+            .with("PartNumber", n.to_string()),
+            PartsProblem::TooSmall(n) => OssError::new(
+                400,
+                "EntityTooSmall",
+                "0042-00000207",
+                "Your proposed upload is smaller than the minimum allowed size.",
+            )
+            .with("PartNumber", n.to_string()),
         }
-    }
-
-    fn names(entries: impl Iterator<Item = Entry<'static>>) -> Vec<String> {
-        entries
-            .map(|e| match e {
-                Entry::Object(k, _) => k.clone(),
-                Entry::Prefix(p) => format!("[{p}]"),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn delimiter_rolls_up_prefixes_and_resumes_past_them() {
-        let b: &'static mut Bucket = Box::leak(Box::default());
-        for k in ["a.ts", "d/1.ts", "d/2.ts", "e/x/1.ts", "f.ts"] {
-            b.objects.insert(k.to_string(), object());
-        }
-        let b: &'static Bucket = b;
-        assert_eq!(
-            names(listing(b, "", "/", String::new())),
-            ["a.ts", "[d/]", "[e/]", "f.ts"]
-        );
-        let resume = Entry::Prefix("d/".into()).resume_after();
-        assert_eq!(names(listing(b, "", "/", resume)), ["[e/]", "f.ts"]);
-        assert_eq!(names(listing(b, "e/", "/", String::new())), ["[e/x/]"]);
-        assert_eq!(
-            names(listing(b, "d/", "", String::new())),
-            ["d/1.ts", "d/2.ts"]
-        );
-    }
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range(Some("bytes=0-9"), 100), Some(Ok((0, 10))));
-        assert_eq!(parse_range(Some("bytes=90-"), 100), Some(Ok((90, 100))));
-        assert_eq!(parse_range(Some("bytes=-5"), 100), Some(Ok((95, 100))));
-        assert_eq!(parse_range(Some("bytes=95-200"), 100), Some(Ok((95, 100))));
-        assert_eq!(parse_range(Some("bytes=100-"), 100), Some(Err(())));
-        assert_eq!(parse_range(Some("items=1-2"), 100), None);
     }
 }

@@ -4,6 +4,8 @@
 
 pub mod multipart;
 pub mod object;
+pub mod ops;
 pub mod request;
+pub mod server;
 pub mod state;
 pub mod xml;

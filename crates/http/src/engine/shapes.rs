@@ -1,29 +1,8 @@
-//! COS response bodies this crate reads (quick-xml + serde), the one body it writes, and
-//! URL encoding.
+//! The XML documents OSS and COS answer alike (quick-xml + serde). Each field a vendor does
+//! not send is optional: OSS's ListObjectsV2 has a continuation token where COS's GET Bucket
+//! has a marker, and only OSS's ListParts carries each part's CRC-64.
 
 use serde::Deserialize;
-
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-
-/// RFC 3986 unreserved characters stay; everything else is `%XX`.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// The same, keeping `/` (object keys in paths).
-const PATH: &AsciiSet = &UNRESERVED.remove(b'/');
-
-/// Percent-encodes a query key or value.
-pub(crate) fn encode_query(s: &str) -> String {
-    utf8_percent_encode(s, UNRESERVED).to_string()
-}
-
-/// Percent-encodes an object key for a URL path (`/` kept).
-pub(crate) fn encode_path(s: &str) -> String {
-    utf8_percent_encode(s, PATH).to_string()
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -32,6 +11,7 @@ pub(crate) struct ListBucketResult {
     pub contents: Vec<Contents>,
     #[serde(default)]
     pub is_truncated: bool,
+    pub next_continuation_token: Option<String>,
     pub next_marker: Option<String>,
     pub encoding_type: Option<String>,
 }
@@ -69,6 +49,7 @@ pub(crate) struct ListedPart {
     #[serde(rename = "ETag")]
     pub etag: String,
     pub size: u64,
+    pub hash_crc64ecma: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,11 +57,4 @@ pub(crate) struct ListedPart {
 pub(crate) struct CompleteResult {
     #[serde(rename = "ETag")]
     pub etag: Option<String>,
-}
-
-pub(crate) use stowage_http::xml::{complete_body, decode_if};
-
-/// Query pairs in the order given; values percent-encoded as they are signed.
-pub(crate) fn query_string(query: &[(String, String)]) -> String {
-    stowage_http::xml::query_string(query, encode_query)
 }
