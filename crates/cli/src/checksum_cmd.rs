@@ -8,7 +8,7 @@ use clap::Args;
 use stowage::core::ChecksumAlgo;
 use stowage::core::checksum::checksum_file;
 
-use crate::output::checksums_json;
+use stowage::text::checksums_json;
 
 #[derive(Debug, Args)]
 pub struct ChecksumArgs {

@@ -17,7 +17,7 @@ use stowage::core::{ObjectMeta, Scheme, StorageUrl};
 use crate::notice::Notices;
 use crate::open::StoreArgs;
 use crate::open::{cli_error, print_warnings, settings};
-use crate::output::{checksums_json, human_size};
+use stowage::text::{checksums_json, human_size};
 
 #[derive(Debug, Args)]
 pub struct CpArgs {

@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::open::StoreArgs;
 use crate::open::open_object;
-use crate::output::{human_size, meta_json};
+use stowage::text::{human_size, meta_json};
 
 #[derive(Debug, Args)]
 pub struct LsArgs {

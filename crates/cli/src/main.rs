@@ -11,14 +11,12 @@ mod endpoints;
 mod inspect;
 mod notice;
 mod open;
-mod output;
 mod playlist;
 mod presign;
 mod progress;
 mod serve;
 mod upload;
 mod verify_cmd;
-mod verify_report;
 
 use std::process::ExitCode;
 

@@ -8,8 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use indicatif::{ProgressBar, ProgressStyle};
 use stowage::pipeline::Event;
 
-use crate::output::human_size;
-
 /// Turns pipeline events into output.
 pub struct Reporter {
     json: bool,
@@ -51,7 +49,7 @@ impl Reporter {
             return;
         }
         self.update_bar(e);
-        if let Some(line) = describe(e) {
+        if let Some(line) = stowage::text::event_line(e) {
             match &self.bar {
                 Some(bar) if !matches!(e, Event::Landed { .. }) => bar.println(line),
                 Some(_) => {} // the bar shows landings
@@ -89,48 +87,4 @@ impl Reporter {
             bar.finish_and_clear();
         }
     }
-}
-
-fn describe(e: &Event) -> Option<String> {
-    Some(match e {
-        Event::Planned { objects, bytes } => {
-            format!("sending   {objects} object(s), {}", human_size(*bytes))
-        }
-        Event::Landed {
-            key,
-            size,
-            location,
-        } => format!("landed    {key} ({}) in {location:?}", human_size(*size)),
-        Event::Retrying {
-            key,
-            attempt,
-            error,
-        } => format!("retrying  {key} (attempt {attempt}): {error}"),
-        Event::SentToBackup { key, primary_error } => {
-            format!("backup    {key}: the primary refused it: {primary_error}")
-        }
-        Event::Failed { key, error } => format!("FAILED    {key}: {error}"),
-        Event::PlaylistPublished { key, bucket } => format!("published {key} to {bucket}"),
-        Event::PlaylistUpdated { key, segments } => {
-            format!("updated   {key} ({segments} segments confirmed)")
-        }
-        Event::PlaylistHeld { key, reason } => format!("held      {key}: {reason}"),
-        Event::AbortedStaleUpload { key, upload_id } => {
-            format!("aborted   a stale multipart upload of {key} ({upload_id})")
-        }
-        Event::Deleted { key } => format!("deleted   local copy of {key}"),
-        Event::BucketUnusable { bucket, error } => {
-            format!("STOPPED   sending to {bucket}: {error} (what was not sent stays in the spool)")
-        }
-        Event::Skipped { path, reason } => format!("skipped   {path}: {reason}"),
-        Event::PlaylistClosed { key, ended } => {
-            format!(
-                "closed    {key} as a complete VOD (ENDLIST added; the recording ended: {ended:?})"
-            )
-        }
-        Event::DeadlineReached { pending } => {
-            format!("deadline  reached with {pending} object(s) not landed; they stay in the spool")
-        }
-        Event::Sending { .. } => return None,
-    })
 }

@@ -18,7 +18,6 @@ use crate::duration::parse_duration;
 use crate::notice::Notices;
 use crate::open::StoreArgs;
 use crate::open::{open_place_placed, open_placed};
-use crate::output::human_size;
 use stowage::join_key;
 
 #[derive(Debug, Args)]
@@ -148,17 +147,6 @@ fn exit_code(summary: &Summary) -> ExitCode {
     }
 }
 
-fn describe_end(ended: Ended) -> &'static str {
-    match ended {
-        Ended::EndList => "the recorder's playlist ended (ENDLIST)",
-        Ended::Idle => {
-            "ended idle: nothing new arrived for the idle timeout, and the recorder never wrote ENDLIST"
-        }
-        Ended::Stopped => "stopped before the recorder wrote ENDLIST",
-        Ended::Deadline => "the deadline passed before the recording ended",
-    }
-}
-
 /// The primary and backup buckets; the cross-region warning for each is printed here,
 /// before anything is sent.
 async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, String)> {
@@ -191,31 +179,7 @@ fn print_summary(s: &Summary, json: bool) {
         println!("{}", serde_json::json!({"event": "summary", "summary": s}));
         return;
     }
-    let status = format!("{:?}", s.status).to_lowercase();
-    println!(
-        "{status}: {} objects, {} landed ({} in the primary, {} in the backup) in {:.2} s",
-        s.objects,
-        human_size(s.bytes),
-        s.in_primary,
-        s.in_backup.len(),
-        s.elapsed_secs
-    );
-    for k in &s.in_backup {
-        println!("  in backup: {k}");
-    }
-    for k in &s.pending {
-        println!("  not landed: {k}");
-    }
-    for (k, e) in &s.failed {
-        println!("  failed: {k}: {e}");
-    }
-    for (k, r) in &s.playlists_held {
-        println!("  playlist held: {k}: {r}");
-    }
-    if let Some(m) = &s.manifest {
-        println!("manifest: {m}");
-    }
-    if let Some(ended) = s.ended {
-        println!("recording: {}", describe_end(ended));
+    for line in stowage::text::summary_lines(s) {
+        println!("{line}");
     }
 }

@@ -14,9 +14,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 use stowage::check::{Against, Check, CheckError, Checked, RepairFrom};
+use stowage::text::{ReportText, report_json};
+use stowage::verify::Report;
 
 use crate::open::StoreArgs;
-use crate::verify_report;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -89,7 +90,7 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
         Ok(checked) => {
             print_repair(&args, &checked);
             let report = checked.report;
-            verify_report::print(&report, args.json, args.strict);
+            print_report(&report, args.json, args.strict);
             if report.passes(args.strict) {
                 ExitCode::SUCCESS
             } else {
@@ -103,10 +104,27 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
     }
 }
 
+/// The report, or with `--json` every detail of it.
+fn print_report(r: &Report, json: bool, strict: bool) {
+    if json {
+        println!("{}", report_json(r, strict));
+        return;
+    }
+    let text = ReportText {
+        strict,
+        shown: 20,
+        more_hint: Some("--json lists every one"),
+        strict_name: "--strict",
+    };
+    for line in text.lines(r) {
+        println!("{line}");
+    }
+}
+
 /// The report before the repair, and what the repair did.
 fn print_repair(args: &VerifyArgs, checked: &Checked) {
     if let (Some(before), false) = (&checked.before_repair, args.json) {
-        verify_report::print(before, false, args.strict);
+        print_report(before, false, args.strict);
     }
     for k in checked.repair.iter().flat_map(|o| &o.repaired) {
         eprintln!("repaired  {k}");

@@ -9,7 +9,8 @@
 //!   live session segment by segment; [`verify`] proves every object landed intact;
 //!   [`doctor`] checks a configuration before a recording starts.
 //! - [`hls`] reads, validates, writes and merges playlists; [`region`] holds the vendors'
-//!   region tables and the endpoint selector.
+//!   region tables and the endpoint selector; [`text`] says reports, events and summaries
+//!   in words (and JSON), for logs and command lines.
 //!
 //! Settings left unset come from the vendor's own environment (`AWS_*`, `OSS_*`,
 //! `TENCENTCLOUD_*`, `QINIU_*`, `AZURE_STORAGE_*`, `GOOGLE_APPLICATION_CREDENTIALS`); [`Settings::from_env`] adds Stowage's
@@ -89,6 +90,7 @@ mod open;
 pub mod place;
 pub mod placement;
 mod settings;
+pub mod text;
 
 pub use agora::{agora_settings, open_agora, open_agora_json};
 pub use open::{

@@ -1,7 +1,7 @@
-//! JSON and text forms of what commands print.
+//! Object metadata as JSON.
 
 use serde_json::{Map, Value, json};
-use stowage::core::{ChecksumAlgo, Checksums, ObjectMeta};
+use stowage_core::{ChecksumAlgo, Checksums, ObjectMeta};
 use time::format_description::well_known::Rfc3339;
 
 /// Checksums as a JSON object, one key per algorithm present, in its wire form.
@@ -13,6 +13,8 @@ pub fn checksums_json(c: &Checksums) -> Value {
     Value::Object(map)
 }
 
+/// An object's metadata as JSON: key, size, ETag, RFC 3339 time, content type, checksums
+/// and user metadata.
 pub fn meta_json(m: &ObjectMeta) -> Value {
     json!({
         "key": m.key,
@@ -25,36 +27,13 @@ pub fn meta_json(m: &ObjectMeta) -> Value {
     })
 }
 
-/// Bytes for people: `12.3 MiB`.
-pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sizes() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(5 << 30), "5.0 GiB");
-    }
-
-    #[test]
     fn checksums_only_present_ones() {
-        let c = stowage::core::checksum::checksum_bytes(b"123456789", &[ChecksumAlgo::Crc64Ecma]);
+        let c = stowage_core::checksum::checksum_bytes(b"123456789", &[ChecksumAlgo::Crc64Ecma]);
         assert_eq!(
             checksums_json(&c),
             json!({"crc64ecma": "11051210869376104954"})

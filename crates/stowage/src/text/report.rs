@@ -1,17 +1,14 @@
-//! How `stowage verify` says what it found. Human output stays short whatever the size of
-//! the recording: problems one per line (the first [`SHOWN`]), each warning once per
-//! playlist and rule, unproven objects grouped by why, then one verdict line. `--json`
-//! keeps every detail.
+//! A verify [`Report`] as short human text, whatever the size of the recording: problems one
+//! per line (the first few), each warning once per playlist and rule, unproven objects
+//! grouped by why, then one verdict line. [`report_json`] keeps every detail.
 
-use stowage::verify::{Problem, Report, Unproven};
+use serde_json::Value;
+use stowage_verify::{Problem, Report, Unproven};
 
-use crate::output::human_size;
-
-/// Lines of one kind shown before "… and N more".
-const SHOWN: usize = 20;
+use super::human_size;
 
 /// The verdict word: `complete`, `INCOMPLETE` (something a viewer would miss), or
-/// `WARNINGS` (complete, but `--strict` counts the warnings).
+/// `WARNINGS` (complete, but strict verification counts the warnings).
 pub fn verdict(r: &Report, strict: bool) -> &'static str {
     if !r.is_complete() {
         "INCOMPLETE"
@@ -22,47 +19,88 @@ pub fn verdict(r: &Report, strict: bool) -> &'static str {
     }
 }
 
-pub fn print(r: &Report, json: bool, strict: bool) {
-    if json {
-        let mut v = serde_json::to_value(r).unwrap_or_default();
-        if let Some(map) = v.as_object_mut() {
-            map.insert("verdict".into(), verdict(r, strict).to_lowercase().into());
-            map.insert("strict".into(), strict.into());
+/// The whole report as JSON, with `verdict` (lower case) and `strict` added.
+pub fn report_json(r: &Report, strict: bool) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Some(map) = v.as_object_mut() {
+        map.insert("verdict".into(), verdict(r, strict).to_lowercase().into());
+        map.insert("strict".into(), strict.into());
+    }
+    v
+}
+
+/// How a report is said: strict or not, how many lines of one kind are shown, and the
+/// caller's words for where the rest is and for the strict switch.
+#[derive(Debug, Clone)]
+pub struct ReportText<'a> {
+    /// Warnings fail the verification (they are then said in capitals).
+    pub strict: bool,
+    /// Lines of one kind shown before "… and N more".
+    pub shown: usize,
+    /// Appended to "… and N more": where every one is listed (e.g. "the JSON report lists
+    /// every one").
+    pub more_hint: Option<&'a str>,
+    /// The strict switch's name, said after the warning count when it counts them.
+    pub strict_name: &'a str,
+}
+
+impl Default for ReportText<'_> {
+    fn default() -> Self {
+        ReportText {
+            strict: false,
+            shown: 20,
+            more_hint: None,
+            strict_name: "strict",
         }
-        println!("{v}");
-        return;
-    }
-    for line in human(r, strict) {
-        println!("{line}");
     }
 }
 
-/// The human report, line by line.
-pub fn human(r: &Report, strict: bool) -> Vec<String> {
-    let mut out = Vec::new();
-    capped(&mut out, r.problems.iter().map(describe), "problem(s)");
-    let warnings = r.warnings.iter().map(|w| {
-        let level = if strict { "WARNING" } else { "warning" };
-        format!("{level:<9} {}: {}", w.playlist, w.message)
-    });
-    capped(&mut out, warnings, "warning(s)");
-    capped(
-        &mut out,
-        unproven_groups(&r.unproven).into_iter(),
-        "unproven group(s)",
-    );
-    out.push(summary(r, strict));
-    out
-}
+impl ReportText<'_> {
+    /// The report, line by line; the last line is the verdict.
+    pub fn lines(&self, r: &Report) -> Vec<String> {
+        let mut out = Vec::new();
+        self.capped(&mut out, r.problems.iter().map(describe), "problem(s)");
+        let level = if self.strict { "WARNING" } else { "warning" };
+        let warnings = r
+            .warnings
+            .iter()
+            .map(|w| format!("{level:<9} {}: {}", w.playlist, w.message));
+        self.capped(&mut out, warnings, "warning(s)");
+        let unproven = unproven_groups(&r.unproven).into_iter();
+        self.capped(&mut out, unproven, "unproven group(s)");
+        out.push(self.summary(r));
+        out
+    }
 
-fn capped(out: &mut Vec<String>, lines: impl Iterator<Item = String>, what: &str) {
-    let all: Vec<String> = lines.collect();
-    let more = all.len().saturating_sub(SHOWN);
-    out.extend(all.into_iter().take(SHOWN));
-    if more > 0 {
-        out.push(format!(
-            "          … and {more} more {what}; --json lists every one"
-        ));
+    fn capped(&self, out: &mut Vec<String>, lines: impl Iterator<Item = String>, what: &str) {
+        let all: Vec<String> = lines.collect();
+        let more = all.len().saturating_sub(self.shown);
+        out.extend(all.into_iter().take(self.shown));
+        if more > 0 {
+            let hint = self.more_hint.map(|h| format!("; {h}")).unwrap_or_default();
+            out.push(format!("          … and {more} more {what}{hint}"));
+        }
+    }
+
+    fn summary(&self, r: &Report) -> String {
+        let strict_note = if self.strict && !r.warnings.is_empty() {
+            format!(" ({})", self.strict_name)
+        } else {
+            String::new()
+        };
+        format!(
+            "{}: {} of {} objects intact ({}), {}, {:.3} s of media; {}, {}{strict_note}, {} unproven; {}",
+            verdict(r, self.strict),
+            r.intact,
+            r.checked,
+            human_size(r.bytes),
+            plural(r.playlists, "playlist", "playlists"),
+            r.duration_secs,
+            plural(r.problems.len(), "problem", "problems"),
+            plural(r.warnings.len(), "warning", "warnings"),
+            r.unproven.len(),
+            plural(r.requests, "request", "requests"),
+        )
     }
 }
 
@@ -88,27 +126,6 @@ fn unproven_groups(unproven: &[Unproven]) -> Vec<String> {
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-fn summary(r: &Report, strict: bool) -> String {
-    let strict_note = if strict && !r.warnings.is_empty() {
-        " (--strict)"
-    } else {
-        ""
-    };
-    format!(
-        "{}: {} of {} objects intact ({}), {}, {:.3} s of media; {}, {}{strict_note}, {} unproven; {}",
-        verdict(r, strict),
-        r.intact,
-        r.checked,
-        human_size(r.bytes),
-        plural(r.playlists, "playlist", "playlists"),
-        r.duration_secs,
-        plural(r.problems.len(), "problem", "problems"),
-        plural(r.warnings.len(), "warning", "warnings"),
-        r.unproven.len(),
-        plural(r.requests, "request", "requests"),
-    )
 }
 
 fn describe(p: &Problem) -> String {
@@ -149,7 +166,9 @@ fn describe(p: &Problem) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage::verify::Warning;
+    use stowage_verify::Warning;
+
+    const SHOWN: usize = 20;
 
     #[test]
     fn a_clean_recording_of_any_size_is_a_few_lines() {
@@ -170,14 +189,19 @@ mod tests {
             }],
             ..Report::default()
         };
-        let lines = human(&r, false);
+        let lines = ReportText::default().lines(&r);
         assert_eq!(lines.len(), 2, "{lines:#?}");
         assert_eq!(
             lines[1],
             "complete: 2001 of 2001 objects intact (367.4 KiB), 1 playlist, 30000.000 s of media; 0 problems, 1 warning, 0 unproven; 4 requests"
         );
         assert_eq!(verdict(&r, true), "WARNINGS");
-        assert!(human(&r, true)[1].contains("1 warning (--strict)"));
+        let strict = ReportText {
+            strict: true,
+            ..ReportText::default()
+        };
+        assert!(strict.lines(&r)[1].contains("1 warning (strict)"));
+        assert_eq!(report_json(&r, true)["verdict"], "warnings");
     }
 
     #[test]
@@ -197,12 +221,15 @@ mod tests {
                 .collect(),
             ..Report::default()
         };
-        let lines = human(&r, false);
+        let text = ReportText {
+            more_hint: Some("see the JSON"),
+            ..ReportText::default()
+        };
+        let lines = text.lines(&r);
         assert_eq!(lines.len(), SHOWN + 3, "{lines:#?}");
-        assert!(
-            lines[SHOWN].contains("… and 280 more problem(s)"),
-            "{}",
-            lines[SHOWN]
+        assert_eq!(
+            lines[SHOWN],
+            "          … and 280 more problem(s); see the JSON"
         );
         assert_eq!(
             lines[SHOWN + 1],
