@@ -5,10 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use serde_json::json;
-use stowage::hls::merge::{Input, Overlap};
+use stowage::hls::merge::Overlap;
 use stowage::hls::url::{Vendor, public_url, url_with_domain};
-use stowage::hls::validate::is_valid;
+use stowage::playlist_files::{FileCheck, merge_files, validate_file};
 
 #[derive(Debug, Args)]
 pub struct PlaylistArgs {
@@ -73,124 +72,36 @@ pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
     }
 }
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read playlist {}", path.display()))
-}
-
-/// A playlist's text; one that is not UTF-8 is refused with the line and byte offset.
-fn read(path: &Path) -> Result<String> {
-    let bytes = read_bytes(path)?;
-    match stowage::hls::decode(&bytes) {
-        (text, None) => Ok(text.into_owned()),
-        (_, Some(bad)) => bail!("{}: {bad}", path.display()),
-    }
-}
-
 fn validate(files: &[PathBuf], as_json: bool) -> Result<ExitCode> {
-    let mut all_valid = true;
-    let mut reports = Vec::new();
+    let mut checks = Vec::new();
     for file in files {
-        let bytes = read_bytes(file)?;
-        match stowage::hls::validate_bytes(&bytes) {
-            Ok(violations) => {
-                let valid = is_valid(&violations);
-                all_valid &= valid;
-                if as_json {
-                    reports.push(json!({"file": file, "valid": valid, "violations": violations}));
-                    continue;
-                }
-                for v in &violations {
-                    let line = v.line.map(|l| format!("{l}:")).unwrap_or_default();
-                    let level = format!("{:?}", v.level).to_lowercase();
-                    println!(
-                        "{}:{line} {level} [{}] {}",
-                        file.display(),
-                        v.rule,
-                        v.message
-                    );
-                }
-                if violations.is_empty() {
-                    println!("{}: valid", file.display());
-                }
-            }
-            Err(e) => {
-                all_valid = false;
-                if as_json {
-                    reports.push(json!({"file": file, "valid": false, "parse_error": {"line": e.line, "message": e.to_string()}}));
-                } else {
-                    println!("{}:{}: error [parse] {e}", file.display(), e.line);
-                }
-            }
+        let check = validate_file(file)?;
+        if !as_json {
+            check.lines().iter().for_each(|line| println!("{line}"));
         }
+        checks.push(check);
     }
     if as_json {
+        let reports = checks.iter().map(FileCheck::json).collect();
         println!("{}", serde_json::Value::Array(reports));
     }
-    Ok(if all_valid {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(match checks.iter().all(FileCheck::valid) {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
     })
 }
 
 fn merge(files: &[PathBuf], output: &Path, keep_overlap: bool, as_json: bool) -> Result<ExitCode> {
-    let mut inputs = Vec::new();
-    for file in files {
-        let text = read(file)?;
-        let playlist = stowage::hls::parse(&text)
-            .with_context(|| format!("{} cannot be merged", file.display()))?;
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        inputs.push(Input {
-            name,
-            size: text.len() as u64,
-            playlist,
-        });
-    }
-    if files.iter().any(|f| f == output) {
-        bail!(
-            "the output {} is one of the inputs; write the merged playlist elsewhere",
-            output.display()
-        );
-    }
-    let overlap = if keep_overlap {
-        Overlap::Keep
-    } else {
-        Overlap::Trim
+    let overlap = match keep_overlap {
+        true => Overlap::Keep,
+        false => Overlap::Trim,
     };
-    let merged = stowage::hls::merge(inputs, overlap);
-    write_atomically(output, &stowage::hls::write(&merged.playlist))?;
-    let r = &merged.report;
-    if as_json {
-        println!("{}", json!({"output": output, "report": r}));
-        return Ok(ExitCode::SUCCESS);
+    let merged = merge_files(files, output, overlap)?;
+    match as_json {
+        true => println!("{}", merged.json()),
+        false => merged.lines().iter().for_each(|line| println!("{line}")),
     }
-    for i in &r.inputs {
-        println!(
-            "{} {}: {}",
-            if i.used { "used   " } else { "skipped" },
-            i.name,
-            i.reason
-        );
-    }
-    println!(
-        "wrote {}: {} segments, {:.3} s, {} junction(s), {} duplicate(s) dropped, {} overlapping segment(s) trimmed",
-        output.display(),
-        r.segments,
-        r.duration_secs,
-        r.junctions,
-        r.duplicates_dropped.len(),
-        r.overlap_trimmed.len()
-    );
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let tmp = stowage::core::fsutil::temp_sibling(path);
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn url(

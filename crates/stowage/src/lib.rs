@@ -89,6 +89,7 @@ pub mod endpoints;
 mod open;
 pub mod place;
 pub mod placement;
+pub mod playlist_files;
 mod settings;
 pub mod text;
 
