@@ -5,19 +5,15 @@
 //! store's checksums). Never deletes or overwrites the source.
 
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use futures::StreamExt;
-use serde_json::json;
-use stowage::copy::End;
-use stowage::core::{ObjectMeta, Scheme, StorageUrl};
+use stowage::copy::CopyReport;
+use stowage::core::{Scheme, StorageUrl};
 
 use crate::notice::Notices;
 use crate::open::StoreArgs;
 use crate::open::{cli_error, print_warnings, settings};
-use stowage::text::{checksums_json, human_size};
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
@@ -34,9 +30,6 @@ pub struct CpArgs {
     #[command(flatten)]
     store: StoreArgs,
 }
-
-/// A finished transfer: source, destination, and bytes copied with the stored metadata.
-type Outcome = (End, End, Result<(u64, Option<ObjectMeta>)>);
 
 pub async fn run(args: CpArgs) -> Result<ExitCode> {
     let src = StorageUrl::parse(&args.src)?;
@@ -59,67 +52,24 @@ pub async fn run(args: CpArgs) -> Result<ExitCode> {
     if plan.is_empty() {
         bail!("nothing to copy: {src} names no file or object");
     }
-    let started = Instant::now();
-    let mut results: Vec<_> = futures::stream::iter(plan)
-        .map(|(from, to)| async move {
-            let r = stowage::copy::copy(&from, &to)
-                .await
-                .map_err(anyhow::Error::from);
-            (from, to, r)
-        })
-        .buffer_unordered(args.concurrency.max(1))
-        .collect()
-        .await;
-    results.sort_by_key(|r| r.0.describe());
-    report(&results, args.json, started.elapsed())
+    let report = stowage::copy::copy_all(plan, args.concurrency).await;
+    print_report(&report, args.json);
+    Ok(match report.failed() {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
 }
 
-fn report(results: &[Outcome], json: bool, elapsed: std::time::Duration) -> Result<ExitCode> {
-    let failed = results.iter().filter(|r| r.2.is_err()).count();
-    let bytes: u64 = results
-        .iter()
-        .filter_map(|r| r.2.as_ref().ok().map(|v| v.0))
-        .sum();
+fn print_report(report: &CopyReport, json: bool) {
     if json {
-        let items: Vec<_> = results
-            .iter()
-            .map(|(from, to, r)| match r {
-                Ok((size, meta)) => json!({
-                    "src": from.describe(), "dst": to.describe(), "size": size,
-                    "etag": meta.as_ref().and_then(|m| m.etag.clone()),
-                    "checksums": meta.as_ref().map(|m| checksums_json(&m.checksums)),
-                }),
-                Err(e) => {
-                    json!({"src": from.describe(), "dst": to.describe(), "error": e.to_string()})
-                }
-            })
-            .collect();
-        println!(
-            "{}",
-            json!({"copied": results.len() - failed, "failed": failed, "bytes": bytes, "items": items})
-        );
-    } else {
-        for (from, to, r) in results {
-            match r {
-                Ok((size, _)) => println!(
-                    "copied {} -> {} ({})",
-                    from.describe(),
-                    to.describe(),
-                    human_size(*size)
-                ),
-                Err(e) => eprintln!("error: {} -> {}: {e}", from.describe(), to.describe()),
-            }
-        }
-        let secs = elapsed.as_secs_f64();
-        println!(
-            "{} copied, {failed} failed, {} in {secs:.2} s",
-            results.len() - failed,
-            human_size(bytes)
-        );
+        println!("{}", report.json());
+        return;
     }
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    for item in &report.items {
+        match item.result {
+            Ok(_) => println!("{}", item.text()),
+            Err(_) => eprintln!("error: {}", item.text()),
+        }
+    }
+    println!("{}", report.summary_line());
 }

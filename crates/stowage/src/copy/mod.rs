@@ -3,6 +3,7 @@
 //! one bucket to another (through a temporary file). Never deletes or changes the source.
 
 mod plan;
+mod run;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use stowage_core::upload::{UploadConfig, put_file};
 use stowage_core::{Error, ObjectMeta, ObjectStore, PutOptions, Result};
 
 pub use plan::{Plan, plan};
+pub use run::{Copied, CopyReport, copy_all};
 
 /// One end of a copy.
 #[derive(Clone)]
