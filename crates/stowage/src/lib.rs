@@ -89,6 +89,7 @@ pub mod endpoints;
 mod open;
 pub mod place;
 pub mod placement;
+mod placement_notes;
 pub mod playlist_files;
 mod settings;
 pub mod text;
@@ -99,6 +100,7 @@ pub use open::{
     split_local, vendor_of_scheme,
 };
 pub use placement::{CrossRegion, Placement, Switch, Unmet, UnmetReason};
+pub use placement_notes::SettingWords;
 pub use settings::{S3Integrity, Settings, SettingsBuilder, parse_s3_integrity};
 
 /// The storage trait, its types, errors and checksums (`stowage-core`).
