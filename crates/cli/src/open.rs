@@ -119,25 +119,8 @@ fn credentials(args: &StoreArgs, scheme: Scheme) -> Result<Option<Credentials>> 
         (None, None) => Ok(None),
         _ => bail!(
             "--access-key and --secret-key go together: give both, or neither to use {}",
-            env_credentials(scheme)
+            stowage::credential_variables(scheme)
         ),
-    }
-}
-
-fn env_credentials(scheme: Scheme) -> &'static str {
-    match scheme {
-        Scheme::Oss => "OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET",
-        Scheme::Cos => {
-            "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (the SecretId and SecretKey)"
-        }
-        Scheme::Kodo => "QINIU_ACCESS_KEY and QINIU_SECRET_KEY",
-        Scheme::Azure => {
-            "AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_TOKEN)"
-        }
-        Scheme::Gcs => {
-            "GOOGLE_APPLICATION_CREDENTIALS (a service-account key file) or gcloud's application-default credentials"
-        }
-        Scheme::S3 | Scheme::File => "the environment or a profile",
     }
 }
 

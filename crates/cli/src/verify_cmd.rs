@@ -166,11 +166,10 @@ fn against(args: &VerifyArgs) -> Result<Against> {
     })
 }
 
-/// `--from` is a bucket when it names a scheme (s3://, oss://, file://…), else a directory.
+/// `--from` is a bucket or a directory; `--from-dir` and `--from-bucket` say which.
 fn repair_from(args: &VerifyArgs) -> Option<RepairFrom> {
     match (&args.from, &args.from_dir, &args.from_bucket) {
-        (Some(f), _, _) if f.contains("://") => Some(RepairFrom::Bucket(f.clone())),
-        (Some(f), _, _) => Some(RepairFrom::Dir(PathBuf::from(f))),
+        (Some(f), _, _) => Some(RepairFrom::parse(f)),
         (None, Some(dir), _) => Some(RepairFrom::Dir(dir.clone())),
         (None, None, Some(bucket)) => Some(RepairFrom::Bucket(bucket.clone())),
         (None, None, None) => None,

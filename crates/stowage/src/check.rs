@@ -33,6 +33,16 @@ pub enum RepairFrom {
     Bucket(String),
 }
 
+impl RepairFrom {
+    /// A bucket when `place` names a scheme (`s3://`, `oss://`, `file://`…), else a directory.
+    pub fn parse(place: &str) -> RepairFrom {
+        match place.contains("://") {
+            true => RepairFrom::Bucket(place.to_string()),
+            false => RepairFrom::Dir(PathBuf::from(place)),
+        }
+    }
+}
+
 /// A verification of the recording a URL names.
 #[derive(Debug, Clone)]
 pub struct Check {
@@ -272,4 +282,17 @@ async fn playback_check(
             signer,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repair_source_with_a_scheme_is_a_bucket() {
+        let bucket = RepairFrom::parse("s3://backup/rec");
+        assert!(matches!(bucket, RepairFrom::Bucket(b) if b == "s3://backup/rec"));
+        let dir = RepairFrom::parse("/srv/spool");
+        assert!(matches!(dir, RepairFrom::Dir(d) if d == std::path::Path::new("/srv/spool")));
+    }
 }

@@ -101,7 +101,9 @@ pub use open::{
 };
 pub use placement::{CrossRegion, Placement, Switch, Unmet, UnmetReason};
 pub use placement_notes::SettingWords;
-pub use settings::{S3Integrity, Settings, SettingsBuilder, parse_s3_integrity};
+pub use settings::{
+    S3Integrity, Settings, SettingsBuilder, credential_variables, parse_s3_integrity,
+};
 
 /// The storage trait, its types, errors and checksums (`stowage-core`).
 pub use stowage_core as core;

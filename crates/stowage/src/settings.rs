@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use stowage_core::{Credentials, Error, Result};
+use stowage_core::{Credentials, Error, Result, Scheme};
 use stowage_region::Vendor;
 pub use stowage_s3::S3Integrity;
 
@@ -200,6 +200,25 @@ impl SettingsBuilder {
     }
 }
 
+/// Where a vendor's credentials come from when [`Settings::credentials`] gives none: its
+/// environment variables (or, for S3, a profile), for messages.
+pub fn credential_variables(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Oss => "OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET",
+        Scheme::Cos => {
+            "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (the SecretId and SecretKey)"
+        }
+        Scheme::Kodo => "QINIU_ACCESS_KEY and QINIU_SECRET_KEY",
+        Scheme::Azure => {
+            "AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_TOKEN)"
+        }
+        Scheme::Gcs => {
+            "GOOGLE_APPLICATION_CREDENTIALS (a service-account key file) or gcloud's application-default credentials"
+        }
+        Scheme::S3 | Scheme::File => "the environment or a profile",
+    }
+}
+
 /// Parses the S3 integrity mode as the command line spells it (`md5`, `crc64nvme`, `auto`).
 pub fn parse_s3_integrity(s: &str) -> Result<S3Integrity> {
     match s {
@@ -214,6 +233,13 @@ pub fn parse_s3_integrity(s: &str) -> Result<S3Integrity> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn credential_variables_are_the_vendors_own() {
+        use super::{Scheme, credential_variables};
+        assert!(credential_variables(Scheme::Oss).starts_with("OSS_ACCESS_KEY_ID"));
+        assert!(credential_variables(Scheme::Cos).contains("TENCENTCLOUD_SECRET_ID"));
+    }
+
     use super::*;
 
     /// Only this test touches the `STOWAGE_*` switches, so setting them is race-free.
