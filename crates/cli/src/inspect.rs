@@ -4,12 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use stowage::core::{ChecksumAlgo, StorageUrl};
-use time::format_description::well_known::Rfc3339;
+use stowage::core::StorageUrl;
 
 use crate::open::StoreArgs;
 use crate::open::open_object;
-use stowage::text::{human_size, meta_json};
+use stowage::text::{human_size, list_line, meta_json, meta_lines};
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
@@ -47,11 +46,7 @@ pub async fn ls(args: LsArgs) -> Result<ExitCode> {
     }
     let total: u64 = objects.iter().map(|o| o.size).sum();
     for o in &objects {
-        let when = o
-            .last_modified
-            .and_then(|t| t.format(&Rfc3339).ok())
-            .unwrap_or_default();
-        println!("{:>12}  {when:<30}  {}", o.size, o.key);
+        println!("{}", list_line(o));
     }
     println!("{} objects, {}", objects.len(), human_size(total));
     Ok(ExitCode::SUCCESS)
@@ -66,21 +61,8 @@ pub async fn stat(args: StatArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("url:           {}", located.url);
-    println!("size:          {} ({})", meta.size, human_size(meta.size));
-    println!("etag:          {}", meta.etag.as_deref().unwrap_or("-"));
-    println!(
-        "content-type:  {}",
-        meta.content_type.as_deref().unwrap_or("-")
-    );
-    let when = meta.last_modified.and_then(|t| t.format(&Rfc3339).ok());
-    println!("last-modified: {}", when.as_deref().unwrap_or("-"));
-    for a in ChecksumAlgo::ALL {
-        if let Some(v) = meta.checksums.get(a) {
-            println!("{:<14} {v}", format!("{}:", a.name()));
-        }
-    }
-    for (k, v) in &meta.metadata {
-        println!("meta {k}: {v}");
+    for line in meta_lines(&meta) {
+        println!("{line}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,16 +20,58 @@ pub fn meta_json(m: &ObjectMeta) -> Value {
         "key": m.key,
         "size": m.size,
         "etag": m.etag,
-        "last_modified": m.last_modified.and_then(|t| t.format(&Rfc3339).ok()),
+        "last_modified": rfc3339(m),
         "content_type": m.content_type,
         "checksums": checksums_json(&m.checksums),
         "metadata": m.metadata,
     })
 }
 
+/// One listed object as a line: size (right-aligned), RFC 3339 time, key.
+pub fn list_line(m: &ObjectMeta) -> String {
+    let when = rfc3339(m).unwrap_or_default();
+    format!("{:>12}  {when:<30}  {}", m.size, m.key)
+}
+
+/// An object's metadata, one `name: value` line each: size, ETag, content type, time,
+/// each checksum the store keeps, then the user metadata.
+pub fn meta_lines(m: &ObjectMeta) -> Vec<String> {
+    let or_dash = |v: Option<&str>| v.unwrap_or("-").to_string();
+    let mut out = vec![
+        format!("size:          {} ({})", m.size, super::human_size(m.size)),
+        format!("etag:          {}", or_dash(m.etag.as_deref())),
+        format!("content-type:  {}", or_dash(m.content_type.as_deref())),
+        format!("last-modified: {}", or_dash(rfc3339(m).as_deref())),
+    ];
+    for a in ChecksumAlgo::ALL {
+        if let Some(v) = m.checksums.get(a) {
+            out.push(format!("{:<14} {v}", format!("{}:", a.name())));
+        }
+    }
+    out.extend(m.metadata.iter().map(|(k, v)| format!("meta {k}: {v}")));
+    out
+}
+
+fn rfc3339(m: &ObjectMeta) -> Option<String> {
+    m.last_modified.and_then(|t| t.format(&Rfc3339).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_lines_say_dash_for_what_is_unknown() {
+        let m = ObjectMeta {
+            key: "rec/a.ts".into(),
+            size: 2048,
+            ..ObjectMeta::default()
+        };
+        let lines = meta_lines(&m);
+        assert_eq!(lines[0], "size:          2048 (2.0 KiB)");
+        assert_eq!(lines[1], "etag:          -");
+        assert!(list_line(&m).ends_with("  rec/a.ts"));
+    }
 
     #[test]
     fn checksums_only_present_ones() {

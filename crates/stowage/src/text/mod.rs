@@ -7,7 +7,7 @@ mod meta;
 mod report;
 mod upload;
 
-pub use meta::{checksums_json, meta_json};
+pub use meta::{checksums_json, list_line, meta_json, meta_lines};
 pub use report::{ReportText, report_json, verdict};
 pub use upload::{ended_text, event_line, summary_lines};
 
