@@ -47,8 +47,13 @@ pub struct StoreArgs {
     pub s3_integrity: Option<String>,
     /// For s3:// URLs: reach an OSS, COS, Kodo, Huawei OBS, Baidu BOS or Kingsoft KS3 bucket
     /// through that vendor's S3-compatible API, with its endpoint for --region and its quirks
-    /// (addressing, Content-MD5) set.
-    #[arg(long, value_parser = ["oss", "cos", "kodo", "obs", "bos", "ks3"], requires = "region")]
+    /// (addressing, Content-MD5) set; `gcs`: a Google Cloud Storage bucket with HMAC keys,
+    /// through GCS's XML API on its one global endpoint (no --region).
+    #[arg(
+        long,
+        value_parser = ["oss", "cos", "kodo", "obs", "bos", "ks3", "gcs"],
+        requires_ifs = [("oss", "region"), ("cos", "region"), ("kodo", "region"), ("obs", "region"), ("bos", "region"), ("ks3", "region")]
+    )]
     pub s3_preset: Option<String>,
     /// Also trust the CA certificates in this PEM file: an on-premises S3-compatible server
     /// or a TLS-inspecting proxy with a private CA.

@@ -7,7 +7,8 @@
 //! `STORAGE_EMULATOR_HOST`, the variable Google's SDKs read) takes anonymous requests.
 //!
 //! HMAC keys (Agora's `accessKey`/`secretKey` for vendor 6) sign the XML API only, which
-//! this store does not speak: they are refused with the way to give a service account.
+//! this store does not speak: they are refused here, naming both ways out (the S3 store with
+//! the `gcs` preset, which is where Agora's vendor 6 sends them, or a service account).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -162,7 +163,7 @@ fn auth_from_secret(bucket: &str, secret: &str) -> Result<GcsAuth> {
     Err(Error::new(
         ErrorKind::Unsupported,
         format!(
-            "gs://{bucket}: the access key and secret given look like GCS HMAC keys, which sign only Google's XML API; Stowage speaks the JSON API, which takes OAuth tokens. Give a service-account key instead: set {CREDENTIALS_ENV} to its JSON file (or pass the file's path, or its JSON, as the secret key)"
+            "gs://{bucket}: the access key and secret given look like GCS HMAC keys, which sign only Google's XML API; gs:// is the JSON API, which takes OAuth tokens. Either reach the bucket through the XML API as s3://{bucket} with the gcs S3-compatible preset (storage.googleapis.com), or give a service-account key: set {CREDENTIALS_ENV} to its JSON file (or pass the file's path, or its JSON, as the secret key)"
         ),
     ))
 }

@@ -186,13 +186,27 @@ pub struct AgoraStorage {
 }
 
 impl AgoraStorage {
-    /// The S3-compatible preset the S3 adapter needs for this vendor (`obs`, `bos`, `ks3`):
-    /// their recordings are `s3://` URLs reached through the preset's endpoint.
+    /// The S3-compatible preset the S3 adapter needs for this vendor (`obs`, `bos`, `ks3`, and
+    /// `gcs` for vendor 6 with HMAC keys): their recordings are `s3://` URLs reached through
+    /// the preset's endpoint.
     pub fn s3_preset(&self) -> Option<Vendor> {
         match self.target {
             AgoraTarget::Vendor(v @ (Vendor::Obs | Vendor::Bos | Vendor::Ks3)) => Some(v),
+            AgoraTarget::Gcs if self.url.scheme == Scheme::S3 => Some(Vendor::Gcs),
             _ => None,
         }
+    }
+
+    /// Vendor 6: which of GCS's APIs the recording goes through, and why.
+    pub fn gcs_api(&self) -> Option<&'static str> {
+        if self.target != AgoraTarget::Gcs {
+            return None;
+        }
+        Some(if self.url.scheme == Scheme::S3 {
+            "GCS's XML API (S3-compatible, SigV4 at storage.googleapis.com): accessKey/secretKey are HMAC keys, which sign only the XML API"
+        } else {
+            "GCS's JSON API: secretKey is a service-account key (its JSON or its file), which the JSON API takes"
+        })
     }
 }
 
@@ -246,8 +260,8 @@ impl AgoraStorage {
         let sts_expiration = optional_int(obj, "stsExpiration")?;
         let prefix = file_name_prefix(obj.get("fileNamePrefix"))?;
         let ext = extension_params(obj.get("extensionParams"), vendor)?;
+        let url = storage_url(target, &bucket, &prefix, &secret_key)?;
         let credentials = Credentials::new(access_key, secret_key).with_session_token(sts_token);
-        let url = storage_url(target, &bucket, &prefix)?;
         Ok(AgoraStorage {
             vendor_code: vendor.code,
             vendor_name: vendor.name.clone(),
@@ -434,9 +448,15 @@ fn check_endpoint(ext: &Extension, vendor: &AgoraVendor) -> Result<()> {
     }
 }
 
-fn storage_url(target: AgoraTarget, bucket: &str, prefix: &str) -> Result<StorageUrl> {
+fn storage_url(
+    target: AgoraTarget,
+    bucket: &str,
+    prefix: &str,
+    secret: &str,
+) -> Result<StorageUrl> {
     let scheme = match target {
-        AgoraTarget::Vendor(Vendor::S3 | Vendor::Obs | Vendor::Bos | Vendor::Ks3)
+        AgoraTarget::Gcs if gcs_secret_is_hmac(secret) => Scheme::S3,
+        AgoraTarget::Vendor(Vendor::S3 | Vendor::Obs | Vendor::Bos | Vendor::Ks3 | Vendor::Gcs)
         | AgoraTarget::S3Compatible => Scheme::S3,
         AgoraTarget::Vendor(Vendor::Oss) => Scheme::Oss,
         AgoraTarget::Vendor(Vendor::Cos) => Scheme::Cos,
@@ -445,4 +465,11 @@ fn storage_url(target: AgoraTarget, bucket: &str, prefix: &str) -> Result<Storag
         AgoraTarget::Gcs => Scheme::Gcs,
     };
     StorageUrl::parse(&format!("{}://{bucket}/{prefix}", scheme.as_str()))
+}
+
+/// Whether a GCS secret is an HMAC secret (for the XML API) rather than a service-account
+/// key, given as its JSON or as the path of its file (for the JSON API).
+pub fn gcs_secret_is_hmac(secret: &str) -> bool {
+    let s = secret.trim();
+    !s.starts_with('{') && !std::path::Path::new(s).is_file()
 }

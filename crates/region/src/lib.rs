@@ -15,7 +15,7 @@ pub mod rest;
 pub mod select;
 pub mod tables;
 
-pub use agora::{AgoraStorage, AgoraTarget, agora_table, agora_vendor};
+pub use agora::{AgoraStorage, AgoraTarget, agora_table, agora_vendor, gcs_secret_is_hmac};
 pub use presets::{S3Preset, S3Settings, s3_preset};
 pub use probe::{Probe, Prober, Ranked, with_failover};
 pub use select::{

@@ -26,10 +26,12 @@ pub enum Vendor {
     Bos,
     /// Kingsoft Cloud KS3, through its S3-compatible API.
     Ks3,
+    /// Google Cloud Storage through its XML API (HMAC keys); `gs://` is the JSON API.
+    Gcs,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 7] = [
+    pub const ALL: [Vendor; 8] = [
         Vendor::S3,
         Vendor::Oss,
         Vendor::Cos,
@@ -37,6 +39,7 @@ impl Vendor {
         Vendor::Obs,
         Vendor::Bos,
         Vendor::Ks3,
+        Vendor::Gcs,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Vendor {
             Vendor::Obs => "obs",
             Vendor::Bos => "bos",
             Vendor::Ks3 => "ks3",
+            Vendor::Gcs => "gcs",
         }
     }
 
@@ -62,6 +66,7 @@ impl Vendor {
             Vendor::Obs => &t.obs,
             Vendor::Bos => &t.bos,
             Vendor::Ks3 => &t.ks3,
+            Vendor::Gcs => &t.gcs,
         }
     }
 
@@ -109,9 +114,10 @@ impl FromStr for Vendor {
             "obs" | "huawei" => Vendor::Obs,
             "bos" | "baidu" => Vendor::Bos,
             "ks3" | "kingsoft" | "ksyun" => Vendor::Ks3,
+            "gcs" | "google" => Vendor::Gcs,
             other => {
                 return Err(Error::invalid_input(format!(
-                    "unknown vendor `{other}`; use s3, oss, cos, kodo, obs, bos or ks3 (aliases: aws, aliyun, tencent, qiniu, huawei, baidu, kingsoft)"
+                    "unknown vendor `{other}`; use s3, oss, cos, kodo, obs, bos, ks3 or gcs (aliases: aws, aliyun, tencent, qiniu, huawei, baidu, kingsoft, google)"
                 )));
             }
         })
@@ -302,6 +308,7 @@ pub struct Tables {
     pub obs: VendorTable,
     pub bos: VendorTable,
     pub ks3: VendorTable,
+    pub gcs: VendorTable,
 }
 
 pub(crate) const S3_TOML: &str = include_str!("../data/s3.toml");
@@ -311,6 +318,7 @@ pub(crate) const KODO_TOML: &str = include_str!("../data/kodo.toml");
 pub(crate) const OBS_TOML: &str = include_str!("../data/obs.toml");
 pub(crate) const BOS_TOML: &str = include_str!("../data/bos.toml");
 pub(crate) const KS3_TOML: &str = include_str!("../data/ks3.toml");
+pub(crate) const GCS_TOML: &str = include_str!("../data/gcs.toml");
 
 /// Parses one embedded file; the file name makes a schema error findable.
 pub(crate) fn parse_embedded<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> T {
@@ -331,6 +339,7 @@ pub fn tables() -> &'static Tables {
         obs: parse_embedded("obs.toml", OBS_TOML),
         bos: parse_embedded("bos.toml", BOS_TOML),
         ks3: parse_embedded("ks3.toml", KS3_TOML),
+        gcs: parse_embedded("gcs.toml", GCS_TOML),
     })
 }
 

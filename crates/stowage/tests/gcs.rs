@@ -1,6 +1,7 @@
 //! Opening `gs://` buckets through the library's front door, against fake-gcs-server (which
 //! takes any token; the requests carry the service account's JWT a real bucket checks):
-//! a URL with an endpoint, and an Agora vendor 6 `storageConfig`.
+//! a URL with an endpoint, and an Agora vendor 6 `storageConfig` with a service-account key;
+//! vendor 6 with HMAC keys goes through the XML API, here on the s3s server.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -8,6 +9,8 @@ use std::sync::OnceLock;
 use stowage::stores::gcs::{GcsAuth, GcsConfig, GcsStore};
 use stowage::{Credentials, ErrorKind, OpenError, Settings, Targets, UploadOptions};
 use stowage_testkit::fake_gcs::FakeGcs;
+use stowage_testkit::proxy::{FaultProxy, Recorded};
+use stowage_testkit::s3s_server::S3sServer;
 
 fn fake_gcs() -> &'static FakeGcs {
     FakeGcs::shared().unwrap_or_else(|e| panic!("{e}"))
@@ -137,18 +140,57 @@ async fn agora_vendor_6_opens_gcs_with_a_service_account_key() {
     );
 }
 
+/// Vendor 6 with HMAC keys (a secret that is no service-account key) goes through GCS's XML
+/// API: an `s3://` URL with the `gcs` preset. Here the endpoint override points it at the
+/// s3s server behind the recording proxy, which shows what Google would be sent.
 #[tokio::test]
-async fn agora_vendor_6_hmac_keys_are_refused_with_the_way_out() {
-    let settings = Settings::builder().endpoint(fake_gcs().endpoint()).build();
-    let json = agora_config("rec-bucket", "hmacSECRETvalue/abc+def");
-    let Err(OpenError::Store(e)) = stowage::open_agora_json(&json, &settings).await else {
-        panic!("HMAC keys must be refused before any request");
+async fn agora_vendor_6_hmac_keys_go_through_the_xml_api_and_verify() {
+    let server = S3sServer::shared();
+    let bucket = format!("lib-gcs-hmac-{}", std::process::id());
+    server.create_bucket(&bucket).unwrap();
+    let proxy = FaultProxy::start(server.endpoint(), vec![]).unwrap();
+    let json = serde_json::json!({
+        "vendor": 6, "region": 0, "bucket": bucket,
+        "accessKey": server.access_key(), "secretKey": server.secret_key(),
+        "fileNamePrefix": ["app", "day1"],
+    })
+    .to_string();
+    let settings = Settings::builder().endpoint(proxy.endpoint()).build();
+    let opened = stowage::open_agora_json(&json, &settings).await.unwrap();
+    assert_eq!(opened.url.to_string(), format!("s3://{bucket}/app/day1/"));
+    let spool = spool();
+    let report = upload_and_verify(spool.path(), &opened).await;
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(
+        report.intact >= 2 && report.intact == report.checked,
+        "{report:?}"
+    );
+    let recorded = proxy.recorded();
+    let puts: Vec<&Recorded> = recorded.iter().filter(|r| r.method == "PUT").collect();
+    assert!(!puts.is_empty(), "no upload went through the proxy");
+    for r in puts {
+        assert!(
+            r.target.starts_with(&format!("/{bucket}/app/day1/")),
+            "{r:?}"
+        );
+        assert!(r.header("content-md5").is_some(), "no Content-MD5: {r:?}");
+        assert!(r.header("x-amz-trailer").is_none(), "a trailer: {r:?}");
+        let auth = r.header("authorization").unwrap_or_default();
+        assert!(auth.contains("/auto/s3/aws4_request"), "{auth}");
+    }
+}
+
+#[tokio::test]
+async fn a_gs_url_with_hmac_keys_is_refused_with_the_way_out() {
+    let settings = Settings::builder()
+        .endpoint(fake_gcs().endpoint())
+        .credentials(Credentials::new("GOOG1EXAMPLE", "hmacSECRETvalue/abc+def"))
+        .build();
+    let Err(OpenError::Store(e)) = stowage::open("gs://rec-bucket/rec", &settings).await else {
+        panic!("HMAC keys must be refused on the JSON API before any request");
     };
     assert_eq!(e.kind(), &ErrorKind::Unsupported);
     let text = e.to_string();
-    assert!(
-        text.contains("XML API") && text.contains("GOOGLE_APPLICATION_CREDENTIALS"),
-        "{text}"
-    );
+    assert!(text.contains("XML API") && text.contains("gcs"), "{text}");
     assert!(!text.contains("hmacSECRETvalue"), "{text}");
 }

@@ -114,6 +114,8 @@ fn hmac_keys_for_gs_urls_are_refused_with_the_way_out() {
     let err = stderr(&o);
     assert!(!o.status.success(), "{err}");
     assert!(err.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{err}");
+    // gs:// is the JSON API; HMAC keys go to the XML API through the gcs S3 preset.
+    assert!(err.contains("s3://some-bucket with the gcs"), "{err}");
     assert!(!err.contains("hmacTOPSECRET"), "{err}");
 }
 

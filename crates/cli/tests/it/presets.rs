@@ -1,5 +1,5 @@
-//! Huawei OBS, Baidu BOS and Kingsoft KS3 through their S3-compatible APIs (`--s3-preset`
-//! and Agora vendors 7, 8, 4), on the s3s server behind the recording proxy: each preset's
+//! Huawei OBS, Baidu BOS, Kingsoft KS3 and GCS's XML API through their S3-compatible APIs
+//! (`--s3-preset` and Agora vendors 7, 8, 4, and 6 with HMAC keys), on the s3s server behind the recording proxy: each preset's
 //! addressing and the headers every upload carries (Content-MD5, no aws-chunked body, no
 //! x-amz-checksum trailer, SigV4 for the preset's signing region), and the proof.
 
@@ -210,4 +210,88 @@ fn doctor_names_agora_vendors_4_7_8_and_their_regions() {
             "the secret leaked"
         );
     }
+}
+
+/// GCS's XML API (`--s3-preset gcs`, for HMAC keys) is path style on its one endpoint, signs
+/// for "auto", sends Content-MD5 and a plain body, and what it uploads verifies.
+#[test]
+fn gcs_preset_is_path_style_signed_for_auto_and_uploads_are_proven() {
+    let server = S3sServer::shared();
+    let bucket = format!("gcs-preset-{}", std::process::id());
+    server.create_bucket(&bucket).unwrap();
+    let proxy = FaultProxy::start(server.endpoint(), vec![]).unwrap();
+    let spool = crate::common::sample_recording();
+    let dest = format!("s3://{bucket}/rec/");
+    let flags = ["--s3-preset", "gcs", "--endpoint", proxy.endpoint()];
+    let mut args = vec!["upload", spool.to_str().unwrap(), &dest];
+    args.extend_from_slice(&flags);
+    let o = run(server, &args);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let recorded = proxy.recorded();
+    let puts: Vec<&Recorded> = recorded.iter().filter(|r| r.method == "PUT").collect();
+    assert_preset_headers(&puts, "auto");
+    for r in &puts {
+        let path_style = r.target.starts_with(&format!("/{bucket}/rec/"));
+        assert!(path_style, "path style: {r:?}");
+    }
+    let mut args = vec!["verify", &dest];
+    args.extend_from_slice(&flags);
+    let o = run(server, &args);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("0 unproven"), "{}", stdout(&o));
+}
+
+/// Agora vendor 6 with HMAC keys: doctor and endpoints name the vendor and the XML API, and
+/// the doctor's write probe goes through the gcs preset (here to s3s, by `--endpoint`).
+#[test]
+fn doctor_and_endpoints_name_agora_vendor_6_with_hmac_keys_and_the_xml_api() {
+    let server = S3sServer::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = format!("agora-6-{}", std::process::id());
+    server.create_bucket(&bucket).unwrap();
+    let path = dir.path().join("6.json");
+    let json = format!(
+        r#"{{"vendor":6,"region":0,"bucket":"{bucket}","accessKey":"{}","secretKey":"{}","fileNamePrefix":["rec"]}}"#,
+        server.access_key(),
+        server.secret_key()
+    );
+    std::fs::write(&path, json).unwrap();
+    let config = path.to_str().unwrap();
+    let o = stowage_env(
+        &[
+            "doctor",
+            "--json",
+            "--probe-mib",
+            "1",
+            "--agora",
+            config,
+            "--endpoint",
+            server.endpoint(),
+        ],
+        &[],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&o), stderr(&o)));
+    let checks = doc["checks"].as_array().unwrap();
+    let check = |n: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"] == n)
+            .unwrap_or_else(|| panic!("no {n}: {doc}"))
+    };
+    let agora = check("agora config")["detail"].as_str().unwrap();
+    assert!(agora.contains("vendor 6 (Google Cloud (GCS))"), "{agora}");
+    assert!(
+        agora.contains("XML API") && agora.contains("HMAC"),
+        "{agora}"
+    );
+    assert_eq!(check("write")["verdict"], "pass", "{doc}");
+    assert_eq!(check("distance")["verdict"], "skip", "{doc}");
+    assert!(!doc.to_string().contains(server.secret_key()), "{doc}");
+    let o = stowage_env(&["endpoints", "--agora", config], &[]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("vendor 6 (Google Cloud (GCS))"), "{err}");
+    assert!(err.contains("XML API") && err.contains("HMAC"), "{err}");
+    assert!(!err.contains(server.secret_key()), "{err}");
 }

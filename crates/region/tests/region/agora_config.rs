@@ -105,12 +105,30 @@ fn unknown_vendor_code_is_a_clear_error() {
 }
 
 #[test]
-fn google_cloud_is_a_gs_url_without_a_region() {
+fn google_cloud_with_hmac_keys_is_an_s3_url_with_the_gcs_preset() {
     let s = parse(&config(6, 0)).unwrap();
     assert_eq!(s.target, AgoraTarget::Gcs);
+    assert_eq!(s.url.scheme, Scheme::S3);
+    assert_eq!(s.url.to_string(), "s3://recordings/directory1/directory2/");
+    assert_eq!(s.s3_preset(), Some(Vendor::Gcs));
+    assert!(s.region.is_none());
+    assert!(s.gcs_api().unwrap().contains("XML API"));
+    assert!(!format!("{s:?}").contains(SECRET));
+}
+
+#[test]
+fn google_cloud_with_a_service_account_key_is_a_gs_url() {
+    let mut v = config(6, 0);
+    v["secretKey"] = json!(r#"{"type":"service_account","private_key":"k"}"#);
+    let s = parse(&v).unwrap();
     assert_eq!(s.url.scheme, Scheme::Gcs);
     assert_eq!(s.url.bucket, s.bucket);
-    assert!(s.region.is_none());
+    assert_eq!(s.s3_preset(), None);
+    assert!(s.gcs_api().unwrap().contains("JSON API"));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    v["secretKey"] = json!(file.path().to_str().unwrap());
+    assert_eq!(parse(&v).unwrap().url.scheme, Scheme::Gcs);
+    assert_eq!(parse(&config(1, 0)).unwrap().gcs_api(), None);
 }
 
 #[test]

@@ -251,8 +251,8 @@ fn from_accepts_regions_geographies_and_vendor_prefixes() {
     }
     let e = Origin::parse("mars-1", Vendor::S3).unwrap_err();
     assert!(e.to_string().contains("--from `mars-1`"), "{e}");
-    let e = Origin::parse("gcs:us-east-1", Vendor::S3).unwrap_err();
-    assert!(e.to_string().contains("unknown vendor `gcs`"), "{e}");
+    let e = Origin::parse("azure:eastus", Vendor::S3).unwrap_err();
+    assert!(e.to_string().contains("unknown vendor `azure`"), "{e}");
 }
 
 #[test]

@@ -32,7 +32,7 @@ fn every_table_parses_with_its_schema() {
         assert!(!table.discovery.is_empty(), "{vendor}");
     }
     assert!(agora_table().vendors.len() >= 10);
-    assert_eq!(all_presets().len(), 6);
+    assert_eq!(all_presets().len(), 7);
 }
 
 #[test]
@@ -208,8 +208,9 @@ fn unknown_region_names_the_known_ones() {
         text.contains("cn-atlantis") && text.contains("cn-hangzhou"),
         "{text}"
     );
-    let e = "gcs".parse::<Vendor>().unwrap_err();
-    assert!(e.to_string().contains("obs, bos or ks3"), "{e}");
+    let e = "azure".parse::<Vendor>().unwrap_err();
+    assert!(e.to_string().contains("obs, bos, ks3 or gcs"), "{e}");
+    assert_eq!("google".parse::<Vendor>().unwrap(), Vendor::Gcs);
     assert_eq!("huawei".parse::<Vendor>().unwrap(), Vendor::Obs);
 }
 
@@ -379,6 +380,13 @@ fn presets_agree_with_the_tables() {
         s.internal_endpoint.as_deref(),
         Some("https://ks3-cn-hk-1-internal.ksyuncs.com")
     );
+    let gcs = s3_preset(Vendor::Gcs).unwrap();
+    let s = gcs.for_region(Vendor::Gcs.region("auto").unwrap());
+    assert_eq!(
+        (s.endpoint.as_str(), s.region.as_str(), s.force_path_style),
+        ("https://storage.googleapis.com", "auto", true)
+    );
+    assert_eq!(Vendor::Gcs.table().regions.len(), 1, "one global endpoint");
     // Every Agora code that maps resolves to a region of the vendor's table.
     for (code, vendor) in [(4, Vendor::Ks3), (7, Vendor::Obs), (8, Vendor::Bos)] {
         for r in &agora_vendor(code).unwrap().regions {

@@ -2,6 +2,7 @@
 //! is against where it was configured and where the recorder runs.
 
 use stowage_core::{Error, ObjectStore, Scheme};
+use stowage_region::Vendor;
 
 use super::{Checkup, Finding, Setting, Status, Target};
 
@@ -31,7 +32,7 @@ pub(super) fn agora_target(
             .ok()
             .and_then(|v| v.note.clone())
     });
-    let detail = format!(
+    let mut detail = format!(
         "vendor {} ({}), {}, bucket {}, prefix {:?}",
         cfg.vendor_code,
         cfg.vendor_name,
@@ -39,6 +40,9 @@ pub(super) fn agora_target(
         cfg.bucket,
         cfg.prefix
     );
+    if let Some(api) = cfg.gcs_api() {
+        detail = format!("{detail}; through {api}");
+    }
     out.push(Finding::new("agora config", Status::Pass, detail));
     if let Some(f) = sts_expiry(cfg.sts_expiration, checkup.recording_hours) {
         out.push(f);
@@ -127,13 +131,14 @@ pub(super) fn distance(
     from: Option<&str>,
 ) -> Finding {
     let preset = target.settings.s3_preset;
-    let Some(vendor) = preset.or_else(|| crate::open::vendor_of_scheme(target.url.scheme)) else {
-        let why = match target.url.scheme {
-            Scheme::Azure => {
-                "Azure has one endpoint per storage account: keep the recorder in the account's region"
-            }
-            Scheme::Gcs => {
+    let vendor = preset.or_else(|| crate::open::vendor_of_scheme(target.url.scheme));
+    let Some(vendor) = vendor.filter(|v| *v != Vendor::Gcs) else {
+        let why = match (target.url.scheme, preset) {
+            (Scheme::Gcs, _) | (_, Some(Vendor::Gcs)) => {
                 "Google Cloud Storage has one global endpoint: keep the recorder near the bucket's location"
+            }
+            (Scheme::Azure, _) => {
+                "Azure has one endpoint per storage account: keep the recorder in the account's region"
             }
             _ => "a local directory",
         };

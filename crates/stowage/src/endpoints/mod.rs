@@ -141,9 +141,9 @@ fn agora_target(json: &str, name: Option<String>, protocol: Protocol) -> Result<
             cfg.vendor_code, cfg.vendor_name, cfg.credentials.access_key_id
         )));
     }
-    if cfg.target == AgoraTarget::Gcs {
+    if let Some(api) = cfg.gcs_api() {
         return Err(Error::invalid_input(format!(
-            "vendor {} ({}) is reached at Google's one global endpoint, {}: Google Cloud Storage has no regional endpoints to choose from",
+            "vendor {} ({}) is reached at Google's one global endpoint, {}, through {api}: Google Cloud Storage has no regional endpoints to choose from",
             cfg.vendor_code,
             cfg.vendor_name,
             stowage_gcs::config::DEFAULT_ENDPOINT

@@ -70,7 +70,7 @@ pub(crate) fn s3_config(
     Ok(cfg)
 }
 
-/// An OSS, COS, Kodo, OBS, BOS or KS3 bucket through the vendor's S3-compatible API: the
+/// An OSS, COS, Kodo, OBS, BOS, KS3 or GCS bucket through the vendor's S3-compatible API: the
 /// preset's endpoint for the region (unless an explicit one; its internal or accelerated
 /// one when selected), addressing and integrity, from stowage-region's data.
 fn preset_config(
@@ -79,7 +79,7 @@ fn preset_config(
     vendor: Vendor,
     chosen: Option<Chosen>,
 ) -> Result<S3Config, OpenError> {
-    let region = lookup_region(vendor, s.region.as_deref().unwrap_or_default())?;
+    let region = preset_region(vendor, s.region.as_deref())?;
     let Some(preset) = stowage_region::s3_preset(vendor) else {
         return Err(OpenError::Endpoint(stowage_core::Error::invalid_input(
             format!("{vendor} has no S3-compatible preset"),
@@ -107,6 +107,15 @@ fn preset_config(
     // s3_config turns path style on for any endpoint; the preset knows better.
     cfg.force_path_style = s.path_style || preset.force_path_style;
     Ok(cfg)
+}
+
+/// The preset's region: the one given, or the only one of a vendor with one global
+/// endpoint (GCS's XML API), whatever region is given.
+fn preset_region(vendor: Vendor, given: Option<&str>) -> Result<&'static Region, OpenError> {
+    match vendor.table().regions.as_slice() {
+        [global] => Ok(global),
+        _ => lookup_region(vendor, given.unwrap_or_default()),
+    }
 }
 
 /// OSS: settings over `OSS_*` / `ALIBABA_CLOUD_*` variables. An endpoint on aliyuncs.com is
@@ -220,7 +229,8 @@ pub(crate) fn azure_config(container: &str, s: &Settings) -> Result<AzureConfig,
 
 /// GCS: a service-account key given as the secret (its JSON, or its file's path), else
 /// `STORAGE_EMULATOR_HOST`, `GOOGLE_APPLICATION_CREDENTIALS` and the rest of Google's chain;
-/// HMAC keys are refused (they sign only the XML API). An endpoint replaces Google's.
+/// HMAC keys are refused here (they sign only the XML API, which is reached as an S3 bucket
+/// with the `gcs` preset). An endpoint replaces Google's.
 pub(crate) fn gcs_config(bucket: &str, s: &Settings) -> Result<GcsConfig, OpenError> {
     let mut cfg = GcsConfig::from_env(bucket, s.credentials.as_ref()).map_err(OpenError::Store)?;
     if let Some(ep) = &s.endpoint {

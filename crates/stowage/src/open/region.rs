@@ -145,7 +145,7 @@ async fn bucket_region(
         None if explicit => return Ok(None),
         None => match vendor {
             Vendor::S3 | Vendor::Kodo => return discover(url, vendor, settings).await,
-            Vendor::Oss | Vendor::Cos | Vendor::Obs | Vendor::Bos | Vendor::Ks3 => {
+            Vendor::Oss | Vendor::Cos | Vendor::Obs | Vendor::Bos | Vendor::Ks3 | Vendor::Gcs => {
                 return Ok(None);
             }
         },

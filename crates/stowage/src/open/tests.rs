@@ -375,4 +375,21 @@ fn s3_presets_fill_endpoint_region_addressing_and_integrity() {
         assert_eq!(cfg.force_path_style, path_style, "{preset}");
         assert_eq!(cfg.integrity, S3Integrity::Md5AndCrc64Nvme, "{preset}");
     }
+
+    // GCS's XML API: one global endpoint, whatever region is given (or none).
+    for region in [None, Some("us-central1".to_string())] {
+        let args = Settings {
+            region,
+            s3_preset: Some(Vendor::Gcs),
+            ..Settings::default()
+        };
+        let cfg = s3_config("rec", &args, None).unwrap();
+        assert_eq!(
+            cfg.endpoint.as_deref(),
+            Some("https://storage.googleapis.com")
+        );
+        assert_eq!(cfg.region.as_deref(), Some("auto"));
+        assert!(cfg.force_path_style);
+        assert_eq!(cfg.integrity, S3Integrity::Md5AndCrc64Nvme);
+    }
 }
