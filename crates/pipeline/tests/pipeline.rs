@@ -1,5 +1,5 @@
 //! The upload pipeline end to end on real stores: the local directory, S3 on s3s-fs and on
-//! moto, Google Cloud Storage on fake-gcs-server, through the fault proxy, with an unreachable primary, and against the deadline;
+//! moto, Google Cloud Storage on fake-gcs-server, Azure Blob on Azurite, through the fault proxy, with an unreachable primary, and against the deadline;
 //! `pipeline/journal.rs`: damaged journals and the one-uploader-per-spool lock.
 
 use std::path::{Path, PathBuf};
@@ -418,6 +418,104 @@ async fn gcs_through_twenty_percent_faults() {
         truth.list_multipart_uploads("").await.unwrap().is_empty(),
         "no part left behind"
     );
+}
+
+fn azure_store(endpoint: &str, container: &str) -> stowage_azure::AzureStore {
+    use stowage_testkit::azurite::{ACCOUNT, ACCOUNT_KEY};
+    let auth = stowage_azure::AzureAuth::Key(ACCOUNT_KEY.to_string());
+    let mut cfg = stowage_azure::AzureConfig::new(ACCOUNT, container, auth);
+    cfg.endpoint = Some(endpoint.into());
+    cfg.retry = RetryPolicy {
+        max_attempts: 6,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(50),
+    };
+    stowage_azure::AzureStore::new(cfg).unwrap()
+}
+
+/// The same on Azure Blob (Azurite): 20 % of requests fail (Azure's 503 ServerBusy, resets,
+/// stalls), the MP4 goes up in blocks, every object arrives intact and proven, no playlist
+/// before its segments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_through_twenty_percent_faults() {
+    let server = stowage_testkit::azurite::Azurite::shared().unwrap_or_else(|e| panic!("{e}"));
+    let container = unique("afaults").to_ascii_lowercase();
+    azure_store(server.endpoint(), &container)
+        .create_container()
+        .await
+        .unwrap();
+    let busy = Fault::Status {
+        status: 503,
+        body: "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>ServerBusy</Code><Message>The server is currently unable to receive requests. Please retry your request.</Message></Error>".into(),
+        headers: vec![
+            ("content-type".into(), "application/xml".into()),
+            ("x-ms-error-code".into(), "ServerBusy".into()),
+            ("x-ms-request-id".into(), "00000000-0000-0000-0000-000000000000".into()),
+        ],
+    };
+    let rules = vec![
+        FaultRule::new(
+            Match::Any,
+            busy,
+            Times::Rate {
+                probability: 0.08,
+                seed: 27,
+            },
+        ),
+        FaultRule::new(
+            Match::Any,
+            Fault::Reset,
+            Times::Rate {
+                probability: 0.08,
+                seed: 28,
+            },
+        ),
+        FaultRule::new(
+            Match::Any,
+            Fault::Delay(Duration::from_millis(300)),
+            Times::Rate {
+                probability: 0.04,
+                seed: 29,
+            },
+        ),
+    ];
+    let proxy = FaultProxy::start(server.endpoint(), rules).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let names = recording(spool.path(), 40, 64 << 10, Some(13 << 20));
+    let through: Arc<dyn ObjectStore> = Arc::new(azure_store(proxy.endpoint(), &container));
+    let truth: Arc<dyn ObjectStore> = Arc::new(azure_store(server.endpoint(), &container));
+    let watching = Watching::new(through, truth.clone());
+    let targets = Targets {
+        primary: watching.clone(),
+        backup: None,
+    };
+    let summary = upload_recording(
+        spool.path(),
+        &targets,
+        &Options {
+            retry: RetryPolicy {
+                max_attempts: 10,
+                ..fast_options("").retry
+            },
+            ..fast_options("live/a")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.status, Status::Uploaded, "{summary:?}");
+    assert!(
+        proxy.faults_injected() >= 8 && proxy.faults_injected() * 8 >= proxy.requests_seen(),
+        "only {} faults were injected in {} requests",
+        proxy.faults_injected(),
+        proxy.requests_seen()
+    );
+    assert!(watching.hooks.playlist_puts.load(Ordering::SeqCst) >= 1);
+    assert!(
+        watching.hooks.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        watching.hooks.violations.lock().unwrap()
+    );
+    assert_bucket_matches(truth.as_ref(), spool.path(), "live/a", &names).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -296,6 +296,28 @@ async fn every_injected_fault_is_named_on_fake_gcs_server() {
     fault_matrix(primary, backup).await;
 }
 
+#[tokio::test]
+async fn every_injected_fault_is_named_on_azurite() {
+    use stowage_testkit::azurite::{ACCOUNT, ACCOUNT_KEY, Azurite};
+    let server = Azurite::shared().unwrap_or_else(|e| panic!("{e}"));
+    let (primary, backup) = two_buckets("az", |name| async move {
+        let auth = stowage_azure::AzureAuth::Key(ACCOUNT_KEY.to_string());
+        let mut cfg = stowage_azure::AzureConfig::new(ACCOUNT, &name, auth);
+        cfg.endpoint = Some(server.endpoint().to_string());
+        let s = stowage_azure::AzureStore::new(cfg).unwrap();
+        s.create_container().await.unwrap();
+        Arc::new(s) as Arc<dyn ObjectStore>
+    })
+    .await;
+    let _spool = upload_to(primary.clone()).await;
+    let expected = manifest(primary.as_ref()).await;
+    let clean = verify(primary.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert_eq!((clean.intact, clean.unproven.len()), (6, 0), "{clean:?}");
+    fault_matrix(primary, backup).await;
+}
+
 /// A primary and a backup bucket, each opened by `open` from a fresh bucket name.
 async fn two_buckets<F, Fut>(tag: &str, open: F) -> (Arc<dyn ObjectStore>, Arc<dyn ObjectStore>)
 where
