@@ -52,10 +52,7 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
     };
     let findings: Vec<Finding> = findings.into_iter().map(in_flag_words).collect();
     print(&findings, args.json);
-    match stowage::doctor::failed(&findings) {
-        true => ExitCode::FAILURE,
-        false => ExitCode::SUCCESS,
-    }
+    crate::exit(!stowage::doctor::failed(&findings))
 }
 
 fn checkup(args: &DoctorArgs) -> anyhow::Result<Checkup> {
@@ -97,22 +94,8 @@ fn in_flag_words(mut f: Finding) -> Finding {
 }
 
 fn print(findings: &[Finding], json: bool) {
-    if json {
-        let failed = stowage::doctor::failed(findings);
-        let doc = serde_json::json!({ "ok": !failed, "checks": findings });
-        println!("{doc}");
-        return;
-    }
-    for f in findings {
-        let mark = match f.status {
-            Status::Pass => "PASS",
-            Status::Warn => "WARN",
-            Status::Fail => "FAIL",
-            Status::Skip => "skip",
-        };
-        println!("{mark}  {:<13} {}", f.check, f.cause);
-        if let Some(fix) = &f.fix {
-            println!("      {:<13} fix: {fix}", "");
-        }
+    match json {
+        true => println!("{}", stowage::text::findings_json(findings)),
+        false => (stowage::text::finding_lines(findings).iter()).for_each(|l| println!("{l}")),
     }
 }

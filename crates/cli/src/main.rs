@@ -6,7 +6,6 @@
 mod checksum_cmd;
 mod cp;
 mod doctor;
-mod duration;
 mod endpoints;
 mod inspect;
 mod notice;
@@ -100,6 +99,15 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Exit status 0 when `ok`, else 1.
+pub fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
