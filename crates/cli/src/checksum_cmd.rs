@@ -42,5 +42,5 @@ pub async fn run(args: ChecksumArgs) -> Result<ExitCode> {
                 .for_each(|line| println!("{line}"));
         }
     }
-    Ok(crate::exit(!failed))
+    Ok(crate::flags::exit(!failed))
 }

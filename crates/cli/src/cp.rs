@@ -11,9 +11,9 @@ use clap::Args;
 use stowage::copy::CopyReport;
 use stowage::core::{Scheme, StorageUrl};
 
+use crate::flags::open_error;
 use crate::notice;
-use crate::open::StoreArgs;
-use crate::open::{cli_error, print_warnings, settings};
+use crate::open::{StoreArgs, print_warnings, settings};
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
@@ -42,7 +42,7 @@ pub async fn run(args: CpArgs) -> Result<ExitCode> {
     let settings = settings(&args.store, scheme, true)?;
     let plan = stowage::copy::plan(&src, &dst, &settings)
         .await
-        .map_err(cli_error)?;
+        .map_err(open_error)?;
     print_warnings(&plan.warnings);
     for opened in &plan.destinations {
         notice::opened(args.json, &dst, opened.placement.as_ref(), &args.store);
@@ -53,7 +53,7 @@ pub async fn run(args: CpArgs) -> Result<ExitCode> {
     }
     let report = stowage::copy::copy_all(plan, args.concurrency).await;
     print_report(&report, args.json);
-    Ok(crate::exit(report.failed() == 0))
+    Ok(crate::flags::exit(report.failed() == 0))
 }
 
 fn print_report(report: &CopyReport, json: bool) {

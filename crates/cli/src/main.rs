@@ -7,6 +7,7 @@ mod checksum_cmd;
 mod cp;
 mod doctor;
 mod endpoints;
+mod flags;
 mod inspect;
 mod notice;
 mod open;
@@ -99,15 +100,6 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Exit status 0 when `ok`, else 1.
-pub fn exit(ok: bool) -> ExitCode {
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }
 

@@ -5,18 +5,10 @@
 //! keeps each command's own output. It never stops the upload. The words are the library's
 //! (`stowage::placement`), with the flags named here.
 
-use stowage::{Placement, SettingWords, StorageUrl};
+use stowage::{Placement, StorageUrl};
 
+use crate::flags::FLAG_WORDS;
 use crate::open::{StoreArgs, eprint_once};
-
-/// The settings the library's notes name, as flags.
-const FLAG_WORDS: SettingWords<'static> = SettingWords {
-    endpoint: "--endpoint",
-    probe: "--probe-endpoints",
-    set_from: "pass --from REGION",
-    internal: "--internal",
-    accelerate: "--accelerate",
-};
 
 /// Prints what an operator must know about the endpoint of `url`'s bucket, each place at
 /// most once per run: the cross-region warning, and each of --internal / --accelerate the

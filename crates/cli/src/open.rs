@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use anyhow::{Result, bail};
 use clap::Args;
 use clap::builder::BoolishValueParser;
-use stowage::{Credentials, OpenError, OpenedBucket, Scheme, Settings, StorageUrl};
+use stowage::{Credentials, OpenedBucket, Scheme, Settings, StorageUrl};
 
 /// How to reach a bucket; used by every command that takes a URL. The switches' variables
 /// take 1/0, true/false, yes/no, on/off.
@@ -126,27 +126,6 @@ fn credentials(args: &StoreArgs, scheme: Scheme) -> Result<Option<Credentials>> 
     }
 }
 
-/// The library's error with the flags that fix it.
-pub fn cli_error(e: OpenError) -> anyhow::Error {
-    let choice = |text: String| anyhow::anyhow!(text);
-    match e {
-        OpenError::Store(e) => e.into(),
-        e @ OpenError::UnknownRegion { .. } => choice(format!(
-            "{e}. Use one of them, or give the endpoint yourself with --endpoint"
-        )),
-        OpenError::RegionDiscovery { url, source } => choice(format!(
-            "the bucket's region is needed to choose its endpoint (--from, --internal, --accelerate, --probe-endpoints) and asking {url} failed; pass --region to skip the question. {source}"
-        )),
-        OpenError::NoEndpointAnswers { detail } => choice(format!(
-            "--probe-endpoints: {detail}. Fix: check this machine's network, DNS and firewall for these hosts, or give a reachable endpoint with --endpoint (or drop --probe-endpoints)"
-        )),
-        OpenError::NoCandidate => {
-            choice("the selector offered no endpoint; give one with --endpoint".into())
-        }
-        e @ OpenError::Endpoint(_) => choice(e.to_string()),
-    }
-}
-
 /// Prints warnings from opening buckets on stderr, each at most once per run.
 pub fn print_warnings(warnings: &[stowage::Warning]) {
     for w in warnings {
@@ -180,7 +159,7 @@ pub async fn open(
         true => stowage::locate(url, &settings).await,
         false => stowage::open_url(url, &settings).await,
     };
-    let opened = opened.map_err(cli_error)?;
+    let opened = opened.map_err(crate::flags::open_error)?;
     print_warnings(&opened.warnings);
     Ok(opened)
 }

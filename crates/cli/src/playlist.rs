@@ -82,7 +82,7 @@ fn validate(files: &[PathBuf], as_json: bool) -> Result<ExitCode> {
         let reports = checks.iter().map(FileCheck::json).collect();
         println!("{}", serde_json::Value::Array(reports));
     }
-    Ok(crate::exit(checks.iter().all(FileCheck::valid)))
+    Ok(crate::flags::exit(checks.iter().all(FileCheck::valid)))
 }
 
 fn merge(files: &[PathBuf], output: &Path, keep_overlap: bool, as_json: bool) -> Result<ExitCode> {

@@ -158,11 +158,10 @@ async fn targets(args: &UploadArgs) -> Result<(Targets, String)> {
 }
 
 fn print_summary(s: &Summary, json: bool) {
-    if json {
-        println!("{}", serde_json::json!({"event": "summary", "summary": s}));
-        return;
-    }
-    for line in stowage::text::summary_lines(s) {
-        println!("{line}");
+    match json {
+        true => println!("{}", serde_json::json!({"event": "summary", "summary": s})),
+        false => stowage::text::summary_lines(s)
+            .iter()
+            .for_each(|l| println!("{l}")),
     }
 }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use stowage::check::{Against, Check, CheckError, Checked, RepairFrom};
+use stowage::check::{Against, Check, Checked, RepairFrom};
 use stowage::text::{ReportText, repair_lines, report_json};
 use stowage::verify::Report;
 
@@ -91,7 +91,7 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
             print_repair(&args, &checked);
             let report = checked.report;
             print_report(&report, args.json, args.strict);
-            crate::exit(report.passes(args.strict))
+            crate::flags::exit(report.passes(args.strict))
         }
         Err(e) => {
             eprintln!("error: verification could not run: {e:#}");
@@ -144,7 +144,7 @@ async fn verify(args: &VerifyArgs) -> Result<Checked> {
     };
     stowage::check::check(&req, &settings)
         .await
-        .map_err(in_flag_words)
+        .map_err(crate::flags::check_error)
 }
 
 fn against(args: &VerifyArgs) -> Result<Against> {
@@ -164,21 +164,4 @@ fn repair_from(args: &VerifyArgs) -> Option<RepairFrom> {
     let from = args.from.as_deref().map(RepairFrom::parse);
     let from = from.or_else(|| args.from_dir.clone().map(RepairFrom::Dir));
     from.or_else(|| args.from_bucket.clone().map(RepairFrom::Bucket))
-}
-
-/// The library's error with the flags that fix it.
-fn in_flag_words(e: CheckError) -> anyhow::Error {
-    match e {
-        CheckError::NoManifest { key } => anyhow::anyhow!(
-            "no manifest at {key}: name what to verify against with --manifest FILE, --agora FILE (a query/stop response or webhook) or --dir DIR, or give the playlist's URL"
-        ),
-        CheckError::NoRepairSource => anyhow::anyhow!(
-            "--repair needs --from DIR or --from URL (the spool or the backup bucket)"
-        ),
-        CheckError::NoSignedUrls { store } => anyhow::anyhow!(
-            "--playback-signed needs signed download URLs, which {store} does not have: pass --playback-base with the URL the bucket (or directory) is served at"
-        ),
-        CheckError::Open(e) => crate::open::cli_error(e),
-        other => other.into(),
-    }
 }
