@@ -8,7 +8,7 @@ use clap::Args;
 use stowage::core::ChecksumAlgo;
 use stowage::core::checksum::checksum_file;
 
-use stowage::text::checksums_json;
+use stowage::text::{file_checksum_lines, file_checksums_json};
 
 #[derive(Debug, Args)]
 pub struct ChecksumArgs {
@@ -22,19 +22,8 @@ pub struct ChecksumArgs {
     files: Vec<PathBuf>,
 }
 
-fn algos(spec: &str) -> Result<Vec<ChecksumAlgo>> {
-    if spec.eq_ignore_ascii_case("all") {
-        return Ok(ChecksumAlgo::ALL.to_vec());
-    }
-    let mut out = Vec::new();
-    for name in spec.split(',') {
-        out.push(ChecksumAlgo::parse(name.trim())?);
-    }
-    Ok(out)
-}
-
 pub async fn run(args: ChecksumArgs) -> Result<ExitCode> {
-    let algos = algos(&args.algo)?;
+    let algos = ChecksumAlgo::parse_list(&args.algo)?;
     let mut failed = false;
     for file in &args.files {
         let (size, sums) = match checksum_file(file, &algos).await {
@@ -46,26 +35,12 @@ pub async fn run(args: ChecksumArgs) -> Result<ExitCode> {
             }
         };
         if args.json {
-            let mut obj = checksums_json(&sums);
-            obj["file"] = file.display().to_string().into();
-            obj["size"] = size.into();
-            println!("{obj}");
-        } else if algos.len() == 1 {
-            println!(
-                "{}  {}",
-                sums.get(algos[0]).unwrap_or_default(),
-                file.display()
-            );
+            println!("{}", file_checksums_json(file, size, &sums));
         } else {
-            println!("{} ({size} bytes)", file.display());
-            for a in &algos {
-                println!("  {:<10} {}", a.name(), sums.get(*a).unwrap_or_default());
-            }
+            file_checksum_lines(file, size, &sums, &algos)
+                .iter()
+                .for_each(|line| println!("{line}"));
         }
     }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(crate::flags::exit(!failed))
 }

@@ -11,9 +11,9 @@ use clap::Args;
 use stowage::copy::CopyReport;
 use stowage::core::{Scheme, StorageUrl};
 
-use crate::notice::Notices;
-use crate::open::StoreArgs;
-use crate::open::{cli_error, print_warnings, settings};
+use crate::flags::open_error;
+use crate::notice;
+use crate::open::{StoreArgs, print_warnings, settings};
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
@@ -34,7 +34,6 @@ pub struct CpArgs {
 pub async fn run(args: CpArgs) -> Result<ExitCode> {
     let src = StorageUrl::parse(&args.src)?;
     let dst = StorageUrl::parse(&args.dst)?;
-    let notices = Notices::new(args.json);
     // The bucket side's scheme: its credentials flags apply (a directory takes none).
     let scheme = match src.scheme {
         Scheme::File => dst.scheme,
@@ -43,10 +42,10 @@ pub async fn run(args: CpArgs) -> Result<ExitCode> {
     let settings = settings(&args.store, scheme, true)?;
     let plan = stowage::copy::plan(&src, &dst, &settings)
         .await
-        .map_err(cli_error)?;
+        .map_err(open_error)?;
     print_warnings(&plan.warnings);
     for opened in &plan.destinations {
-        notices.opened(&dst, opened.placement.as_ref(), &args.store);
+        notice::opened(args.json, &dst, opened.placement.as_ref(), &args.store);
     }
     let plan = plan.pairs;
     if plan.is_empty() {
@@ -54,10 +53,7 @@ pub async fn run(args: CpArgs) -> Result<ExitCode> {
     }
     let report = stowage::copy::copy_all(plan, args.concurrency).await;
     print_report(&report, args.json);
-    Ok(match report.failed() {
-        0 => ExitCode::SUCCESS,
-        _ => ExitCode::FAILURE,
-    })
+    Ok(crate::flags::exit(report.failed() == 0))
 }
 
 fn print_report(report: &CopyReport, json: bool) {

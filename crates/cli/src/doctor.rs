@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use stowage::doctor::{Checkup, Finding, Setting, Status, Subject};
+use stowage::{Scheme, StorageUrl};
 
 use crate::open::StoreArgs;
 
@@ -42,29 +43,25 @@ pub struct DoctorArgs {
 pub async fn run(args: DoctorArgs) -> ExitCode {
     let findings = match checkup(&args) {
         Ok(checkup) => stowage::doctor::diagnose(&checkup).await,
-        Err(e) => vec![in_flag_words(Finding {
+        Err(e) => vec![Finding {
             check: "credentials",
             status: Status::Fail,
             cause: format!("{e:#}"),
             fix: None,
             setting: Some(Setting::Credentials),
-        })],
+        }],
     };
-    let findings: Vec<Finding> = findings.into_iter().map(in_flag_words).collect();
+    let findings: Vec<Finding> = findings.into_iter().map(crate::flags::finding).collect();
     print(&findings, args.json);
-    match stowage::doctor::failed(&findings) {
-        true => ExitCode::FAILURE,
-        false => ExitCode::SUCCESS,
-    }
+    crate::flags::exit(!stowage::doctor::failed(&findings))
 }
 
 fn checkup(args: &DoctorArgs) -> anyhow::Result<Checkup> {
     let (subject, scheme) = match (&args.agora, &args.url) {
-        (Some(path), _) => (Subject::AgoraFile(path.clone()), stowage::Scheme::File),
+        (Some(path), _) => (Subject::AgoraFile(path.clone()), Scheme::File),
         (None, url) => {
             let url = url.clone().unwrap_or_default();
-            let scheme =
-                stowage::StorageUrl::parse(&url).map_or(stowage::Scheme::File, |u| u.scheme);
+            let scheme = StorageUrl::parse(&url).map_or(Scheme::File, |u| u.scheme);
             (Subject::Url(url), scheme)
         }
     };
@@ -78,41 +75,9 @@ fn checkup(args: &DoctorArgs) -> anyhow::Result<Checkup> {
     })
 }
 
-/// The library names settings; the command line names its flags.
-fn in_flag_words(mut f: Finding) -> Finding {
-    match f.setting {
-        Some(Setting::Credentials) => {
-            f.fix = Some("give --access-key and --secret-key, or the vendor's environment variables, or a profile".into());
-        }
-        Some(Setting::Region) => f.cause.push_str(" (--region)"),
-        Some(Setting::From) => {
-            f.cause = f
-                .cause
-                .replacen("is unknown", "is unknown (--from REGION)", 1);
-        }
-        Some(Setting::ReadOnly) => f.cause = "--read-only".into(),
-        None => {}
-    }
-    f
-}
-
 fn print(findings: &[Finding], json: bool) {
-    if json {
-        let failed = stowage::doctor::failed(findings);
-        let doc = serde_json::json!({ "ok": !failed, "checks": findings });
-        println!("{doc}");
-        return;
-    }
-    for f in findings {
-        let mark = match f.status {
-            Status::Pass => "PASS",
-            Status::Warn => "WARN",
-            Status::Fail => "FAIL",
-            Status::Skip => "skip",
-        };
-        println!("{mark}  {:<13} {}", f.check, f.cause);
-        if let Some(fix) = &f.fix {
-            println!("      {:<13} fix: {fix}", "");
-        }
+    match json {
+        true => println!("{}", stowage::text::findings_json(findings)),
+        false => (stowage::text::finding_lines(findings).iter()).for_each(|l| println!("{l}")),
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use serde_json::to_string_pretty;
 use stowage::endpoints::{Bucket, Query, Report};
 use stowage::region::{Vendor, s3_preset};
 
@@ -62,7 +63,11 @@ pub struct EndpointsArgs {
 pub async fn run(args: EndpointsArgs) -> Result<ExitCode> {
     if args.list {
         let vendor: Vendor = args.vendor.as_deref().unwrap_or_default().parse()?;
-        print!("{}", list(vendor, args.json)?);
+        let table = stowage::endpoints::table_json(vendor);
+        match args.json {
+            true => println!("{}", to_string_pretty(&table)?),
+            false => print!("{}", stowage::endpoints::table_text(vendor)),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let query = Query {
@@ -79,7 +84,7 @@ pub async fn run(args: EndpointsArgs) -> Result<ExitCode> {
     };
     let report = stowage::endpoints::endpoints(&query, &stowage::Settings::default()).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.json())?);
+        println!("{}", to_string_pretty(&report.json())?);
     } else {
         print!("{}", text(&report));
     }
@@ -100,32 +105,13 @@ fn bucket(args: &EndpointsArgs) -> Result<Bucket> {
         bail!(
             "--region is missing: give the bucket's {} region id (known: {}), or use --discover s3://bucket to ask the bucket",
             vendor.table().name,
-            region_ids(vendor)
+            stowage::known_regions(vendor).join(", ")
         );
     };
     Ok(Bucket::Region {
         vendor,
         region: region.clone(),
     })
-}
-
-/// The vendor's table: one line per region, or the whole table as JSON.
-fn list(vendor: Vendor, as_json: bool) -> Result<String> {
-    if as_json {
-        let v = stowage::endpoints::table_json(vendor);
-        return Ok(serde_json::to_string_pretty(&v)? + "\n");
-    }
-    Ok(stowage::endpoints::table_text(vendor))
-}
-
-fn region_ids(vendor: Vendor) -> String {
-    let ids: Vec<&str> = vendor
-        .table()
-        .regions
-        .iter()
-        .map(|r| r.id.as_str())
-        .collect();
-    ids.join(", ")
 }
 
 /// The report, and the flags that reach the vendor through its S3-compatible API.

@@ -6,8 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use stowage::core::StorageUrl;
 
-use crate::open::StoreArgs;
-use crate::open::open_object;
+use crate::open::{StoreArgs, open};
 use stowage::text::{human_size, list_line, meta_json, meta_lines};
 
 #[derive(Debug, Args)]
@@ -32,7 +31,7 @@ pub struct StatArgs {
 
 pub async fn ls(args: LsArgs) -> Result<ExitCode> {
     let url = StorageUrl::parse(&args.url)?;
-    let located = open_object(&url, &args.store).await?;
+    let located = open(&url, &args.store, false, true).await?;
     let (store, mut prefix) = (located.store, located.prefix);
     // A local directory lists what is inside it, not its name-alikes (`demo2/` beside `demo/`).
     if url.local_path().is_some_and(|p| p.is_dir()) && !prefix.is_empty() {
@@ -54,7 +53,7 @@ pub async fn ls(args: LsArgs) -> Result<ExitCode> {
 
 pub async fn stat(args: StatArgs) -> Result<ExitCode> {
     let url = StorageUrl::parse(&args.url)?;
-    let located = open_object(&url, &args.store).await?;
+    let located = open(&url, &args.store, false, true).await?;
     let meta = located.store.head(&located.prefix).await?;
     if args.json {
         println!("{}", meta_json(&meta));

@@ -6,8 +6,8 @@
 mod checksum_cmd;
 mod cp;
 mod doctor;
-mod duration;
 mod endpoints;
+mod flags;
 mod inspect;
 mod notice;
 mod open;

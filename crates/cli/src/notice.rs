@@ -5,75 +5,39 @@
 //! keeps each command's own output. It never stops the upload. The words are the library's
 //! (`stowage::placement`), with the flags named here.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
+use stowage::{Placement, StorageUrl};
 
-use stowage::{Placement, SettingWords, StorageUrl};
+use crate::flags::FLAG_WORDS;
+use crate::open::{StoreArgs, eprint_once};
 
-use crate::open::StoreArgs;
-
-/// The settings the library's notes name, as flags.
-const FLAG_WORDS: SettingWords<'static> = SettingWords {
-    endpoint: "--endpoint",
-    probe: "--probe-endpoints",
-    set_from: "pass --from REGION",
-    internal: "--internal",
-    accelerate: "--accelerate",
-};
-
-/// Prints notices about the buckets a command writes to, each place at most once.
-pub struct Notices {
-    json: bool,
-    shown: Mutex<HashSet<String>>,
-}
-
-impl Notices {
-    pub fn new(json: bool) -> Self {
-        Notices {
-            json,
-            shown: Mutex::new(HashSet::new()),
-        }
-    }
-
-    /// Prints what an operator must know about the endpoint of `url`'s bucket: the
-    /// cross-region warning, and each of --internal / --accelerate the choice does not follow.
-    pub fn opened(&self, url: &StorageUrl, placement: Option<&Placement>, args: &StoreArgs) {
-        let Some(p) = placement else { return };
-        let settings = stowage::Settings {
-            internal: args.internal,
-            accelerate: args.accelerate,
-            ..Default::default()
+/// Prints what an operator must know about the endpoint of `url`'s bucket, each place at
+/// most once per run: the cross-region warning, and each of --internal / --accelerate the
+/// choice does not follow; with `json`, as JSON event lines.
+pub fn opened(json: bool, url: &StorageUrl, placement: Option<&Placement>, args: &StoreArgs) {
+    let Some(p) = placement else { return };
+    let settings = stowage::Settings {
+        internal: args.internal,
+        accelerate: args.accelerate,
+        ..Default::default()
+    };
+    let bucket = format!("{}://{}", url.scheme.as_str(), url.bucket);
+    for note in p.unmet(&settings) {
+        let flag = FLAG_WORDS.switch(note.switch);
+        let line = match json {
+            true => note.event(&bucket, &FLAG_WORDS).to_string(),
+            false => format!(
+                "note: {flag} not followed for {bucket}: {}",
+                note.text(&FLAG_WORDS)
+            ),
         };
-        let bucket = format!("{}://{}", url.scheme.as_str(), url.bucket);
-        for note in p.unmet(&settings) {
-            let flag = FLAG_WORDS.switch(note.switch);
-            let line = match self.json {
-                true => note.event(&bucket, &FLAG_WORDS).to_string(),
-                false => format!(
-                    "note: {flag} not followed for {bucket}: {}",
-                    note.text(&FLAG_WORDS)
-                ),
-            };
-            self.once(format!("{bucket}|{flag}"), line);
-        }
-        let warning = match self.json {
-            true => p.cross_region_event(&bucket).map(|e| e.to_string()),
-            false => p.cross_region().map(|a| format!("warning: {}", a.text())),
-        };
-        if let Some(line) = warning {
-            // Once per place: a primary and a backup in the same region share the advice.
-            self.once(format!("{}:{}", p.vendor, p.region.id), line);
-        }
+        eprint_once(format!("{bucket}|{flag}"), &line);
     }
-
-    fn once(&self, topic: String, line: String) {
-        let first = self
-            .shown
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(topic);
-        if first {
-            eprintln!("{line}");
-        }
+    let warning = match json {
+        true => p.cross_region_event(&bucket).map(|e| e.to_string()),
+        false => p.cross_region().map(|a| format!("warning: {}", a.text())),
+    };
+    if let Some(line) = warning {
+        // Once per place: a primary and a backup in the same region share the advice.
+        eprint_once(format!("{}:{}", p.vendor, p.region.id), &line);
     }
 }

@@ -1,12 +1,13 @@
 //! Flags → the library's [`Settings`]; the library's open errors and warnings in the
 //! command line's words (the library names no flag, so the flag names are added here).
 
-use std::sync::Mutex;
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Result, bail};
 use clap::Args;
 use clap::builder::BoolishValueParser;
-use stowage::{Credentials, OpenError, OpenedBucket, Scheme, Settings, StorageUrl};
+use stowage::{Credentials, OpenedBucket, Scheme, Settings, StorageUrl};
 
 /// How to reach a bucket; used by every command that takes a URL. The switches' variables
 /// take 1/0, true/false, yes/no, on/off.
@@ -93,14 +94,10 @@ pub fn settings(args: &StoreArgs, scheme: Scheme, create: bool) -> Result<Settin
         profile: args.profile.clone(),
         credentials: credentials(args, scheme)?,
         path_style: args.path_style,
-        s3_integrity: match args.s3_integrity.as_deref() {
-            Some(mode) => Some(stowage::parse_s3_integrity(mode)?),
-            None => None,
-        },
-        s3_preset: match args.s3_preset.as_deref() {
-            Some(vendor) => Some(vendor.parse()?),
-            None => None,
-        },
+        s3_integrity: (args.s3_integrity.as_deref())
+            .map(stowage::parse_s3_integrity)
+            .transpose()?,
+        s3_preset: args.s3_preset.as_deref().map(str::parse).transpose()?,
         ca_bundle: args.ca_bundle.clone(),
         from: args.from.clone(),
         internal: args.internal,
@@ -129,81 +126,40 @@ fn credentials(args: &StoreArgs, scheme: Scheme) -> Result<Option<Credentials>> 
     }
 }
 
-/// The library's error with the flags that fix it.
-pub fn cli_error(e: OpenError) -> anyhow::Error {
-    let choice = |text: String| anyhow::anyhow!(text);
-    match e {
-        OpenError::Store(e) => e.into(),
-        e @ OpenError::UnknownRegion { .. } => choice(format!(
-            "{e}. Use one of them, or give the endpoint yourself with --endpoint"
-        )),
-        OpenError::RegionDiscovery { url, source } => choice(format!(
-            "the bucket's region is needed to choose its endpoint (--from, --internal, --accelerate, --probe-endpoints) and asking {url} failed; pass --region to skip the question. {source}"
-        )),
-        OpenError::NoEndpointAnswers { detail } => choice(format!(
-            "--probe-endpoints: {detail}. Fix: check this machine's network, DNS and firewall for these hosts, or give a reachable endpoint with --endpoint (or drop --probe-endpoints)"
-        )),
-        OpenError::NoCandidate => {
-            choice("the selector offered no endpoint; give one with --endpoint".into())
-        }
-        e @ OpenError::Endpoint(_) => choice(e.to_string()),
+/// Prints warnings from opening buckets on stderr, each at most once per run.
+pub fn print_warnings(warnings: &[stowage::Warning]) {
+    for w in warnings {
+        let line = format!("warning: {w} with --endpoint");
+        eprint_once(line.clone(), &line);
     }
 }
 
-/// Prints the library's warnings on stderr, each region at most once per run.
-fn warn(opened: &OpenedBucket) {
-    print_warnings(&opened.warnings);
-}
-
-/// Prints warnings from opening buckets on stderr, each region at most once per run.
-pub fn print_warnings(warnings: &[stowage::Warning]) {
-    static SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    for w in warnings {
-        let stowage::Warning::UnknownRegion {
-            vendor_name,
-            region,
-            known,
-            ..
-        } = w;
-        let mut shown = SHOWN
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let topic = format!("{vendor_name}|{region}");
-        if shown.contains(&topic) {
-            continue;
-        }
-        shown.push(topic);
-        eprintln!(
-            "warning: unknown {vendor_name} region `{region}` (not in Stowage's tables, which know {}); the host is built from the vendor's pattern. If it is misspelt, use one of those, or give the endpoint yourself with --endpoint",
-            known.join(", ")
-        );
+/// Prints `line` on stderr unless a line on the same `topic` was printed before in this run.
+pub fn eprint_once(topic: String, line: &str) {
+    static SHOWN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut shown = SHOWN.lock().unwrap_or_else(PoisonError::into_inner);
+    if shown.insert(topic) {
+        eprintln!("{line}");
     }
 }
 
 /// Opens the bucket a URL names, through the endpoint the selector picks when --from,
-/// --internal, --accelerate or --probe-endpoints ask for it. Local directories must exist
-/// unless `create` is set.
-pub async fn open_placed(url: &StorageUrl, args: &StoreArgs, create: bool) -> Result<OpenedBucket> {
-    let settings = settings(args, url.scheme, create)?;
-    let opened = stowage::open_url(url, &settings).await.map_err(cli_error)?;
-    warn(&opened);
-    Ok(opened)
-}
-
-/// The bucket a URL lies in and the key (object or prefix) it names below the bucket's
-/// root; a local path is split at its directory bucket's root.
-pub async fn open_place_placed(
+/// --internal, --accelerate or --probe-endpoints ask for it, and prints the warnings.
+/// With `locate`, the bucket the URL lies in, with the key (object or prefix) it names below
+/// the bucket's root as the prefix; a local path is split at its directory bucket's root.
+/// Local directories must exist unless `create` is set.
+pub async fn open(
     url: &StorageUrl,
     args: &StoreArgs,
     create: bool,
+    locate: bool,
 ) -> Result<OpenedBucket> {
     let settings = settings(args, url.scheme, create)?;
-    let opened = stowage::locate(url, &settings).await.map_err(cli_error)?;
-    warn(&opened);
+    let opened = match locate {
+        true => stowage::locate(url, &settings).await,
+        false => stowage::open_url(url, &settings).await,
+    };
+    let opened = opened.map_err(crate::flags::open_error)?;
+    print_warnings(&opened.warnings);
     Ok(opened)
-}
-
-/// Opens the store of a URL naming one object (or a prefix); the key is the prefix.
-pub async fn open_object(url: &StorageUrl, args: &StoreArgs) -> Result<OpenedBucket> {
-    open_place_placed(url, args, false).await
 }

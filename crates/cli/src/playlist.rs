@@ -38,19 +38,22 @@ enum PlaylistCommand {
         json: bool,
     },
     /// Print the public playback URL of a key.
-    Url {
-        /// s3, oss, cos or kodo (with --region and --bucket).
-        #[arg(long, requires_all = ["region", "bucket"], conflicts_with = "domain")]
-        vendor: Option<String>,
-        #[arg(long)]
-        region: Option<String>,
-        #[arg(long)]
-        bucket: Option<String>,
-        /// A custom domain or CDN bound to the bucket.
-        #[arg(long)]
-        domain: Option<String>,
-        key: String,
-    },
+    Url(UrlArgs),
+}
+
+#[derive(Debug, Args)]
+struct UrlArgs {
+    /// s3, oss, cos or kodo (with --region and --bucket).
+    #[arg(long, requires_all = ["region", "bucket"], conflicts_with = "domain")]
+    vendor: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+    #[arg(long)]
+    bucket: Option<String>,
+    /// A custom domain or CDN bound to the bucket.
+    #[arg(long)]
+    domain: Option<String>,
+    key: String,
 }
 
 pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
@@ -62,13 +65,7 @@ pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
             keep_overlap,
             json,
         } => merge(&files, &output, keep_overlap, json),
-        PlaylistCommand::Url {
-            vendor,
-            region,
-            bucket,
-            domain,
-            key,
-        } => url(vendor, region, bucket, domain, &key),
+        PlaylistCommand::Url(args) => url(args),
     }
 }
 
@@ -85,10 +82,7 @@ fn validate(files: &[PathBuf], as_json: bool) -> Result<ExitCode> {
         let reports = checks.iter().map(FileCheck::json).collect();
         println!("{}", serde_json::Value::Array(reports));
     }
-    Ok(match checks.iter().all(FileCheck::valid) {
-        true => ExitCode::SUCCESS,
-        false => ExitCode::FAILURE,
-    })
+    Ok(crate::flags::exit(checks.iter().all(FileCheck::valid)))
 }
 
 fn merge(files: &[PathBuf], output: &Path, keep_overlap: bool, as_json: bool) -> Result<ExitCode> {
@@ -104,22 +98,17 @@ fn merge(files: &[PathBuf], output: &Path, keep_overlap: bool, as_json: bool) ->
     Ok(ExitCode::SUCCESS)
 }
 
-fn url(
-    vendor: Option<String>,
-    region: Option<String>,
-    bucket: Option<String>,
-    domain: Option<String>,
-    key: &str,
-) -> Result<ExitCode> {
-    let url = match (domain, vendor) {
+fn url(args: UrlArgs) -> Result<ExitCode> {
+    let key = &args.key;
+    let url = match (args.domain, args.vendor) {
         (Some(d), _) => url_with_domain(&d, key),
         (None, Some(v)) => {
             let vendor = Vendor::parse(&v)
                 .with_context(|| format!("unknown vendor `{v}`; expected s3, oss, cos or kodo"))?;
             public_url(
                 vendor,
-                region.as_deref().unwrap_or(""),
-                bucket.as_deref().unwrap_or(""),
+                args.region.as_deref().unwrap_or(""),
+                args.bucket.as_deref().unwrap_or(""),
                 key,
             )
             .map_err(anyhow::Error::msg)?

@@ -8,12 +8,10 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::Args;
 use stowage::core::StorageUrl;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use stowage::text::signed_url_json;
 
-use crate::duration::parse_duration;
-use crate::open::StoreArgs;
-use crate::open::open_object;
+use crate::open::{StoreArgs, open};
+use stowage::core::duration::parse_duration;
 
 #[derive(Debug, Args)]
 pub struct PresignArgs {
@@ -45,25 +43,18 @@ pub async fn run(args: PresignArgs) -> Result<ExitCode> {
             url.bucket
         );
     }
-    let located = open_object(&url, &args.store).await?;
+    let located = open(&url, &args.store, false, true).await?;
     let signed = located
         .store
         .signed_get_url(&located.prefix, args.expires)
         .await?;
     if args.json {
-        println!("{}", json(&signed, &located.prefix, args.expires));
+        println!(
+            "{}",
+            signed_url_json(&signed, &located.prefix, args.expires)
+        );
     } else {
         println!("{signed}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn json(signed: &str, key: &str, expires: Duration) -> serde_json::Value {
-    let at = OffsetDateTime::now_utc() + expires;
-    serde_json::json!({
-        "url": signed,
-        "key": key,
-        "expires_in": expires.as_secs(),
-        "expires_at": at.format(&Rfc3339).unwrap_or_default(),
-    })
 }

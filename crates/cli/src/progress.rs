@@ -3,18 +3,16 @@
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use stowage::pipeline::Event;
+use stowage::text::Progress;
 
 /// Turns pipeline events into output.
 pub struct Reporter {
     json: bool,
     bar: Option<ProgressBar>,
-    landed: AtomicU64,
-    planned: AtomicU64,
-    retries: AtomicU64,
+    progress: Progress,
     lock: Mutex<()>,
 }
 
@@ -33,9 +31,7 @@ impl Reporter {
         Reporter {
             json,
             bar,
-            landed: AtomicU64::new(0),
-            planned: AtomicU64::new(0),
-            retries: AtomicU64::new(0),
+            progress: Progress::default(),
             lock: Mutex::new(()),
         }
     }
@@ -60,26 +56,13 @@ impl Reporter {
 
     fn update_bar(&self, e: &Event) {
         let Some(bar) = &self.bar else { return };
+        self.progress.count(e);
         match e {
-            Event::Planned { objects, bytes } => {
-                self.planned.store(*objects as u64, Ordering::Relaxed);
-                bar.set_length(*bytes);
-            }
-            Event::Landed { size, .. } => {
-                self.landed.fetch_add(1, Ordering::Relaxed);
-                bar.inc(*size);
-            }
-            Event::Retrying { .. } => {
-                self.retries.fetch_add(1, Ordering::Relaxed);
-            }
+            Event::Planned { bytes, .. } => bar.set_length(*bytes),
+            Event::Landed { size, .. } => bar.inc(*size),
             _ => {}
         }
-        bar.set_message(format!(
-            "{}/{} objects, {} retries",
-            self.landed.load(Ordering::Relaxed),
-            self.planned.load(Ordering::Relaxed),
-            self.retries.load(Ordering::Relaxed)
-        ));
+        bar.set_message(self.progress.text());
     }
 
     pub fn finish(&self) {

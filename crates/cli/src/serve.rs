@@ -86,24 +86,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         listen: args.listen,
     };
     let opener = Arc::new(CliOpener(args.store));
-    stowage::serve::run(opts, opener, shutdown_signal())
+    stowage::serve::run(opts, opener, stowage::serve::shutdown_signal())
         .await
         .context("stowage serve")?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ctrl-C or SIGTERM (systemd's stop).
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }

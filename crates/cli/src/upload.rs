@@ -12,12 +12,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use stowage::core::StorageUrl;
-use stowage::pipeline::{Ended, Event, Options, Status, Summary, Targets};
+use stowage::pipeline::{Event, Options, Summary, Targets};
 
-use crate::duration::parse_duration;
-use crate::notice::Notices;
-use crate::open::StoreArgs;
-use crate::open::{open_place_placed, open_placed};
+use crate::notice;
+use crate::open::{StoreArgs, open};
+use stowage::core::duration::parse_duration;
 use stowage::join_key;
 
 #[derive(Debug, Args)]
@@ -84,8 +83,7 @@ pub struct UploadArgs {
 
 pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
     let json = args.json;
-    let notices = crate::notice::Notices::new(json);
-    let (targets, prefix) = targets(&args, &notices).await?;
+    let (targets, prefix) = targets(&args).await?;
     let reporter = Arc::new(crate::progress::Reporter::new(json));
     let sink = reporter.clone();
     let opts = Options {
@@ -129,30 +127,15 @@ pub async fn upload(args: UploadArgs, restore: bool) -> Result<ExitCode> {
     };
     reporter.finish();
     print_summary(&summary, json);
-    Ok(exit_code(&summary))
-}
-
-/// 0 uploaded, 2 backuped, 1 incomplete; 3 when a followed recording ended without the
-/// recorder's ENDLIST (idle, Ctrl-C, deadline) though everything it wrote landed.
-fn exit_code(summary: &Summary) -> ExitCode {
-    let unfinished = matches!(
-        summary.ended,
-        Some(Ended::Idle | Ended::Stopped | Ended::Deadline)
-    );
-    match summary.status {
-        Status::Incomplete => ExitCode::FAILURE,
-        _ if unfinished => ExitCode::from(3),
-        Status::Uploaded => ExitCode::SUCCESS,
-        Status::Backuped => ExitCode::from(2),
-    }
+    Ok(ExitCode::from(summary.exit_code()))
 }
 
 /// The primary and backup buckets; the cross-region warning for each is printed here,
 /// before anything is sent.
-async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, String)> {
+async fn targets(args: &UploadArgs) -> Result<(Targets, String)> {
     let dest = StorageUrl::parse(&args.dest)?;
-    let opened = open_place_placed(&dest, &args.store, true).await?;
-    notices.opened(&dest, opened.placement.as_ref(), &args.store);
+    let opened = open(&dest, &args.store, true, true).await?;
+    notice::opened(args.json, &dest, opened.placement.as_ref(), &args.store);
     let (primary, url_key) = (opened.store, opened.prefix);
     let prefix = match dest.local_path() {
         // A local bucket's root may be named with --prefix below it.
@@ -163,10 +146,10 @@ async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, Strin
     let backup = match &args.backup {
         Some(b) => {
             let url = StorageUrl::parse(b)?;
-            let opened = open_placed(&url, &args.store, true)
+            let opened = open(&url, &args.store, true, false)
                 .await
                 .context("opening the backup bucket")?;
-            notices.opened(&url, opened.placement.as_ref(), &args.store);
+            notice::opened(args.json, &url, opened.placement.as_ref(), &args.store);
             Some(opened.store)
         }
         None => None,
@@ -175,11 +158,10 @@ async fn targets(args: &UploadArgs, notices: &Notices) -> Result<(Targets, Strin
 }
 
 fn print_summary(s: &Summary, json: bool) {
-    if json {
-        println!("{}", serde_json::json!({"event": "summary", "summary": s}));
-        return;
-    }
-    for line in stowage::text::summary_lines(s) {
-        println!("{line}");
+    match json {
+        true => println!("{}", serde_json::json!({"event": "summary", "summary": s})),
+        false => stowage::text::summary_lines(s)
+            .iter()
+            .for_each(|l| println!("{l}")),
     }
 }

@@ -13,8 +13,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use stowage::check::{Against, Check, CheckError, Checked, RepairFrom};
-use stowage::text::{ReportText, report_json};
+use stowage::check::{Against, Check, Checked, RepairFrom};
+use stowage::text::{ReportText, repair_lines, report_json};
 use stowage::verify::Report;
 
 use crate::open::StoreArgs;
@@ -91,11 +91,7 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
             print_repair(&args, &checked);
             let report = checked.report;
             print_report(&report, args.json, args.strict);
-            if report.passes(args.strict) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            crate::flags::exit(report.passes(args.strict))
         }
         Err(e) => {
             eprintln!("error: verification could not run: {e:#}");
@@ -126,11 +122,8 @@ fn print_repair(args: &VerifyArgs, checked: &Checked) {
     if let (Some(before), false) = (&checked.before_repair, args.json) {
         print_report(before, false, args.strict);
     }
-    for k in checked.repair.iter().flat_map(|o| &o.repaired) {
-        eprintln!("repaired  {k}");
-    }
-    for (k, why) in checked.repair.iter().flat_map(|o| &o.not_repaired) {
-        eprintln!("not repaired {k}: {why}");
+    for line in checked.repair.iter().flat_map(repair_lines) {
+        eprintln!("{line}");
     }
 }
 
@@ -151,7 +144,7 @@ async fn verify(args: &VerifyArgs) -> Result<Checked> {
     };
     stowage::check::check(&req, &settings)
         .await
-        .map_err(in_flag_words)
+        .map_err(crate::flags::check_error)
 }
 
 fn against(args: &VerifyArgs) -> Result<Against> {
@@ -168,27 +161,7 @@ fn against(args: &VerifyArgs) -> Result<Against> {
 
 /// `--from` is a bucket or a directory; `--from-dir` and `--from-bucket` say which.
 fn repair_from(args: &VerifyArgs) -> Option<RepairFrom> {
-    match (&args.from, &args.from_dir, &args.from_bucket) {
-        (Some(f), _, _) => Some(RepairFrom::parse(f)),
-        (None, Some(dir), _) => Some(RepairFrom::Dir(dir.clone())),
-        (None, None, Some(bucket)) => Some(RepairFrom::Bucket(bucket.clone())),
-        (None, None, None) => None,
-    }
-}
-
-/// The library's error with the flags that fix it.
-fn in_flag_words(e: CheckError) -> anyhow::Error {
-    match e {
-        CheckError::NoManifest { key } => anyhow::anyhow!(
-            "no manifest at {key}: name what to verify against with --manifest FILE, --agora FILE (a query/stop response or webhook) or --dir DIR, or give the playlist's URL"
-        ),
-        CheckError::NoRepairSource => anyhow::anyhow!(
-            "--repair needs --from DIR or --from URL (the spool or the backup bucket)"
-        ),
-        CheckError::NoSignedUrls { store } => anyhow::anyhow!(
-            "--playback-signed needs signed download URLs, which {store} does not have: pass --playback-base with the URL the bucket (or directory) is served at"
-        ),
-        CheckError::Open(e) => crate::open::cli_error(e),
-        other => other.into(),
-    }
+    let from = args.from.as_deref().map(RepairFrom::parse);
+    let from = from.or_else(|| args.from_dir.clone().map(RepairFrom::Dir));
+    from.or_else(|| args.from_bucket.clone().map(RepairFrom::Bucket))
 }

@@ -83,6 +83,17 @@ impl ChecksumAlgo {
         };
         Ok(algo)
     }
+
+    /// Parses a comma-separated list of names (as [`ChecksumAlgo::parse`] reads them), or
+    /// `all` for [`ChecksumAlgo::ALL`].
+    pub fn parse_list(spec: &str) -> Result<Vec<Self>> {
+        if spec.eq_ignore_ascii_case("all") {
+            return Ok(ChecksumAlgo::ALL.to_vec());
+        }
+        spec.split(',')
+            .map(|name| Self::parse(name.trim()))
+            .collect()
+    }
 }
 
 /// Checksums of one object; `None` where not computed or not returned by the store.
@@ -592,6 +603,17 @@ fn crc64_combine(poly: u64, crc1: u64, crc2: u64, len2: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn algorithm_lists() {
+        use super::ChecksumAlgo as A;
+        assert_eq!(A::parse_list("ALL").unwrap(), A::ALL.to_vec());
+        assert_eq!(
+            A::parse_list("md5, crc64-nvme").unwrap(),
+            [A::Md5, A::Crc64Nvme]
+        );
+        assert!(A::parse_list("md5,crc16").is_err());
+    }
+
     use super::*;
 
     const CHECK: &[u8] = b"123456789";

@@ -8,6 +8,7 @@
 pub mod checksum;
 pub mod content_type;
 pub mod credentials;
+pub mod duration;
 pub mod error;
 pub mod fsutil;
 pub mod manifest;

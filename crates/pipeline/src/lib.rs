@@ -198,3 +198,53 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended: Option<Ended>,
 }
+
+impl Summary {
+    /// The process exit status a run maps to, as `stowage upload` reports it: 1 when
+    /// something has not landed; 3 when a followed recording ended without the recorder's
+    /// ENDLIST (idle, stopped, deadline) though everything it wrote landed; else 0 when all
+    /// is in the primary bucket, 2 when some of it is in the backup.
+    pub fn exit_code(&self) -> u8 {
+        let unfinished = matches!(
+            self.ended,
+            Some(Ended::Idle | Ended::Stopped | Ended::Deadline)
+        );
+        match self.status {
+            Status::Incomplete => 1,
+            _ if unfinished => 3,
+            Status::Uploaded => 0,
+            Status::Backuped => 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        let summary = |status, ended| Summary {
+            status,
+            objects: 0,
+            bytes: 0,
+            in_primary: 0,
+            in_backup: vec![],
+            pending: vec![],
+            failed: vec![],
+            playlists_published: vec![],
+            playlists_held: vec![],
+            manifest: None,
+            elapsed_secs: 0.0,
+            ended,
+        };
+        assert_eq!(summary(Status::Uploaded, None).exit_code(), 0);
+        assert_eq!(summary(Status::Backuped, None).exit_code(), 2);
+        assert_eq!(summary(Status::Incomplete, None).exit_code(), 1);
+        let endlist = Some(Ended::EndList);
+        assert_eq!(summary(Status::Uploaded, endlist).exit_code(), 0);
+        let idle = Some(Ended::Idle);
+        assert_eq!(summary(Status::Backuped, idle).exit_code(), 3);
+        assert_eq!(summary(Status::Incomplete, idle).exit_code(), 1);
+    }
+}

@@ -246,6 +246,22 @@ pub async fn run(
     Ok(())
 }
 
+/// Completes on Ctrl-C or SIGTERM (systemd's stop): the `shutdown` a process gives [`run`].
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
 /// Serves `app` on `listener` until `stop` changes.
 async fn serve_http<L>(listener: L, app: axum::Router, mut stop: watch::Receiver<bool>)
 where

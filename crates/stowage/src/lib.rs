@@ -96,8 +96,8 @@ pub mod text;
 
 pub use agora::{agora_settings, open_agora, open_agora_json};
 pub use open::{
-    Endpoint, EndpointWhy, OpenError, OpenedBucket, Warning, join_key, locate, open, open_url,
-    split_local, vendor_of_scheme,
+    Endpoint, EndpointWhy, OpenError, OpenedBucket, Warning, join_key, known_regions, locate, open,
+    open_url, split_local, vendor_of_scheme,
 };
 pub use placement::{CrossRegion, Placement, Switch, Unmet, UnmetReason};
 pub use placement_notes::SettingWords;

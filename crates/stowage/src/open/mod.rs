@@ -103,6 +103,24 @@ pub enum Warning {
     },
 }
 
+/// The warning as one sentence, naming no command-line flag: a caller that has one for the
+/// endpoint adds it after "give the endpoint yourself".
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Warning::UnknownRegion {
+            vendor_name,
+            region,
+            known,
+            ..
+        } = self;
+        write!(
+            f,
+            "unknown {vendor_name} region `{region}` (not in Stowage's tables, which know {}); the host is built from the vendor's pattern. If it is misspelt, use one of those, or give the endpoint yourself",
+            known.join(", ")
+        )
+    }
+}
+
 /// Why a bucket could not be opened. Messages name no command-line flag: a caller that
 /// has flags adds them (see each variant).
 #[derive(Debug, thiserror::Error)]
@@ -329,8 +347,13 @@ async fn open_remote(
     })
 }
 
-/// The regions of `vendor`'s table, for messages.
-fn known_regions(vendor: Vendor) -> Vec<String> {
+/// The region ids of `vendor`'s table, in its order: what messages list as known.
+///
+/// ```
+/// let known = stowage::known_regions(stowage::Vendor::S3);
+/// assert!(known.iter().any(|r| r == "us-east-1"));
+/// ```
+pub fn known_regions(vendor: Vendor) -> Vec<String> {
     vendor
         .table()
         .regions

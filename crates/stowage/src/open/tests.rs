@@ -252,6 +252,13 @@ async fn a_region_the_tables_lack_is_a_warning_where_hosts_follow_a_pattern() {
             };
             assert_eq!(region, "mars-1");
             assert!(!known.is_empty());
+            let text = warnings[0].to_string();
+            assert!(text.starts_with("unknown "), "{text}");
+            assert!(
+                text.contains("region `mars-1` (not in Stowage's tables"),
+                "{text}"
+            );
+            assert!(text.ends_with("or give the endpoint yourself"), "{text}");
         }
     }
     let kodo = StorageUrl::parse("kodo://rec/x").unwrap();

@@ -1,4 +1,7 @@
-//! Object metadata as JSON.
+//! Object metadata, files' checksums and signed URLs as lines and JSON.
+
+use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use stowage_core::{ChecksumAlgo, Checksums, ObjectMeta};
@@ -56,6 +59,47 @@ fn rfc3339(m: &ObjectMeta) -> Option<String> {
     m.last_modified.and_then(|t| t.format(&Rfc3339).ok())
 }
 
+/// A file's checksums as lines: with one algorithm `<sum>  <file>` (as `md5sum` prints),
+/// else `<file> (<size> bytes)` and one indented `<algo> <sum>` line per algorithm.
+pub fn file_checksum_lines(
+    file: &Path,
+    size: u64,
+    sums: &Checksums,
+    algos: &[ChecksumAlgo],
+) -> Vec<String> {
+    let sum = |a: ChecksumAlgo| sums.get(a).unwrap_or_default();
+    if let [algo] = algos {
+        return vec![format!("{}  {}", sum(*algo), file.display())];
+    }
+    let mut out = vec![format!("{} ({size} bytes)", file.display())];
+    out.extend(
+        algos
+            .iter()
+            .map(|a| format!("  {:<10} {}", a.name(), sum(*a))),
+    );
+    out
+}
+
+/// A file's checksums as one JSON object: the [`checksums_json`] keys, `file` and `size`.
+pub fn file_checksums_json(file: &Path, size: u64, sums: &Checksums) -> Value {
+    let mut obj = checksums_json(sums);
+    obj["file"] = file.display().to_string().into();
+    obj["size"] = size.into();
+    obj
+}
+
+/// A signed download URL as JSON: `url`, `key`, `expires_in` (seconds) and `expires_at`
+/// (RFC 3339, from now).
+pub fn signed_url_json(url: &str, key: &str, expires: Duration) -> Value {
+    let at = time::OffsetDateTime::now_utc() + expires;
+    json!({
+        "url": url,
+        "key": key,
+        "expires_in": expires.as_secs(),
+        "expires_at": at.format(&Rfc3339).unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +123,23 @@ mod tests {
         assert_eq!(
             checksums_json(&c),
             json!({"crc64ecma": "11051210869376104954"})
+        );
+    }
+
+    #[test]
+    fn file_checksums_one_or_many() {
+        let algos = [ChecksumAlgo::Crc64Ecma, ChecksumAlgo::Md5];
+        let c = stowage_core::checksum::checksum_bytes(b"123456789", &algos);
+        let file = Path::new("a.ts");
+        let one = file_checksum_lines(file, 9, &c, &algos[..1]);
+        assert_eq!(one, ["11051210869376104954  a.ts"]);
+        let both = file_checksum_lines(file, 9, &c, &algos);
+        assert_eq!(both[0], "a.ts (9 bytes)");
+        assert_eq!(both[1], "  crc64ecma  11051210869376104954");
+        let json = file_checksums_json(file, 9, &c);
+        assert_eq!(
+            (json["file"].as_str(), json["size"].as_u64()),
+            (Some("a.ts"), Some(9))
         );
     }
 }

@@ -3,13 +3,18 @@
 //! The texts name no command-line flag; where a caller's own words belong (a hint that more
 //! detail exists, the name of the strict switch), the caller passes them in.
 
+mod doctor;
 mod meta;
 mod report;
 mod upload;
 
-pub use meta::{checksums_json, list_line, meta_json, meta_lines};
-pub use report::{ReportText, report_json, verdict};
-pub use upload::{ended_text, event_line, summary_lines};
+pub use doctor::{finding_lines, findings_json};
+pub use meta::{
+    checksums_json, file_checksum_lines, file_checksums_json, list_line, meta_json, meta_lines,
+    signed_url_json,
+};
+pub use report::{ReportText, repair_lines, report_json, verdict};
+pub use upload::{Progress, ended_text, event_line, summary_lines};
 
 /// Bytes for people: `12.3 MiB`.
 pub fn human_size(n: u64) -> String {

@@ -3,7 +3,7 @@
 //! grouped by why, then one verdict line. [`report_json`] keeps every detail.
 
 use serde_json::Value;
-use stowage_verify::{Problem, Report, Unproven};
+use stowage_verify::{Problem, RepairOutcome, Report, Unproven};
 
 use super::human_size;
 
@@ -163,9 +163,31 @@ fn describe(p: &Problem) -> String {
     }
 }
 
+/// What a repair did, a line per key: `repaired  <key>`, then `not repaired <key>: <why>`.
+pub fn repair_lines(outcome: &RepairOutcome) -> Vec<String> {
+    let repaired = outcome.repaired.iter().map(|k| format!("repaired  {k}"));
+    let not = (outcome.not_repaired.iter()).map(|(k, why)| format!("not repaired {k}: {why}"));
+    repaired.chain(not).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repair_lines_name_each_key() {
+        let outcome = RepairOutcome {
+            repaired: vec!["rec/a.ts".into()],
+            not_repaired: vec![("rec/b.ts".into(), "not in the spool".into())],
+        };
+        assert_eq!(
+            repair_lines(&outcome),
+            [
+                "repaired  rec/a.ts",
+                "not repaired rec/b.ts: not in the spool"
+            ]
+        );
+    }
     use stowage_verify::Warning;
 
     const SHOWN: usize = 20;

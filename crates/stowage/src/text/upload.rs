@@ -1,5 +1,8 @@
 //! Pipeline events and upload summaries as lines.
 
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
 use stowage_pipeline::{Ended, Event, Summary};
 
 use super::human_size;
@@ -84,10 +87,60 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
     out
 }
 
+/// A run's counts so far (objects planned and landed, retries), kept from its events for a
+/// progress display; shared between the threads that report events.
+#[derive(Debug, Default)]
+pub struct Progress {
+    planned: AtomicU64,
+    landed: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl Progress {
+    /// Counts what `e` changes.
+    pub fn count(&self, e: &Event) {
+        match e {
+            Event::Planned { objects, .. } => self.planned.store(*objects as u64, Relaxed),
+            Event::Landed { .. } => {
+                self.landed.fetch_add(1, Relaxed);
+            }
+            Event::Retrying { .. } => {
+                self.retries.fetch_add(1, Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// `3/10 objects, 1 retries`.
+    pub fn text(&self) -> String {
+        format!(
+            "{}/{} objects, {} retries",
+            self.landed.load(Relaxed),
+            self.planned.load(Relaxed),
+            self.retries.load(Relaxed)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use stowage_pipeline::Status;
+
+    #[test]
+    fn progress_counts_events() {
+        let p = Progress::default();
+        p.count(&Event::Planned {
+            objects: 3,
+            bytes: 10,
+        });
+        p.count(&Event::Retrying {
+            key: "a.ts".into(),
+            attempt: 1,
+            error: "timeout".into(),
+        });
+        assert_eq!(p.text(), "0/3 objects, 1 retries");
+    }
 
     #[test]
     fn a_summary_lists_what_is_not_in_the_primary() {
