@@ -315,6 +315,67 @@ async fn s3_through_twenty_percent_faults() {
     );
 }
 
+/// Uploads a 40-segment recording with a 13 MiB MP4 through a proxy in front of `server`
+/// that fails 20 % of requests (`unavailable`, resets, stalls; seeds from `seed`), with a
+/// store `open`ed on the proxy's endpoint, and checks the run: uploaded, enough faults
+/// injected, no playlist before its segments, the bucket (seen through `truth`) holding
+/// exactly the recording. Returns the spool.
+async fn upload_through_faults(
+    server: &str,
+    unavailable: Fault,
+    seed: u64,
+    open: impl Fn(&str) -> Arc<dyn ObjectStore>,
+    truth: Arc<dyn ObjectStore>,
+    prefix: &str,
+) -> tempfile::TempDir {
+    let rate = |probability, n| Times::Rate {
+        probability,
+        seed: seed + n,
+    };
+    let rules = vec![
+        FaultRule::new(Match::Any, unavailable, rate(0.08, 0)),
+        FaultRule::new(Match::Any, Fault::Reset, rate(0.08, 1)),
+        FaultRule::new(
+            Match::Any,
+            Fault::Delay(Duration::from_millis(300)),
+            rate(0.04, 2),
+        ),
+    ];
+    let proxy = FaultProxy::start(server, rules).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let names = recording(spool.path(), 40, 64 << 10, Some(13 << 20));
+    let watching = Watching::new(open(proxy.endpoint()), truth.clone());
+    let targets = Targets {
+        primary: watching.clone(),
+        backup: None,
+    };
+    let options = Options {
+        retry: RetryPolicy {
+            max_attempts: 10,
+            ..fast_options("").retry
+        },
+        ..fast_options(prefix)
+    };
+    let summary = upload_recording(spool.path(), &targets, &options)
+        .await
+        .unwrap();
+    assert_eq!(summary.status, Status::Uploaded, "{summary:?}");
+    assert!(
+        proxy.faults_injected() >= 8 && proxy.faults_injected() * 8 >= proxy.requests_seen(),
+        "only {} faults were injected in {} requests",
+        proxy.faults_injected(),
+        proxy.requests_seen()
+    );
+    assert!(watching.hooks.playlist_puts.load(Ordering::SeqCst) >= 1);
+    assert!(
+        watching.hooks.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        watching.hooks.violations.lock().unwrap()
+    );
+    assert_bucket_matches(truth.as_ref(), spool.path(), prefix, &names).await;
+    spool
+}
+
 fn gcs_store(endpoint: &str, bucket: &str) -> stowage_gcs::GcsStore {
     let mut cfg = stowage_gcs::GcsConfig::new(bucket, stowage_gcs::GcsAuth::Anonymous);
     cfg.endpoint = Some(endpoint.into());
@@ -342,69 +403,16 @@ async fn gcs_through_twenty_percent_faults() {
         body: r#"{"error":{"code":503,"message":"We encountered an internal error. Please try again.","errors":[{"reason":"backendError"}]}}"#.into(),
         headers: vec![("content-type".into(), "application/json".into())],
     };
-    let rules = vec![
-        FaultRule::new(
-            Match::Any,
-            unavailable,
-            Times::Rate {
-                probability: 0.08,
-                seed: 17,
-            },
-        ),
-        FaultRule::new(
-            Match::Any,
-            Fault::Reset,
-            Times::Rate {
-                probability: 0.08,
-                seed: 18,
-            },
-        ),
-        FaultRule::new(
-            Match::Any,
-            Fault::Delay(Duration::from_millis(300)),
-            Times::Rate {
-                probability: 0.04,
-                seed: 19,
-            },
-        ),
-    ];
-    let proxy = FaultProxy::start(server.endpoint(), rules).unwrap();
-    let spool = tempfile::tempdir().unwrap();
-    let names = recording(spool.path(), 40, 64 << 10, Some(13 << 20));
-    let through: Arc<dyn ObjectStore> = Arc::new(gcs_store(proxy.endpoint(), &bucket));
     let truth: Arc<dyn ObjectStore> = Arc::new(gcs_store(server.endpoint(), &bucket));
-    let watching = Watching::new(through, truth.clone());
-    let targets = Targets {
-        primary: watching.clone(),
-        backup: None,
-    };
-    let summary = upload_recording(
-        spool.path(),
-        &targets,
-        &Options {
-            retry: RetryPolicy {
-                max_attempts: 10,
-                ..fast_options("").retry
-            },
-            ..fast_options("live/g")
-        },
+    let spool = upload_through_faults(
+        server.endpoint(),
+        unavailable,
+        17,
+        |endpoint| Arc::new(gcs_store(endpoint, &bucket)),
+        truth.clone(),
+        "live/g",
     )
-    .await
-    .unwrap();
-    assert_eq!(summary.status, Status::Uploaded, "{summary:?}");
-    assert!(
-        proxy.faults_injected() >= 8 && proxy.faults_injected() * 8 >= proxy.requests_seen(),
-        "only {} faults were injected in {} requests",
-        proxy.faults_injected(),
-        proxy.requests_seen()
-    );
-    assert!(watching.hooks.playlist_puts.load(Ordering::SeqCst) >= 1);
-    assert!(
-        watching.hooks.violations.lock().unwrap().is_empty(),
-        "{:?}",
-        watching.hooks.violations.lock().unwrap()
-    );
-    assert_bucket_matches(truth.as_ref(), spool.path(), "live/g", &names).await;
+    .await;
     let mp4 = truth.head("live/g/sid_chan_0.mp4").await.unwrap();
     let local = stowage_core::checksum::checksum_bytes(
         &std::fs::read(spool.path().join("sid_chan_0.mp4")).unwrap(),
@@ -453,69 +461,16 @@ async fn azure_through_twenty_percent_faults() {
             ("x-ms-request-id".into(), "00000000-0000-0000-0000-000000000000".into()),
         ],
     };
-    let rules = vec![
-        FaultRule::new(
-            Match::Any,
-            busy,
-            Times::Rate {
-                probability: 0.08,
-                seed: 27,
-            },
-        ),
-        FaultRule::new(
-            Match::Any,
-            Fault::Reset,
-            Times::Rate {
-                probability: 0.08,
-                seed: 28,
-            },
-        ),
-        FaultRule::new(
-            Match::Any,
-            Fault::Delay(Duration::from_millis(300)),
-            Times::Rate {
-                probability: 0.04,
-                seed: 29,
-            },
-        ),
-    ];
-    let proxy = FaultProxy::start(server.endpoint(), rules).unwrap();
-    let spool = tempfile::tempdir().unwrap();
-    let names = recording(spool.path(), 40, 64 << 10, Some(13 << 20));
-    let through: Arc<dyn ObjectStore> = Arc::new(azure_store(proxy.endpoint(), &container));
     let truth: Arc<dyn ObjectStore> = Arc::new(azure_store(server.endpoint(), &container));
-    let watching = Watching::new(through, truth.clone());
-    let targets = Targets {
-        primary: watching.clone(),
-        backup: None,
-    };
-    let summary = upload_recording(
-        spool.path(),
-        &targets,
-        &Options {
-            retry: RetryPolicy {
-                max_attempts: 10,
-                ..fast_options("").retry
-            },
-            ..fast_options("live/a")
-        },
+    upload_through_faults(
+        server.endpoint(),
+        busy,
+        27,
+        |endpoint| Arc::new(azure_store(endpoint, &container)),
+        truth.clone(),
+        "live/a",
     )
-    .await
-    .unwrap();
-    assert_eq!(summary.status, Status::Uploaded, "{summary:?}");
-    assert!(
-        proxy.faults_injected() >= 8 && proxy.faults_injected() * 8 >= proxy.requests_seen(),
-        "only {} faults were injected in {} requests",
-        proxy.faults_injected(),
-        proxy.requests_seen()
-    );
-    assert!(watching.hooks.playlist_puts.load(Ordering::SeqCst) >= 1);
-    assert!(
-        watching.hooks.violations.lock().unwrap().is_empty(),
-        "{:?}",
-        watching.hooks.violations.lock().unwrap()
-    );
-    assert_bucket_matches(truth.as_ref(), spool.path(), "live/a", &names).await;
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
