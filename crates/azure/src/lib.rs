@@ -35,7 +35,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use http::{HeaderValue, Method};
 use object_store::azure::{AzureAuthorizer, AzureConfigKey, MicrosoftAzure, MicrosoftAzureBuilder};
@@ -304,45 +304,6 @@ fn origin_of(url: &str) -> String {
     }
 }
 
-/// The body's bytes, in memory (Azure's requests here are signed with the body's length,
-/// and a part is hashed in the same pass as it is read).
-async fn body_bytes(body: PutBody) -> Result<Bytes> {
-    match body {
-        PutBody::Bytes(b) => Ok(b),
-        PutBody::File { path, offset, len } => {
-            use tokio::io::{AsyncReadExt, AsyncSeekExt};
-            let io = |e| Error::local_io(&path, e);
-            let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
-            file.seek(std::io::SeekFrom::Start(offset))
-                .await
-                .map_err(io)?;
-            let mut buf = BytesMut::zeroed(len as usize);
-            let mut read = 0;
-            while read < buf.len() {
-                let n = file.read(&mut buf[read..]).await.map_err(io)?;
-                if n == 0 {
-                    return Err(Error::invalid_input(format!(
-                        "{} ended after {read} of the {len} bytes to send from offset {offset}: it is shorter than declared (or shrank while being read)",
-                        path.display()
-                    )));
-                }
-                read += n;
-            }
-            Ok(buf.freeze())
-        }
-        PutBody::Stream { .. } => {
-            let (body, _) = body.checksums(&[]).await?;
-            match body {
-                PutBody::Bytes(b) => Ok(b),
-                _ => Err(Error::new(
-                    ErrorKind::Other,
-                    "a stream body was not collected",
-                )),
-            }
-        }
-    }
-}
-
 /// Compares what Azure returned with what was sent; any checksum that differs is a
 /// mismatch (the bytes stored are not the ones hashed).
 fn check_returned(sent: &Checksums, returned: &Checksums) -> Result<()> {
@@ -408,7 +369,7 @@ impl ObjectStore for AzureStore {
             ))
             .with_key(key));
         }
-        let bytes = body_bytes(body).await.map_err(|e| e.or_key(key))?;
+        let bytes = body.bytes().await.map_err(|e| e.or_key(key))?;
         let mut sent = checksum_bytes(&bytes, &[ChecksumAlgo::Md5, ChecksumAlgo::Crc64Nvme]);
         // The caller's MD5 was taken from the file before this read: sending it makes Azure
         // refuse bytes that changed since.
@@ -591,7 +552,7 @@ impl ObjectStore for AzureStore {
         body: PutBody,
     ) -> Result<PartInfo> {
         let key = upload.key.as_str();
-        let bytes = body_bytes(body).await.map_err(|e| e.or_key(key))?;
+        let bytes = body.bytes().await.map_err(|e| e.or_key(key))?;
         let sent = checksum_bytes(
             &bytes,
             &[

@@ -88,6 +88,41 @@ impl PutBody {
     }
 }
 
+impl PutBody {
+    /// The body's bytes in memory (for stores that sign or hash the whole body before
+    /// sending it): a file range read on a blocking thread (a file with fewer bytes than
+    /// declared is [`ErrorKind::InvalidInput`]), a stream collected.
+    pub async fn bytes(self) -> Result<Bytes> {
+        match self {
+            PutBody::Bytes(b) => Ok(b),
+            PutBody::File { path, offset, len } => {
+                tokio::task::spawn_blocking(move || read_file_range(&path, offset, len))
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Other, format!("read task failed: {e}")))?
+            }
+            PutBody::Stream { stream, len } => collect_stream(stream, len).await,
+        }
+    }
+}
+
+/// `len` bytes of `path` from `offset`; a file with fewer is shorter than the body declares.
+fn read_file_range(path: &std::path::Path, offset: u64, len: u64) -> Result<Bytes> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |e| Error::local_io(path, e);
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    f.seek(SeekFrom::Start(offset)).map_err(io)?;
+    let mut buf = Vec::with_capacity(len as usize);
+    f.take(len).read_to_end(&mut buf).map_err(io)?;
+    if buf.len() as u64 != len {
+        return Err(Error::invalid_input(format!(
+            "{} ended after {} of the {len} bytes to send from offset {offset}: it is shorter than declared (or shrank while being read)",
+            path.display(),
+            buf.len()
+        )));
+    }
+    Ok(Bytes::from(buf))
+}
+
 async fn collect_stream(
     mut stream: BoxStream<'static, std::io::Result<Bytes>>,
     len: u64,
@@ -490,5 +525,31 @@ mod signed_url_tests {
         assert!(
             check_signed_url_expiry("kodo://b", Duration::from_secs(30 * 86_400), None).is_ok()
         );
+    }
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_range_is_read_into_memory_and_a_short_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seg.ts");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let range = PutBody::File {
+            path: path.clone(),
+            offset: 2,
+            len: 5,
+        };
+        assert_eq!(range.bytes().await.unwrap(), Bytes::from_static(b"23456"));
+        let past_the_end = PutBody::File {
+            path,
+            offset: 8,
+            len: 5,
+        };
+        let e = past_the_end.bytes().await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("shorter than declared"), "{e}");
     }
 }

@@ -573,42 +573,6 @@ fn parse_part_name(name: &str) -> Option<(&str, &str, &str)> {
     (!key.is_empty() && id_ok && !tail.is_empty() && !tail.contains('/')).then_some((key, id, tail))
 }
 
-/// The body's bytes, in memory (the MD5 and CRC-32C go in the metadata before the body,
-/// and a part is hashed in the same pass as it is read).
-async fn body_bytes(body: PutBody) -> Result<Bytes> {
-    match body {
-        PutBody::Bytes(b) => Ok(b),
-        PutBody::File { path, offset, len } => {
-            use tokio::io::{AsyncReadExt, AsyncSeekExt};
-            let io = |e| Error::local_io(&path, e);
-            let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
-            file.seek(std::io::SeekFrom::Start(offset))
-                .await
-                .map_err(io)?;
-            let mut buf = BytesMut::zeroed(len as usize);
-            let mut read = 0;
-            while read < buf.len() {
-                let n = file.read(&mut buf[read..]).await.map_err(io)?;
-                if n == 0 {
-                    return Err(Error::invalid_input(format!(
-                        "{} ended after {read} of the {len} bytes to send from offset {offset}: it is shorter than declared (or shrank while being read)",
-                        path.display()
-                    )));
-                }
-                read += n;
-            }
-            Ok(buf.freeze())
-        }
-        PutBody::Stream { .. } => match body.checksums(&[]).await? {
-            (PutBody::Bytes(b), _) => Ok(b),
-            _ => Err(Error::new(
-                ErrorKind::Other,
-                "a stream body was not collected",
-            )),
-        },
-    }
-}
-
 /// The caller's user metadata, checked against what GCS takes.
 fn check_metadata(key: &str, opts: &PutOptions) -> Result<()> {
     for k in opts.metadata.keys() {
@@ -647,7 +611,7 @@ impl ObjectStore for GcsStore {
 
     async fn put(&self, key: &str, body: PutBody, opts: &PutOptions) -> Result<ObjectMeta> {
         check_metadata(key, opts)?;
-        let bytes = body_bytes(body).await.map_err(|e| e.or_key(key))?;
+        let bytes = body.bytes().await.map_err(|e| e.or_key(key))?;
         let mut sent = checksum_bytes(&bytes, &[ChecksumAlgo::Md5, ChecksumAlgo::Crc32c]);
         // The caller's hashes were taken from the file before this read: sending them
         // makes GCS refuse bytes that changed since.
@@ -841,7 +805,7 @@ impl ObjectStore for GcsStore {
         body: PutBody,
     ) -> Result<PartInfo> {
         let key = upload.key.as_str();
-        let bytes = body_bytes(body).await.map_err(|e| e.or_key(key))?;
+        let bytes = body.bytes().await.map_err(|e| e.or_key(key))?;
         // One pass: the MD5 and CRC-32C GCS checks, and the CRC-64s of the same bytes
         // (what the parts combine to before completion).
         let sent = checksum_bytes(
