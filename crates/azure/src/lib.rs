@@ -358,6 +358,7 @@ impl ObjectStore for AzureStore {
             returned_by_head: vec![ChecksumAlgo::Md5],
             part_etag_is_md5: true,
             signed_urls: matches!(self.cfg.auth, AzureAuth::Key(_)),
+            copies_files: false,
         }
     }
 

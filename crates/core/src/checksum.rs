@@ -305,6 +305,23 @@ pub fn checksum_bytes(data: &[u8], algos: &[ChecksumAlgo]) -> Checksums {
     h.finish()
 }
 
+/// A small file read whole into memory, once, on a blocking thread, with its checksums: the
+/// bytes hashed are the bytes a caller then sends, so the file cannot change between the two,
+/// and a small object costs one trip to the blocking pool instead of one per step.
+pub async fn read_file_checksummed(
+    path: &Path,
+    algos: &[ChecksumAlgo],
+) -> Result<(bytes::Bytes, Checksums)> {
+    let (path, algos) = (path.to_path_buf(), algos.to_vec());
+    tokio::task::spawn_blocking(move || {
+        let data = std::fs::read(&path).map_err(|e| Error::local_io(&path, e))?;
+        let sums = checksum_bytes(&data, &algos);
+        Ok((bytes::Bytes::from(data), sums))
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::Other, format!("read task failed: {e}")))?
+}
+
 /// Reads `len` bytes of `path` from `offset` once, computing `algos`; returns the bytes read
 /// and the checksums. Blocking: call from `spawn_blocking` (see [`checksum_file`]).
 pub fn checksum_file_range_blocking(

@@ -313,6 +313,10 @@ pub struct Capabilities {
     pub part_etag_is_md5: bool,
     /// Whether [`ObjectStore::signed_get_url`] gives time-limited download URLs.
     pub signed_urls: bool,
+    /// Whether the store copies a [`PutBody::File`] itself, in the kernel (the local
+    /// directory's `copy_file_range`): a caller then hands it the path rather than reading a
+    /// small file into memory first.
+    pub copies_files: bool,
 }
 
 /// A bucket (or a local directory acting as one).

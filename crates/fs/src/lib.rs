@@ -604,6 +604,7 @@ impl ObjectStore for FsStore {
             returned_by_head: KEPT.to_vec(),
             part_etag_is_md5: true,
             signed_urls: false,
+            copies_files: true,
         }
     }
 

@@ -606,6 +606,7 @@ impl ObjectStore for GcsStore {
             returned_by_head: vec![ChecksumAlgo::Md5, ChecksumAlgo::Crc32c],
             part_etag_is_md5: true,
             signed_urls: self.signer.is_some(),
+            copies_files: false,
         }
     }
 

@@ -588,6 +588,7 @@ impl ObjectStore for KodoStore {
             // A part's etag is its qetag, listed by ListParts; resume compares that.
             part_etag_is_md5: false,
             signed_urls: true,
+            copies_files: false,
         }
     }
 

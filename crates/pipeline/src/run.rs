@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use futures::StreamExt;
-use stowage_core::checksum::checksum_file;
+use stowage_core::checksum::{checksum_file, read_file_checksummed};
 use stowage_core::proof::{Proof, Sent, completed_proof, confirm, parts_proof};
 use stowage_core::upload::{SentParts, complete_confirmed, send_parts};
 use stowage_core::{
@@ -324,7 +324,7 @@ pub(crate) async fn deliver(run: &Run, key: &str) -> Result<()> {
     let local = local_checksums(run, &entry).await?;
     // Durably "may be sent" before the first byte goes out (see Journal::claim).
     run.journal.claim(key)?;
-    if let Some(meta) = already_in_primary(run, &entry, &local).await {
+    if let Some(meta) = already_in_primary(run, &entry, &local.sums).await {
         return landed(run, &entry, State::Primary, &meta).await;
     }
     let primary_err = match run.unusable(State::Primary) {
@@ -391,23 +391,57 @@ async fn already_in_primary(run: &Run, entry: &Entry, local: &Checksums) -> Opti
     }
 }
 
-async fn local_checksums(run: &Run, entry: &Entry) -> Result<Checksums> {
-    if let Some(c) = &entry.local {
-        return Ok(c.clone());
+/// Files up to this size are read into memory once, hashed there and sent from there: the
+/// bytes sent are the bytes hashed, and a small segment costs one read and one trip to the
+/// blocking pool instead of four (what bounded 4 KiB objects). At the default concurrency
+/// that holds at most 16 MiB. Not for a local directory, which copies the file in the kernel.
+const READ_WHOLE_MAX: u64 = 1 << 20;
+
+/// What is sent of a local file: its checksums and, for a small file, its bytes.
+#[derive(Clone)]
+pub(crate) struct Local {
+    pub(crate) sums: Checksums,
+    bytes: Option<bytes::Bytes>,
+}
+
+impl Local {
+    fn body(&self) -> Option<PutBody> {
+        self.bytes.clone().map(PutBody::Bytes)
+    }
+}
+
+async fn local_checksums(run: &Run, entry: &Entry) -> Result<Local> {
+    let whole = entry.size <= READ_WHOLE_MAX.min(run.opts.upload.multipart_threshold)
+        && !run.targets.primary.capabilities().copies_files;
+    if let (Some(sums), false) = (&entry.local, whole) {
+        return Ok(Local {
+            sums: sums.clone(),
+            bytes: None,
+        });
     }
     // What the primary checks is settled (S3 in auto mode asks once) before choosing; the
     // backup is asked in the background (open_run): until it answers, it is taken to need
     // what its cautious capabilities say.
     run.targets.primary.learn_integrity(&entry.key).await;
     let algos = local_algos(run, entry);
-    let (size, sums) = checksum_file(&entry.path, &algos)
-        .await
-        .map_err(|e| e.or_key(&entry.key))?;
+    let (size, sums, bytes) = if whole {
+        let (bytes, sums) = read_file_checksummed(&entry.path, &algos)
+            .await
+            .map_err(|e| e.or_key(&entry.key))?;
+        (bytes.len() as u64, sums, Some(bytes))
+    } else {
+        let (size, sums) = checksum_file(&entry.path, &algos)
+            .await
+            .map_err(|e| e.or_key(&entry.key))?;
+        (size, sums, None)
+    };
     if size != entry.size {
         return Err(changed(entry, size));
     }
-    run.journal.set_local_checksums(&entry.key, &sums)?;
-    Ok(sums)
+    if entry.local.as_ref() != Some(&sums) {
+        run.journal.set_local_checksums(&entry.key, &sums)?;
+    }
+    Ok(Local { sums, bytes })
 }
 
 async fn landed(run: &Run, entry: &Entry, state: State, meta: &ObjectMeta) -> Result<()> {
@@ -446,7 +480,7 @@ pub(crate) fn store_for(run: &Run, which: State) -> Option<&dyn ObjectStore> {
 pub(crate) async fn send_with_retry(
     run: &Run,
     entry: &Entry,
-    local: &Checksums,
+    local: &Local,
     which: State,
 ) -> Result<ObjectMeta> {
     let store =
@@ -492,7 +526,7 @@ async fn attempt_once(
     run: &Run,
     store: &dyn ObjectStore,
     entry: &Entry,
-    first: Option<(Entry, Checksums)>,
+    first: Option<(Entry, Local)>,
     which: State,
 ) -> Result<ObjectMeta> {
     let (entry, local) = match first {
@@ -505,7 +539,7 @@ async fn attempt_once(
 /// The entry and checksums of the file as it is now. A file whose size or mtime changed
 /// since it was registered is registered again (its old checksums are forgotten) and
 /// reported; a source outside the spool (a restore's download) is taken as it is.
-async fn current(run: &Run, entry: &Entry) -> Result<(Entry, Checksums)> {
+async fn current(run: &Run, entry: &Entry) -> Result<(Entry, Local)> {
     let journaled = run.journal.get(&entry.key)?;
     let Some(journaled) = journaled.filter(|j| j.path == entry.path) else {
         let local = local_checksums(run, entry).await?;
@@ -531,11 +565,11 @@ async fn send_once(
     run: &Run,
     store: &dyn ObjectStore,
     entry: &Entry,
-    local: &Checksums,
+    local: &Local,
     which: State,
 ) -> Result<ObjectMeta> {
     let opts = PutOptions {
-        checksums: Some(local.clone()),
+        checksums: Some(local.sums.clone()),
         ..Default::default()
     };
     let multipart =
@@ -543,16 +577,19 @@ async fn send_once(
     if multipart {
         return send_multipart(run, store, entry, &opts, which).await;
     }
-    let body = PutBody::file(&entry.path)
-        .await
-        .map_err(|e| e.or_key(&entry.key))?;
+    let body = match local.body() {
+        Some(bytes) => bytes,
+        None => PutBody::file(&entry.path)
+            .await
+            .map_err(|e| e.or_key(&entry.key))?,
+    };
     if body.len() != entry.size {
         return Err(changed(entry, body.len()));
     }
     let reply = store.put(&entry.key, body, &opts).await?;
     let sent = Sent {
         size: entry.size,
-        checksums: local,
+        checksums: &local.sums,
     };
     confirm(store, &entry.key, sent, reply).await
 }

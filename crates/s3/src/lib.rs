@@ -605,6 +605,7 @@ impl ObjectStore for Bucket {
             returned_by_head: vec![ChecksumAlgo::Crc64Nvme],
             part_etag_is_md5: true,
             signed_urls: true,
+            copies_files: false,
         }
     }
 

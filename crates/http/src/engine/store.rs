@@ -34,6 +34,7 @@ impl<V: XmlVendor> ObjectStore for XmlStore<V> {
             returned_by_head: vec![ChecksumAlgo::Crc64Ecma],
             part_etag_is_md5: true,
             signed_urls: true,
+            copies_files: false,
         }
     }
 
