@@ -40,8 +40,8 @@ pub struct S3sServer {
     access_key: String,
     secret_key: String,
     root: PathBuf,
-    /// Whether a CORS rule allows every origin (see [`S3sServer::set_cors_allow_any_origin`]).
-    cors: Arc<AtomicBool>,
+    /// The CORS switch and the request count, shared with the serving thread.
+    knobs: Arc<Knobs>,
     // Field order matters: the server thread must stop before the directory is removed.
     _thread: ServerThread,
     _dir: TempDir,
@@ -64,10 +64,10 @@ impl S3sServer {
         let access_key = format!("stowage-test-ak-{}", random_token(8));
         let secret_key = random_token(40);
         let auth = SimpleAuth::from_single(access_key.clone(), secret_key.clone());
-        let cors = Arc::new(AtomicBool::new(false));
-        let (dir, root, thread, addr) = spawn(Some(auth), Arc::clone(&cors))?;
+        let knobs = Arc::new(Knobs::default());
+        let (dir, root, thread, addr) = spawn(Some(auth), Arc::clone(&knobs))?;
         Ok(S3sServer {
-            cors,
+            knobs,
             endpoint: format!("http://{addr}"),
             addr,
             access_key,
@@ -128,7 +128,13 @@ impl S3sServer {
     /// s3s-fs does not implement): a request with `Origin` gets
     /// `Access-Control-Allow-Origin: *`. Off by default, as on a new S3 bucket.
     pub fn set_cors_allow_any_origin(&self, on: bool) {
-        self.cors.store(on, Ordering::Relaxed);
+        self.knobs.cors.store(on, Ordering::Relaxed);
+    }
+
+    /// Requests answered so far (every method, every bucket): what a benchmark counts
+    /// without a proxy in the way.
+    pub fn requests_seen(&self) -> usize {
+        self.knobs.requests.load(Ordering::Relaxed)
     }
 
     /// Creates a bucket by making its directory, without going through S3.
@@ -152,9 +158,17 @@ fn random_token(len: usize) -> String {
 
 /// Creates the data dir, binds the socket and starts serving; `auth: None` disables SigV4
 /// (only the tests use that, to drive the server with hand-written requests).
+/// What the serving thread shares with its [`S3sServer`].
+#[derive(Default)]
+struct Knobs {
+    /// Whether a CORS rule allows every origin (see [`S3sServer::set_cors_allow_any_origin`]).
+    cors: AtomicBool,
+    requests: std::sync::atomic::AtomicUsize,
+}
+
 fn spawn(
     auth: Option<SimpleAuth>,
-    cors: Arc<AtomicBool>,
+    knobs: Arc<Knobs>,
 ) -> io::Result<(TempDir, PathBuf, ServerThread, SocketAddr)> {
     let dir = tempfile::Builder::new().prefix("stowage-s3s-").tempdir()?;
     // s3s-fs canonicalizes its root; use the same path so callers can compare paths.
@@ -163,7 +177,7 @@ fn spawn(
     let listener = StdTcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let thread = ServerThread::spawn("stowage-s3s", move |stop| {
-        serve(listener, service, cors, stop)
+        serve(listener, service, knobs, stop)
     })?;
     Ok((dir, root, thread, addr))
 }
@@ -181,7 +195,7 @@ fn build_service(root: &Path, auth: Option<SimpleAuth>) -> io::Result<S3Service>
 async fn serve(
     listener: StdTcpListener,
     service: S3Service,
-    cors: Arc<AtomicBool>,
+    knobs: Arc<Knobs>,
     stop: oneshot::Receiver<()>,
 ) {
     let http = ConnBuilder::new(TokioExecutor::new());
@@ -189,7 +203,7 @@ async fn serve(
         let conn = http
             .serve_connection(
                 TokioIo::new(socket),
-                with_cors(service.clone(), cors.clone()),
+                counted_with_cors(service.clone(), knobs.clone()),
             )
             .into_owned();
         tokio::spawn(async move {
@@ -200,10 +214,10 @@ async fn serve(
 }
 
 /// `service`, adding `Access-Control-Allow-Origin: *` to answers to requests with an
-/// `Origin` while `cors` is on.
-fn with_cors(
+/// `Origin` while CORS is on, and counting every request.
+fn counted_with_cors(
     service: S3Service,
-    cors: Arc<AtomicBool>,
+    knobs: Arc<Knobs>,
 ) -> impl hyper::service::Service<
     hyper::Request<hyper::body::Incoming>,
     Response = s3s::HttpResponse,
@@ -211,7 +225,8 @@ fn with_cors(
     Future = impl Future<Output = Result<s3s::HttpResponse, s3s::HttpError>> + Send + 'static,
 > + Clone {
     hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let allow = cors.load(Ordering::Relaxed) && req.headers().contains_key("origin");
+        knobs.requests.fetch_add(1, Ordering::Relaxed);
+        let allow = knobs.cors.load(Ordering::Relaxed) && req.headers().contains_key("origin");
         let answer = hyper::service::Service::call(&service, req);
         async move {
             let mut resp = answer.await?;
@@ -536,24 +551,29 @@ fn flat_listing(
         .as_deref()
         .unwrap_or("")
         .trim_start_matches('/');
-    let mut objects = Vec::new();
-    walk_objects(root, root, prefix, &mut objects)
-        .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
-    objects.sort_by(|a, b| a.key.cmp(&b.key));
     let resume = [
         input.continuation_token.as_deref(),
         input.start_after.as_deref(),
     ]
     .into_iter()
     .flatten()
-    .max();
-    if let Some(marker) = resume {
-        objects.retain(|o| o.key.as_deref().unwrap_or("") > marker);
-    }
+    .max()
+    .unwrap_or("");
+    let mut found = Vec::new();
+    walk_keys(root, root, prefix, resume, &mut found)
+        .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
+    found.sort_unstable();
     let max_keys = input.max_keys.unwrap_or(1000);
     let page = usize::try_from(max_keys).unwrap_or(1000);
-    let is_truncated = page > 0 && objects.len() > page;
-    objects.truncate(page);
+    let is_truncated = page > 0 && found.len() > page;
+    found.truncate(page);
+    // Only the page's files are stat'ed: a walk that stat'ed every file of the bucket for
+    // every page cost a 10 000-key listing a second.
+    let objects = found
+        .into_iter()
+        .map(|(key, path)| object_entry(key, &path))
+        .collect::<io::Result<Vec<Object>>>()
+        .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
     let next_continuation_token = if is_truncated {
         objects.last().and_then(|o| o.key.clone())
     } else {
@@ -575,29 +595,40 @@ fn flat_listing(
     Ok(S3Response::new(output))
 }
 
-/// Every file under `dir` whose key (its path below `root`, `/`-joined) starts with `prefix`.
-fn walk_objects(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<Object>) -> io::Result<()> {
+/// Every file under `dir` whose key (its path below `root`, `/`-joined) starts with `prefix`
+/// and sorts after `after`, with its path; file types come from the directory listing itself.
+fn walk_keys(
+    root: &Path,
+    dir: &Path,
+    prefix: &str,
+    after: &str,
+    out: &mut Vec<(String, PathBuf)>,
+) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
-        let meta = entry.metadata()?;
-        if meta.is_dir() {
-            walk_objects(root, &path, prefix, out)?;
+        if entry.file_type()?.is_dir() {
+            walk_keys(root, &path, prefix, after, out)?;
             continue;
         }
         let Some(key) = object_key(root, &path) else {
             continue;
         };
-        if key.starts_with(prefix) {
-            out.push(Object {
-                key: Some(key),
-                last_modified: Some(Timestamp::from(meta.modified()?)),
-                size: Some(i64::try_from(meta.len()).unwrap_or(i64::MAX)),
-                ..Default::default()
-            });
+        if key.starts_with(prefix) && key.as_str() > after {
+            out.push((key, path));
         }
     }
     Ok(())
+}
+
+fn object_entry(key: String, path: &Path) -> io::Result<Object> {
+    let meta = std::fs::metadata(path)?;
+    Ok(Object {
+        key: Some(key),
+        last_modified: Some(Timestamp::from(meta.modified()?)),
+        size: Some(i64::try_from(meta.len()).unwrap_or(i64::MAX)),
+        ..Default::default()
+    })
 }
 
 fn object_key(root: &Path, path: &Path) -> Option<String> {

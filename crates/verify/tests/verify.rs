@@ -752,6 +752,62 @@ async fn an_object_the_listing_lacks_is_asked_for_before_it_is_called_missing() 
     );
 }
 
+/// A recording of 2 500 segments is listed in ranges of a page, at once: every object is
+/// found, and an orphan before the first range, inside one and after the last is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_recording_is_listed_in_ranges_and_orphans_anywhere_are_found() {
+    let server = S3sServer::shared();
+    let bucket = s3_bucket("vranges");
+    server.create_bucket(&bucket).unwrap();
+    let creds = Credentials::new(server.access_key(), server.secret_key());
+    let store = s3_store(server.endpoint(), &bucket, &creds).await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut playlist = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:2\n");
+    for i in 0..2500 {
+        let name = format!("seg_{i:05}.ts");
+        std::fs::write(spool.path().join(&name), format!("segment {i}")).unwrap();
+        playlist.push_str(&format!("#EXTINF:2.0,\n{name}\n"));
+    }
+    playlist.push_str("#EXT-X-ENDLIST\n");
+    std::fs::write(spool.path().join("rec.m3u8"), playlist).unwrap();
+    let targets = Targets {
+        primary: store.clone(),
+        backup: None,
+    };
+    let opts = Options {
+        prefix: PREFIX.into(),
+        ..Options::default()
+    };
+    upload_recording(spool.path(), &targets, &opts)
+        .await
+        .unwrap();
+    let orphans = [
+        "rec/0-before.ts",
+        "rec/seg_01500.ts.orphan",
+        "rec/zz-after.ts",
+    ];
+    for key in orphans {
+        put(store.as_ref(), key, b"stray").await;
+    }
+    let expected = manifest(store.as_ref()).await;
+    let report = verify(store.as_ref(), None, PREFIX, &expected, Some(MANIFEST))
+        .await
+        .unwrap();
+    assert_eq!(report.intact, 2501, "{:?}", report.problems);
+    let named: Vec<&str> = report
+        .problems
+        .iter()
+        .map(|p| match p {
+            Problem::Orphan { key } => key.as_str(),
+            other => panic!("only orphans expected, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(named, orphans);
+    // 2 505 keys in three ranges: two of 1 001 keys (a page and one key more each) and one
+    // of 503, then the playlist's GET: never a page per 1 000 keys more than one listing.
+    assert!(report.requests <= 6, "{} requests", report.requests);
+}
+
 /// A recording whose segments are real MPEG-TS packets, uploaded into a local bucket, and the
 /// bucket directory served over HTTP with `opts`.
 async fn served(opts: StaticOptions) -> (tempfile::TempDir, Arc<dyn ObjectStore>, StaticServer) {
