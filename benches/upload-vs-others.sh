@@ -12,7 +12,7 @@
 #  3. a recording (LOCAL_SEGMENTS × 1 MiB) into a local directory: `stowage upload DIR
 #     file:///…` beside `cp -r` and `rclone copy`;
 #  4. `stowage verify` of VERIFY_SEGMENTS segments beside `rclone check`, requests counted
-#     (benches/src/bin/verify-bench.rs, in-process server behind a counting proxy);
+#     (benches/src/bin/verify-bench.rs, in-process server that counts what it answers);
 #  5. (only with ONLY=sweep) the measurement the default concurrencies were chosen by:
 #     stowage at --concurrency 8/16/32/64 on both object sizes and into a local directory,
 #     and at --part-concurrency 4/8/16 on a SWEEP_BIG_MIB (512) MiB MP4.
@@ -232,7 +232,7 @@ if want verify; then
   echo; echo "== verify $VERIFY_SEGMENTS segments (uploaded with --s3-integrity md5, then with the default)"
   for mode in md5 auto; do
     "$BIN/verify-bench" "$VERIFY_SEGMENTS" "$mode" | tee "$work/verify-$mode"
-    R[verify_req_$mode]=$(sed -n 's/.*stowage verify: .* s, \([0-9]*\) requests.*/\1/p' "$work/verify-$mode")
+    R[verify_req_$mode]=$(sed -n 's/.*stowage verify: .*, \([0-9]*\) requests.*/\1/p' "$work/verify-$mode")
     R[verify_ratio_$mode]=$(sed -n 's/.*time ratio stowage\/rclone: \([0-9.]*\).*/\1/p' "$work/verify-$mode")
   done
 fi
