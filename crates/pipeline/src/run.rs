@@ -42,19 +42,20 @@ pub(crate) struct Run {
     pub(crate) _lock: SpoolLock,
 }
 
-/// Errors that no other object of the run would escape: the bucket is missing, the
-/// credentials are refused, the clock is off, the endpoint is not a storage API.
-fn bucket_wide(kind: &ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::BucketNotFound
-            | ErrorKind::InvalidCredentials
-            | ErrorKind::SignatureMismatch
-            | ErrorKind::ClockSkew
-            | ErrorKind::UnexpectedReply
-            | ErrorKind::Tls
-            | ErrorKind::WrongRegion { .. }
-    )
+/// Errors that no other object of the run would escape: the bucket is missing or its name
+/// refused, the credentials are refused, the clock is off, the endpoint is not a storage API.
+fn bucket_wide(e: &Error) -> bool {
+    e.vendor_code() == Some("InvalidBucketName")
+        || matches!(
+            e.kind(),
+            ErrorKind::BucketNotFound
+                | ErrorKind::InvalidCredentials
+                | ErrorKind::SignatureMismatch
+                | ErrorKind::ClockSkew
+                | ErrorKind::UnexpectedReply
+                | ErrorKind::Tls
+                | ErrorKind::WrongRegion { .. }
+        )
 }
 
 fn bucket_label(which: State) -> &'static str {
@@ -74,7 +75,7 @@ impl Run {
 
     /// Remembers a bucket-wide refusal, and says it once.
     pub(crate) fn note_if_unusable(&self, which: State, e: &Error) {
-        if !bucket_wide(e.kind()) || e.message().starts_with("not sent: ") {
+        if !bucket_wide(e) || e.message().starts_with("not sent: ") {
             return;
         }
         let Ok(mut map) = self.unusable.lock() else {

@@ -427,6 +427,17 @@ async fn a_long_segment_name_is_quoted_shortened() {
 /// pending (and in the spool) for the next run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_bucket_is_said_once_and_stops_the_run() {
+    a_refused_bucket_is_said_once(&unique("never-created")).await;
+}
+
+/// The same for a bucket name S3 refuses outright (InvalidBucketName: too short): every
+/// object would get the same answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_bucket_name_is_said_once_and_stops_the_run() {
+    a_refused_bucket_is_said_once("ab").await;
+}
+
+async fn a_refused_bucket_is_said_once(bucket: &str) {
     let server = S3sServer::shared();
     let spool = tempfile::tempdir().unwrap();
     let names = recording(spool.path(), 30, 100, None);
@@ -436,8 +447,7 @@ async fn a_missing_bucket_is_said_once_and_stops_the_run() {
         concurrency: 1,
         ..fast_options("")
     };
-    let store: Arc<dyn ObjectStore> =
-        Arc::new(s3s_store(server.endpoint(), &unique("never-created"), 1).await);
+    let store: Arc<dyn ObjectStore> = Arc::new(s3s_store(server.endpoint(), bucket, 1).await);
     let targets = Targets {
         primary: store,
         backup: None,
