@@ -1,6 +1,7 @@
 //! Verifying a 10 000-segment recording on a local S3 server (s3s-fs, in-process, which
 //! counts every request it answers), beside `rclone check` of the same data on the same
-//! server. (A counting proxy in the way cost each 1 000-key listing page 20 ms of its own.) Goals (issue #20): ≤ 13 requests (no download), ≤ 0.05× rclone's time.
+//! server. (A counting proxy in the way cost each 1 000-key listing page 20 ms of its own.)
+//! Goals (issue #20): ≤ 13 requests (no download), ≤ 0.05× rclone's time.
 //!
 //! The recording is uploaded with `--s3-integrity` MODE (default `md5`: single-part ETags
 //! are MD5s the manifest names, so listings prove content; `auto` on this server sends the

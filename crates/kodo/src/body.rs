@@ -65,26 +65,3 @@ pub(crate) fn request_body(body: &Source) -> Result<reqwest::Body> {
         }
     }
 }
-
-/// A part's bytes in memory (parts are at most a few tens of MiB in practice).
-pub(crate) async fn read_body(body: PutBody) -> Result<Bytes> {
-    match body.checksums(&[]).await? {
-        (PutBody::Bytes(b), _) => Ok(b),
-        (PutBody::File { path, offset, len }, _) => {
-            let io = |e| Error::local_io(&path, e);
-            let mut f = tokio::fs::File::open(&path).await.map_err(io)?;
-            f.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
-            let mut buf = Vec::with_capacity(len as usize);
-            f.take(len).read_to_end(&mut buf).await.map_err(io)?;
-            if buf.len() as u64 != len {
-                return Err(Error::invalid_input(format!(
-                    "local file {} is shorter than expected: read {} of {len} bytes from offset {offset}",
-                    path.display(),
-                    buf.len()
-                )));
-            }
-            Ok(Bytes::from(buf))
-        }
-        (PutBody::Stream { .. }, _) => unreachable!("checksums() buffers streams"),
-    }
-}

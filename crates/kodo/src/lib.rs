@@ -37,7 +37,7 @@ use stowage_http::reply::{self, Format, Unexpected, Vendor};
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
-use body::{Source, read_body, request_body};
+use body::{Source, request_body};
 pub use config::{ACCESS_KEY_ENV, DEFAULT_UC_HOST, KodoConfig, SECRET_KEY_ENV};
 use config::{Hosts, with_scheme};
 use error::{Ctx, from_answer, from_transport};
@@ -727,7 +727,8 @@ impl ObjectStore for KodoStore {
         body: PutBody,
     ) -> Result<PartInfo> {
         let key = upload.key.as_str();
-        let data = read_body(body).await.map_err(|e| e.or_key(key))?;
+        // A part's bytes in memory (parts are at most a few tens of MiB in practice).
+        let data = body.bytes().await.map_err(|e| e.or_key(key))?;
         // The CRC-64 comes from the same bytes as the MD5 Kodo checks, so the caller can
         // combine the parts' CRCs into the file's.
         let sums = stowage_core::checksum::checksum_bytes(

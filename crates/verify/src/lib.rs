@@ -334,11 +334,11 @@ async fn list_range(
     loop {
         let page = store.list(&req).await?;
         requests += 1;
-        let done = page.objects.last().is_some_and(|o| !within(&o.key));
-        let reached = page.objects.last().is_some_and(|o| upto == Some(&o.key));
+        // The range is done once a page reaches its last key (or passes it).
+        let done = upto.is_some_and(|u| page.objects.last().is_some_and(|o| &o.key >= u));
         objects.extend(page.objects.into_iter().filter(|o| within(&o.key)));
         match page.next {
-            Some(token) if !done && !reached => req.continuation = Some(token),
+            Some(token) if !done => req.continuation = Some(token),
             _ => return Ok((objects, requests)),
         }
     }
