@@ -267,6 +267,8 @@ async fn put_recordings(server: &S3sServer, recordings: usize, segments: usize) 
 struct Service {
     child: Child,
     name: String,
+    /// Where its stderr goes, shown when it dies before it is healthy.
+    log: Option<PathBuf>,
 }
 
 impl Service {
@@ -294,7 +296,8 @@ struct Setup<'a> {
 
 impl Setup<'_> {
     fn spawn(&self, name: &str, role: &str, workers: usize, listen: Option<&str>) -> Service {
-        let log = std::fs::File::create(self.logs.join(format!("{name}.log"))).unwrap();
+        let log_path = self.logs.join(format!("{name}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
         let mut cmd = Command::new(self.stowage);
         cmd.args(["serve", "--config"])
             .arg(&self.config)
@@ -320,17 +323,30 @@ impl Setup<'_> {
         Service {
             child: cmd.spawn().expect("spawn stowage serve"),
             name: name.into(),
+            log: Some(log_path),
         }
     }
 }
 
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
+/// Waits for `service`'s /healthz at `base`; a service that exits first is reported with its log.
+async fn wait_healthy(http: &reqwest::Client, base: &str, service: &mut Service) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(r) = http.get(format!("{base}/healthz")).send().await
             && r.status().is_success()
         {
             return;
+        }
+        if let Ok(Some(status)) = service.child.try_wait() {
+            let log = service
+                .log
+                .as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok());
+            panic!(
+                "{} ({base}) exited before it was healthy ({status}); its log:\n{}",
+                service.name,
+                log.unwrap_or_default()
+            );
         }
         assert!(Instant::now() < deadline, "{base} never became healthy");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -498,9 +514,9 @@ prefix = "agora"
     } else {
         receiver = setup.spawn("serve", "all", 4, None);
     }
-    wait_healthy(&http, &base).await;
-    for p in &worker_ports {
-        wait_healthy(&http, &format!("http://127.0.0.1:{p}")).await;
+    wait_healthy(&http, &base, &mut receiver).await;
+    for (p, worker) in worker_ports.iter().zip(&mut workers) {
+        wait_healthy(&http, &format!("http://127.0.0.1:{p}"), worker).await;
     }
 
     let started = Instant::now();
@@ -536,7 +552,7 @@ prefix = "agora"
                 acked.len()
             );
             receiver = setup.spawn("serve-restarted", "all", 4, None);
-            wait_healthy(&http, &base).await;
+            wait_healthy(&http, &base, &mut receiver).await;
             // Every notification answered 200 must be there.
             let mut missing = 0;
             let mut by_sid: BTreeMap<&str, Vec<&Delivery>> = BTreeMap::new();
@@ -832,6 +848,7 @@ fn start_nats(dir: &Path) -> (Service, String) {
         Service {
             child,
             name: "nats-server".into(),
+            log: None,
         },
         format!("nats://127.0.0.1:{port}"),
     )

@@ -62,14 +62,36 @@ fn db_err(path: &Path, e: rusqlite::Error) -> Error {
     )
 }
 
+/// How long opening waits for other processes on the same state file.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+
 /// Opens (creating) the state file with the service's settings.
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
-    conn.busy_timeout(Duration::from_secs(30))
-        .map_err(|e| db_err(path, e))?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-        .map_err(|e| db_err(path, e))?;
+    conn.busy_timeout(BUSY_WAIT).map_err(|e| db_err(path, e))?;
+    let settings = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+    while_busy(|| conn.execute_batch(settings)).map_err(|e| db_err(path, e))?;
     Ok(conn)
+}
+
+/// Runs `f` again while SQLite says another connection holds the file, up to [`BUSY_WAIT`].
+///
+/// The busy timeout alone is not enough when a receiver and its workers open a new state file
+/// together: switching to WAL and creating the schema need the lock a reader already holds,
+/// and SQLite answers that deadlock with an immediate "database is locked" instead of waiting.
+fn while_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_WAIT;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// What recording one notification did.
@@ -113,7 +135,7 @@ impl Db {
             std::fs::create_dir_all(dir).map_err(|e| Error::local_io(dir, e))?;
         }
         let conn = connect(path)?;
-        conn.execute_batch(SCHEMA).map_err(|e| db_err(path, e))?;
+        while_busy(|| conn.execute_batch(SCHEMA)).map_err(|e| db_err(path, e))?;
         let writer_conn = connect(path)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let enqueued = Arc::new(Notify::new());
@@ -646,4 +668,29 @@ fn recording_json(conn: &Connection, sid: &str) -> rusqlite::Result<Option<Value
         "verdict": reports.last().map(|r| r["verdict"].clone()),
         "reports": reports,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A receiver and its workers start together on a new state file: every one of them
+    /// must open it (the journal-mode switch and the schema race each other).
+    #[test]
+    fn processes_starting_together_all_open_a_new_state_file() {
+        for round in 0..100 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("state.db");
+            let opened: Vec<_> = (0..6)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || Db::open(&path, Jobs::default()).map(|_| ()))
+                })
+                .collect();
+            for t in opened {
+                let r = t.join().unwrap();
+                assert!(r.is_ok(), "round {round}: {:?}", r.err());
+            }
+        }
+    }
 }
