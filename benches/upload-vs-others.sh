@@ -10,7 +10,9 @@
 #     `aws s3 cp --recursive`;
 #  2. one BIG_MIB MiB MP4: wall time and peak RSS of stowage, rclone and aws-cli;
 #  3. a recording (LOCAL_SEGMENTS × 1 MiB) into a local directory: `stowage upload DIR
-#     file:///…` beside `cp -r` and `rclone copy`;
+#     file:///…` beside `cp -r` and `rclone copy`, timed to when each returns (the goal) and
+#     to the end of a `sync` after it (stowage fsyncs what it reports landed; the others
+#     leave their writeback to the kernel, after they return);
 #  4. `stowage verify` of VERIFY_SEGMENTS segments beside `rclone check`, requests counted
 #     (benches/src/bin/verify-bench.rs, in-process server that counts what it answers);
 #  5. (only with ONLY=sweep) the measurement the default concurrencies were chosen by:
@@ -195,9 +197,12 @@ if want local; then
         stowage) "$BIN/stowage" upload "$work/rec" "file://$work/dest" >/dev/null ;;
       esac
       T1=$(now)
-      s=$(secs "$T0" "$T1")
-      echo "  $t: $s s"
+      sync # stowage fsyncs before it reports an object landed; cp and rclone leave writeback
+      T2=$(now)
+      s=$(secs "$T0" "$T1"); d=$(secs "$T0" "$T2")
+      echo "  $t: $s s ($d s with the sync after it)"
       R[${t}_local]=$(least "$s" "${R[${t}_local]:-1e9}")
+      R[${t}_local_durable]=$(least "$d" "${R[${t}_local_durable]:-1e9}")
     done
   done
   rm -rf "$work/dest" "$work/rec"
@@ -262,6 +267,7 @@ fi
 if want local; then
   echo "$LOCAL_SEGMENTS × 1 MiB into a local directory: stowage ${R[stowage_local]} s, rclone copy ${R[rclone_local]} s, cp -r ${R[cp_local]} s"
   echo "  stowage speed $(ratio "${R[rclone_local]}" "${R[stowage_local]}")× rclone copy, $(ratio "${R[cp_local]}" "${R[stowage_local]}")× cp -r  [≥ 1.0× rclone copy]"
+  echo "  until on disk (each followed by sync): stowage ${R[stowage_local_durable]} s, rclone copy ${R[rclone_local_durable]} s, cp -r ${R[cp_local_durable]} s: stowage $(ratio "${R[rclone_local_durable]}" "${R[stowage_local_durable]}")× rclone copy, $(ratio "${R[cp_local_durable]}" "${R[stowage_local_durable]}")× cp -r"
 fi
 if want verify; then
   echo "verify of $VERIFY_SEGMENTS segments: ${R[verify_req_md5]} requests, $(ratio "${R[verify_ratio_md5]}" 1)× rclone check's time (uploaded with md5); ${R[verify_req_auto]} requests, ${R[verify_ratio_auto]}× (uploaded with the default)  [≤ 13 requests, ≤ 0.05×]"
