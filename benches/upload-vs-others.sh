@@ -57,6 +57,7 @@ echo "work dir $work"
 gen() { # dir count bytes-each
   mkdir -p "$1"
   for i in $(seq -w 1 "$2"); do head -c "$3" /dev/urandom > "$1/seg_$i.ts"; done
+  sync # else the first tool timed shares the disk with this data's writeback
 }
 now() { date +%s.%N; }
 py() { python3 -c "print($1)"; }
@@ -168,6 +169,7 @@ if want big; then
   echo; echo "== one $BIG_MIB MiB MP4 to the local S3 server"
   mkdir -p "$work/big"
   head -c "$((BIG_MIB * 1048576))" /dev/urandom > "$work/big/recording_0.mp4"
+  sync
   for _ in $(seq "$ROUNDS"); do
     for t in stowage rclone aws; do
       run_tool "$t" "$work/big"
