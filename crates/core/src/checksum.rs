@@ -10,14 +10,16 @@
 //! | qetag | Qiniu Kodo `hash` | URL-safe base64, 28 chars |
 //! | CRC-32C (Castagnoli) | Google Cloud Storage `crc32c` (JSON API), `x-goog-hash: crc32c=` | base64 of 4 big-endian bytes |
 //!
-//! The primitives come from kept crates (`crc64fast`, `crc64fast-nvme`, `crc32c`, `md-5`,
-//! `sha1`, `sha2`); only Qiniu's block scheme is assembled here, since no kept crate does it.
+//! The primitives come from kept crates (`crc-fast` for every CRC and for combining two CRCs,
+//! `md-5`, `sha1`, `sha2`); only Qiniu's block scheme is assembled here, since no kept crate
+//! does it.
 
 use std::io::Read;
 use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use crc_fast::{CrcAlgorithm, Digest, checksum_combine};
 use md5::Digest as _;
 use serde::{Deserialize, Serialize};
 
@@ -225,13 +227,13 @@ impl Checksums {
 
 /// Computes any set of [`ChecksumAlgo`]s over one stream of bytes.
 pub struct Hasher {
-    crc64ecma: Option<crc64fast::Digest>,
-    crc64nvme: Option<crc64fast_nvme::Digest>,
+    crc64ecma: Option<crc_fast::Digest>,
+    crc64nvme: Option<crc_fast::Digest>,
     md5: Option<md5::Md5>,
     sha1: Option<sha1::Sha1>,
     sha256: Option<sha2::Sha256>,
     qetag: Option<QetagHasher>,
-    crc32c: Option<u32>,
+    crc32c: Option<crc_fast::Digest>,
     len: u64,
 }
 
@@ -240,13 +242,13 @@ impl Hasher {
     pub fn new(algos: &[ChecksumAlgo]) -> Self {
         let has = |a| algos.contains(&a);
         Hasher {
-            crc64ecma: has(ChecksumAlgo::Crc64Ecma).then(crc64fast::Digest::new),
-            crc64nvme: has(ChecksumAlgo::Crc64Nvme).then(crc64fast_nvme::Digest::new),
+            crc64ecma: has(ChecksumAlgo::Crc64Ecma).then(|| Digest::new(CrcAlgorithm::Crc64Xz)),
+            crc64nvme: has(ChecksumAlgo::Crc64Nvme).then(|| Digest::new(CrcAlgorithm::Crc64Nvme)),
             md5: has(ChecksumAlgo::Md5).then(md5::Md5::new),
             sha1: has(ChecksumAlgo::Sha1).then(sha1::Sha1::new),
             sha256: has(ChecksumAlgo::Sha256).then(sha2::Sha256::new),
             qetag: has(ChecksumAlgo::Qetag).then(QetagHasher::default),
-            crc32c: has(ChecksumAlgo::Crc32c).then_some(0),
+            crc32c: has(ChecksumAlgo::Crc32c).then(|| Digest::new(CrcAlgorithm::Crc32Iscsi)),
             len: 0,
         }
     }
@@ -254,10 +256,10 @@ impl Hasher {
     pub fn update(&mut self, data: &[u8]) {
         self.len += data.len() as u64;
         if let Some(h) = &mut self.crc64ecma {
-            h.write(data);
+            h.update(data);
         }
         if let Some(h) = &mut self.crc64nvme {
-            h.write(data);
+            h.update(data);
         }
         if let Some(h) = &mut self.md5 {
             h.update(data);
@@ -272,7 +274,7 @@ impl Hasher {
             h.update(data);
         }
         if let Some(h) = &mut self.crc32c {
-            *h = crc32c::crc32c_append(*h, data);
+            h.update(data);
         }
     }
 
@@ -287,13 +289,14 @@ impl Hasher {
 
     pub fn finish(self) -> Checksums {
         Checksums {
-            crc64ecma: self.crc64ecma.map(|h| h.sum64()),
-            crc64nvme: self.crc64nvme.map(|h| h.sum64()),
+            crc64ecma: self.crc64ecma.map(|h| h.finalize()),
+            crc64nvme: self.crc64nvme.map(|h| h.finalize()),
             md5: self.md5.map(|h| h.finalize().into()),
             sha1: self.sha1.map(|h| h.finalize().into()),
             sha256: self.sha256.map(|h| h.finalize().into()),
             qetag: self.qetag.map(QetagHasher::finish),
-            crc32c: self.crc32c,
+            // CRC-32/ISCSI's value fits in the low 32 bits.
+            crc32c: self.crc32c.map(|h| h.finalize() as u32),
         }
     }
 }
@@ -538,84 +541,22 @@ pub fn qetag_v2<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     URL_SAFE.encode(out)
 }
 
-/// CRC-32C of `a ‖ b` from `crc(a)`, `crc(b)` and `len(b)` (the `crc32c` crate's
-/// combination): what a composed Google Cloud Storage object's CRC-32C must be.
+/// CRC-32C of `a ‖ b` from `crc(a)`, `crc(b)` and `len(b)`: what a composed Google Cloud
+/// Storage object's CRC-32C must be.
 pub fn crc32c_combine(crc1: u32, crc2: u32, len2: u64) -> u32 {
-    crc32c::crc32c_combine(crc1, crc2, len2 as usize)
-}
-
-/// CRC-64/XZ's polynomial, bit-reflected.
-const CRC64_XZ_POLY: u64 = 0xC96C_5795_D787_0F42;
-
-fn gf2_times(mat: &[u64; 64], mut vec: u64) -> u64 {
-    let mut sum = 0;
-    let mut i = 0;
-    while vec != 0 {
-        if vec & 1 != 0 {
-            sum ^= mat[i];
-        }
-        vec >>= 1;
-        i += 1;
-    }
-    sum
-}
-
-fn gf2_square(mat: &[u64; 64]) -> [u64; 64] {
-    let mut out = [0u64; 64];
-    for (n, row) in out.iter_mut().enumerate() {
-        *row = gf2_times(mat, mat[n]);
-    }
-    out
+    // CRC-32/ISCSI's value fits in the low 32 bits.
+    checksum_combine(CrcAlgorithm::Crc32Iscsi, crc1.into(), crc2.into(), len2) as u32
 }
 
 /// CRC-64/XZ (`crc64ecma`) of `a ‖ b` from `crc(a)`, `crc(b)` and `len(b)`: how a
-/// multipart object's CRC is predicted from its parts' (zlib's `crc32_combine`, GF(2)
-/// matrices, carried over to 64 bits; no maintained crate offers it for CRC-64/XZ).
+/// multipart object's CRC is predicted from its parts'.
 pub fn crc64ecma_combine(crc1: u64, crc2: u64, len2: u64) -> u64 {
-    crc64_combine(CRC64_XZ_POLY, crc1, crc2, len2)
+    checksum_combine(CrcAlgorithm::Crc64Xz, crc1, crc2, len2)
 }
 
-/// CRC-64/NVME (S3's `crc64nvme`) of `a ‖ b` from `crc(a)`, `crc(b)` and `len(b)`; the
-/// same construction as [`crc64ecma_combine`] with NVME's (reflected) polynomial.
+/// CRC-64/NVME (S3's `crc64nvme`) of `a ‖ b` from `crc(a)`, `crc(b)` and `len(b)`.
 pub fn crc64nvme_combine(crc1: u64, crc2: u64, len2: u64) -> u64 {
-    crc64_combine(CRC64_NVME_POLY, crc1, crc2, len2)
-}
-
-/// The reflected CRC-64/NVME polynomial.
-const CRC64_NVME_POLY: u64 = 0x9A6C_9329_AC4B_C9B5;
-
-fn crc64_combine(poly: u64, crc1: u64, crc2: u64, len2: u64) -> u64 {
-    if len2 == 0 {
-        return crc1;
-    }
-    // The operator for one zero bit, then squared to two and four zero bits.
-    let mut odd = [0u64; 64];
-    odd[0] = poly;
-    for (n, row) in odd.iter_mut().enumerate().skip(1) {
-        *row = 1 << (n - 1);
-    }
-    let mut even = gf2_square(&odd);
-    odd = gf2_square(&even);
-    let (mut crc, mut len) = (crc1, len2);
-    loop {
-        even = gf2_square(&odd);
-        if len & 1 != 0 {
-            crc = gf2_times(&even, crc);
-        }
-        len >>= 1;
-        if len == 0 {
-            break;
-        }
-        odd = gf2_square(&even);
-        if len & 1 != 0 {
-            crc = gf2_times(&odd, crc);
-        }
-        len >>= 1;
-        if len == 0 {
-            break;
-        }
-    }
-    crc ^ crc2
+    checksum_combine(CrcAlgorithm::Crc64Nvme, crc1, crc2, len2)
 }
 
 #[cfg(test)]
@@ -678,7 +619,8 @@ mod tests {
         assert_eq!(back.crc32c, hello.crc32c);
         assert_eq!(ChecksumAlgo::parse("CRC32C").unwrap(), ChecksumAlgo::Crc32c);
         let (a, b) = CHECK.split_at(4);
-        let (ca, cb) = (crc32c::crc32c(a), crc32c::crc32c(b));
+        let crc = |d| checksum_bytes(d, &[ChecksumAlgo::Crc32c]).crc32c.unwrap();
+        let (ca, cb) = (crc(a), crc(b));
         assert_eq!(crc32c_combine(ca, cb, b.len() as u64), 0xE306_9283);
     }
 
