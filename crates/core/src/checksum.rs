@@ -227,13 +227,13 @@ impl Checksums {
 
 /// Computes any set of [`ChecksumAlgo`]s over one stream of bytes.
 pub struct Hasher {
-    crc64ecma: Option<crc_fast::Digest>,
-    crc64nvme: Option<crc_fast::Digest>,
+    crc64ecma: Option<Digest>,
+    crc64nvme: Option<Digest>,
     md5: Option<md5::Md5>,
     sha1: Option<sha1::Sha1>,
     sha256: Option<sha2::Sha256>,
     qetag: Option<QetagHasher>,
-    crc32c: Option<crc_fast::Digest>,
+    crc32c: Option<Digest>,
     len: u64,
 }
 
