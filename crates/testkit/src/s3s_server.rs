@@ -156,8 +156,6 @@ fn random_token(len: usize) -> String {
         .collect()
 }
 
-/// Creates the data dir, binds the socket and starts serving; `auth: None` disables SigV4
-/// (only the tests use that, to drive the server with hand-written requests).
 /// What the serving thread shares with its [`S3sServer`].
 #[derive(Default)]
 struct Knobs {
@@ -166,6 +164,8 @@ struct Knobs {
     requests: std::sync::atomic::AtomicUsize,
 }
 
+/// Creates the data dir, binds the socket and starts serving; `auth: None` disables SigV4
+/// (only the tests use that, to drive the server with hand-written requests).
 fn spawn(
     auth: Option<SimpleAuth>,
     knobs: Arc<Knobs>,
